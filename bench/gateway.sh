@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# Throughput of PostgreSQL through jitgate, next to a direct connection and
+# PgBouncer (session mode) in front of the same throwaway cluster.
+#
+#   bench/gateway.sh [--seconds N] [--rounds N] [--workers N] [--no-jitgate]
+#
+# Measures pgbench -S (select-only, 8 clients, 2 threads) with the simple and
+# extended query protocols, interleaving the targets over several rounds to
+# spread out noise, and the wall time of reading 1M rows with psql (best of
+# 3). Prints a table of tps and ratios and writes it to
+# bench/results/latest.txt. Everything it starts is stopped, and its temp dir
+# removed, on exit.
+#
+# Needs PostgreSQL 15 server binaries (on PATH or in /usr/lib/postgresql/15/bin),
+# psql, pgbench and pgbouncer. When run as root the servers run as the
+# `postgres` OS user. Clients use sslmode=disable unless BENCH_SSLMODE says
+# otherwise, so all three targets are compared in plaintext.
+set -euo pipefail
+
+secs=20
+rounds=2
+workers=1
+with_jitgate=1
+scale=10
+
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) secs="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --workers) workers="$2"; shift 2 ;;
+    --no-jitgate) with_jitgate=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+repo_root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo_root"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# --- tools -------------------------------------------------------------------
+if command -v initdb >/dev/null 2>&1; then
+  pgbin="$(dirname "$(command -v initdb)")"
+elif [ -x /usr/lib/postgresql/15/bin/initdb ]; then
+  pgbin=/usr/lib/postgresql/15/bin
+else
+  die "PostgreSQL server binaries not found (apt-get install postgresql-15)"
+fi
+pgbouncer_bin="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
+[ -x "$pgbouncer_bin" ] || die "pgbouncer not found (apt-get install pgbouncer)"
+for tool in psql pgbench; do
+  command -v "$tool" >/dev/null || die "$tool not found (apt-get install postgresql-client-15)"
+done
+
+if [ "$(id -u)" = 0 ]; then
+  superuser=postgres
+  as_server() { runuser -u postgres -- "$@"; }
+  tmp_base=/tmp # the postgres user must be able to enter it
+else
+  superuser="$(id -un)"
+  as_server() { "$@"; }
+  tmp_base="${TMPDIR:-/tmp}"
+fi
+
+# A port nothing answers on right now. Ports are taken in order, each one
+# only after the previous server holds its own, so they cannot collide.
+free_port() {
+  local p
+  for _ in $(seq 200); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+  die "no free port found"
+}
+
+wait_port() { # PORT PID NAME LOGFILE
+  for _ in $(seq 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    if [ -n "$2" ] && ! kill -0 "$2" 2>/dev/null; then
+      cat "$4" >&2 || true
+      die "$3 exited before listening on port $1"
+    fi
+    sleep 0.05
+  done
+  cat "$4" >&2 || true
+  die "$3 did not listen on port $1 within 15s"
+}
+
+# --- build first, so a broken build costs no cluster setup --------------------
+jitgate_bin=""
+if [ "$with_jitgate" = 1 ]; then
+  log "cargo build --release -p jitgate"
+  cargo build --release -p jitgate
+  jitgate_bin="${CARGO_TARGET_DIR:-$repo_root/target}/release/jitgate"
+  [ -x "$jitgate_bin" ] || die "no binary at $jitgate_bin"
+fi
+
+# --- workspace and cleanup ---------------------------------------------------
+work="$(mktemp -d "$tmp_base/jitgate-bench.XXXXXX")"
+chmod 755 "$work"
+mkdir -p "$work/sock" "$work/pgbouncer" "$work/jitgate"
+[ "$(id -u)" = 0 ] && chown -R postgres: "$work"
+jitgate_pid=""
+child_pid=""
+
+cleanup() {
+  set +e
+  if [ -n "$child_pid" ]; then
+    kill "$child_pid" 2>/dev/null && wait "$child_pid" 2>/dev/null
+  fi
+  if [ -n "$jitgate_pid" ]; then
+    kill "$jitgate_pid" 2>/dev/null && wait "$jitgate_pid" 2>/dev/null
+  fi
+  if [ -f "$work/pgbouncer/pgbouncer.pid" ]; then
+    kill "$(cat "$work/pgbouncer/pgbouncer.pid")" 2>/dev/null
+  fi
+  if [ -f "$work/data/postmaster.pid" ]; then
+    as_server "$pgbin/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null 2>&1
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bench_password="bench-$RANDOM$RANDOM"
+export PGSSLMODE="${BENCH_SSLMODE:-disable}"
+export PGCONNECT_TIMEOUT=10
+unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS
+
+# --- PostgreSQL --------------------------------------------------------------
+log "initdb + start PostgreSQL"
+(cd "$work" && as_server "$pgbin/initdb" -D "$work/data" -U "$superuser" --auth=trust \
+  --encoding=UTF8 --locale=C --no-sync --no-instructions >/dev/null)
+pg_port="$(free_port)"
+cat > "$work/data/pg_hba.conf" <<EOF
+local all all trust
+host all "$superuser" 127.0.0.1/32 trust
+host all all 127.0.0.1/32 scram-sha-256
+EOF
+cat >> "$work/data/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $pg_port
+unix_socket_directories = '$work/sock'
+max_connections = 100
+shared_buffers = '256MB'
+# read-only benchmark on throwaway data: durability only slows setup
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+EOF
+(cd "$work" && as_server "$pgbin/pg_ctl" -D "$work/data" -l "$work/postgres.log" -w -t 60 start >/dev/null) \
+  || { cat "$work/postgres.log" >&2; die "PostgreSQL did not start"; }
+psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U "$superuser" -d postgres <<EOF
+CREATE ROLE bench LOGIN PASSWORD '$bench_password';
+CREATE DATABASE bench OWNER bench;
+EOF
+direct_uri="postgresql://bench:$bench_password@127.0.0.1:$pg_port/bench"
+log "pgbench -i -s $scale"
+pgbench -i -q -s "$scale" "$direct_uri" 2>&1 | tail -n 1 >&2
+rows="$(psql -X -A -t -c 'SELECT count(*) FROM pgbench_accounts' "$direct_uri")"
+
+# --- PgBouncer ---------------------------------------------------------------
+log "start PgBouncer (session mode)"
+pgb_port="$(free_port)"
+cat > "$work/pgbouncer/userlist.txt" <<EOF
+"bench" "$bench_password"
+EOF
+cat > "$work/pgbouncer/pgbouncer.ini" <<EOF
+[databases]
+bench = host=127.0.0.1 port=$pg_port dbname=bench
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $pgb_port
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $work/pgbouncer/userlist.txt
+pool_mode = session
+max_client_conn = 200
+default_pool_size = 20
+logfile = $work/pgbouncer/pgbouncer.log
+pidfile = $work/pgbouncer/pgbouncer.pid
+EOF
+[ "$(id -u)" = 0 ] && chown -R postgres: "$work/pgbouncer"
+as_server "$pgbouncer_bin" -d "$work/pgbouncer/pgbouncer.ini" \
+  || { cat "$work/pgbouncer/pgbouncer.log" >&2; die "PgBouncer did not start"; }
+wait_port "$pgb_port" "" pgbouncer "$work/pgbouncer/pgbouncer.log"
+pgbouncer_uri="postgresql://bench:$bench_password@127.0.0.1:$pgb_port/bench"
+
+# --- jitgate -----------------------------------------------------------------
+jitgate_uri=""
+if [ "$with_jitgate" = 1 ]; then
+  log "start jitgate (workers = $workers)"
+  jg_port="$(free_port)"
+  jg_config="$work/jitgate/jitgate.toml"
+  cat > "$jg_config" <<EOF
+[server]
+store = "$work/jitgate/jitgate.sqlite"
+workers = $workers
+
+[resources.bench]
+kind = "postgres"
+listen = "127.0.0.1:$jg_port"
+
+[resources.bench.upstream]
+host = "127.0.0.1"
+port = $pg_port
+database = "bench"
+user = "bench"
+password_env = "BENCH_UPSTREAM_PASSWORD"
+tls = "disable"
+EOF
+  BENCH_UPSTREAM_PASSWORD="$bench_password" NO_COLOR=1 \
+    "$jitgate_bin" serve --config "$jg_config" > "$work/jitgate/jitgate.log" 2>&1 &
+  jitgate_pid=$!
+  wait_port "$jg_port" "$jitgate_pid" jitgate "$work/jitgate/jitgate.log"
+  grant_json="$("$jitgate_bin" grant bench-user bench --duration 2h --json --config "$jg_config")" \
+    || die "jitgate grant failed"
+  jitgate_uri="$(printf '%s\n' "$grant_json" | grep '^{' | tail -n 1 \
+    | sed -n 's/.*"uri"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')"
+  [ -n "$jitgate_uri" ] || die "no uri in jitgate grant output: $grant_json"
+fi
+
+targets=(direct pgbouncer)
+[ "$with_jitgate" = 1 ] && targets+=(jitgate)
+uri_of() {
+  case "$1" in
+    direct) echo "$direct_uri" ;;
+    pgbouncer) echo "$pgbouncer_uri" ;;
+    jitgate) echo "$jitgate_uri" ;;
+  esac
+}
+
+mkdir -p "$repo_root/bench/results"
+raw="$work/raw.txt"
+: > "$raw"
+
+run_pgbench() { # TARGET MODE SECONDS -> sets $tps (no $(...): traps must reach it)
+  local out="$work/pgbench.out"
+  # In the background so that a signal interrupts `wait` at once and the
+  # EXIT trap can stop it.
+  pgbench -n -S -M "$2" -c 8 -j 2 -T "$3" "$(uri_of "$1")" > "$out" 2>&1 &
+  child_pid=$!
+  if ! wait "$child_pid"; then
+    child_pid=""
+    cat "$out" >&2
+    die "pgbench against $1 ($2) failed"
+  fi
+  child_pid=""
+  tps="$(awk '/^tps = /{print $3; exit}' "$out")"
+}
+
+log "warm-up: 3s select-only per target"
+for t in "${targets[@]}"; do run_pgbench "$t" simple 3; done
+
+for round in $(seq "$rounds"); do
+  # Alternate the order so drift over time does not favour one target.
+  if [ $((round % 2)) = 1 ]; then order=("${targets[@]}"); else
+    order=(); for ((i = ${#targets[@]} - 1; i >= 0; i--)); do order+=("${targets[$i]}"); done
+  fi
+  for t in "${order[@]}"; do
+    for mode in simple extended; do
+      run_pgbench "$t" "$mode" "$secs"
+      log "round $round  $t  $mode  tps=$tps"
+      echo "tps $t $mode $tps" >> "$raw"
+    done
+  done
+done
+
+bulk_sql="SELECT * FROM pgbench_accounts"
+for i in 1 2 3; do
+  for t in "${targets[@]}"; do
+    start="$(date +%s.%N)"
+    psql -X -A -t -q -o /dev/null -c "$bulk_sql" "$(uri_of "$t")"
+    end="$(date +%s.%N)"
+    s="$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.3f", b - a}')"
+    log "bulk read $i  $t  ${s}s"
+    echo "bulk $t - $s" >> "$raw"
+  done
+done
+
+# --- report ------------------------------------------------------------------
+report="$repo_root/bench/results/latest.txt"
+{
+  echo "jitgate gateway benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "git: $(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo none)," \
+    "cpus: $(nproc), $("$pgbin/postgres" --version), $("$pgbouncer_bin" --version | head -n 1)"
+  echo "pgbench -S -c 8 -j 2 -T $secs, scale $scale, mean tps of $rounds round(s);" \
+    "jitgate workers = $workers; sslmode = $PGSSLMODE"
+  echo
+  awk -v jit="$with_jitgate" -v rows="$rows" -v sql="$bulk_sql" '
+    function r(a, b) { return (a > 0 && b > 0) ? sprintf("%.3f", a / b) : "-" }
+    function f(x) { return x > 0 ? sprintf("%.0f", x) : "-" }
+    $1 == "tps"  { sum[$2, $3] += $4; n[$2, $3]++ }
+    $1 == "bulk" { if (!(($2) in best) || $4 < best[$2]) best[$2] = $4 }
+    END {
+      printf "%-9s %10s %10s %10s %11s %11s %13s\n", "protocol", "direct", "pgbouncer", "jitgate", "jit/direct", "pgb/direct", "jit/pgbouncer"
+      split("simple extended", modes, " ")
+      for (i = 1; i <= 2; i++) {
+        m = modes[i]
+        d = n["direct", m] ? sum["direct", m] / n["direct", m] : 0
+        p = n["pgbouncer", m] ? sum["pgbouncer", m] / n["pgbouncer", m] : 0
+        j = n["jitgate", m] ? sum["jitgate", m] / n["jitgate", m] : 0
+        printf "%-9s %10s %10s %10s %11s %11s %13s\n", m, f(d), f(p), f(j), r(j, d), r(p, d), r(j, p)
+      }
+      printf "\nbulk read, best of 3: psql -A -t -o /dev/null -c \"%s\" (%s rows)\n", sql, rows
+      printf "%-9s %10s %10s %10s %11s %11s\n", "", "direct", "pgbouncer", "jitgate", "jit/direct", "pgb/direct"
+      printf "%-9s %10s %10s %10s %11s %11s\n", "seconds", best["direct"], best["pgbouncer"],
+        ("jitgate" in best) ? best["jitgate"] : "-", r(best["jitgate"], best["direct"]), r(best["pgbouncer"], best["direct"])
+    }' "$raw"
+  echo
+  echo "raw runs:"
+  sed 's/^/  /' "$raw"
+} > "$report"
+echo
+cat "$report"
+echo
+log "written to ${report#"$repo_root"/}"

@@ -1,0 +1,54 @@
+//! jitgate's configuration file: TOML, read by hand from a spanned table so that every error names
+//! the file, line, column and dotted key, and validated into the types of [`model`].
+//!
+//! See `docs/configuration.md` for the file format.
+
+mod describe;
+mod error;
+pub mod model;
+mod resources;
+mod secret;
+mod section;
+mod server;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use toml::de::DeTable;
+
+pub use error::{ConfigError, Location};
+pub use model::*;
+
+use section::{Doc, Section};
+
+/// Reads, parses and validates the configuration file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates `text`; `source` names the file in messages, and relative paths in the
+/// file are taken from its folder. Secrets are read from their environment variables and files.
+pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
+    let doc = Doc::new(text, source);
+    let table = DeTable::parse(text).map_err(|e| ConfigError::Syntax {
+        at: Location::of(source, text, &e.span().unwrap_or(0..0)),
+        message: e.message().to_string(),
+    })?;
+    let root = Section::root(&doc, &table);
+    root.only(&["server", "resources"])?;
+    let empty = DeTable::new();
+    let server = match root.get("server") {
+        Some(f) => server::read_server(&doc, &f.table()?)?,
+        None => server::read_server(&doc, &Section::absent(&doc, "server", &empty))?,
+    };
+    Ok(Config {
+        source: source.to_path_buf(),
+        server,
+        resources: resources::read_resources(&doc, &root)?,
+    })
+}

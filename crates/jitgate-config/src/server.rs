@@ -1,0 +1,71 @@
+//! `[server]` and `[server.tls]`.
+
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::model::{ClientTls, ClientTlsMode, Server};
+use crate::section::{Doc, Section};
+
+const DEFAULT_MESSAGE_BYTES: i64 = 16 << 20;
+/// Below this even an ordinary startup packet could be refused.
+const MIN_MESSAGE_BYTES: i64 = 1024;
+const MAX_MESSAGE_BYTES: i64 = 1 << 30;
+const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reads `[server]` (an empty stand-in when the file has none).
+pub(crate) fn read_server(doc: &Doc<'_>, s: &Section<'_>) -> Result<Server, ConfigError> {
+    s.only(&[
+        "store",
+        "workers",
+        "max_message_bytes",
+        "login_timeout",
+        "allow_cleartext_without_tls",
+        "tls",
+    ])?;
+    let default_store = doc.resolve("jitgate.sqlite");
+    Ok(Server {
+        store: s.optional("store", |f| f.path())?.unwrap_or(default_store),
+        // `integer` checks the ranges, so these casts cannot truncate.
+        workers: s.optional("workers", |f| f.integer(1, 64))?.unwrap_or(1) as usize,
+        max_message_bytes: s
+            .optional("max_message_bytes", |f| {
+                f.integer(MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES)
+            })?
+            .unwrap_or(DEFAULT_MESSAGE_BYTES) as usize,
+        client_tls: match s.get("tls") {
+            Some(f) => read_client_tls(&f.table()?)?,
+            None => ClientTls {
+                mode: ClientTlsMode::Off,
+                cert: None,
+                key: None,
+            },
+        },
+        allow_cleartext_without_tls: s
+            .optional("allow_cleartext_without_tls", |f| f.bool())?
+            .unwrap_or(false),
+        login_timeout: s
+            .optional("login_timeout", |f| f.duration())?
+            .unwrap_or(DEFAULT_LOGIN_TIMEOUT),
+    })
+}
+
+/// `mode` is required once the table is written: a `[server.tls]` with a certificate but no mode
+/// would otherwise quietly leave TLS off.
+fn read_client_tls(s: &Section<'_>) -> Result<ClientTls, ConfigError> {
+    s.only(&["mode", "cert", "key"])?;
+    let mode = s
+        .required("mode")?
+        .choice(&ClientTlsMode::ALL, ClientTlsMode::as_str)?;
+    let file = |name: &str| {
+        if mode == ClientTlsMode::Off {
+            s.optional(name, |f| f.existing_file())
+        } else {
+            s.required(name)?.existing_file().map(Some)
+        }
+    };
+    Ok(ClientTls {
+        mode,
+        cert: file("cert")?,
+        key: file("key")?,
+    })
+}

@@ -1,0 +1,142 @@
+//! Tells live sessions the moment their grant stops being live, and ends grants when their time
+//! is up: one scheduler for the whole process instead of every session asking the store.
+
+use crate::model::{from_millis, GrantEnd, Millis};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+
+/// What a session knows of its grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantState {
+    Live { expires_at: Millis },
+    Ended(GrantEnd),
+}
+
+/// Per-grant and per-session signals.
+#[derive(Default)]
+pub struct Notifier {
+    grants: Mutex<HashMap<String, watch::Sender<GrantState>>>,
+    sessions: Mutex<HashMap<String, watch::Sender<Option<String>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Notifier {
+    /// Subscribes to a grant; registers it if no one watched it yet.
+    pub fn watch_grant(&self, grant_id: &str, expires_at: Millis) -> GrantWatch {
+        let mut grants = lock(&self.grants);
+        let tx = grants
+            .entry(grant_id.to_owned())
+            .or_insert_with(|| watch::channel(GrantState::Live { expires_at }).0);
+        GrantWatch { rx: tx.subscribe() }
+    }
+
+    /// Tells every watcher of the grant that it ended.
+    pub fn grant_ended(&self, grant_id: &str, end: &GrantEnd) {
+        if let Some(tx) = lock(&self.grants).get(grant_id) {
+            tx.send_replace(GrantState::Ended(end.clone()));
+        }
+    }
+
+    /// Grants someone is watching, with the expiry they were told.
+    pub fn watched(&self) -> Vec<(String, GrantState)> {
+        let mut grants = lock(&self.grants);
+        grants.retain(|_, tx| tx.receiver_count() > 0);
+        grants
+            .iter()
+            .map(|(id, tx)| (id.clone(), tx.borrow().clone()))
+            .collect()
+    }
+
+    pub fn register_session(&self, session_id: &str) -> watch::Receiver<Option<String>> {
+        let (tx, rx) = watch::channel(None);
+        lock(&self.sessions).insert(session_id.to_owned(), tx);
+        rx
+    }
+
+    pub fn unregister_session(&self, session_id: &str) {
+        lock(&self.sessions).remove(session_id);
+    }
+
+    /// Asks a live session to end; false if no such session runs here.
+    pub fn kill_session(&self, session_id: &str, reason: &str) -> bool {
+        match lock(&self.sessions).get(session_id) {
+            Some(tx) => {
+                tx.send_replace(Some(reason.to_owned()));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A session's view of its grant.
+pub struct GrantWatch {
+    rx: watch::Receiver<GrantState>,
+}
+
+impl GrantWatch {
+    /// Resolves when the grant ends. Expiry is also timed here, so a session never outlives its
+    /// grant even if the scheduler runs late.
+    pub async fn ended(&mut self) -> GrantEnd {
+        loop {
+            let state = self.rx.borrow_and_update().clone();
+            let expires_at = match state {
+                GrantState::Ended(end) => return end,
+                GrantState::Live { expires_at } => expires_at,
+            };
+            let left = from_millis(expires_at)
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            tokio::select! {
+                changed = self.rx.changed() => {
+                    if changed.is_err() {
+                        // The notifier is gone: the process is shutting down.
+                        return GrantEnd::Revoked { by: "shutdown".into() };
+                    }
+                }
+                _ = tokio::time::sleep(left) => return GrantEnd::Expired,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::now_millis;
+
+    #[tokio::test]
+    async fn revocation_reaches_every_watcher() {
+        let n = Notifier::default();
+        let far = now_millis() + 3_600_000;
+        let mut a = n.watch_grant("g", far);
+        let mut b = n.watch_grant("g", far);
+        let revoked = GrantEnd::Revoked { by: "dana".into() };
+        n.grant_ended("g", &revoked);
+        assert_eq!(a.ended().await, revoked);
+        assert_eq!(b.ended().await, revoked);
+    }
+
+    #[tokio::test]
+    async fn expiry_fires_on_time_without_the_scheduler() {
+        let n = Notifier::default();
+        let mut w = n.watch_grant("g", now_millis() + 50);
+        let started = std::time::Instant::now();
+        assert_eq!(w.ended().await, GrantEnd::Expired);
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn unwatched_grants_are_forgotten() {
+        let n = Notifier::default();
+        let w = n.watch_grant("g", now_millis() + 1000);
+        assert_eq!(n.watched().len(), 1);
+        drop(w);
+        assert!(n.watched().is_empty());
+    }
+}

@@ -1,0 +1,57 @@
+//! Versioned schema migrations, applied in order inside one transaction on open.
+//! Never edit a released migration: add the next one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the gateway core.
+    "CREATE TABLE subjects (
+        name TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE grants (
+        id TEXT PRIMARY KEY,
+        subject TEXT NOT NULL REFERENCES subjects(name),
+        resource TEXT NOT NULL,
+        starts_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        granted_by TEXT NOT NULL,
+        ended_at INTEGER,
+        end_reason TEXT,
+        ended_by TEXT
+    );
+    CREATE INDEX grants_unended ON grants(expires_at) WHERE ended_at IS NULL;
+    CREATE TABLE credentials (
+        id TEXT PRIMARY KEY,
+        login TEXT NOT NULL UNIQUE,
+        grant_id TEXT NOT NULL REFERENCES grants(id),
+        subject TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        verifier TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        grant_id TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        client_addr TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        end_reason TEXT,
+        bytes_from_client INTEGER NOT NULL DEFAULT 0,
+        bytes_to_client INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX sessions_open ON sessions(started_at) WHERE ended_at IS NULL;
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT,
+        resource TEXT,
+        grant_id TEXT,
+        session_id TEXT,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );",
+];

@@ -1,0 +1,260 @@
+//! The streaming relay between a client and its upstream connection.
+//!
+//! Each direction reads what is available, finds the whole messages in it, lets the session look
+//! at them, and forwards them in one write; it reads again only once everything is written, which
+//! is the backpressure that keeps memory per session bounded (a read buffer per direction). Both
+//! directions run in one task but progress independently, so a client that pipelines while the
+//! server streams results cannot deadlock the two.
+
+use crate::codec::scanner::{Limits, Scanner, Step};
+use crate::codec::ProtocolError;
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Bytes read at a time; also the size above which DataRow and CopyData stream through in pieces.
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// What the session decides about a message it was shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Forward,
+    /// Forward it, then stop this direction (the client's Terminate).
+    ForwardAndStop,
+}
+
+/// How a direction stopped.
+#[derive(Debug)]
+pub enum PumpEnd {
+    /// The reading side closed its connection.
+    Eof,
+    /// A message asked to stop.
+    Stopped,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PumpError {
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    #[error("reading: {0}")]
+    Read(std::io::Error),
+    #[error("writing: {0}")]
+    Write(std::io::Error),
+}
+
+/// The state of one direction, kept outside the future that drives it so that nothing is lost
+/// when the relay is interrupted: what was read but not yet written is still here.
+pub struct Direction {
+    buf: BytesMut,
+    /// `buf[..ready]` is scanned and waiting to be written.
+    ready: usize,
+    scanner: Scanner,
+    limits: Limits,
+    passthrough: fn(u8) -> bool,
+    /// Bytes forwarded so far.
+    pub bytes: u64,
+}
+
+impl Direction {
+    /// `initial` holds bytes already read past the start-up exchange.
+    pub fn new(initial: BytesMut, limits: Limits, passthrough: fn(u8) -> bool) -> Direction {
+        let mut buf = initial;
+        buf.reserve(READ_CHUNK);
+        Direction {
+            buf,
+            ready: 0,
+            scanner: Scanner::default(),
+            limits,
+            passthrough,
+            bytes: 0,
+        }
+    }
+
+    /// True when the writing side has been sent whole messages only: jitgate may speak there.
+    pub fn at_boundary(&self) -> bool {
+        self.scanner.at_boundary()
+    }
+
+    /// Writes whatever is scanned and waiting.
+    pub async fn drain<W: AsyncWrite + Unpin>(&mut self, writer: &mut W) -> Result<(), PumpError> {
+        if self.ready == 0 {
+            return Ok(());
+        }
+        while self.ready > 0 {
+            let n = writer
+                .write(&self.buf[..self.ready])
+                .await
+                .map_err(PumpError::Write)?;
+            if n == 0 {
+                return Err(PumpError::Write(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.buf.advance(n);
+            self.ready -= n;
+            self.bytes += n as u64;
+        }
+        // A no-op on plain TCP; TLS may hold a partial record until flushed.
+        writer.flush().await.map_err(PumpError::Write)
+    }
+
+    /// Runs until the reader closes, a message asks to stop, or an error. Cancel-safe: dropping
+    /// the future leaves `self` describing exactly what was and was not forwarded.
+    pub async fn pump<R, W, F>(
+        &mut self,
+        reader: &mut R,
+        writer: &mut W,
+        mut inspect: F,
+    ) -> Result<PumpEnd, PumpError>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+        F: FnMut(u8, &[u8]) -> Flow,
+    {
+        loop {
+            let stop = self.scan(&mut inspect)?;
+            self.drain(writer).await?;
+            if stop {
+                return Ok(PumpEnd::Stopped);
+            }
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            if reader
+                .read_buf(&mut self.buf)
+                .await
+                .map_err(PumpError::Read)?
+                == 0
+            {
+                return Ok(PumpEnd::Eof);
+            }
+        }
+    }
+
+    /// Marks the whole messages now in the buffer as ready, showing each to `inspect`.
+    /// Returns true if a message asked to stop (nothing after it is forwarded).
+    fn scan<F: FnMut(u8, &[u8]) -> Flow>(&mut self, inspect: &mut F) -> Result<bool, PumpError> {
+        loop {
+            match self
+                .scanner
+                .step(&self.buf[self.ready..], &self.limits, self.passthrough)?
+            {
+                Step::Whole { tag, len } => {
+                    let flow = inspect(tag, &self.buf[self.ready..self.ready + len]);
+                    self.ready += len;
+                    if flow == Flow::ForwardAndStop {
+                        self.buf.truncate(self.ready);
+                        return Ok(true);
+                    }
+                }
+                Step::Partial { len } => self.ready += len,
+                Step::NeedMore { want } => {
+                    let have = self.buf.len() - self.ready;
+                    self.buf.reserve(want.saturating_sub(have));
+                    return Ok(false);
+                }
+            }
+        }
+    }
+}
+
+/// Writes jitgate's own bytes (an error) after draining what was pending, and flushes.
+pub async fn say<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    direction: &mut Direction,
+    bytes: &[u8],
+) -> Result<(), PumpError> {
+    direction.drain(writer).await?;
+    writer.write_all(bytes).await.map_err(PumpError::Write)?;
+    writer.flush().await.map_err(PumpError::Write)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::scanner::Oversize;
+
+    fn limits() -> Limits {
+        Limits {
+            whole_max: 1 << 20,
+            stream_above: READ_CHUNK,
+            oversize: Oversize::Reject,
+        }
+    }
+
+    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![tag];
+        m.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+
+    #[tokio::test]
+    async fn forwards_everything_and_shows_each_message_once() {
+        let mut input = Vec::new();
+        for i in 0..1000u32 {
+            input.extend(msg(b'D', &i.to_be_bytes().repeat(50)));
+        }
+        input.extend(msg(b'D', &vec![7u8; 300_000])); // larger than a read: streamed
+        input.extend(msg(b'Z', b"I"));
+        let (mut tx, mut rx) = tokio::io::duplex(8 * 1024);
+        let feeder = {
+            let input = input.clone();
+            tokio::spawn(async move {
+                tx.write_all(&input).await.unwrap();
+            })
+        };
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        let mut d = Direction::new(BytesMut::new(), limits(), |t| t == b'D');
+        let end = d
+            .pump(&mut rx, &mut out, |tag, m| {
+                seen.push((tag, m.len()));
+                Flow::Forward
+            })
+            .await
+            .unwrap();
+        feeder.await.unwrap();
+        assert!(matches!(end, PumpEnd::Eof));
+        assert_eq!(out, input);
+        assert_eq!(d.bytes, input.len() as u64);
+        // The streamed DataRow is not shown whole; every other message is, once.
+        assert_eq!(seen.len(), 1001);
+        assert_eq!(seen.last(), Some(&(b'Z', 6)));
+        assert!(d.at_boundary());
+    }
+
+    #[tokio::test]
+    async fn stops_after_a_message_that_asks_to() {
+        let mut input = msg(b'Q', b"select 1\0");
+        input.extend(msg(b'X', b""));
+        input.extend(msg(b'Q', b"never\0"));
+        let mut reader = &input[..];
+        let mut out = Vec::new();
+        let mut d = Direction::new(BytesMut::new(), limits(), |_| false);
+        let end = d
+            .pump(&mut reader, &mut out, |tag, _| {
+                if tag == b'X' {
+                    Flow::ForwardAndStop
+                } else {
+                    Flow::Forward
+                }
+            })
+            .await
+            .unwrap();
+        assert!(matches!(end, PumpEnd::Stopped));
+        assert_eq!(out, input[..input.len() - 11]);
+    }
+
+    #[tokio::test]
+    async fn oversized_client_message_is_an_error_not_an_allocation() {
+        let mut header = vec![b'Q'];
+        header.extend_from_slice(&(1u32 << 30).to_be_bytes());
+        let mut reader = &header[..];
+        let mut out = Vec::new();
+        let mut d = Direction::new(BytesMut::new(), limits(), |_| false);
+        let err = d.pump(&mut reader, &mut out, |_, _| Flow::Forward).await;
+        assert!(matches!(
+            err,
+            Err(PumpError::Protocol(ProtocolError::TooLarge { .. }))
+        ));
+        assert!(out.is_empty());
+    }
+}

@@ -1,0 +1,290 @@
+//! Follows statements through the protocol so each can be audited with its text, duration, rows
+//! and SQLSTATE — for the simple protocol (one Query, possibly several statements, ends at
+//! ReadyForQuery) and the extended one (Parse/Bind/Execute…Sync, pipelined).
+//!
+//! Pure bookkeeping: the relay feeds it the messages it sees in each direction.
+
+use crate::codec::{backend, cstr_prefix};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A finished statement, ready to be audited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub text: Arc<str>,
+    pub duration: Duration,
+    pub rows: Option<u64>,
+    pub sqlstate: Option<[u8; 5]>,
+}
+
+#[derive(Debug)]
+enum Pending {
+    /// A simple Query (or FunctionCall): done at ReadyForQuery.
+    Simple {
+        text: Arc<str>,
+        started: Instant,
+        rows: Option<u64>,
+        sqlstate: Option<[u8; 5]>,
+    },
+    /// An Execute: done at CommandComplete, EmptyQueryResponse, PortalSuspended or an error.
+    Execute { text: Arc<str>, started: Instant },
+    /// A Sync: the server answers ReadyForQuery.
+    Sync,
+}
+
+/// Statements sent but not yet answered, and the texts of prepared statements and portals.
+#[derive(Debug, Default)]
+pub struct StatementLog {
+    pending: VecDeque<Pending>,
+    prepared: HashMap<Box<[u8]>, Arc<str>>,
+    portals: HashMap<Box<[u8]>, Arc<str>>,
+    /// After an error in an extended-protocol batch the server skips everything up to Sync.
+    skipping: bool,
+}
+
+fn text_of(bytes: &[u8]) -> Arc<str> {
+    Arc::from(String::from_utf8_lossy(bytes))
+}
+
+impl StatementLog {
+    /// True while the upstream owes answers: a statement may be running.
+    pub fn busy(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Notes a message from the client. `msg` is the whole message, header included.
+    pub fn client_message(&mut self, tag: u8, msg: &[u8]) {
+        let body = &msg[5..];
+        match tag {
+            b'Q' => self.pending.push_back(Pending::Simple {
+                text: text_of(cstr_prefix(body)),
+                started: Instant::now(),
+                rows: None,
+                sqlstate: None,
+            }),
+            b'F' => self.pending.push_back(Pending::Simple {
+                text: Arc::from("<function call>"),
+                started: Instant::now(),
+                rows: None,
+                sqlstate: None,
+            }),
+            b'P' => {
+                let name = cstr_prefix(body);
+                let query = cstr_prefix(body.get(name.len() + 1..).unwrap_or(&[]));
+                self.prepared.insert(name.into(), text_of(query));
+            }
+            b'B' => {
+                let portal = cstr_prefix(body);
+                let statement = cstr_prefix(body.get(portal.len() + 1..).unwrap_or(&[]));
+                let text = self
+                    .prepared
+                    .get(statement)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from("<unknown prepared statement>"));
+                self.portals.insert(portal.into(), text);
+            }
+            b'E' => {
+                let portal = cstr_prefix(body);
+                let text = self
+                    .portals
+                    .get(portal)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from("<unknown portal>"));
+                self.pending.push_back(Pending::Execute {
+                    text,
+                    started: Instant::now(),
+                });
+            }
+            b'S' => self.pending.push_back(Pending::Sync),
+            b'C' => {
+                // Close: 'S' statement or 'P' portal, then its name.
+                if let Some((&kind, rest)) = body.split_first() {
+                    let name = cstr_prefix(rest);
+                    match kind {
+                        b'S' => self.prepared.remove(name),
+                        _ => self.portals.remove(name),
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Notes a message from the server; calls `done` for each statement it finishes.
+    pub fn server_message(&mut self, tag: u8, msg: &[u8], mut done: impl FnMut(Finished)) {
+        let body = &msg[5..];
+        match tag {
+            b'C' | b'I' | b's' => {
+                let rows = if tag == b'C' {
+                    backend::command_rows(body)
+                } else {
+                    None
+                };
+                match self.pending.front_mut() {
+                    Some(Pending::Simple { rows: total, .. }) => {
+                        if let Some(n) = rows {
+                            *total = Some(total.unwrap_or(0) + n);
+                        }
+                    }
+                    Some(Pending::Execute { .. }) => {
+                        if let Some(Pending::Execute { text, started }) = self.pending.pop_front() {
+                            done(Finished {
+                                text,
+                                duration: started.elapsed(),
+                                rows,
+                                sqlstate: None,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            b'E' => {
+                let sqlstate = backend::sqlstate(body);
+                match self.pending.front_mut() {
+                    Some(Pending::Simple { sqlstate: s, .. }) => {
+                        s.get_or_insert(sqlstate.unwrap_or(*b"XX000"));
+                    }
+                    Some(Pending::Execute { .. }) => {
+                        if let Some(Pending::Execute { text, started }) = self.pending.pop_front() {
+                            done(Finished {
+                                text,
+                                duration: started.elapsed(),
+                                rows: None,
+                                sqlstate,
+                            });
+                        }
+                        self.skipping = true;
+                    }
+                    // An error at Parse or Bind: the batch's statements are skipped.
+                    _ => self.skipping = true,
+                }
+                if self.skipping {
+                    while matches!(self.pending.front(), Some(Pending::Execute { .. })) {
+                        self.pending.pop_front();
+                    }
+                }
+            }
+            b'Z' => {
+                self.skipping = false;
+                while let Some(p) = self.pending.pop_front() {
+                    match p {
+                        Pending::Simple {
+                            text,
+                            started,
+                            rows,
+                            sqlstate,
+                        } => {
+                            done(Finished {
+                                text,
+                                duration: started.elapsed(),
+                                rows,
+                                sqlstate,
+                            });
+                            break;
+                        }
+                        Pending::Sync => break,
+                        // An Execute still open at ReadyForQuery was never answered.
+                        Pending::Execute { .. } => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![tag];
+        m.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+
+    fn feed_server(log: &mut StatementLog, msgs: &[(u8, &[u8])]) -> Vec<Finished> {
+        let mut out = Vec::new();
+        for (tag, body) in msgs {
+            log.server_message(*tag, &msg(*tag, body), |f| out.push(f));
+        }
+        out
+    }
+
+    fn error_body(code: &str) -> Vec<u8> {
+        let mut b = bytes::BytesMut::new();
+        backend::error_response(&mut b, backend::Severity::Error, code, "boom");
+        b[5..].to_vec()
+    }
+
+    #[test]
+    fn simple_query_with_several_statements_is_one_event() {
+        let mut log = StatementLog::default();
+        log.client_message(b'Q', &msg(b'Q', b"select 1; select 2\0"));
+        assert!(log.busy());
+        let done = feed_server(
+            &mut log,
+            &[(b'C', b"SELECT 1\0"), (b'C', b"SELECT 3\0"), (b'Z', b"I")],
+        );
+        assert_eq!(done.len(), 1);
+        assert_eq!(&*done[0].text, "select 1; select 2");
+        assert_eq!(done[0].rows, Some(4));
+        assert_eq!(done[0].sqlstate, None);
+        assert!(!log.busy());
+    }
+
+    #[test]
+    fn simple_query_error_keeps_sqlstate() {
+        let mut log = StatementLog::default();
+        log.client_message(b'Q', &msg(b'Q', b"select 1/0\0"));
+        let err = error_body("22012");
+        let done = feed_server(&mut log, &[(b'E', &err), (b'Z', b"I")]);
+        assert_eq!(done[0].sqlstate, Some(*b"22012"));
+    }
+
+    #[test]
+    fn pipelined_extended_statements_are_matched_in_order() {
+        let mut log = StatementLog::default();
+        log.client_message(b'P', &msg(b'P', b"s1\0select $1\0\0\0"));
+        for portal in [&b"\0"[..], b"\0"] {
+            let mut bind = portal.to_vec();
+            bind.extend_from_slice(b"s1\0\0\0\0\0\0\0");
+            log.client_message(b'B', &msg(b'B', &bind));
+            log.client_message(b'E', &msg(b'E', b"\0\0\0\0\0"));
+            log.client_message(b'S', &msg(b'S', b""));
+        }
+        let done = feed_server(
+            &mut log,
+            &[
+                (b'1', b""),
+                (b'2', b""),
+                (b'C', b"SELECT 1\0"),
+                (b'Z', b"I"),
+                (b'2', b""),
+                (b'C', b"SELECT 1\0"),
+                (b'Z', b"I"),
+            ],
+        );
+        assert_eq!(done.len(), 2);
+        assert!(done.iter().all(|f| &*f.text == "select $1"));
+        assert!(!log.busy());
+    }
+
+    #[test]
+    fn an_error_skips_the_rest_of_the_batch() {
+        let mut log = StatementLog::default();
+        log.client_message(b'P', &msg(b'P', b"\0select x\0\0\0"));
+        log.client_message(b'B', &msg(b'B', b"\0\0\0\0\0\0\0\0"));
+        log.client_message(b'E', &msg(b'E', b"\0\0\0\0\0"));
+        log.client_message(b'E', &msg(b'E', b"\0\0\0\0\0"));
+        log.client_message(b'S', &msg(b'S', b""));
+        let err = error_body("42703");
+        let done = feed_server(&mut log, &[(b'E', &err), (b'Z', b"I")]);
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].sqlstate, Some(*b"42703"));
+        assert!(!log.busy());
+    }
+}

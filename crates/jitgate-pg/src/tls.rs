@@ -1,0 +1,523 @@
+//! TLS set-up: the acceptor database clients connect through, and the connector to upstreams
+//! with libpq's `sslmode` semantics.
+//!
+//! Every config is built on the ring provider explicitly, so nothing depends on which crypto
+//! provider happens to be installed process-wide.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jitgate_config::model::{ClientTls, ClientTlsMode, UpstreamTls, UpstreamTlsMode};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::net::TcpStream;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+/// The ALPN protocol name PostgreSQL 17 uses; older servers and clients ignore it.
+const ALPN_POSTGRESQL: &[u8] = b"postgresql";
+
+/// Why a TLS configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("TLS is on but `{0}` is not set")]
+    MissingSetting(&'static str),
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{} is not valid PEM: {source}", path.display())]
+    Pem { path: PathBuf, source: io::Error },
+    #[error("{} holds no PEM certificate", path.display())]
+    NoCertificate { path: PathBuf },
+    #[error("{} holds no PEM private key (PKCS#8, RSA or SEC1)", path.display())]
+    NoPrivateKey { path: PathBuf },
+    #[error("no certificate in {} could be used as a trusted root", path.display())]
+    NoUsableRoot { path: PathBuf },
+    #[error("`{0}` is not a valid server name to verify the certificate against")]
+    InvalidServerName(String),
+    #[error("certificate {cert} and key {key} cannot be used together: {source}")]
+    CertKey {
+        cert: PathBuf,
+        key: PathBuf,
+        source: rustls::Error,
+    },
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The acceptor for database clients' TLS, or `None` when `[server.tls]` mode is `off`.
+pub fn client_acceptor(cfg: &ClientTls) -> Result<Option<TlsAcceptor>, TlsSetupError> {
+    if cfg.mode == ClientTlsMode::Off {
+        return Ok(None);
+    }
+    let cert_path = cfg
+        .cert
+        .as_deref()
+        .ok_or(TlsSetupError::MissingSetting("server.tls.cert"))?;
+    let key_path = cfg
+        .key
+        .as_deref()
+        .ok_or(TlsSetupError::MissingSetting("server.tls.key"))?;
+    let chain = load_certs(cert_path)?;
+    let key = load_key(key_path)?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|source| TlsSetupError::CertKey {
+            cert: cert_path.to_owned(),
+            key: key_path.to_owned(),
+            source,
+        })?;
+    // PostgreSQL 17's libpq offers this ALPN and, in direct-TLS mode, insists on getting it back.
+    config.alpn_protocols = vec![ALPN_POSTGRESQL.to_vec()];
+    Ok(Some(TlsAcceptor::from(Arc::new(config))))
+}
+
+/// TLS towards one upstream, configured for its `tls` mode.
+#[derive(Clone)]
+pub struct UpstreamTlsConnector {
+    mode: UpstreamTlsMode,
+    connector: TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+impl fmt::Debug for UpstreamTlsConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamTlsConnector")
+            .field("mode", &self.mode)
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UpstreamTlsConnector {
+    /// The libpq-style mode this connector implements (never `Disable`).
+    pub fn mode(&self) -> UpstreamTlsMode {
+        self.mode
+    }
+
+    /// Whether a plaintext connection is acceptable when the server declines TLS (`prefer`).
+    pub fn allows_plaintext(&self) -> bool {
+        self.mode == UpstreamTlsMode::Prefer
+    }
+
+    /// Runs the TLS handshake over `tcp`, after the server has accepted an SSLRequest.
+    pub async fn connect(
+        &self,
+        tcp: TcpStream,
+    ) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        self.connector.connect(self.server_name.clone(), tcp).await
+    }
+}
+
+/// The connector for an upstream at `host`, or `None` when its `tls` mode is `disable`.
+///
+/// * `prefer` and `require` encrypt without checking who is at the other end, as libpq does.
+/// * `verify-ca` checks the certificate chain against `ca_file` (default: the system's roots)
+///   but not the name in it.
+/// * `verify-full` checks the chain and that the certificate names `server_name` (default: `host`).
+pub fn upstream_connector(
+    cfg: &UpstreamTls,
+    host: &str,
+) -> Result<Option<UpstreamTlsConnector>, TlsSetupError> {
+    let provider = provider();
+    let algorithms = provider.signature_verification_algorithms;
+    let verifier: Arc<dyn ServerCertVerifier> = match cfg.mode {
+        UpstreamTlsMode::Disable => return Ok(None),
+        UpstreamTlsMode::Prefer | UpstreamTlsMode::Require => {
+            Arc::new(EncryptOnlyVerifier { algorithms })
+        }
+        UpstreamTlsMode::VerifyCa => Arc::new(ChainOnlyVerifier {
+            roots: Arc::new(trusted_roots(cfg.ca_file.as_deref())?),
+            algorithms,
+        }),
+        UpstreamTlsMode::VerifyFull => {
+            let roots = Arc::new(trusted_roots(cfg.ca_file.as_deref())?);
+            WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                .build()
+                .map_err(|e| rustls::Error::General(e.to_string()))?
+        }
+    };
+    let name = cfg.server_name.as_deref().unwrap_or(host);
+    let server_name = match ServerName::try_from(name.to_owned()) {
+        Ok(n) => n,
+        Err(_) if cfg.mode == UpstreamTlsMode::VerifyFull => {
+            return Err(TlsSetupError::InvalidServerName(name.to_owned()))
+        }
+        // The name is only sent as SNI in the other modes; an address sends none, which is
+        // all a name rustls cannot parse could have done.
+        Err(_) => ServerName::IpAddress(IpAddr::V4(Ipv4Addr::UNSPECIFIED).into()),
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![ALPN_POSTGRESQL.to_vec()];
+    Ok(Some(UpstreamTlsConnector {
+        mode: cfg.mode,
+        connector: TlsConnector::from(Arc::new(config)),
+        server_name,
+    }))
+}
+
+/// Roots from `ca_file`, or the system's, or (when the system has none) Mozilla's via webpki-roots.
+fn trusted_roots(ca_file: Option<&Path>) -> Result<RootCertStore, TlsSetupError> {
+    let mut roots = RootCertStore::empty();
+    if let Some(path) = ca_file {
+        let (added, _ignored) = roots.add_parsable_certificates(load_certs(path)?);
+        if added == 0 {
+            return Err(TlsSetupError::NoUsableRoot {
+                path: path.to_owned(),
+            });
+        }
+        return Ok(roots);
+    }
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        tracing::debug!(%error, "while loading the system's trusted roots");
+    }
+    let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+    if added == 0 {
+        tracing::info!("no system trusted roots found; using the webpki-roots bundle");
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    Ok(roots)
+}
+
+fn read_pem_file(path: &Path) -> Result<Vec<u8>, TlsSetupError> {
+    std::fs::read(path).map_err(|source| TlsSetupError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Every certificate in a PEM file, in order (leaf first for a chain).
+fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let pem = read_pem_file(path)?;
+    let certs = rustls_pemfile::certs(&mut pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| TlsSetupError::Pem {
+            path: path.to_owned(),
+            source,
+        })?;
+    if certs.is_empty() {
+        return Err(TlsSetupError::NoCertificate {
+            path: path.to_owned(),
+        });
+    }
+    Ok(certs)
+}
+
+/// The first private key in a PEM file: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
+fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
+    let pem = read_pem_file(path)?;
+    rustls_pemfile::private_key(&mut pem.as_slice())
+        .map_err(|source| TlsSetupError::Pem {
+            path: path.to_owned(),
+            source,
+        })?
+        .ok_or_else(|| TlsSetupError::NoPrivateKey {
+            path: path.to_owned(),
+        })
+}
+
+/// `prefer`/`require`: any certificate is taken, as libpq does in these modes. The handshake
+/// signatures are still checked, so the server must hold the key of the certificate it sent;
+/// what is not checked is who vouches for that key.
+#[derive(Debug)]
+struct EncryptOnlyVerifier {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for EncryptOnlyVerifier {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca`: the chain must lead to a trusted root, whatever name the certificate carries.
+#[derive(Debug)]
+struct ChainOnlyVerifier {
+    roots: Arc<RootCertStore>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for ChainOnlyVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_cert_signed_by_trust_anchor(
+            &cert,
+            &self.roots,
+            intermediates,
+            now,
+            self.algorithms.all,
+        )?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A CA and a server certificate it signed for `localhost` and 127.0.0.1, in files.
+    struct Pki {
+        dir: tempfile::TempDir,
+    }
+
+    impl Pki {
+        fn new() -> Pki {
+            use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+            let dir = tempfile::tempdir().unwrap();
+            let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let ca_key = KeyPair::generate().unwrap();
+            let ca = ca_params.self_signed(&ca_key).unwrap();
+            let params =
+                CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                    .unwrap();
+            let key = KeyPair::generate().unwrap();
+            let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+            std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
+            std::fs::write(dir.path().join("server.crt"), cert.pem()).unwrap();
+            std::fs::write(dir.path().join("server.key"), key.serialize_pem()).unwrap();
+            Pki { dir }
+        }
+        fn path(&self, name: &str) -> PathBuf {
+            self.dir.path().join(name)
+        }
+        fn client_tls(&self) -> ClientTls {
+            ClientTls {
+                mode: ClientTlsMode::Required,
+                cert: Some(self.path("server.crt")),
+                key: Some(self.path("server.key")),
+            }
+        }
+    }
+
+    fn upstream(mode: UpstreamTlsMode, ca: Option<PathBuf>, name: Option<&str>) -> UpstreamTls {
+        UpstreamTls {
+            mode,
+            ca_file: ca,
+            server_name: name.map(str::to_owned),
+        }
+    }
+
+    /// Runs a handshake between `acceptor` and `connector` and sends one byte through it.
+    async fn handshake(acceptor: TlsAcceptor, connector: &UpstreamTlsConnector) -> io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await?;
+            let mut tls = acceptor.accept(tcp).await?;
+            tls.write_all(b"!").await?;
+            tls.flush().await?;
+            io::Result::Ok(())
+        });
+        let mut tls = connector.connect(TcpStream::connect(addr).await?).await?;
+        let mut byte = [0u8; 1];
+        tls.read_exact(&mut byte).await?;
+        let _ = server.await;
+        assert_eq!(&byte, b"!");
+        Ok(())
+    }
+
+    fn acceptor_error(cfg: &ClientTls) -> TlsSetupError {
+        match client_acceptor(cfg) {
+            Err(e) => e,
+            Ok(_) => panic!("expected an error for {cfg:?}"),
+        }
+    }
+
+    #[test]
+    fn off_builds_nothing() {
+        let cfg = ClientTls {
+            mode: ClientTlsMode::Off,
+            cert: None,
+            key: None,
+        };
+        assert!(client_acceptor(&cfg).unwrap().is_none());
+        let cfg = upstream(UpstreamTlsMode::Disable, None, None);
+        assert!(upstream_connector(&cfg, "db").unwrap().is_none());
+    }
+
+    #[test]
+    fn errors_name_the_file() {
+        let pki = Pki::new();
+        let mut cfg = pki.client_tls();
+        cfg.key = Some(pki.path("missing.key"));
+        let err = acceptor_error(&cfg).to_string();
+        assert!(err.contains("missing.key"), "{err}");
+
+        // A certificate file where the key should be: it has no key in it.
+        cfg.key = Some(pki.path("server.crt"));
+        let err = acceptor_error(&cfg);
+        assert!(matches!(err, TlsSetupError::NoPrivateKey { .. }), "{err}");
+        assert!(err.to_string().contains("server.crt"));
+
+        cfg.cert = Some(pki.path("server.key"));
+        cfg.key = Some(pki.path("server.key"));
+        let err = acceptor_error(&cfg);
+        assert!(matches!(err, TlsSetupError::NoCertificate { .. }), "{err}");
+
+        let cfg = ClientTls {
+            mode: ClientTlsMode::Optional,
+            cert: None,
+            key: None,
+        };
+        assert!(matches!(
+            client_acceptor(&cfg),
+            Err(TlsSetupError::MissingSetting(_))
+        ));
+
+        let cfg = upstream(
+            UpstreamTlsMode::VerifyCa,
+            Some(pki.path("server.key")),
+            None,
+        );
+        let err = upstream_connector(&cfg, "db").unwrap_err().to_string();
+        assert!(err.contains("server.key"), "{err}");
+    }
+
+    #[test]
+    fn verify_full_needs_a_valid_name() {
+        let cfg = upstream(UpstreamTlsMode::VerifyFull, None, Some("not a name"));
+        assert!(matches!(
+            upstream_connector(&cfg, "db"),
+            Err(TlsSetupError::InvalidServerName(_))
+        ));
+        // Unverified modes do not care.
+        let cfg = upstream(UpstreamTlsMode::Require, None, Some("not a name"));
+        assert!(upstream_connector(&cfg, "db").unwrap().is_some());
+    }
+
+    #[test]
+    fn system_roots_load() {
+        let cfg = upstream(UpstreamTlsMode::VerifyFull, None, None);
+        let connector = upstream_connector(&cfg, "db.example.com").unwrap().unwrap();
+        assert_eq!(connector.mode(), UpstreamTlsMode::VerifyFull);
+        assert!(!connector.allows_plaintext());
+    }
+
+    #[tokio::test]
+    async fn modes_verify_what_libpq_verifies() {
+        let pki = Pki::new();
+        let other = Pki::new();
+        let acceptor = client_acceptor(&pki.client_tls()).unwrap().unwrap();
+        let ca = Some(pki.path("ca.crt"));
+        let wrong_ca = Some(other.path("ca.crt"));
+        let cases = [
+            (UpstreamTlsMode::Prefer, None, None, true),
+            (UpstreamTlsMode::Require, None, None, true),
+            (
+                UpstreamTlsMode::Require,
+                None,
+                Some("elsewhere.example"),
+                true,
+            ),
+            (UpstreamTlsMode::VerifyCa, ca.clone(), None, true),
+            (
+                UpstreamTlsMode::VerifyCa,
+                ca.clone(),
+                Some("elsewhere.example"),
+                true,
+            ),
+            (UpstreamTlsMode::VerifyCa, wrong_ca.clone(), None, false),
+            (UpstreamTlsMode::VerifyFull, ca.clone(), None, true),
+            (
+                UpstreamTlsMode::VerifyFull,
+                ca.clone(),
+                Some("127.0.0.1"),
+                true,
+            ),
+            (
+                UpstreamTlsMode::VerifyFull,
+                ca.clone(),
+                Some("elsewhere.example"),
+                false,
+            ),
+            (UpstreamTlsMode::VerifyFull, wrong_ca.clone(), None, false),
+            (UpstreamTlsMode::VerifyFull, None, None, false),
+        ];
+        for (mode, ca, name, ok) in cases {
+            let cfg = upstream(mode, ca.clone(), name);
+            let connector = upstream_connector(&cfg, "localhost").unwrap().unwrap();
+            let result = handshake(acceptor.clone(), &connector).await;
+            assert_eq!(
+                result.is_ok(),
+                ok,
+                "{mode:?} ca={ca:?} name={name:?}: {result:?}"
+            );
+        }
+    }
+}
