@@ -216,8 +216,9 @@ user = "bench"
 password_env = "BENCH_UPSTREAM_PASSWORD"
 tls = "disable"
 EOF
-  BENCH_UPSTREAM_PASSWORD="$bench_password" NO_COLOR=1 \
-    "$jitgate_bin" serve --config "$jg_config" > "$work/jitgate/jitgate.log" 2>&1 &
+  # Every jitgate command loads the config, so every one needs the variable.
+  export BENCH_UPSTREAM_PASSWORD="$bench_password"
+  NO_COLOR=1 "$jitgate_bin" serve --config "$jg_config" > "$work/jitgate/jitgate.log" 2>&1 &
   jitgate_pid=$!
   wait_port "$jg_port" "$jitgate_pid" jitgate "$work/jitgate/jitgate.log"
   grant_json="$("$jitgate_bin" grant bench-user bench --duration 2h --json --config "$jg_config")" \
