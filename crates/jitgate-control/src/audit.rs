@@ -3,10 +3,11 @@
 
 use crate::model::Millis;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 /// An event to be recorded. The store assigns its sequence number and hashes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AuditEvent {
     pub at: Millis,
     /// Dotted kind, e.g. `grant.created`, `login.failed`, `session.started`, `statement`.
@@ -15,12 +16,19 @@ pub struct AuditEvent {
     pub resource: Option<String>,
     pub grant_id: Option<String>,
     pub session_id: Option<String>,
-    /// Kind-specific details as a JSON object.
-    pub detail: serde_json::Value,
+    /// Kind-specific details: a JSON object, kept as the exact text that is stored and hashed.
+    pub detail: Box<RawValue>,
 }
 
 impl AuditEvent {
     pub fn new(kind: &str, detail: serde_json::Value) -> AuditEvent {
+        AuditEvent::with_detail(kind, &detail)
+    }
+
+    /// An event whose detail is any serialisable value, written straight to JSON text.
+    pub fn with_detail<T: Serialize>(kind: &str, detail: &T) -> AuditEvent {
+        let detail = serde_json::value::to_raw_value(detail)
+            .unwrap_or_else(|e| raw(&serde_json::json!({ "unserialisable": e.to_string() })));
         AuditEvent {
             at: crate::model::now_millis(),
             kind: kind.to_owned(),
@@ -31,6 +39,11 @@ impl AuditEvent {
             detail,
         }
     }
+    /// The detail parsed back into a JSON value.
+    pub fn detail_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.detail.get()).unwrap_or(serde_json::Value::Null)
+    }
+
     pub fn subject(mut self, s: &str) -> Self {
         self.subject = Some(s.to_owned());
         self
@@ -50,16 +63,24 @@ impl AuditEvent {
 }
 
 /// An event as stored, with its place in the chain.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ChainedEvent {
     pub seq: i64,
     #[serde(flatten)]
     pub event: AuditEvent,
     pub prev_hash: String,
     pub hash: String,
-    /// `detail` exactly as stored and hashed; re-serialising the parsed value could differ.
-    #[serde(skip)]
-    pub detail_json: String,
+}
+
+/// JSON text of a value that is known to serialise.
+fn raw(value: &serde_json::Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+/// Stored detail text as a raw value; text that is not JSON (an edited row) is kept as a JSON
+/// string of itself, so that it still shows and its hash no longer matches.
+pub fn stored_detail(text: String) -> Box<RawValue> {
+    RawValue::from_string(text.clone()).unwrap_or_else(|_| raw(&serde_json::Value::String(text)))
 }
 
 /// The hash before the first event.
@@ -67,7 +88,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// The hash of an event at `seq` following `prev_hash`. Every field takes part, each
 /// length-prefixed so that no two different events share an encoding.
-pub fn chain_hash(prev_hash: &str, seq: i64, event: &AuditEvent, detail_json: &str) -> String {
+pub fn chain_hash(prev_hash: &str, seq: i64, event: &AuditEvent) -> String {
     let mut h = Sha256::new();
     let mut field = |bytes: &[u8]| {
         h.update((bytes.len() as u64).to_be_bytes());
@@ -85,16 +106,18 @@ pub fn chain_hash(prev_hash: &str, seq: i64, event: &AuditEvent, detail_json: &s
     ] {
         field(opt.as_deref().unwrap_or("\u{0}").as_bytes());
     }
-    field(detail_json.as_bytes());
+    field(event.detail.get().as_bytes());
     hex(&h.finalize())
 }
 
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
 }
 
 /// Where and how a chain was found broken.
@@ -128,7 +151,7 @@ impl Default for ChainVerifier {
 
 impl ChainVerifier {
     pub fn check(&mut self, e: &ChainedEvent) -> Result<(), ChainBreak> {
-        if chain_hash(&e.prev_hash, e.seq, &e.event, &e.detail_json) != e.hash {
+        if chain_hash(&e.prev_hash, e.seq, &e.event) != e.hash {
             return Err(ChainBreak::Edited { seq: e.seq });
         }
         if e.prev_hash != self.prev_hash {
@@ -161,12 +184,10 @@ mod tests {
             .map(|seq| {
                 let event = AuditEvent::new("statement", json!({"text": format!("select {seq}")}))
                     .subject("alice");
-                let detail_json = event.detail.to_string();
-                let hash = chain_hash(&prev, seq, &event, &detail_json);
+                let hash = chain_hash(&prev, seq, &event);
                 let e = ChainedEvent {
                     seq,
                     event,
-                    detail_json,
                     prev_hash: prev.clone(),
                     hash: hash.clone(),
                 };

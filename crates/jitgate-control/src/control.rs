@@ -6,7 +6,7 @@ use crate::model::{
     SessionEnd, SessionRecord,
 };
 use crate::notifier::{GrantState, GrantWatch, Notifier};
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, SessionIds, StatementRecord};
 use crate::scram::{ScramVerifier, DEFAULT_ITERATIONS};
 use crate::store::{Store, StoreError};
 use serde_json::json;
@@ -372,8 +372,14 @@ impl Session {
 
     /// What records statements of this session; usable while [`Session::stopped`] is awaited.
     pub fn auditor(&self) -> SessionAuditor {
+        let r = &self.record;
         SessionAuditor {
-            record: self.record.clone(),
+            ids: Arc::new(SessionIds {
+                subject: r.subject.clone(),
+                resource: r.resource.clone(),
+                grant_id: r.grant_id.clone(),
+                session_id: r.id.clone(),
+            }),
             control: self.control.clone(),
         }
     }
@@ -404,34 +410,27 @@ impl Session {
 
 /// Audits the statements of one session.
 pub struct SessionAuditor {
-    record: SessionRecord,
+    ids: Arc<SessionIds>,
     control: Arc<ControlPlane>,
 }
 
 impl SessionAuditor {
-    /// Audits a statement (its text, duration, rows and SQLSTATE). Costs a channel send.
+    /// Audits a statement (its text, duration, rows and SQLSTATE). The hot path: a channel send
+    /// of shared pointers; the event is built and hashed on the recorder thread.
     pub fn statement(
         &self,
-        text: &str,
+        text: Arc<str>,
         duration: Duration,
         rows: Option<u64>,
-        sqlstate: Option<&str>,
+        sqlstate: Option<[u8; 5]>,
     ) {
-        let r = &self.record;
-        self.control.audit(
-            AuditEvent::new(
-                "statement",
-                json!({
-                    "text": text,
-                    "duration_us": duration.as_micros() as u64,
-                    "rows": rows,
-                    "sqlstate": sqlstate,
-                }),
-            )
-            .subject(&r.subject)
-            .resource(&r.resource)
-            .grant(&r.grant_id)
-            .session(&r.id),
-        );
+        self.control.recorder.statement(StatementRecord {
+            session: self.ids.clone(),
+            at: now_millis(),
+            text,
+            duration_us: duration.as_micros() as u64,
+            rows,
+            sqlstate,
+        });
     }
 }

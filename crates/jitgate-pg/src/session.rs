@@ -22,7 +22,7 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncWriteExt, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// How long jitgate waits to deliver its last words to a client that is not reading.
@@ -380,117 +380,160 @@ async fn serve(opened: Opened, front: &Front, resource: &ResourceFront) {
         cancel_key,
     } = opened;
     let max = front.settings.max_message_bytes;
-    let mut from_client = Direction::new(
-        client_buf,
-        Limits {
-            whole_max: max,
-            stream_above: READ_CHUNK,
-            oversize: Oversize::Reject,
-        },
-        |tag| tag == b'd',
-    );
-    let mut from_upstream = Direction::new(
-        upstream.read_buf,
-        Limits {
-            whole_max: max,
-            stream_above: READ_CHUNK,
-            oversize: Oversize::Stream,
-        },
-        |tag| matches!(tag, b'D' | b'd'),
-    );
-    let (mut client_rx, mut client_tx) = tokio::io::split(client);
-    let (mut up_rx, mut up_tx) = tokio::io::split(upstream.stream);
-    let log = Mutex::new(StatementLog::default());
-    let auditor = session.auditor();
-    let lock = || log.lock().unwrap_or_else(|p| p.into_inner());
-
-    let outcome = tokio::select! {
-        biased;
-        stop = session.stopped() => Outcome::Stopped(stop),
-        r = from_client.pump(&mut client_rx, &mut up_tx, |tag, msg| {
-            if matches!(tag, b'Q' | b'F' | b'P' | b'B' | b'E' | b'S' | b'C') {
-                lock().client_message(tag, msg);
-            }
-            if tag == b'X' { Flow::ForwardAndStop } else { Flow::Forward }
-        }) => Outcome::Client(r),
-        r = from_upstream.pump(&mut up_rx, &mut client_tx, |tag, msg| {
-            if matches!(tag, b'C' | b'I' | b's' | b'E' | b'Z') {
-                lock().server_message(tag, msg, |f| {
-                    let sqlstate = f.sqlstate.as_ref().map(|s| String::from_utf8_lossy(s));
-                    auditor.statement(&f.text, f.duration, f.rows, sqlstate.as_deref());
-                });
-            }
-            Flow::Forward
-        }) => Outcome::Upstream(r),
+    let mut relay = Relay {
+        from_client: Direction::new(
+            client_buf,
+            Limits {
+                whole_max: max,
+                stream_above: READ_CHUNK,
+                oversize: Oversize::Reject,
+            },
+            |tag| tag == b'd',
+        ),
+        from_upstream: Direction::new(
+            upstream.read_buf,
+            Limits {
+                whole_max: max,
+                stream_above: READ_CHUNK,
+                oversize: Oversize::Stream,
+            },
+            |tag| matches!(tag, b'D' | b'd'),
+        ),
+        upstream_addr: upstream.server_addr,
+        upstream_key: upstream.backend_key,
     };
-
-    let busy = lock().busy();
-    let (reason, fatal) = match &outcome {
-        Outcome::Stopped(SessionStop::Grant(GrantEnd::Expired)) => (
-            "grant expired".to_owned(),
-            Some(Fatal::new(
-                "57P01",
-                "terminating connection: access grant expired",
-            )),
-        ),
-        Outcome::Stopped(SessionStop::Grant(GrantEnd::Revoked { by })) => (
-            format!("grant revoked by {by}"),
-            Some(Fatal::new(
-                "57P01",
-                "terminating connection: access grant revoked",
-            )),
-        ),
-        Outcome::Stopped(SessionStop::Killed(why)) => (
-            format!("killed: {why}"),
-            Some(Fatal::new(
-                "57P01",
-                "terminating connection: session ended by an administrator",
-            )),
-        ),
-        Outcome::Client(Ok(PumpEnd::Stopped)) => ("client terminated".to_owned(), None),
-        Outcome::Client(Ok(PumpEnd::Eof)) => ("client disconnected".to_owned(), None),
-        Outcome::Client(Err(PumpError::Protocol(e))) => (
-            format!("client protocol violation: {e}"),
-            Some(Fatal::new("08P01", format!("protocol violation: {e}"))),
-        ),
-        Outcome::Client(Err(e)) => (format!("client connection lost: {e}"), None),
-        Outcome::Upstream(Ok(_)) => ("upstream closed the connection".to_owned(), None),
-        Outcome::Upstream(Err(e)) => (
-            format!("upstream connection lost: {e}"),
-            Some(Fatal::new(
-                "08006",
-                "terminating connection: lost the upstream connection",
-            )),
-        ),
+    // Plain sockets split into borrowed halves at no cost; TLS streams need a shared lock.
+    let reason = match (client, upstream.stream) {
+        (PgStream::Plain(mut c), PgStream::Plain(mut u)) => {
+            let (cr, cw) = c.split();
+            let (ur, uw) = u.split();
+            relay.run((cr, cw), (ur, uw), &mut session, resource).await
+        }
+        (c, u) => {
+            let client = tokio::io::split(c);
+            let upstream = tokio::io::split(u);
+            relay.run(client, upstream, &mut session, resource).await
+        }
     };
-
-    // A query still running upstream is cancelled rather than left to finish for nobody.
-    let client_left = matches!(outcome, Outcome::Client(Ok(PumpEnd::Stopped)));
-    if busy && !client_left {
-        let _ = upstream::cancel(
-            upstream.server_addr,
-            resource.upstream_tls.as_ref(),
-            upstream.backend_key,
-        )
-        .await;
-    }
-    if let Some(fatal) = &fatal {
-        say_fatal(&mut client_tx, &mut from_upstream, fatal).await;
-    }
-    let mut bye = BytesMut::new();
-    backend::terminate(&mut bye);
-    let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
-        let _ = up_tx.write_all(&bye).await;
-        let _ = up_tx.shutdown().await;
-    })
-    .await;
-    let _ = tokio::time::timeout(GOODBYE_TIMEOUT, client_tx.shutdown()).await;
     drop(cancel_key);
-    session.close(&reason, from_client.bytes, from_upstream.bytes);
+    session.close(&reason, relay.from_client.bytes, relay.from_upstream.bytes);
+}
+
+/// Both directions of a logged-in session.
+struct Relay {
+    from_client: Direction,
+    from_upstream: Direction,
+    upstream_addr: SocketAddr,
+    upstream_key: (i32, i32),
+}
+
+impl Relay {
+    /// Relays until either side ends or the session must stop; returns why it ended.
+    async fn run<CR, CW, UR, UW>(
+        &mut self,
+        (mut client_rx, mut client_tx): (CR, CW),
+        (mut up_rx, mut up_tx): (UR, UW),
+        session: &mut jitgate_control::Session,
+        resource: &ResourceFront,
+    ) -> String
+    where
+        CR: AsyncRead + Unpin,
+        CW: AsyncWrite + Unpin,
+        UR: AsyncRead + Unpin,
+        UW: AsyncWrite + Unpin,
+    {
+        let log = Mutex::new(StatementLog::default());
+        let auditor = session.auditor();
+        let lock = || log.lock().unwrap_or_else(|p| p.into_inner());
+
+        let outcome = tokio::select! {
+            biased;
+            stop = session.stopped() => Outcome::Stopped(stop),
+            r = self.from_client.pump(&mut client_rx, &mut up_tx, |tag, msg| {
+                if matches!(tag, b'Q' | b'F' | b'P' | b'B' | b'E' | b'S' | b'C') {
+                    lock().client_message(tag, msg);
+                }
+                if tag == b'X' { Flow::ForwardAndStop } else { Flow::Forward }
+            }) => Outcome::Client(r),
+            r = self.from_upstream.pump(&mut up_rx, &mut client_tx, |tag, msg| {
+                if matches!(tag, b'C' | b'I' | b's' | b'E' | b'Z') {
+                    lock().server_message(tag, msg, |f| {
+                        auditor.statement(f.text, f.duration, f.rows, f.sqlstate);
+                    });
+                }
+                Flow::Forward
+            }) => Outcome::Upstream(r),
+        };
+
+        let busy = lock().busy();
+        let (reason, fatal) = outcome.describe();
+        // A query still running upstream is cancelled rather than left to finish for nobody.
+        let client_left = matches!(outcome, Outcome::Client(Ok(PumpEnd::Stopped)));
+        if busy && !client_left {
+            let _ = upstream::cancel(
+                self.upstream_addr,
+                resource.upstream_tls.as_ref(),
+                self.upstream_key,
+            )
+            .await;
+        }
+        if let Some(fatal) = &fatal {
+            say_fatal(&mut client_tx, &mut self.from_upstream, fatal).await;
+        }
+        let mut bye = BytesMut::new();
+        backend::terminate(&mut bye);
+        let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
+            let _ = up_tx.write_all(&bye).await;
+            let _ = up_tx.shutdown().await;
+        })
+        .await;
+        let _ = tokio::time::timeout(GOODBYE_TIMEOUT, client_tx.shutdown()).await;
+        reason
+    }
+}
+
+impl Outcome {
+    /// Why the session ended, for the record, and what to tell the client, if anything.
+    fn describe(&self) -> (String, Option<Fatal>) {
+        let ended = |why: &str| {
+            Some(Fatal::new(
+                "57P01",
+                format!("terminating connection: {why}"),
+            ))
+        };
+        match self {
+            Outcome::Stopped(SessionStop::Grant(GrantEnd::Expired)) => {
+                ("grant expired".to_owned(), ended("access grant expired"))
+            }
+            Outcome::Stopped(SessionStop::Grant(GrantEnd::Revoked { by })) => (
+                format!("grant revoked by {by}"),
+                ended("access grant revoked"),
+            ),
+            Outcome::Stopped(SessionStop::Killed(why)) => (
+                format!("killed: {why}"),
+                ended("session ended by an administrator"),
+            ),
+            Outcome::Client(Ok(PumpEnd::Stopped)) => ("client terminated".to_owned(), None),
+            Outcome::Client(Ok(PumpEnd::Eof)) => ("client disconnected".to_owned(), None),
+            Outcome::Client(Err(PumpError::Protocol(e))) => (
+                format!("client protocol violation: {e}"),
+                Some(Fatal::new("08P01", format!("protocol violation: {e}"))),
+            ),
+            Outcome::Client(Err(e)) => (format!("client connection lost: {e}"), None),
+            Outcome::Upstream(Ok(_)) => ("upstream closed the connection".to_owned(), None),
+            Outcome::Upstream(Err(e)) => (
+                format!("upstream connection lost: {e}"),
+                Some(Fatal::new(
+                    "08006",
+                    "terminating connection: lost the upstream connection",
+                )),
+            ),
+        }
+    }
 }
 
 /// Finishes the message being forwarded, then sends a FATAL error — if it can within the time.
-async fn say_fatal(client: &mut WriteHalf<PgStream>, pending: &mut Direction, fatal: &Fatal) {
+async fn say_fatal<W: AsyncWrite + Unpin>(client: &mut W, pending: &mut Direction, fatal: &Fatal) {
     if !pending.at_boundary() {
         // Half a huge row has gone out; anything more would be garbage to the client.
         return;

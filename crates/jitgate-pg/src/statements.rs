@@ -72,7 +72,14 @@ impl StatementLog {
             b'P' => {
                 let name = cstr_prefix(body);
                 let query = cstr_prefix(body.get(name.len() + 1..).unwrap_or(&[]));
-                self.prepared.insert(name.into(), text_of(query));
+                // Drivers re-send the same unnamed statement all the time: keep its text.
+                match self.prepared.get_mut(name) {
+                    Some(text) if text.as_bytes() == query => {}
+                    Some(text) => *text = text_of(query),
+                    None => {
+                        self.prepared.insert(name.into(), text_of(query));
+                    }
+                }
             }
             b'B' => {
                 let portal = cstr_prefix(body);
@@ -82,7 +89,12 @@ impl StatementLog {
                     .get(statement)
                     .cloned()
                     .unwrap_or_else(|| Arc::from("<unknown prepared statement>"));
-                self.portals.insert(portal.into(), text);
+                match self.portals.get_mut(portal) {
+                    Some(slot) => *slot = text,
+                    None => {
+                        self.portals.insert(portal.into(), text);
+                    }
+                }
             }
             b'E' => {
                 let portal = cstr_prefix(body);

@@ -3,7 +3,7 @@
 
 use super::migrations::MIGRATIONS;
 use super::{Store, StoreError, StoreResult};
-use crate::audit::{chain_hash, AuditEvent, ChainedEvent, GENESIS};
+use crate::audit::{chain_hash, stored_detail, AuditEvent, ChainedEvent, GENESIS};
 use crate::model::{Credential, Grant, GrantEnd, Millis, SessionEnd, SessionRecord};
 use crate::scram::ScramVerifier;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
@@ -265,8 +265,7 @@ impl Store for SqliteStore {
             )?;
             for e in events {
                 seq += 1;
-                let detail = e.detail.to_string();
-                let hash = chain_hash(&prev, seq, e, &detail);
+                let hash = chain_hash(&prev, seq, e);
                 insert.execute(params![
                     seq,
                     e.at,
@@ -275,7 +274,7 @@ impl Store for SqliteStore {
                     e.resource,
                     e.grant_id,
                     e.session_id,
-                    detail,
+                    e.detail.get(),
                     prev,
                     hash
                 ])?;
@@ -293,7 +292,6 @@ impl Store for SqliteStore {
              FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![after, limit as i64], |r| {
-            let detail_json: String = r.get(7)?;
             Ok(ChainedEvent {
                 seq: r.get(0)?,
                 event: AuditEvent {
@@ -303,11 +301,8 @@ impl Store for SqliteStore {
                     resource: r.get(4)?,
                     grant_id: r.get(5)?,
                     session_id: r.get(6)?,
-                    // A detail that no longer parses is kept as text so that verify names it.
-                    detail: serde_json::from_str(&detail_json)
-                        .unwrap_or_else(|_| serde_json::Value::String(detail_json.clone())),
+                    detail: stored_detail(r.get(7)?),
                 },
-                detail_json,
                 prev_hash: r.get(8)?,
                 hash: r.get(9)?,
             })
