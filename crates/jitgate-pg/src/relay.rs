@@ -47,6 +47,8 @@ pub struct Direction {
     buf: BytesMut,
     /// `buf[..ready]` is scanned and waiting to be written.
     ready: usize,
+    /// Rewritten messages waiting to be written, after `buf[..ready]` (rewriting mode only).
+    out: BytesMut,
     scanner: Scanner,
     limits: Limits,
     passthrough: fn(u8) -> bool,
@@ -62,6 +64,7 @@ impl Direction {
         Direction {
             buf,
             ready: 0,
+            out: BytesMut::new(),
             scanner: Scanner::default(),
             limits,
             passthrough,
@@ -76,8 +79,16 @@ impl Direction {
 
     /// Writes whatever is scanned and waiting.
     pub async fn drain<W: AsyncWrite + Unpin>(&mut self, writer: &mut W) -> Result<(), PumpError> {
-        if self.ready == 0 {
+        if self.ready == 0 && self.out.is_empty() {
             return Ok(());
+        }
+        while !self.out.is_empty() && self.ready == 0 {
+            let n = writer.write(&self.out).await.map_err(PumpError::Write)?;
+            if n == 0 {
+                return Err(PumpError::Write(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.out.advance(n);
+            self.bytes += n as u64;
         }
         while self.ready > 0 {
             let n = writer
@@ -108,8 +119,39 @@ impl Direction {
         W: AsyncWrite + Unpin,
         F: FnMut(u8, &[u8]) -> Flow,
     {
+        self.run(reader, writer, |d| d.scan(&mut inspect)).await
+    }
+
+    /// Like [`Direction::pump`], but every message goes through `rewrite`, which appends what is
+    /// to be forwarded in its place (the message itself, a changed one, or nothing) to `out`.
+    /// Pieces of messages streamed through (see [`Limits`]) are forwarded unchanged.
+    pub async fn pump_rewriting<R, W, F>(
+        &mut self,
+        reader: &mut R,
+        writer: &mut W,
+        mut rewrite: F,
+    ) -> Result<PumpEnd, PumpError>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+        F: FnMut(u8, &[u8], &mut BytesMut) -> Flow,
+    {
+        self.run(reader, writer, |d| d.scan_rewriting(&mut rewrite))
+            .await
+    }
+
+    async fn run<R, W>(
+        &mut self,
+        reader: &mut R,
+        writer: &mut W,
+        mut scan: impl FnMut(&mut Self) -> Result<bool, PumpError>,
+    ) -> Result<PumpEnd, PumpError>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
         loop {
-            let stop = self.scan(&mut inspect)?;
+            let stop = scan(self)?;
             self.drain(writer).await?;
             if stop {
                 return Ok(PumpEnd::Stopped);
@@ -152,6 +194,49 @@ impl Direction {
                 }
             }
         }
+    }
+}
+
+impl Direction {
+    /// Passes every whole message through `rewrite` into `out`, consuming it from the buffer.
+    fn scan_rewriting<F>(&mut self, rewrite: &mut F) -> Result<bool, PumpError>
+    where
+        F: FnMut(u8, &[u8], &mut BytesMut) -> Flow,
+    {
+        let mut consumed = 0;
+        let stop = loop {
+            match self
+                .scanner
+                .step(&self.buf[consumed..], &self.limits, self.passthrough)
+            {
+                Ok(Step::Whole { tag, len }) => {
+                    let flow = rewrite(tag, &self.buf[consumed..consumed + len], &mut self.out);
+                    consumed += len;
+                    if flow == Flow::ForwardAndStop {
+                        break true;
+                    }
+                }
+                Ok(Step::Partial { len }) => {
+                    self.out
+                        .extend_from_slice(&self.buf[consumed..consumed + len]);
+                    consumed += len;
+                }
+                Ok(Step::NeedMore { want }) => {
+                    let have = self.buf.len() - consumed;
+                    self.buf.reserve(want.saturating_sub(have));
+                    break false;
+                }
+                Err(e) => {
+                    self.buf.advance(consumed);
+                    return Err(e.into());
+                }
+            }
+        };
+        self.buf.advance(consumed);
+        if stop {
+            self.buf.clear();
+        }
+        Ok(stop)
     }
 }
 
@@ -219,6 +304,45 @@ mod tests {
         assert_eq!(seen.len(), 1001);
         assert_eq!(seen.last(), Some(&(b'Z', 6)));
         assert!(d.at_boundary());
+    }
+
+    #[tokio::test]
+    async fn rewriting_replaces_drops_and_keeps_order() {
+        let mut input = Vec::new();
+        for i in 0..500u32 {
+            input.extend(msg(b'D', &i.to_be_bytes()));
+            input.extend(msg(b'N', b"drop me"));
+        }
+        input.extend(msg(b'Z', b"I"));
+        let (mut tx, mut rx) = tokio::io::duplex(1024);
+        let feeder = {
+            let input = input.clone();
+            tokio::spawn(async move { tx.write_all(&input).await.unwrap() })
+        };
+        let mut out = Vec::new();
+        let mut d = Direction::new(BytesMut::new(), limits(), |_| false);
+        d.pump_rewriting(&mut rx, &mut out, |tag, m, out| {
+            match tag {
+                b'N' => {}
+                b'D' => {
+                    // Double each value.
+                    let v = u32::from_be_bytes([m[5], m[6], m[7], m[8]]) * 2;
+                    out.extend_from_slice(&msg(b'D', &v.to_be_bytes()));
+                }
+                _ => out.extend_from_slice(m),
+            }
+            Flow::Forward
+        })
+        .await
+        .unwrap();
+        feeder.await.unwrap();
+        let mut expected = Vec::new();
+        for i in 0..500u32 {
+            expected.extend(msg(b'D', &(i * 2).to_be_bytes()));
+        }
+        expected.extend(msg(b'Z', b"I"));
+        assert_eq!(out, expected);
+        assert_eq!(d.bytes, expected.len() as u64);
     }
 
     #[tokio::test]

@@ -1,52 +1,16 @@
 //! Test fixtures for jitgate's integration tests.
 //!
 //! jitgate relays the PostgreSQL wire protocol, so the only convincing tests
-//! run against a real server. This crate starts throwaway PostgreSQL clusters
-//! ([`PgCluster`]) and runs the jitgate binary against them ([`Gateway`]).
-//! Everything lives in temporary directories and is torn down on `Drop`, so
-//! tests can run in parallel without sharing state.
+//! run against a real server. Throwaway clusters come from `jitgate-pgcluster`
+//! ([`PgCluster`], re-exported here); this crate adds a harness that runs the
+//! jitgate binary against them ([`Gateway`]). Everything lives in temporary
+//! directories and is torn down on `Drop`, so tests can run in parallel
+//! without sharing state.
 //!
 //! It is meant to be used only as a dev-dependency.
-//!
-//! PostgreSQL binaries are looked up in `$JITGATE_PG_BINDIR`, then on `PATH`,
-//! then in `/usr/lib/postgresql/<version>/bin` (15 preferred). When the tests
-//! run as root, the server runs as the `postgres` OS user, because PostgreSQL
-//! refuses to run as root.
 
-mod cluster;
 mod gateway;
 
-pub use cluster::{AuthMethod, ClusterOptions, PgCluster};
 pub use gateway::{Gateway, GrantInfo};
+pub use jitgate_pgcluster::{free_port, AuthMethod, ClusterOptions, PgCluster};
 
-use std::net::TcpListener;
-use std::process::{Command, Output};
-
-/// Returns a TCP port on 127.0.0.1 that was free a moment ago.
-///
-/// The OS picks it (bind to port 0), then the socket is closed so the caller
-/// can hand the port to a server. Another process could grab it in between;
-/// [`PgCluster::start`] retries with a new port when that happens.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0 to find a free port")
-}
-
-/// Runs `cmd` to completion and fails, with its stdout and stderr in the
-/// error, unless it exits successfully. `what` names the step for the error.
-pub(crate) fn run_checked(cmd: &mut Command, what: &str) -> anyhow::Result<Output> {
-    let out = cmd
-        .output()
-        .map_err(|e| anyhow::anyhow!("{what}: could not run {:?}: {e}", cmd.get_program()))?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "{what} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(out)
-}
