@@ -198,11 +198,15 @@ jitgate_uri=""
 if [ "$with_jitgate" = 1 ]; then
   log "start jitgate (workers = $workers)"
   jg_port="$(free_port)"
+  jg_api_port="$(free_port)"
   jg_config="$work/jitgate/jitgate.toml"
   cat > "$jg_config" <<EOF
 [server]
 store = "$work/jitgate/jitgate.sqlite"
 workers = $workers
+
+[api]
+listen = "127.0.0.1:$jg_api_port"
 
 [resources.bench]
 kind = "postgres"
@@ -221,8 +225,9 @@ EOF
   NO_COLOR=1 "$jitgate_bin" serve --config "$jg_config" > "$work/jitgate/jitgate.log" 2>&1 &
   jitgate_pid=$!
   wait_port "$jg_port" "$jitgate_pid" jitgate "$work/jitgate/jitgate.log"
-  grant_json="$("$jitgate_bin" grant bench-user bench --duration 2h --json --config "$jg_config")" \
-    || die "jitgate grant failed"
+  # An offline admin grant: the benchmark measures the relay, not the request workflow.
+  grant_json="$("$jitgate_bin" admin grant bench-user bench --duration 2h --json --config "$jg_config")" \
+    || die "jitgate admin grant failed"
   jitgate_uri="$(printf '%s\n' "$grant_json" | grep '^{' | tail -n 1 \
     | sed -n 's/.*"uri"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')"
   [ -n "$jitgate_uri" ] || die "no uri in jitgate grant output: $grant_json"

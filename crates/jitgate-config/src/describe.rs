@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::model::{ClientTlsMode, Config, Resource, Upstream};
+use crate::model::{AccessRule, AlertKind, ClientTlsMode, Config, Resource, Upstream};
 
 impl Config {
     /// The resource named `name`, if the file defines one.
@@ -69,6 +69,118 @@ impl Config {
                 }
             }
         }
+        self.describe_access(&mut out);
+        self.describe_notify(&mut out);
+        out.push_str(&self.masking.describe());
         out
     }
+
+    /// `[api]`, users, roles and access rules. Password hashes are shown by origin only.
+    fn describe_access(&self, out: &mut String) {
+        let a = &self.api;
+        let _ = writeln!(
+            out,
+            "api: listen {}, tokens live {}, pending requests expire after {}",
+            a.listen,
+            humantime::format_duration(a.token_ttl),
+            humantime::format_duration(a.pending_ttl)
+        );
+        for u in &self.users {
+            let _ = writeln!(
+                out,
+                "user {}: groups [{}], password: {}",
+                u.name,
+                u.groups.join(", "),
+                u.password_hash.origin()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "roles: approver [{}], admin [{}]",
+            self.roles.approver.join(", "),
+            self.roles.admin.join(", ")
+        );
+        if self.access.is_empty() {
+            let _ = writeln!(out, "access rules: none (only admin commands grant access)");
+        }
+        for (i, rule) in self.access.iter().enumerate() {
+            let _ = writeln!(out, "access rule {i}: {}", rule_summary(rule));
+        }
+    }
+
+    /// Webhooks (origin only: a URL path may carry a token) and alert rules.
+    fn describe_notify(&self, out: &mut String) {
+        for w in &self.webhooks {
+            let signed = match &w.secret {
+                Some(s) => format!(", signed with secret from {}", s.origin()),
+                None => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "webhook {}/…: {}, events [{}], timeout {}{signed}",
+                w.origin(),
+                w.format.as_str(),
+                w.events.join(", "),
+                humantime::format_duration(w.timeout)
+            );
+        }
+        for rule in &self.alerts {
+            let d = humantime::format_duration;
+            let condition = match rule.kind {
+                AlertKind::LongStatement { threshold } => {
+                    format!("statements running {} or longer", d(threshold))
+                }
+                AlertKind::SessionNearExpiry { before } => {
+                    format!("sessions open {} before their grant ends", d(before))
+                }
+                AlertKind::FailedLogins { count, within } => {
+                    format!("{count} failed logins within {}", d(within))
+                }
+                AlertKind::MaskedRefusals { count, within } => format!(
+                    "{count} masking refusals of one subject within {}",
+                    d(within)
+                ),
+            };
+            let on = rule.resource.as_deref().unwrap_or("*");
+            let _ = writeln!(
+                out,
+                "alert {}: {condition}, resources {on}",
+                rule.kind.as_str()
+            );
+        }
+    }
+}
+
+fn rule_summary(rule: &AccessRule) -> String {
+    let requesters: Vec<String> = rule.requesters.iter().map(ToString::to_string).collect();
+    let mut s = format!(
+        "resources [{}] for [{}], up to {}, ",
+        rule.resources.join(", "),
+        requesters.join(", "),
+        humantime::format_duration(rule.max_duration)
+    );
+    if rule.approvals == 0 {
+        s.push_str("no approval needed");
+    } else {
+        let _ = write!(
+            s,
+            "{} approval(s) from [{}] or admins",
+            rule.approvals,
+            rule.approver_groups.join(", ")
+        );
+    }
+    if !rule.auto_approve_groups.is_empty() {
+        let _ = write!(
+            s,
+            ", auto-approved for [{}]",
+            rule.auto_approve_groups.join(", ")
+        );
+    }
+    if let Some(w) = &rule.window {
+        let _ = write!(s, ", only {w} UTC");
+    }
+    if rule.read_only {
+        s.push_str(", read-only");
+    }
+    s
 }

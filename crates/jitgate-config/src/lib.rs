@@ -3,22 +3,34 @@
 //!
 //! See `docs/configuration.md` for the file format.
 
+mod api;
 mod describe;
 mod error;
+mod glob;
+mod masking;
 pub mod model;
+mod notify;
 mod resources;
+mod rules;
 mod secret;
 mod section;
 mod server;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_masking;
+#[cfg(test)]
+mod tests_policy;
+mod users;
 
 use std::path::Path;
 
 use toml::de::DeTable;
 
 pub use error::{ConfigError, Location};
+pub use glob::{glob_match, is_glob};
 pub use model::*;
+pub use users::hash_password;
 
 use section::{Doc, Section};
 
@@ -40,15 +52,38 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
         message: e.message().to_string(),
     })?;
     let root = Section::root(&doc, &table);
-    root.only(&["server", "resources"])?;
+    root.only(&[
+        "server",
+        "resources",
+        "api",
+        "users",
+        "roles",
+        "access",
+        "webhooks",
+        "alerts",
+        "masking",
+    ])?;
     let empty = DeTable::new();
     let server = match root.get("server") {
         Some(f) => server::read_server(&doc, &f.table()?)?,
         None => server::read_server(&doc, &Section::absent(&doc, "server", &empty))?,
     };
+    let resources = resources::read_resources(&doc, &root)?;
+    let api = match root.get("api") {
+        Some(f) => api::read_api(&f.table()?, &resources)?,
+        None => api::read_api(&Section::absent(&doc, "api", &empty), &resources)?,
+    };
+    let roles = rules::read_roles(&root)?;
     Ok(Config {
         source: source.to_path_buf(),
         server,
-        resources: resources::read_resources(&doc, &root)?,
+        api,
+        users: users::read_users(&root)?,
+        access: rules::read_access(&root, &resources, &roles)?,
+        roles,
+        webhooks: notify::read_webhooks(&root)?,
+        alerts: notify::read_alerts(&root, &resources)?,
+        masking: masking::read_masking(&root, &resources)?,
+        resources,
     })
 }

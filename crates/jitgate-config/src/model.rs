@@ -8,6 +8,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod access;
+mod notify;
+
+pub use access::*;
+pub use notify::*;
+
 /// The whole configuration file.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -17,6 +23,20 @@ pub struct Config {
     pub server: Server,
     /// Resources in the order the file names them.
     pub resources: Vec<Resource>,
+    /// `[api]`.
+    pub api: Api,
+    /// `[users.NAME]`: the embedded identity provider's users, in file order.
+    pub users: Vec<LocalUser>,
+    /// `[roles]`.
+    pub roles: Roles,
+    /// `[[access]]` rules, in file order (the first match wins).
+    pub access: Vec<AccessRule>,
+    /// `[[webhooks]]`.
+    pub webhooks: Vec<Webhook>,
+    /// `[[alerts]]`.
+    pub alerts: Vec<AlertRule>,
+    /// `[masking]`: which columns are masked how, and for whom; no rules when absent.
+    pub masking: jitgate_masking::MaskingPolicy,
 }
 
 /// Settings of the gateway process itself (`[server]`).

@@ -102,11 +102,19 @@ impl<'a> Section<'a> {
     }
 
     pub fn required(&self, name: &str) -> Result<Field<'a>, ConfigError> {
-        self.get(name).ok_or_else(|| {
-            let key = if self.key.is_empty() { name } else { &self.key };
-            self.doc
-                .error(&self.span, key, format!("missing key \"{name}\""))
-        })
+        self.get(name).ok_or_else(|| self.missing(name))
+    }
+
+    /// An error about the table as a whole, pointing at its header.
+    pub fn error(&self, message: impl Into<String>) -> ConfigError {
+        self.doc.error(&self.span, &self.key, message)
+    }
+
+    /// "missing key": points at the table's header, where the key should be added.
+    pub fn missing(&self, name: &str) -> ConfigError {
+        let key = if self.key.is_empty() { name } else { &self.key };
+        self.doc
+            .error(&self.span, key, format!("missing key \"{name}\""))
     }
 
     /// Reads `name` with `read` if present.
@@ -247,6 +255,32 @@ impl<'a> Field<'a> {
                 .collect();
             self.expected(&format!("one of {}", words.join(", ")))
         })
+    }
+
+    /// The elements of an array (also `[[name]]` tables), each keyed `name[i]` (counted from 0).
+    pub fn items(&self) -> Result<Vec<Field<'a>>, ConfigError> {
+        let DeValue::Array(items) = self.value.get_ref() else {
+            return Err(self.expected("an array"));
+        };
+        Ok(items
+            .iter()
+            .enumerate()
+            .map(|(i, value)| Field {
+                doc: self.doc,
+                name: self.name,
+                key: format!("{}[{i}]", self.key),
+                key_span: value.span(),
+                value,
+            })
+            .collect())
+    }
+
+    /// An array of non-empty strings, e.g. group names; each element's error names its index.
+    pub fn strings(&self) -> Result<Vec<String>, ConfigError> {
+        self.items()?
+            .iter()
+            .map(|item| item.str().map(str::to_string))
+            .collect()
     }
 
     pub fn table(&self) -> Result<Section<'a>, ConfigError> {

@@ -256,7 +256,8 @@ fn unknown_keys_are_refused_with_the_valid_ones() {
     let got = error(&format!("[logging]\n{MINIMAL}"));
     assert_eq!(
         got,
-        "jitgate.toml:1:2: logging: unknown key; valid keys are: server, resources"
+        "jitgate.toml:1:2: logging: unknown key; valid keys are: server, resources, api, users, \
+         roles, access, webhooks, alerts, masking"
     );
 }
 

@@ -44,6 +44,16 @@ impl AuditEvent {
         serde_json::from_str(self.detail.get()).unwrap_or(serde_json::Value::Null)
     }
 
+    /// Adds the fields of `extra` (a JSON object) to the detail, which must be an object too.
+    pub fn merge(mut self, extra: serde_json::Value) -> Self {
+        let mut detail = self.detail_value();
+        if let (serde_json::Value::Object(d), serde_json::Value::Object(e)) = (&mut detail, extra) {
+            d.extend(e);
+            self.detail = raw(&detail);
+        }
+        self
+    }
+
     pub fn subject(mut self, s: &str) -> Self {
         self.subject = Some(s.to_owned());
         self

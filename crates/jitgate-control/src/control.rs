@@ -1,17 +1,22 @@
 //! The control plane's front door: every question a protocol front or an admin command asks.
 
-use crate::audit::AuditEvent;
+use crate::alerts::{EventAlerts, SessionAlerts};
+use crate::audit::{AuditEvent, ChainBreak, ChainVerifier, ChainedEvent};
+use crate::clock::Clock;
+use crate::identity::IdentityProvider;
 use crate::model::{
     new_id, now_millis, random_token, Credential, Grant, GrantEnd, IssuedCredential, Millis,
     SessionEnd, SessionRecord,
 };
 use crate::notifier::{GrantState, GrantWatch, Notifier};
-use crate::recorder::{Recorder, SessionIds, StatementRecord};
+use crate::policy::{ControlSettings, Policy};
+use crate::recorder::{Observers, Recorder, SessionIds, StatementRecord};
 use crate::scram::{ScramVerifier, DEFAULT_ITERATIONS};
 use crate::store::{Store, StoreError};
+use crate::webhook::{WebhookQueues, WebhookRouter};
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How often the scheduler looks at the store for grants ended by another process (an admin
@@ -28,6 +33,15 @@ pub enum ControlError {
     GrantNotLive { id: String, why: &'static str },
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Why the audit chain could not be verified: it is broken (and where), or unreadable.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditCheckError {
+    #[error("audit chain broken: {0}")]
+    Broken(#[from] ChainBreak),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Why a presented credential does not admit its holder now.
@@ -51,25 +65,107 @@ pub struct Admission {
     pub credential_id: String,
 }
 
+/// Events per page when the audit chain is verified.
+const VERIFY_PAGE: usize = 5000;
+
 pub struct ControlPlane {
     store: Arc<dyn Store>,
     recorder: Recorder,
     notifier: Notifier,
+    policy: Policy,
+    identity: Arc<dyn IdentityProvider>,
+    clock: Clock,
+    session_alerts: SessionAlerts,
+    webhook_queues: WebhookQueues,
 }
 
 impl ControlPlane {
-    /// Starts the control plane over a store; the recorder thread runs until it is dropped.
+    /// Starts a control plane with no policy, users, webhooks or alerts (admin commands, tests);
+    /// the recorder thread runs until it is dropped.
     pub fn new(store: Arc<dyn Store>) -> Arc<ControlPlane> {
-        let (recorder, _thread) = Recorder::start(store.clone());
+        ControlPlane::with_settings(store, ControlSettings::default())
+    }
+
+    /// Starts a control plane with the policy, users, webhooks and alerts of a configuration.
+    pub fn from_config(
+        store: Arc<dyn Store>,
+        config: &jitgate_config::Config,
+    ) -> Arc<ControlPlane> {
+        ControlPlane::with_settings(store, ControlSettings::from_config(config))
+    }
+
+    /// Starts a control plane; webhook delivery threads start here too.
+    pub fn with_settings(store: Arc<dyn Store>, settings: ControlSettings) -> Arc<ControlPlane> {
+        let (webhooks, webhook_queues) = if settings.webhooks.is_empty() {
+            (None, WebhookQueues::default())
+        } else {
+            let (router, queues) = WebhookRouter::start(&settings.webhooks, settings.webhook_retry);
+            (Some(router), queues)
+        };
+        let observers = Observers {
+            alerts: EventAlerts::new(&settings.alerts),
+            webhooks,
+        };
+        let (recorder, _thread) = Recorder::start(store.clone(), observers);
         Arc::new(ControlPlane {
             store,
             recorder,
             notifier: Notifier::default(),
+            policy: settings.policy,
+            identity: settings.identity,
+            clock: settings.clock,
+            session_alerts: SessionAlerts::new(&settings.alerts),
+            webhook_queues,
         })
     }
 
     pub fn store(&self) -> &dyn Store {
         &*self.store
+    }
+
+    /// The access policy this control plane enforces.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Who is who: protocol fronts look up a subject's current groups (masking exemptions).
+    pub fn identity(&self) -> &dyn IdentityProvider {
+        &*self.identity
+    }
+
+    /// Now, by this control plane's clock (milliseconds since the Unix epoch).
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// Writes what is pending and waits, up to `wait`, for webhook deliveries to finish; for a
+    /// clean shutdown and for short-lived admin commands. True if everything was delivered.
+    pub fn shutdown(&self, wait: Duration) -> bool {
+        self.flush();
+        self.webhook_queues.drain(Instant::now() + wait)
+    }
+
+    /// Checks the whole audit chain, page by page; the number of events checked, or the first
+    /// event found edited, missing or out of order.
+    pub fn verify_audit(&self) -> Result<u64, AuditCheckError> {
+        let mut verifier = ChainVerifier::default();
+        let mut after = 0;
+        loop {
+            let page = self.store.audit_after(after, VERIFY_PAGE)?;
+            let Some(last) = page.last() else {
+                return Ok(verifier.checked);
+            };
+            after = last.seq;
+            for event in &page {
+                verifier.check(event)?;
+            }
+        }
+    }
+
+    /// Up to `limit` stored events after sequence number `after`, in order: for export (JSON
+    /// lines) and for following the trail.
+    pub fn audit_page(&self, after: i64, limit: usize) -> Result<Vec<ChainedEvent>, ControlError> {
+        Ok(self.store.audit_after(after, limit)?)
     }
 
     pub fn audit(&self, event: AuditEvent) {
@@ -81,7 +177,7 @@ impl ControlPlane {
         self.recorder.flush();
     }
 
-    /// Creates a grant starting now. (The request/approval lifecycle will be its usual caller.)
+    /// Creates a grant starting now, outside the request lifecycle: `jitgate grant`, for admins.
     pub fn issue_grant(
         &self,
         subject: &str,
@@ -94,7 +190,7 @@ impl ControlPlane {
                 "subject name {subject:?} must be 1 to 128 printable characters"
             )));
         }
-        let starts_at = now_millis();
+        let starts_at = self.now();
         let grant = Grant {
             id: new_id("g"),
             subject: subject.to_owned(),
@@ -104,18 +200,25 @@ impl ControlPlane {
             granted_by: granted_by.to_owned(),
             ended_at: None,
             end: None,
+            read_only: false,
+            request_id: None,
         };
         self.store.insert_grant(&grant)?;
+        self.audit_grant_created(&grant);
+        Ok(grant)
+    }
+
+    pub(crate) fn audit_grant_created(&self, grant: &Grant) {
         self.audit(
             AuditEvent::new(
                 "grant.created",
-                json!({"expires_at": grant.expires_at, "granted_by": granted_by}),
+                json!({"expires_at": grant.expires_at, "granted_by": grant.granted_by,
+                       "read_only": grant.read_only, "request_id": grant.request_id}),
             )
-            .subject(subject)
-            .resource(resource)
+            .subject(&grant.subject)
+            .resource(&grant.resource)
             .grant(&grant.id),
         );
-        Ok(grant)
     }
 
     /// Mints a credential for a live grant, expiring with it. The secret is returned once and
@@ -125,7 +228,7 @@ impl ControlPlane {
             .store
             .grant(grant_id)?
             .ok_or_else(|| ControlError::NoSuchGrant(grant_id.to_owned()))?;
-        let now = now_millis();
+        let now = self.now();
         if let Some(end) = grant.end_at(now) {
             return Err(ControlError::GrantNotLive {
                 id: grant.id,
@@ -159,18 +262,30 @@ impl ControlPlane {
 
     /// Ends a grant early: stored, audited, and every live session of it told at once.
     pub fn end_grant(&self, grant_id: &str, end: GrantEnd) -> Result<bool, ControlError> {
+        let kind = format!("grant.{}", end.as_str());
+        self.end_grant_as(grant_id, end, &kind)
+    }
+
+    /// [`ControlPlane::end_grant`] with the audit kind chosen by the caller (`grant.ended` when
+    /// the holder gives a grant up).
+    pub(crate) fn end_grant_as(
+        &self,
+        grant_id: &str,
+        end: GrantEnd,
+        kind: &str,
+    ) -> Result<bool, ControlError> {
         let grant = self
             .store
             .grant(grant_id)?
             .ok_or_else(|| ControlError::NoSuchGrant(grant_id.to_owned()))?;
-        let ended = self.store.end_grant(grant_id, &end, now_millis())?;
+        let ended = self.store.end_grant(grant_id, &end, self.now())?;
         if ended {
             let by = match &end {
                 GrantEnd::Revoked { by } => json!(by),
                 GrantEnd::Expired => json!(null),
             };
             self.audit(
-                AuditEvent::new(&format!("grant.{}", end.as_str()), json!({ "by": by }))
+                AuditEvent::new(kind, json!({ "by": by }))
                     .subject(&grant.subject)
                     .resource(&grant.resource)
                     .grant(grant_id),
@@ -200,7 +315,7 @@ impl ControlPlane {
                 return Err(Refusal::NoGrant);
             }
         };
-        match grant.end_at(now_millis()) {
+        match grant.end_at(self.now()) {
             None => Ok(Admission {
                 subject: grant.subject.clone(),
                 credential_id: credential.id.clone(),
@@ -229,6 +344,8 @@ impl ControlPlane {
             .notifier
             .watch_grant(&record.grant_id, admission.grant.expires_at);
         let kill = self.notifier.register_session(&record.id);
+        self.session_alerts
+            .opened(&record, admission.grant.expires_at);
         self.recorder.session_started(record.clone());
         self.audit(
             AuditEvent::new(
@@ -248,20 +365,20 @@ impl ControlPlane {
         }
     }
 
-    /// Asks a session running in this process to end.
-    pub fn kill_session(&self, session_id: &str, reason: &str) -> bool {
+    /// Asks a session running in this process to end; false if none such runs here.
+    pub(crate) fn signal_session_kill(&self, session_id: &str, reason: &str) -> bool {
         self.notifier.kill_session(session_id, reason)
     }
 
     /// Ends grants that expired while nobody was looking (including while jitgate was down) and
     /// closes session records a previous run left open. Called once at start.
     pub fn recover(&self) -> Result<(), ControlError> {
-        let orphaned = self
-            .store
-            .end_orphaned_sessions(now_millis(), "gateway restarted")?;
+        let now = self.now();
+        let orphaned = self.store.end_orphaned_sessions(now, "gateway restarted")?;
         if orphaned > 0 {
             tracing::warn!("{orphaned} session(s) left open by a previous run were closed");
         }
+        self.store.delete_expired_tokens(now)?;
         self.enforce_once()
     }
 
@@ -293,8 +410,14 @@ impl ControlPlane {
             .fold(STORE_POLL, Duration::min)
     }
 
-    fn enforce_once(&self) -> Result<(), ControlError> {
-        let now = now_millis();
+    /// One round of the scheduler: expire grants and pending requests that are due, relay ends
+    /// made elsewhere, raise session-near-expiry alerts.
+    pub fn enforce_once(&self) -> Result<(), ControlError> {
+        let now = self.now();
+        self.expire_requests_due(now)?;
+        for alert in self.session_alerts.due(now) {
+            self.audit(alert);
+        }
         let unended = self.store.unended_grants()?;
         for grant in unended.iter().filter(|g| g.expires_at <= now) {
             self.end_grant(&grant.id, GrantEnd::Expired)?;
@@ -405,6 +528,7 @@ impl Session {
         );
         self.control.recorder.session_ended(r.id.clone(), end);
         self.control.notifier.unregister_session(&r.id);
+        self.control.session_alerts.closed(&r.id);
     }
 }
 
@@ -432,5 +556,18 @@ impl SessionAuditor {
             rows,
             sqlstate,
         });
+    }
+
+    /// Audits a statement jitgate refused (masking, read-only), as an event of `kind`
+    /// (e.g. `masking.refused`, which the masked-refusals alert counts).
+    pub fn refused(&self, kind: &str, text: &str, reason: &str) {
+        let ids = &self.ids;
+        self.control.audit(
+            AuditEvent::new(kind, json!({ "text": text, "reason": reason }))
+                .subject(&ids.subject)
+                .resource(&ids.resource)
+                .grant(&ids.grant_id)
+                .session(&ids.session_id),
+        );
     }
 }

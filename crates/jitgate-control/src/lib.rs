@@ -1,18 +1,34 @@
 //! jitgate's control plane: the single source of truth for who may reach which resource, now.
 //!
 //! Protocol fronts ask it whether a credential admits its holder ([`ControlPlane::admit`]), open a
-//! [`Session`] that is told the moment its grant ends, and audit what happens in it. Everything is
-//! kept in a [`store::Store`] (SQLite by default).
+//! [`Session`] that is told the moment its grant ends, and audit what happens in it. Subjects
+//! request access, approvers decide, and grants, credentials and sessions follow
+//! ([`lifecycle`]). Everything is kept in a [`store::Store`] (SQLite by default); every change
+//! is an audit event, which webhooks and alerts hear of.
 
+mod alerts;
+#[cfg(test)]
+mod alerts_tests;
 pub mod audit;
+pub mod clock;
 mod control;
+pub mod identity;
+pub mod lifecycle;
 pub mod model;
 mod notifier;
+pub mod policy;
 mod recorder;
 pub mod scram;
 pub mod store;
+pub mod webhook;
 
+pub use alerts::{LOGIN_FAILED, MASKING_REFUSED};
+pub use clock::{Clock, ManualClock};
 pub use control::{
-    Admission, ControlError, ControlPlane, Refusal, Session, SessionAuditor, SessionStop,
+    Admission, AuditCheckError, ControlError, ControlPlane, Refusal, Session, SessionAuditor,
+    SessionStop,
 };
+pub use identity::{IdentityError, IdentityProvider, LocalUsers, Role, Subject};
+pub use lifecycle::{LifecycleError, Login};
 pub use notifier::{GrantState, GrantWatch};
+pub use policy::{ControlSettings, Policy};

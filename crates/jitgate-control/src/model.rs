@@ -77,6 +77,10 @@ pub struct Grant {
     pub granted_by: String,
     pub ended_at: Option<Millis>,
     pub end: Option<GrantEnd>,
+    /// The protocol front refuses writes and DDL under a read-only grant (SQLSTATE 25006).
+    pub read_only: bool,
+    /// The request this grant answers; none for grants made by admin commands.
+    pub request_id: Option<String>,
 }
 
 impl Grant {
@@ -96,8 +100,8 @@ impl Grant {
 }
 
 /// A secret bound to a grant, presented by a client as its database password.
-/// Only its SCRAM verifier is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Only its SCRAM verifier is stored (and never serialised).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Credential {
     pub id: String,
     /// The user name a client logs in with, e.g. `alice-7k2m9q`: names the subject, unique.
@@ -105,6 +109,7 @@ pub struct Credential {
     pub grant_id: String,
     pub subject: String,
     pub resource: String,
+    #[serde(skip)]
     pub verifier: crate::scram::ScramVerifier,
     pub created_at: Millis,
     pub expires_at: Millis,
@@ -139,4 +144,122 @@ pub struct SessionEnd {
     pub reason: String,
     pub bytes_from_client: u64,
     pub bytes_to_client: u64,
+}
+
+/// Where a request is in its lifecycle. Only `Pending` ever changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    /// Waiting for approvals.
+    Pending,
+    /// Enough approvals (or none needed): a grant exists.
+    Approved,
+    /// An approver said no.
+    Denied,
+    /// The requester withdrew it.
+    Cancelled,
+    /// Nobody decided within the pending time.
+    Expired,
+}
+
+impl RequestState {
+    pub const ALL: [RequestState; 5] = [
+        RequestState::Pending,
+        RequestState::Approved,
+        RequestState::Denied,
+        RequestState::Cancelled,
+        RequestState::Expired,
+    ];
+
+    /// The word stored and shown, e.g. `pending`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Approved => "approved",
+            RequestState::Denied => "denied",
+            RequestState::Cancelled => "cancelled",
+            RequestState::Expired => "expired",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<RequestState> {
+        RequestState::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+}
+
+/// A subject's request for time-limited access to a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Request {
+    pub id: String,
+    pub subject: String,
+    /// The requester's groups when asking: the access rule is matched against them.
+    pub subject_groups: Vec<String>,
+    pub resource: String,
+    /// How long the requester asked for; the grant may be shorter (rule maximum, time window).
+    pub duration_ms: Millis,
+    pub reason: String,
+    pub state: RequestState,
+    pub created_at: Millis,
+    /// When it left `pending`.
+    pub decided_at: Option<Millis>,
+    /// Who made it leave `pending`: the last approver, the denier, the requester who cancelled,
+    /// or `policy` for an automatic approval; none when it expired.
+    pub decided_by: Option<String>,
+    /// When a pending request expires.
+    pub expires_at: Millis,
+    /// Distinct approvals needed, as the rule said when the request was made.
+    pub approvals_required: u32,
+    pub read_only: bool,
+    pub grant_id: Option<String>,
+    /// Every vote, in the order cast.
+    pub approvals: Vec<Approval>,
+}
+
+impl Request {
+    /// Approving votes cast so far.
+    pub fn approval_count(&self) -> u32 {
+        self.approvals
+            .iter()
+            .filter(|a| a.decision == Decision::Approve)
+            .count() as u32
+    }
+}
+
+/// One approver's vote on a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Approval {
+    pub request_id: String,
+    pub approver: String,
+    pub decision: Decision,
+    pub comment: String,
+    pub at: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Deny,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Deny => "deny",
+        }
+    }
+}
+
+/// A login token of the HTTP API, as stored: only the SHA-256 of the token is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Lowercase hex SHA-256 of the token text.
+    pub token_hash: String,
+    pub subject: String,
+    /// The subject's groups at login.
+    pub groups: Vec<String>,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub revoked_at: Option<Millis>,
 }

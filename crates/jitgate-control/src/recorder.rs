@@ -2,9 +2,11 @@
 //! protocol fronts never wait for the disk. A statement costs the hot path one channel send of
 //! shared pointers; building, hashing and storing its event happens here.
 
+use crate::alerts::EventAlerts;
 use crate::audit::AuditEvent;
 use crate::model::{Millis, SessionEnd, SessionRecord};
 use crate::store::Store;
+use crate::webhook::WebhookRouter;
 use serde::Serialize;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -75,6 +77,12 @@ enum Record {
     Flush(mpsc::SyncSender<()>),
 }
 
+/// What sees every event once it is built (alerts) and once it is stored (webhooks).
+pub(crate) struct Observers {
+    pub alerts: EventAlerts,
+    pub webhooks: Option<WebhookRouter>,
+}
+
 /// The sending side; cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {
@@ -83,11 +91,11 @@ pub struct Recorder {
 
 impl Recorder {
     /// Starts the writer thread. It ends when every Recorder is dropped, after writing all it got.
-    pub fn start(store: Arc<dyn Store>) -> (Recorder, JoinHandle<()>) {
+    pub(crate) fn start(store: Arc<dyn Store>, observers: Observers) -> (Recorder, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("jitgate-recorder".into())
-            .spawn(move || write_loop(store, rx))
+            .spawn(move || write_loop(store, observers, rx))
             .expect("spawning the recorder thread");
         (Recorder { tx }, handle)
     }
@@ -122,8 +130,9 @@ impl Recorder {
     }
 }
 
-fn write_loop(store: Arc<dyn Store>, rx: mpsc::Receiver<Record>) {
+fn write_loop(store: Arc<dyn Store>, mut observers: Observers, rx: mpsc::Receiver<Record>) {
     let mut events = Vec::with_capacity(BATCH);
+    let mut alerts = Vec::new();
     let mut waiting = Vec::new();
     while let Ok(first) = rx.recv() {
         // While this thread sleeps, senders enqueue without waking it.
@@ -135,17 +144,25 @@ fn write_loop(store: Arc<dyn Store>, rx: mpsc::Receiver<Record>) {
         while let Some(record) = next.take() {
             taken += 1;
             match record {
-                Record::Audit(e) => events.push(e),
-                Record::Statement(s) => events.push(s.into_event()),
+                Record::Audit(e) => {
+                    observers.alerts.event(&e, &mut alerts);
+                    events.push(e);
+                    events.append(&mut alerts);
+                }
+                Record::Statement(s) => {
+                    observers.alerts.statement(&s, &mut alerts);
+                    events.push(s.into_event());
+                    events.append(&mut alerts);
+                }
                 // Session rows are written in order with the events around them.
                 Record::SessionStarted(s) => {
-                    write_events(&*store, &mut events);
+                    write_events(&*store, &mut observers, &mut events);
                     if let Err(e) = store.insert_session(&s) {
                         tracing::error!(session = %s.id, "recording session start: {e}");
                     }
                 }
                 Record::SessionEnded(id, end) => {
-                    write_events(&*store, &mut events);
+                    write_events(&*store, &mut observers, &mut events);
                     if let Err(e) = store.end_session(&id, &end) {
                         tracing::error!(session = %id, "recording session end: {e}");
                     }
@@ -153,25 +170,31 @@ fn write_loop(store: Arc<dyn Store>, rx: mpsc::Receiver<Record>) {
                 Record::Flush(done) => waiting.push(done),
             }
             if events.len() >= BATCH {
-                write_events(&*store, &mut events);
+                write_events(&*store, &mut observers, &mut events);
             }
             if taken < BATCH * 4 {
                 next = rx.try_recv().ok();
             }
         }
-        write_events(&*store, &mut events);
+        write_events(&*store, &mut observers, &mut events);
         for done in waiting.drain(..) {
             let _ = done.send(());
         }
     }
 }
 
-fn write_events(store: &dyn Store, events: &mut Vec<AuditEvent>) {
+fn write_events(store: &dyn Store, observers: &mut Observers, events: &mut Vec<AuditEvent>) {
     if events.is_empty() {
         return;
     }
-    if let Err(e) = store.append_audit(events) {
-        tracing::error!(count = events.len(), "writing audit events: {e}");
+    match store.append_audit(events) {
+        // Webhooks hear of events only once they are in the chain, with their numbers.
+        Ok(first_seq) => {
+            if let Some(webhooks) = &mut observers.webhooks {
+                webhooks.route(first_seq, events);
+            }
+        }
+        Err(e) => tracing::error!(count = events.len(), "writing audit events: {e}"),
     }
     events.clear();
 }

@@ -1,11 +1,13 @@
 //! The PostgreSQL front: one listener per resource, one task per client connection.
 
 use crate::cancel::CancelRegistry;
+use crate::guard::GuardProvider;
 use crate::session;
 use crate::tls::{client_acceptor, upstream_connector, TlsSetupError, UpstreamTlsConnector};
 use jitgate_config::{ClientTlsMode, Config, PostgresUpstream, Upstream};
 use jitgate_control::ControlPlane;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -39,6 +41,8 @@ pub struct ResourceFront {
     pub name: Arc<str>,
     pub upstream: PostgresUpstream,
     pub upstream_tls: Option<UpstreamTlsConnector>,
+    /// Counts DDL seen through jitgate, so the masking rewriter's catalog is reloaded after it.
+    pub ddl_epoch: AtomicU64,
 }
 
 /// Everything a connection needs to reach.
@@ -47,6 +51,8 @@ pub struct Front {
     pub settings: FrontSettings,
     pub resources: Vec<Arc<ResourceFront>>,
     pub cancels: Arc<CancelRegistry>,
+    /// Decides which sessions are masked or read-only; `None` serves everyone in the clear.
+    pub guards: Option<Arc<dyn GuardProvider>>,
 }
 
 impl Front {
@@ -63,7 +69,11 @@ pub struct PgFront {
 
 impl PgFront {
     /// Prepares TLS and binds the listen address of every PostgreSQL resource.
-    pub async fn bind(config: &Config, control: Arc<ControlPlane>) -> Result<PgFront, FrontError> {
+    pub async fn bind(
+        config: &Config,
+        control: Arc<ControlPlane>,
+        guards: Option<Arc<dyn GuardProvider>>,
+    ) -> Result<PgFront, FrontError> {
         let server = &config.server;
         let settings = FrontSettings {
             client_tls: client_acceptor(&server.client_tls)?,
@@ -81,6 +91,7 @@ impl PgFront {
                 name: Arc::from(r.name.as_str()),
                 upstream_tls: upstream_connector(&upstream.tls, &upstream.host)?,
                 upstream: upstream.clone(),
+                ddl_epoch: AtomicU64::new(0),
             });
             let listener =
                 TcpListener::bind(r.listen)
@@ -98,6 +109,7 @@ impl PgFront {
             settings,
             resources,
             cancels: Arc::new(CancelRegistry::default()),
+            guards,
         });
         Ok(PgFront { front, listeners })
     }

@@ -4,9 +4,15 @@
 
 pub mod auth;
 pub mod cancel;
+mod catalog;
+pub mod checks;
 pub mod codec;
 pub mod front;
+pub mod guard;
+mod login;
+mod masked;
 pub mod relay;
+pub mod results;
 mod session;
 pub mod statements;
 pub mod stream;

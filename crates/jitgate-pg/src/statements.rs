@@ -31,6 +31,22 @@ enum Pending {
     Execute { text: Arc<str>, started: Instant },
     /// A Sync: the server answers ReadyForQuery.
     Sync,
+    /// A statement jitgate refused instead of forwarding. It sent a Sync in its place; the
+    /// client gets `refusal` just before the ReadyForQuery that answers it.
+    Refused {
+        text: Arc<str>,
+        started: Instant,
+        refusal: Refusal,
+    },
+}
+
+/// Why jitgate did not forward a statement, for the client and the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub sqlstate: [u8; 5],
+    pub message: String,
+    /// Audit event kind, e.g. `masking.refused` or `read_only.refused`.
+    pub kind: &'static str,
 }
 
 /// Statements sent but not yet answered, and the texts of prepared statements and portals.
@@ -51,6 +67,16 @@ impl StatementLog {
     /// True while the upstream owes answers: a statement may be running.
     pub fn busy(&self) -> bool {
         !self.pending.is_empty()
+    }
+
+    /// Notes a statement that jitgate answers with `refusal` instead of forwarding it; a Sync
+    /// goes upstream in its place, so the refusal is delivered in order with other answers.
+    pub fn refused(&mut self, text: &[u8], refusal: Refusal) {
+        self.pending.push_back(Pending::Refused {
+            text: text_of(text),
+            started: Instant::now(),
+            refusal,
+        });
     }
 
     /// Notes a message from the client. `msg` is the whole message, header included.
@@ -123,8 +149,15 @@ impl StatementLog {
         }
     }
 
-    /// Notes a message from the server; calls `done` for each statement it finishes.
-    pub fn server_message(&mut self, tag: u8, msg: &[u8], mut done: impl FnMut(Finished)) {
+    /// Notes a message from the server; calls `done` for each statement it finishes. Returns the
+    /// refusal the client must get before this message (only ever before a ReadyForQuery), with
+    /// the refused statement's text.
+    pub fn server_message(
+        &mut self,
+        tag: u8,
+        msg: &[u8],
+        mut done: impl FnMut(Finished),
+    ) -> Option<(Refusal, Arc<str>)> {
         let body = &msg[5..];
         match tag {
             b'C' | b'I' | b's' => {
@@ -182,6 +215,19 @@ impl StatementLog {
                 self.skipping = false;
                 while let Some(p) = self.pending.pop_front() {
                     match p {
+                        Pending::Refused {
+                            text,
+                            started,
+                            refusal,
+                        } => {
+                            done(Finished {
+                                text: text.clone(),
+                                duration: started.elapsed(),
+                                rows: None,
+                                sqlstate: Some(refusal.sqlstate),
+                            });
+                            return Some((refusal, text));
+                        }
                         Pending::Simple {
                             text,
                             started,
@@ -204,6 +250,7 @@ impl StatementLog {
             }
             _ => {}
         }
+        None
     }
 }
 
@@ -221,7 +268,7 @@ mod tests {
     fn feed_server(log: &mut StatementLog, msgs: &[(u8, &[u8])]) -> Vec<Finished> {
         let mut out = Vec::new();
         for (tag, body) in msgs {
-            log.server_message(*tag, &msg(*tag, body), |f| out.push(f));
+            let _ = log.server_message(*tag, &msg(*tag, body), |f| out.push(f));
         }
         out
     }
@@ -282,6 +329,32 @@ mod tests {
         );
         assert_eq!(done.len(), 2);
         assert!(done.iter().all(|f| &*f.text == "select $1"));
+        assert!(!log.busy());
+    }
+
+    #[test]
+    fn a_refusal_is_delivered_at_the_ready_for_query_that_answers_it() {
+        let mut log = StatementLog::default();
+        log.client_message(b'Q', &msg(b'Q', b"select 1\0"));
+        let refusal = Refusal {
+            sqlstate: *b"42501",
+            message: "no".into(),
+            kind: "masking.refused",
+        };
+        log.refused(b"select ssn from customers", refusal.clone());
+        let mut done = Vec::new();
+        let first = log.server_message(b'C', &msg(b'C', b"SELECT 1\0"), |f| done.push(f));
+        assert_eq!(first, None);
+        assert_eq!(
+            log.server_message(b'Z', &msg(b'Z', b"I"), |f| done.push(f)),
+            None
+        );
+        assert_eq!(
+            log.server_message(b'Z', &msg(b'Z', b"I"), |f| done.push(f)),
+            Some((refusal, Arc::from("select ssn from customers")))
+        );
+        assert_eq!(done.len(), 2);
+        assert_eq!(done[1].sqlstate, Some(*b"42501"));
         assert!(!log.busy());
     }
 

@@ -461,10 +461,12 @@ fn pg_bindir() -> Option<&'static Path> {
 
 /// Whether `initdb` and `pg_ctl` can be found where [`PgCluster::start`] looks.
 pub fn server_binaries_found() -> bool {
-    ["initdb", "pg_ctl", "postgres"].iter().all(|name| match pg_bindir() {
-        Some(dir) => dir.join(name).is_file(),
-        None => on_path(name),
-    })
+    ["initdb", "pg_ctl", "postgres"]
+        .iter()
+        .all(|name| match pg_bindir() {
+            Some(dir) => dir.join(name).is_file(),
+            None => on_path(name),
+        })
 }
 
 fn on_path(program: &str) -> bool {

@@ -15,7 +15,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long `serve` gets to exit after SIGTERM before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What `jitgate grant ... --json` prints: one issued credential.
+/// What `jitgate admin grant ... --json` prints: one issued credential.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct GrantInfo {
     pub grant_id: String,
@@ -36,11 +36,16 @@ pub struct GrantInfo {
 /// there too. Stdout and stderr both go to `jitgate.log` in that dir, so a
 /// failing test can print what the server said. Dropping it kills the
 /// process and deletes the directory.
+///
+/// Every gateway serves the HTTP API. A config without an `[api]` table gets
+/// one on a free loopback port (rather than the default 8080), so that
+/// gateways of tests running in parallel do not fight over one port.
 pub struct Gateway {
     bin: PathBuf,
     config_path: PathBuf,
     env: Vec<(OsString, OsString)>,
     listen: Vec<SocketAddr>,
+    api: Option<SocketAddr>,
     child: Option<Child>,
     last_status: Option<ExitStatus>,
     dir: tempfile::TempDir,
@@ -62,12 +67,18 @@ impl Gateway {
     ) -> anyhow::Result<Gateway> {
         let dir = tempfile::Builder::new().prefix("jitgate-gw-").tempdir()?;
         let config_path = dir.path().join("jitgate.toml");
-        std::fs::write(&config_path, config_toml)?;
+        let config_toml = with_api_section(config_toml);
+        std::fs::write(&config_path, &config_toml)?;
         let mut gw = Gateway {
             bin: bin.to_path_buf(),
             config_path,
             env: env.iter().map(|(k, v)| (k.into(), v.into())).collect(),
-            listen: listen_addrs(config_toml),
+            api: api_addr(&config_toml),
+            // The API is waited for too, but kept apart: tests index these as the resources'.
+            listen: listen_addrs(&config_toml)
+                .into_iter()
+                .filter(|a| Some(*a) != api_addr(&config_toml))
+                .collect(),
             child: None,
             last_status: None,
             dir,
@@ -86,10 +97,35 @@ impl Gateway {
         self.dir.path()
     }
 
-    /// The addresses waited for at start: every `listen` (or `*_listen`)
-    /// key in the config, with 0.0.0.0/:: mapped to loopback.
+    /// The addresses waited for at start besides the API's: every `listen`
+    /// (or `*_listen`) key in the config other than `[api] listen`, with
+    /// 0.0.0.0/:: mapped to loopback.
     pub fn listen_addrs(&self) -> &[SocketAddr] {
         &self.listen
+    }
+
+    /// `http://HOST:PORT` of the HTTP API (`[api] listen`).
+    pub fn api_url(&self) -> anyhow::Result<String> {
+        let addr = self
+            .api
+            .context("the config has no usable [api] listen address")?;
+        Ok(format!("http://{addr}"))
+    }
+
+    /// The CLI as `user`: commands run with `JITGATE_SERVER` set to this gateway's API and a
+    /// configuration folder (and so a token cache) of that user's own.
+    pub fn user(&self, user: &str) -> crate::CliUser<'_> {
+        crate::CliUser::new(self, user)
+    }
+
+    /// A command for the jitgate binary with the gateway's directory and environment.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        // Plain logs are easier to search in assertions; callers may override.
+        cmd.current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
     }
 
     /// Process id of the running server, if it runs.
@@ -109,14 +145,22 @@ impl Gateway {
             .with_context(|| format!("running {} {args:?}", self.bin.display()))
     }
 
-    /// `jitgate grant SUBJECT RESOURCE --duration D --json`, parsed.
+    /// `jitgate admin grant SUBJECT RESOURCE --duration D --json` (offline, on the store), parsed.
     pub fn grant(
         &self,
         subject: &str,
         resource: &str,
         duration: &str,
     ) -> anyhow::Result<GrantInfo> {
-        let args = ["grant", subject, resource, "--duration", duration, "--json"];
+        let args = [
+            "admin",
+            "grant",
+            subject,
+            resource,
+            "--duration",
+            duration,
+            "--json",
+        ];
         let out = checked(self.run(&args)?, &args)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         // Take the last JSON-looking line, in case logs share stdout.
@@ -129,9 +173,10 @@ impl Gateway {
             .with_context(|| format!("parsing `jitgate grant` output: {line}"))
     }
 
-    /// `jitgate revoke GRANT_ID`, failing unless it exits successfully.
+    /// `jitgate admin revoke GRANT_ID` (offline, on the store), failing unless it exits
+    /// successfully.
     pub fn revoke(&self, grant_id: &str) -> anyhow::Result<()> {
-        let args = ["revoke", grant_id];
+        let args = ["admin", "revoke", grant_id];
         checked(self.run(&args)?, &args).map(drop)
     }
 
@@ -186,15 +231,6 @@ impl Gateway {
         self.dir.path().join("jitgate.log")
     }
 
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        // Plain logs are easier to search in assertions; callers may override.
-        cmd.current_dir(self.dir.path())
-            .env("NO_COLOR", "1")
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
-        cmd
-    }
-
     fn spawn(&mut self) -> anyhow::Result<()> {
         let log = File::options()
             .create(true)
@@ -226,11 +262,12 @@ impl Gateway {
                     self.log()
                 );
             }
-            let ready = if self.listen.is_empty() {
+            let probed: Vec<&SocketAddr> = self.listen.iter().chain(&self.api).collect();
+            let ready = if probed.is_empty() {
                 // Nothing to probe: settle for "still alive after a moment".
                 start.elapsed() >= Duration::from_millis(300)
             } else {
-                self.listen.iter().all(|addr| {
+                probed.iter().all(|addr| {
                     TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_ok()
                 })
             };
@@ -248,8 +285,9 @@ impl Gateway {
                 self.last_status = child.wait().ok();
                 self.child = None;
                 anyhow::bail!(
-                    "jitgate serve did not accept connections on {:?} within {READY_TIMEOUT:?}. Log:\n{}",
+                    "jitgate serve did not accept connections on {:?} (API {:?}) within {READY_TIMEOUT:?}. Log:\n{}",
                     self.listen,
+                    self.api,
                     self.log()
                 );
             }
@@ -267,7 +305,7 @@ impl Drop for Gateway {
     }
 }
 
-fn checked(out: Output, args: &[&str]) -> anyhow::Result<Output> {
+pub(crate) fn checked(out: Output, args: &[&str]) -> anyhow::Result<Output> {
     if !out.status.success() {
         anyhow::bail!(
             "jitgate {args:?} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -277,6 +315,34 @@ fn checked(out: Output, args: &[&str]) -> anyhow::Result<Output> {
         );
     }
     Ok(out)
+}
+
+/// The config with an `[api]` table on a free loopback port added, unless it has one.
+fn with_api_section(config_toml: &str) -> String {
+    let has_api = config_toml
+        .parse::<toml::Table>()
+        .map_or(true, |t| t.contains_key("api"));
+    if has_api {
+        return config_toml.to_owned();
+    }
+    format!(
+        "{config_toml}\n[api]\nlisten = \"127.0.0.1:{}\"\n",
+        crate::free_port()
+    )
+}
+
+/// `[api] listen` of the config, with 0.0.0.0/:: mapped to loopback.
+fn api_addr(config_toml: &str) -> Option<SocketAddr> {
+    let table = config_toml.parse::<toml::Table>().ok()?;
+    let listen = table.get("api")?.get("listen")?.as_str()?;
+    let mut addr: SocketAddr = listen.parse().ok()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Some(addr)
 }
 
 /// Every `listen`/`*_listen` string (or array of strings) anywhere in the
@@ -340,5 +406,19 @@ mod tests {
             );
         }
         assert!(listen_addrs("not [valid toml").is_empty());
+    }
+
+    #[test]
+    fn configs_without_an_api_get_one_on_a_free_port() {
+        let added = with_api_section("[server]\nworkers = 1\n");
+        let addr = api_addr(&added).expect("an [api] listen address");
+        assert!(addr.ip().is_loopback() && addr.port() != 0, "{added}");
+        assert_eq!(listen_addrs(&added), vec![addr]);
+
+        let own = "[api]\nlisten = \"0.0.0.0:9999\"\n";
+        assert_eq!(with_api_section(own), own);
+        assert_eq!(api_addr(own), Some("127.0.0.1:9999".parse().unwrap()));
+        // An unparsable config is left for the server to complain about.
+        assert_eq!(with_api_section("not [valid"), "not [valid");
     }
 }

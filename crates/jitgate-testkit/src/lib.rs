@@ -9,8 +9,9 @@
 //!
 //! It is meant to be used only as a dev-dependency.
 
+mod cli_user;
 mod gateway;
 
+pub use cli_user::CliUser;
 pub use gateway::{Gateway, GrantInfo};
 pub use jitgate_pgcluster::{free_port, AuthMethod, ClusterOptions, PgCluster};
-

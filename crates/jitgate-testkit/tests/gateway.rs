@@ -17,11 +17,16 @@ case "$1" in
     echo "serving"
     trap 'echo "got TERM"; exit 0' TERM
     while :; do sleep 0.1; done ;;
-  grant)
-    echo "some log line"
-    echo '{"grant_id":"g1","subject":"'"$2"'","resource":"'"$3"'","login":"jit_abc","password":"pw","expires_at":"2030-01-01T00:00:00Z","uri":"postgresql://jit_abc:pw@127.0.0.1:6543/app","extra":1}' ;;
-  revoke)
-    [ "$2" = g1 ] || { echo "unknown grant $2" >&2; exit 1; } ;;
+  admin)
+    case "$2" in
+      grant)
+        echo "some log line"
+        echo '{"grant_id":"g1","subject":"'"$3"'","resource":"'"$4"'","login":"jit_abc","password":"pw","expires_at":"2030-01-01T00:00:00Z","uri":"postgresql://jit_abc:pw@127.0.0.1:6543/app","extra":1}' ;;
+      revoke)
+        [ "$3" = g1 ] || { echo "unknown grant $3" >&2; exit 1; } ;;
+    esac ;;
+  requests)
+    echo "server=$JITGATE_SERVER home=$XDG_CONFIG_HOME" ;;
 esac
 "#;
 
@@ -35,14 +40,23 @@ fn gateway_harness_with_fake_binary() {
     }
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
 
-    // Something must accept on the configured port for start() to return.
+    // Something must accept on the configured ports for start() to return.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let config = format!("[resources.demo]\nkind = \"postgres\"\nlisten = \"127.0.0.1:{port}\"\n");
+    let api = TcpListener::bind("127.0.0.1:0").unwrap();
+    let api_port = api.local_addr().unwrap().port();
+    let config = format!(
+        "[api]\nlisten = \"127.0.0.1:{api_port}\"\n\
+         [resources.demo]\nkind = \"postgres\"\nlisten = \"127.0.0.1:{port}\"\n"
+    );
 
     let mut gw = Gateway::start_with_env(&bin, &config, &[("FAKE_MODE", "ok")]).unwrap();
     assert_eq!(std::fs::read_to_string(gw.config_path()).unwrap(), config);
     assert_eq!(gw.listen_addrs().len(), 1);
+    assert_eq!(
+        gw.api_url().unwrap(),
+        format!("http://127.0.0.1:{api_port}")
+    );
 
     let grant = gw.grant("alice", "demo", "5m").unwrap();
     assert_eq!(grant.subject, "alice");
@@ -56,8 +70,16 @@ fn gateway_harness_with_fake_binary() {
         .contains("unknown grant nope"));
     let calls = std::fs::read_to_string(gw.dir().join("calls.txt")).unwrap();
     assert!(
-        calls.contains("grant alice demo --duration 5m --json --config"),
+        calls.contains("admin grant alice demo --duration 5m --json --config"),
         "{calls}"
+    );
+
+    // The CLI runs with the gateway's API as its server and a configuration folder per user.
+    let said = gw.user("alice").ok(&["requests"]).unwrap();
+    let home = gw.user("alice").config_home();
+    assert_eq!(
+        said.trim(),
+        format!("server=http://127.0.0.1:{api_port} home={}", home.display())
     );
 
     gw.restart().unwrap();
@@ -78,5 +100,5 @@ fn gateway_harness_with_fake_binary() {
         err.contains("exited early") && err.contains("boom: bad config"),
         "{err}"
     );
-    drop(listener);
+    drop((listener, api));
 }

@@ -1,7 +1,10 @@
-//! The command line.
+//! The command line: `serve` and `check` for operators, offline `admin` tools, and the client
+//! verbs people and scripts use against a running gateway.
 
+use crate::client::{Client, DEFAULT_SERVER};
+use crate::verbs;
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -12,14 +15,16 @@ use std::time::Duration;
     about = "Just-in-time, time-limited access to databases, with data masking",
     long_about = "jitgate sits between people and databases. Clients (psql, DBeaver, drivers) connect \
 to jitgate with a credential bound to a grant; when the grant ends, their sessions end with it.\n\n\
-Start with `jitgate check --config jitgate.toml`, then `jitgate serve --config jitgate.toml`."
+Operators: `jitgate check --config jitgate.toml`, then `jitgate serve --config jitgate.toml`.\n\
+Users: `jitgate login USER`, `jitgate request RESOURCE --duration 30m --reason TEXT`, and once \
+approved `jitgate connect RESOURCE`."
 )]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(clap::Args)]
+#[derive(Args)]
 pub struct ConfigArg {
     /// Configuration file
     #[arg(
@@ -31,9 +36,29 @@ pub struct ConfigArg {
     pub config: PathBuf,
 }
 
+#[derive(Args)]
+pub struct ServerArg {
+    /// URL of the jitgate server's API
+    #[arg(long, env = "JITGATE_SERVER", default_value = DEFAULT_SERVER, global = true)]
+    pub server: String,
+}
+
+impl ServerArg {
+    fn client(&self) -> anyhow::Result<Client> {
+        Client::logged_in(&self.server)
+    }
+}
+
+#[derive(Args)]
+pub struct JsonArg {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run the gateway: listen for database clients on every resource's address
+    /// Run the gateway: the HTTP API and a listener for database clients per resource
     Serve {
         #[command(flatten)]
         config: ConfigArg,
@@ -43,7 +68,171 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// Admin: grant SUBJECT access to RESOURCE now, for a limited time, and mint a credential
+    /// Log in to a jitgate server; the token is kept in your configuration folder
+    Login {
+        /// Your user name
+        user: String,
+        /// Read the password from the first line of standard input instead of prompting
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Ask for time-limited access to a resource
+    Request {
+        /// Resource name, as the server's configuration names it
+        resource: String,
+        /// How long the access should last once granted: 90s, 30m, 2h
+        #[arg(long, short = 'd', value_parser = parse_duration)]
+        duration: Duration,
+        /// Why you need it (a ticket, an incident); approvers read it
+        #[arg(long, short = 'r')]
+        reason: String,
+        #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// List access requests you may see (approvers see those they may decide on)
+    Requests {
+        /// Only requests still waiting for a decision
+        #[arg(long)]
+        pending: bool,
+        #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Approve a pending request (approvers; never your own)
+    Approve {
+        /// Request id
+        id: String,
+        /// A note for the requester and the audit trail
+        #[arg(long)]
+        comment: Option<String>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Deny a pending request (approvers)
+    Deny {
+        /// Request id
+        id: String,
+        /// A note for the requester and the audit trail
+        #[arg(long)]
+        comment: Option<String>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Withdraw your own pending request
+    Cancel {
+        /// Request id
+        id: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// List grants you may see
+    Grants {
+        /// Only grants usable now
+        #[arg(long)]
+        active: bool,
+        #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// End a grant now; its live sessions end within a second
+    Revoke {
+        /// Grant id
+        grant_id: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Get a credential for your live grant on RESOURCE and open psql (or print the URI)
+    Connect {
+        /// Resource name
+        resource: String,
+        /// Print the libpq connection URI instead of running psql
+        #[arg(long)]
+        uri: bool,
+        /// Print login, password, host, port, database and URI as JSON
+        #[arg(long, conflicts_with = "uri")]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Database credentials minted by `connect`
+    Tokens {
+        #[command(subcommand)]
+        action: TokensAction,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Client sessions; `sessions kill ID` ends one
+    Sessions {
+        #[command(subcommand)]
+        action: Option<SessionsAction>,
+        #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// The audit trail; `audit verify` checks its hash chain
+    Audit {
+        #[command(subcommand)]
+        action: Option<AuditAction>,
+        /// Keep printing new events as they happen
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Print one JSON object per event, one per line
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Offline administration on the store itself (no server needed)
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokensAction {
+    /// List tokens
+    List {
+        /// Only tokens that no longer work
+        #[arg(long)]
+        expired: bool,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Delete a token: it no longer opens new sessions
+    Delete {
+        /// Token (credential) id
+        id: String,
+    },
+    /// Delete every expired token
+    Prune,
+}
+
+#[derive(Subcommand)]
+enum SessionsAction {
+    /// End a live session now
+    Kill {
+        /// Session id
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Check the whole hash chain; fails naming the first edited, deleted or reordered event
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Grant SUBJECT access to RESOURCE now, bypassing requests, and mint a credential
     Grant {
         /// Who receives access (a user or service name)
         subject: String,
@@ -58,9 +247,9 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// Admin: revoke a grant; its live sessions end within a second
+    /// Revoke a grant; a running gateway ends its sessions within a second
     Revoke {
-        /// Grant id, as printed by `jitgate grant`
+        /// Grant id
         grant_id: String,
         #[command(flatten)]
         config: ConfigArg,
@@ -87,15 +276,116 @@ impl Cli {
                 println!("configuration OK");
                 Ok(())
             }
-            Command::Grant {
-                subject,
+            Command::Login {
+                user,
+                password_stdin,
+                server,
+            } => verbs::login::login(&server.server, &user, password_stdin),
+            Command::Request {
                 resource,
                 duration,
+                reason,
                 json,
-                config,
-            } => crate::grant::grant(&config.config, &subject, &resource, duration, json),
-            Command::Revoke { grant_id, config } => crate::grant::revoke(&config.config, &grant_id)
-                .with_context(|| format!("revoking {grant_id}")),
+                server,
+            } => {
+                verbs::requests::request(&server.client()?, &resource, duration, &reason, json.json)
+            }
+            Command::Requests {
+                pending,
+                json,
+                server,
+            } => verbs::requests::list(&server.client()?, pending, json.json),
+            Command::Approve {
+                id,
+                comment,
+                server,
+            } => verbs::requests::decide(&server.client()?, &id, true, comment.as_deref()),
+            Command::Deny {
+                id,
+                comment,
+                server,
+            } => verbs::requests::decide(&server.client()?, &id, false, comment.as_deref()),
+            Command::Cancel { id, server } => verbs::requests::cancel(&server.client()?, &id),
+            Command::Grants {
+                active,
+                json,
+                server,
+            } => verbs::grants::list(&server.client()?, active, json.json),
+            Command::Revoke { grant_id, server } => {
+                verbs::grants::revoke(&server.client()?, &grant_id)
+            }
+            Command::Connect {
+                resource,
+                uri,
+                json,
+                server,
+            } => verbs::connect::connect(&server.client()?, &resource, uri, json),
+            Command::Tokens { action, server } => {
+                let client = server.client()?;
+                match action {
+                    TokensAction::List { expired, json } => {
+                        verbs::tokens::list(&client, expired, json.json)
+                    }
+                    TokensAction::Delete { id } => verbs::tokens::delete(&client, &id),
+                    TokensAction::Prune => verbs::tokens::prune(&client),
+                }
+            }
+            Command::Sessions {
+                action,
+                json,
+                server,
+            } => {
+                let client = server.client()?;
+                match action {
+                    None => verbs::sessions::list(&client, json.json),
+                    Some(SessionsAction::Kill { id }) => verbs::sessions::kill(&client, &id),
+                }
+            }
+            Command::Audit {
+                action,
+                follow,
+                json,
+                server,
+            } => {
+                let client = server.client()?;
+                match action {
+                    None => verbs::audit::show(&client, follow, json),
+                    Some(AuditAction::Verify) => verbs::audit::verify(&client),
+                }
+            }
+            Command::Admin { action } => match action {
+                AdminAction::Grant {
+                    subject,
+                    resource,
+                    duration,
+                    json,
+                    config,
+                } => crate::admin::grant(&config.config, &subject, &resource, duration, json),
+                AdminAction::Revoke { grant_id, config } => {
+                    crate::admin::revoke(&config.config, &grant_id)
+                        .with_context(|| format!("revoking {grant_id}"))
+                }
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_take_s_m_h() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
     }
 }

@@ -1,8 +1,11 @@
 //! `jitgate`: just-in-time, time-limited, masked access to databases.
 
+mod admin;
 mod cli;
-mod grant;
+mod client;
+mod output;
 mod serve;
+mod verbs;
 
 use clap::Parser;
 

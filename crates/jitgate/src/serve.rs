@@ -3,11 +3,12 @@
 use anyhow::Context;
 use jitgate_pg::PgFront;
 use std::path::Path;
+use std::time::Duration;
 
 pub fn serve(config_path: &Path) -> anyhow::Result<()> {
     init_logging();
     let config = jitgate_config::load(config_path)?;
-    let control = crate::grant::open_control(&config)?;
+    let control = crate::admin::open_control(&config)?;
     control
         .recover()
         .context("enforcing grants that ended while jitgate was down")?;
@@ -24,23 +25,85 @@ pub fn serve(config_path: &Path) -> anyhow::Result<()> {
             .build()?
     };
     runtime.block_on(async {
-        let front = PgFront::bind(&config, control.clone()).await?;
+        let checks: std::sync::Arc<dyn jitgate_pg::guard::GuardProvider> = std::sync::Arc::new(
+            jitgate_pg::checks::SessionChecks::new(control.clone(), config.masking.clone()),
+        );
+        let front = PgFront::bind(&config, control.clone(), Some(checks)).await?;
         for (name, addr) in front.local_addrs() {
             tracing::info!(resource = %name, "listening for PostgreSQL clients on {addr}");
         }
+        let mut api = Api::start(&config, control.clone()).await?;
         let enforcement = tokio::spawn(control.clone().enforce());
-        tokio::select! {
-            _ = front.run() => {}
+        let outcome = tokio::select! {
+            _ = front.run() => Ok(()),
+            ended = &mut api.task => Err(api_ended(ended)),
             signal = shutdown_signal() => {
-                signal?;
                 tracing::info!("shutting down");
+                signal
             }
-        }
+        };
+        api.stop().await;
         enforcement.abort();
-        anyhow::Ok(())
+        outcome
     })?;
     control.flush();
     Ok(())
+}
+
+/// The HTTP API, served beside the PostgreSQL fronts in the same runtime.
+struct Api {
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// How long API calls in flight get to finish at shutdown.
+const API_DRAIN: Duration = Duration::from_secs(2);
+
+impl Api {
+    async fn start(
+        config: &jitgate_config::Config,
+        control: std::sync::Arc<jitgate_control::ControlPlane>,
+    ) -> anyhow::Result<Api> {
+        let addr = config.api.listen;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening for the HTTP API on {addr} ([api] listen)"))?;
+        tracing::info!("serving the HTTP API on http://{}", listener.local_addr()?);
+        let state = jitgate_api::ApiState::new(control, &config.resources);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(jitgate_api::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Ok(Api {
+            task,
+            stop: Some(stop),
+        })
+    }
+
+    /// Stops accepting calls and lets those in flight finish, for a moment at most.
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        // A finished task has given its result already, and must not be awaited again.
+        if self.task.is_finished() {
+            return;
+        }
+        if tokio::time::timeout(API_DRAIN, &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
+    }
+}
+
+fn api_ended(ended: Result<std::io::Result<()>, tokio::task::JoinError>) -> anyhow::Error {
+    match ended {
+        Ok(Ok(())) => anyhow::anyhow!("the HTTP API stopped unexpectedly"),
+        Ok(Err(e)) => anyhow::Error::new(e).context("the HTTP API failed"),
+        Err(e) => anyhow::Error::new(e).context("the HTTP API task failed"),
+    }
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {

@@ -54,4 +54,46 @@ pub const MIGRATIONS: &[&str] = &[
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL
     );",
+    // 2: requests and approvals, API tokens, read-only grants, deletable credentials.
+    "CREATE TABLE requests (
+        id TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        subject_groups TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        state TEXT NOT NULL
+            CHECK (state IN ('pending', 'approved', 'denied', 'cancelled', 'expired')),
+        created_at INTEGER NOT NULL,
+        decided_at INTEGER,
+        decided_by TEXT,
+        expires_at INTEGER NOT NULL,
+        approvals_required INTEGER NOT NULL,
+        read_only INTEGER NOT NULL DEFAULT 0,
+        grant_id TEXT REFERENCES grants(id)
+    );
+    CREATE INDEX requests_pending ON requests(expires_at) WHERE state = 'pending';
+    CREATE INDEX requests_subject ON requests(subject, created_at);
+    CREATE TABLE approvals (
+        request_id TEXT NOT NULL REFERENCES requests(id),
+        approver TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('approve', 'deny')),
+        comment TEXT NOT NULL DEFAULT '',
+        at INTEGER NOT NULL,
+        UNIQUE (request_id, approver)
+    );
+    CREATE TABLE api_tokens (
+        token_hash TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        groups TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    ALTER TABLE credentials ADD COLUMN deleted_at INTEGER;
+    CREATE INDEX credentials_subject ON credentials(subject, created_at);
+    ALTER TABLE grants ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE grants ADD COLUMN request_id TEXT;
+    CREATE INDEX grants_subject ON grants(subject, resource, expires_at);
+    CREATE INDEX sessions_subject ON sessions(subject, started_at);",
 ];

@@ -1,13 +1,23 @@
 //! Where the control plane keeps its state. SQLite by default; the trait is the seam for a
 //! PostgreSQL backend shared by several gateway replicas.
+//!
+//! Every method that changes a request's state is one atomic step of the store (a transaction in
+//! SQLite): checking the state, recording the vote and creating the grant happen together, so
+//! two approvers acting at once can never create two grants.
 
 mod migrations;
 mod sqlite;
+mod sqlite_lifecycle;
+#[cfg(test)]
+mod sqlite_lifecycle_tests;
 
 pub use sqlite::SqliteStore;
 
 use crate::audit::{AuditEvent, ChainedEvent};
-use crate::model::{Credential, Grant, GrantEnd, Millis, SessionEnd, SessionRecord};
+use crate::model::{
+    ApiToken, Approval, Credential, Grant, GrantEnd, Millis, Request, RequestState, SessionEnd,
+    SessionRecord,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -21,7 +31,56 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Storage of subjects, grants, credentials, sessions and audit events.
+/// Which requests to list, newest first. `limit` 0 means no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestQuery {
+    pub subject: Option<String>,
+    pub state: Option<RequestState>,
+    pub limit: usize,
+}
+
+/// Which grants to list, newest first. `limit` 0 means no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantQuery {
+    pub subject: Option<String>,
+    pub resource: Option<String>,
+    /// Only grants live at this instant (started, not expired, not ended).
+    pub live_at: Option<Millis>,
+    pub limit: usize,
+}
+
+/// Which credentials to list, newest first; deleted ones never are. `limit` 0 means no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialQuery {
+    pub subject: Option<String>,
+    /// Only credentials no longer usable at this instant: expired, or their grant ended.
+    pub unusable_at: Option<Millis>,
+    pub limit: usize,
+}
+
+/// Which sessions to list, newest first. `limit` 0 means no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionQuery {
+    pub subject: Option<String>,
+    pub open_only: bool,
+    pub limit: usize,
+}
+
+/// What an attempt to move a request on did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    NotFound,
+    /// It had already left `pending`.
+    NotPending(RequestState),
+    /// This approver has already voted on it.
+    AlreadyVoted,
+    /// The vote was recorded; more approvals are needed.
+    Counted(Request),
+    /// The request left `pending` with this step (approved with its grant, denied, cancelled).
+    Decided(Request),
+}
+
+/// Storage of subjects, requests, grants, credentials, sessions, tokens and audit events.
 /// Implementations are safe to share between threads and processes.
 pub trait Store: Send + Sync + 'static {
     fn insert_grant(&self, grant: &Grant) -> StoreResult<()>;
@@ -30,18 +89,57 @@ pub trait Store: Send + Sync + 'static {
     fn end_grant(&self, id: &str, end: &GrantEnd, at: Millis) -> StoreResult<bool>;
     /// Grants not ended in the store (some may be past their expiry, awaiting enforcement).
     fn unended_grants(&self) -> StoreResult<Vec<Grant>>;
+    fn find_grants(&self, query: &GrantQuery) -> StoreResult<Vec<Grant>>;
+
+    /// Records a new request; with `grant` (an automatic approval) both are stored together.
+    fn insert_request(&self, request: &Request, grant: Option<&Grant>) -> StoreResult<()>;
+    /// A request with its votes.
+    fn request(&self, id: &str) -> StoreResult<Option<Request>>;
+    fn find_requests(&self, query: &RequestQuery) -> StoreResult<Vec<Request>>;
+    /// Records an approving vote on a pending request. If it brings the approvals to `needed`,
+    /// the request becomes approved and `grant` is inserted, atomically with the vote.
+    fn approve_request(
+        &self,
+        vote: &Approval,
+        needed: u32,
+        grant: &Grant,
+    ) -> StoreResult<Transition>;
+    /// Records a denying vote on a pending request, which becomes denied.
+    fn deny_request(&self, vote: &Approval) -> StoreResult<Transition>;
+    /// Withdraws a pending request.
+    fn cancel_request(&self, id: &str, by: &str, at: Millis) -> StoreResult<Transition>;
+    /// Moves pending requests whose time is up to `expired`; returns them.
+    fn expire_requests(&self, now: Millis) -> StoreResult<Vec<Request>>;
 
     fn insert_credential(&self, credential: &Credential) -> StoreResult<()>;
+    /// The credential with this login, unless deleted.
     fn credential_by_login(&self, login: &str) -> StoreResult<Option<Credential>>;
+    /// The credential with this id, unless deleted.
+    fn credential(&self, id: &str) -> StoreResult<Option<Credential>>;
+    fn find_credentials(&self, query: &CredentialQuery) -> StoreResult<Vec<Credential>>;
+    /// Deletes a credential (it stops admitting at once); false if absent or already deleted.
+    fn delete_credential(&self, id: &str, at: Millis) -> StoreResult<bool>;
+    /// Deletes the credentials (of `subject`, or everyone's) no longer usable at `now`.
+    fn prune_credentials(&self, subject: Option<&str>, now: Millis) -> StoreResult<usize>;
 
     fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
     fn end_session(&self, id: &str, end: &SessionEnd) -> StoreResult<()>;
     /// Marks sessions left open by a previous run as ended; returns how many.
     fn end_orphaned_sessions(&self, at: Millis, reason: &str) -> StoreResult<usize>;
     fn sessions(&self, open_only: bool) -> StoreResult<Vec<SessionRecord>>;
+    fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
+    fn find_sessions(&self, query: &SessionQuery) -> StoreResult<Vec<SessionRecord>>;
+
+    fn insert_token(&self, token: &ApiToken) -> StoreResult<()>;
+    fn token(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
+    /// False if absent or already revoked.
+    fn revoke_token(&self, token_hash: &str, at: Millis) -> StoreResult<bool>;
+    /// Forgets tokens that expired before `before`; returns how many.
+    fn delete_expired_tokens(&self, before: Millis) -> StoreResult<usize>;
 
     /// Appends events to the chain atomically, after whatever any process appended before.
-    fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Returns the sequence number of the first (0 when `events` is empty).
+    fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<i64>;
     /// Events with sequence numbers above `after`, in order, at most `limit`.
     fn audit_after(&self, after: i64, limit: usize) -> StoreResult<Vec<ChainedEvent>>;
 }

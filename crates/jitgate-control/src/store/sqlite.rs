@@ -2,10 +2,15 @@
 //! several processes (the server and admin commands) can share it.
 
 use super::migrations::MIGRATIONS;
-use super::{Store, StoreError, StoreResult};
+use super::sqlite_lifecycle as lifecycle;
+use super::{
+    CredentialQuery, GrantQuery, RequestQuery, SessionQuery, Store, StoreError, StoreResult,
+    Transition,
+};
 use crate::audit::{chain_hash, stored_detail, AuditEvent, ChainedEvent, GENESIS};
-use crate::model::{Credential, Grant, GrantEnd, Millis, SessionEnd, SessionRecord};
-use crate::scram::ScramVerifier;
+use crate::model::{
+    ApiToken, Approval, Credential, Grant, GrantEnd, Millis, Request, SessionEnd, SessionRecord,
+};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -62,10 +67,10 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     Ok(())
 }
 
-const GRANT_COLUMNS: &str =
-    "id, subject, resource, starts_at, expires_at, granted_by, ended_at, end_reason, ended_by";
+pub(super) const GRANT_COLUMNS: &str = "id, subject, resource, starts_at, expires_at, granted_by, \
+     ended_at, end_reason, ended_by, read_only, request_id";
 
-fn grant_from_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
+pub(super) fn grant_from_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
     let reason: Option<String> = r.get(7)?;
     let by: Option<String> = r.get(8)?;
     let end = reason.map(|reason| match reason.as_str() {
@@ -83,14 +88,41 @@ fn grant_from_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
         granted_by: r.get(5)?,
         ended_at: r.get(6)?,
         end,
+        read_only: r.get(9)?,
+        request_id: r.get(10)?,
     })
 }
 
-const SESSION_COLUMNS: &str =
+/// Inserts a grant (and its subject) inside the caller's transaction.
+pub(super) fn insert_grant_in(tx: &Connection, g: &Grant) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO subjects (name, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        params![g.subject, g.starts_at],
+    )?;
+    tx.execute(
+        &format!(
+            "INSERT INTO grants ({GRANT_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, NULL, ?7, ?8)"
+        ),
+        params![
+            g.id,
+            g.subject,
+            g.resource,
+            g.starts_at,
+            g.expires_at,
+            g.granted_by,
+            g.read_only,
+            g.request_id
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) const SESSION_COLUMNS: &str =
     "id, subject, grant_id, resource, client_addr, started_at, ended_at, \
      end_reason, bytes_from_client, bytes_to_client";
 
-fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+pub(super) fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
         id: r.get(0)?,
         subject: r.get(1)?,
@@ -108,15 +140,8 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
 impl Store for SqliteStore {
     fn insert_grant(&self, g: &Grant) -> StoreResult<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO subjects (name, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![g.subject, g.starts_at],
-        )?;
-        tx.execute(
-            &format!("INSERT INTO grants ({GRANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, NULL)"),
-            params![g.id, g.subject, g.resource, g.starts_at, g.expires_at, g.granted_by],
-        )?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        insert_grant_in(&tx, g)?;
         tx.commit()?;
         Ok(())
     }
@@ -158,45 +183,84 @@ impl Store for SqliteStore {
     }
 
     fn credential_by_login(&self, login: &str) -> StoreResult<Option<Credential>> {
-        let conn = self.conn();
-        let row = conn
-            .query_row(
-                "SELECT id, login, grant_id, subject, resource, verifier, created_at, expires_at \
-                 FROM credentials WHERE login = ?1",
-                [login],
-                |r| {
-                    Ok((
-                        (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-                        (r.get::<_, String>(2)?, r.get::<_, String>(3)?),
-                        (r.get::<_, String>(4)?, r.get::<_, String>(5)?),
-                        (r.get::<_, i64>(6)?, r.get::<_, i64>(7)?),
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((
-            (id, login),
-            (grant_id, subject),
-            (resource, verifier),
-            (created_at, expires_at),
-        )) = row
-        else {
-            return Ok(None);
-        };
-        let verifier = ScramVerifier::decode(&verifier).ok_or_else(|| StoreError::Corrupt {
-            table: "credentials",
-            why: format!("verifier of {id} is not a SCRAM-SHA-256 verifier"),
-        })?;
-        Ok(Some(Credential {
-            id,
-            login,
-            grant_id,
-            subject,
-            resource,
-            verifier,
-            created_at,
-            expires_at,
-        }))
+        lifecycle::credential_where(&self.conn(), "login = ?1", login)
+    }
+
+    fn credential(&self, id: &str) -> StoreResult<Option<Credential>> {
+        lifecycle::credential_where(&self.conn(), "id = ?1", id)
+    }
+
+    fn find_credentials(&self, query: &CredentialQuery) -> StoreResult<Vec<Credential>> {
+        lifecycle::find_credentials(&self.conn(), query)
+    }
+
+    fn delete_credential(&self, id: &str, at: Millis) -> StoreResult<bool> {
+        Ok(self.conn().execute(
+            "UPDATE credentials SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+            params![id, at],
+        )? == 1)
+    }
+
+    fn prune_credentials(&self, subject: Option<&str>, now: Millis) -> StoreResult<usize> {
+        lifecycle::prune_credentials(&self.conn(), subject, now)
+    }
+
+    fn find_grants(&self, query: &GrantQuery) -> StoreResult<Vec<Grant>> {
+        lifecycle::find_grants(&self.conn(), query)
+    }
+
+    fn insert_request(&self, request: &Request, grant: Option<&Grant>) -> StoreResult<()> {
+        lifecycle::insert_request(&mut self.conn(), request, grant)
+    }
+
+    fn request(&self, id: &str) -> StoreResult<Option<Request>> {
+        lifecycle::request(&self.conn(), id)
+    }
+
+    fn find_requests(&self, query: &RequestQuery) -> StoreResult<Vec<Request>> {
+        lifecycle::find_requests(&self.conn(), query)
+    }
+
+    fn approve_request(
+        &self,
+        vote: &Approval,
+        needed: u32,
+        grant: &Grant,
+    ) -> StoreResult<Transition> {
+        lifecycle::vote(&mut self.conn(), vote, Some((needed, grant)))
+    }
+
+    fn deny_request(&self, vote: &Approval) -> StoreResult<Transition> {
+        lifecycle::vote(&mut self.conn(), vote, None)
+    }
+
+    fn cancel_request(&self, id: &str, by: &str, at: Millis) -> StoreResult<Transition> {
+        lifecycle::cancel_request(&mut self.conn(), id, by, at)
+    }
+
+    fn expire_requests(&self, now: Millis) -> StoreResult<Vec<Request>> {
+        lifecycle::expire_requests(&mut self.conn(), now)
+    }
+
+    fn insert_token(&self, t: &ApiToken) -> StoreResult<()> {
+        lifecycle::insert_token(&self.conn(), t)
+    }
+
+    fn token(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
+        lifecycle::token(&self.conn(), token_hash)
+    }
+
+    fn revoke_token(&self, token_hash: &str, at: Millis) -> StoreResult<bool> {
+        Ok(self.conn().execute(
+            "UPDATE api_tokens SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL",
+            params![token_hash, at],
+        )? == 1)
+    }
+
+    fn delete_expired_tokens(&self, before: Millis) -> StoreResult<usize> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM api_tokens WHERE expires_at < ?1", [before])?)
     }
 
     fn insert_session(&self, s: &SessionRecord) -> StoreResult<()> {
@@ -242,9 +306,19 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
+    fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        let conn = self.conn();
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1");
+        Ok(conn.query_row(&sql, [id], session_from_row).optional()?)
+    }
+
+    fn find_sessions(&self, query: &SessionQuery) -> StoreResult<Vec<SessionRecord>> {
+        lifecycle::find_sessions(&self.conn(), query)
+    }
+
+    fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<i64> {
         if events.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let mut conn = self.conn();
         // IMMEDIATE takes the write lock before reading the chain head, so two processes can
@@ -258,6 +332,7 @@ impl Store for SqliteStore {
             )
             .optional()?
             .unwrap_or((0, GENESIS.to_owned()));
+        let first = seq + 1;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO audit (seq, at, kind, subject, resource, grant_id, session_id, detail, prev_hash, hash) \
@@ -282,7 +357,7 @@ impl Store for SqliteStore {
             }
         }
         tx.commit()?;
-        Ok(())
+        Ok(first)
     }
 
     fn audit_after(&self, after: i64, limit: usize) -> StoreResult<Vec<ChainedEvent>> {
@@ -315,6 +390,7 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use crate::audit::ChainVerifier;
+    use crate::scram::ScramVerifier;
     use serde_json::json;
 
     fn grant(id: &str, expires_at: Millis) -> Grant {
@@ -327,6 +403,8 @@ mod tests {
             granted_by: "admin".into(),
             ended_at: None,
             end: None,
+            read_only: false,
+            request_id: None,
         }
     }
 

@@ -22,6 +22,12 @@ pub fn start() -> Env {
 
 /// Like [`start`], with extra `[server]` lines (e.g. TLS settings).
 pub fn start_with(server_extra: &str) -> Env {
+    start_custom(server_extra, "", &[])
+}
+
+/// Like [`start`], with extra `[server]` lines, extra sections after the resource (users,
+/// masking, …) and extra environment variables for the gateway.
+pub fn start_custom(server_extra: &str, sections: &str, env: &[(&str, &str)]) -> Env {
     let cluster = PgCluster::start(ClusterOptions {
         auth: AuthMethod::ScramSha256,
         service_user: Some((SERVICE_USER.into(), SERVICE_PASSWORD.into())),
@@ -45,16 +51,16 @@ database = "app"
 user = "{SERVICE_USER}"
 password_env = "SVC_PASSWORD"
 tls = "disable"
+
+{sections}
 "#,
         listen = free_port(),
         pg_port = cluster.port(),
     );
-    let gateway = Gateway::start_with_env(
-        env!("CARGO_BIN_EXE_jitgate").as_ref(),
-        &config,
-        &[("SVC_PASSWORD", SERVICE_PASSWORD)],
-    )
-    .expect("starting jitgate");
+    let mut vars = vec![("SVC_PASSWORD", SERVICE_PASSWORD)];
+    vars.extend_from_slice(env);
+    let gateway = Gateway::start_with_env(env!("CARGO_BIN_EXE_jitgate").as_ref(), &config, &vars)
+        .expect("starting jitgate");
     Env { gateway, cluster }
 }
 

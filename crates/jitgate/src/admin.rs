@@ -1,8 +1,10 @@
-//! Admin commands that act on the store directly: grant and revoke.
-//! A running gateway sees the change within its store poll (a quarter of a second).
+//! `jitgate admin grant|revoke`: offline tools that act on the store directly, for bootstrapping
+//! and emergencies (no server, no login, no approval). A running gateway sees the change within
+//! its store poll (a quarter of a second).
 
 use anyhow::{bail, Context};
-use jitgate_config::{Config, Upstream};
+use jitgate_api::ConnectionInfo;
+use jitgate_config::Config;
 use jitgate_control::model::{rfc3339, GrantEnd};
 use jitgate_control::store::SqliteStore;
 use jitgate_control::ControlPlane;
@@ -17,7 +19,7 @@ pub fn open_control(config: &Config) -> anyhow::Result<Arc<ControlPlane>> {
     }
     let store = SqliteStore::open(&config.server.store)
         .with_context(|| format!("opening the store {}", config.server.store.display()))?;
-    Ok(ControlPlane::new(Arc::new(store)))
+    Ok(ControlPlane::from_config(Arc::new(store), config))
 }
 
 fn operator() -> String {
@@ -45,20 +47,8 @@ pub fn grant(
     let grant = control.issue_grant(subject, resource, duration, &by)?;
     let issued = control.issue_credential(&grant.id)?;
     control.flush();
-    let Upstream::Postgres(upstream) = &res.upstream;
-    let listen = res.listen;
-    let host = match listen.ip() {
-        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
-        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-        ip => ip.to_string(),
-    };
-    let login = &issued.credential.login;
-    let uri = format!(
-        "postgresql://{login}:{}@{host}:{}/{}",
-        issued.secret,
-        listen.port(),
-        percent_encode(&upstream.database)
-    );
+    let info = ConnectionInfo::new(res, &issued.credential.login, &issued.secret);
+    let (login, uri) = (&info.login, &info.uri);
     if json {
         let out = serde_json::json!({
             "grant_id": grant.id,
@@ -95,17 +85,4 @@ pub fn revoke(config_path: &Path, grant_id: &str) -> anyhow::Result<()> {
         println!("{grant_id} had already ended");
     }
     Ok(())
-}
-
-/// Percent-encodes what a URI path segment cannot carry as is.
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

@@ -1,0 +1,94 @@
+//! Where a client connects for a resource, and the libpq URI that says so.
+
+use jitgate_config::{Resource, Upstream};
+use serde::Serialize;
+
+/// How to reach a resource through jitgate with a minted credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionInfo {
+    pub login: String,
+    pub password: String,
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    /// `postgresql://LOGIN:PASSWORD@HOST:PORT/DATABASE`, ready for psql or a driver.
+    pub uri: String,
+}
+
+impl ConnectionInfo {
+    /// The resource's listen address, with an unspecified address (0.0.0.0, ::) replaced by
+    /// loopback: the gateway cannot know which of its addresses the client reaches, and loopback
+    /// is right for the common case of a client on the same machine.
+    pub fn new(resource: &Resource, login: &str, password: &str) -> ConnectionInfo {
+        let Upstream::Postgres(upstream) = &resource.upstream;
+        let listen = resource.listen;
+        let host = match listen.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+            ip if ip.is_unspecified() => "::1".to_owned(),
+            ip => ip.to_string(),
+        };
+        let uri_host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        let uri = format!(
+            "postgresql://{}:{}@{uri_host}:{}/{}",
+            percent_encode(login),
+            percent_encode(password),
+            listen.port(),
+            percent_encode(&upstream.database)
+        );
+        ConnectionInfo {
+            login: login.to_owned(),
+            password: password.to_owned(),
+            host,
+            port: listen.port(),
+            database: upstream.database.clone(),
+            uri,
+        }
+    }
+}
+
+/// Percent-encodes what a URI's user, password or path segment cannot carry as is.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(listen: &str, database: &str) -> Resource {
+        let text = format!(
+            "[resources.app]\nkind = \"postgres\"\nlisten = \"{listen}\"\n\
+             [resources.app.upstream]\nhost = \"db\"\ndatabase = \"{database}\"\nuser = \"svc\"\n"
+        );
+        let config = jitgate_config::parse(&text, "t.toml".as_ref()).expect("valid config");
+        config.resources[0].clone()
+    }
+
+    #[test]
+    fn unspecified_listen_addresses_become_loopback() {
+        let info = ConnectionInfo::new(&resource("0.0.0.0:6543", "app"), "alice-x", "s3");
+        assert_eq!(info.host, "127.0.0.1");
+        assert_eq!(info.uri, "postgresql://alice-x:s3@127.0.0.1:6543/app");
+        let v6 = ConnectionInfo::new(&resource("[::]:6543", "app"), "a", "b");
+        assert_eq!(v6.uri, "postgresql://a:b@[::1]:6543/app");
+    }
+
+    #[test]
+    fn odd_database_names_are_encoded() {
+        let info = ConnectionInfo::new(&resource("127.0.0.1:1", "my db/x"), "a", "b");
+        assert_eq!(info.uri, "postgresql://a:b@127.0.0.1:1/my%20db%2Fx");
+        assert_eq!(info.database, "my db/x");
+    }
+}

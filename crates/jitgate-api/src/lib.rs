@@ -1,0 +1,80 @@
+//! jitgate's HTTP JSON API, used by the CLI (and any console or bot): log in, request access,
+//! approve or deny, mint a credential for a live grant, and read grants, sessions and the audit
+//! trail. Every route lives under `/api/v1` and is described by `/api/v1/openapi.json`; every
+//! failure is `{"error": {"code": "...", "message": "..."}}` with a stable code.
+//!
+//! The API decides nothing itself: it authenticates the caller, bounds what they send, and asks
+//! the [`ControlPlane`], which checks roles and records every change in the audit trail.
+
+mod auth;
+mod blocking;
+mod connection;
+mod error;
+mod extract;
+mod limits;
+mod oversize;
+mod routes;
+#[cfg(test)]
+mod tests;
+mod views;
+
+pub use connection::ConnectionInfo;
+pub use error::{ApiError, ApiResult};
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use jitgate_config::Resource;
+use jitgate_control::ControlPlane;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Largest request body accepted: the biggest legitimate one (a request with a 1000-character
+/// reason) is a few KiB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every route handler reaches.
+#[derive(Clone)]
+pub struct ApiState {
+    control: Arc<ControlPlane>,
+    /// By name: where clients connect for each resource (for `POST /connect`).
+    resources: Arc<HashMap<String, Resource>>,
+}
+
+impl ApiState {
+    pub fn new(control: Arc<ControlPlane>, resources: &[Resource]) -> ApiState {
+        ApiState {
+            control,
+            resources: Arc::new(
+                resources
+                    .iter()
+                    .map(|r| (r.name.clone(), r.clone()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// The whole API as a router, for [`serve`] or for tests that drive it in-process.
+pub fn router(state: ApiState) -> Router {
+    routes::api_routes()
+        // Bodies that say their size are refused up front; the extractors' limit catches those
+        // that do not (chunked).
+        .layer(axum::middleware::from_fn(oversize::refuse_oversized))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves. Each caller's address reaches the
+/// handlers (failed logins are audited with it).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,93 @@
+//! `/grants` (list, show, revoke) and `/connect` (a credential for the caller's live grant).
+
+use crate::auth::Caller;
+use crate::blocking::blocking;
+use crate::connection::ConnectionInfo;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Empty, Id, Json, JsonOrEmpty, Query};
+use crate::limits;
+use crate::views::GrantView;
+use crate::ApiState;
+use axum::extract::State;
+use jitgate_control::model::rfc3339;
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    active: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectBody {
+    resource: String,
+}
+
+#[derive(Serialize)]
+pub struct ConnectAnswer {
+    #[serde(flatten)]
+    connection: ConnectionInfo,
+    grant_id: String,
+    credential_id: String,
+    expires_at: String,
+}
+
+pub async fn list(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<axum::Json<Vec<GrantView>>> {
+    let control = state.control.clone();
+    let grants = blocking(move || Ok(control.list_grants(&caller, query.active)?)).await?;
+    let now = state.control.now();
+    Ok(axum::Json(
+        grants.iter().map(|g| GrantView::new(g, now)).collect(),
+    ))
+}
+
+pub async fn show(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+) -> ApiResult<axum::Json<GrantView>> {
+    let control = state.control.clone();
+    let grant = blocking(move || Ok(control.get_grant(&caller, &id)?)).await?;
+    Ok(axum::Json(GrantView::new(&grant, state.control.now())))
+}
+
+/// Approvers of the resource and admins revoke; the holder ends their own grant early.
+pub async fn revoke(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+    JsonOrEmpty(_): JsonOrEmpty<Empty>,
+) -> ApiResult<axum::Json<GrantView>> {
+    let control = state.control.clone();
+    let grant = blocking(move || Ok(control.revoke_grant(&caller, &id)?)).await?;
+    Ok(axum::Json(GrantView::new(&grant, state.control.now())))
+}
+
+pub async fn connect(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    Json(body): Json<ConnectBody>,
+) -> ApiResult<axum::Json<ConnectAnswer>> {
+    limits::name("resource", &body.resource, limits::MAX_RESOURCE)?;
+    let Some(resource) = state.resources.get(&body.resource).cloned() else {
+        return Err(ApiError::not_found(format!(
+            "no resource {}",
+            body.resource
+        )));
+    };
+    let control = state.control.clone();
+    let issued = blocking(move || Ok(control.connect(&caller, &body.resource)?)).await?;
+    let credential = &issued.credential;
+    Ok(axum::Json(ConnectAnswer {
+        connection: ConnectionInfo::new(&resource, &credential.login, &issued.secret),
+        grant_id: credential.grant_id.clone(),
+        credential_id: credential.id.clone(),
+        expires_at: rfc3339(credential.expires_at),
+    }))
+}

@@ -1,0 +1,50 @@
+//! `/sessions`: list, and kill one.
+
+use crate::auth::Caller;
+use crate::blocking::blocking;
+use crate::error::ApiResult;
+use crate::extract::{Id, JsonOrEmpty, Query};
+use crate::limits;
+use crate::views::SessionView;
+use crate::ApiState;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    open: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct KillBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<axum::Json<Vec<SessionView>>> {
+    let control = state.control.clone();
+    let sessions = blocking(move || Ok(control.list_sessions(&caller, query.open)?)).await?;
+    Ok(axum::Json(sessions.iter().map(SessionView::from).collect()))
+}
+
+pub async fn kill(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+    JsonOrEmpty(body): JsonOrEmpty<KillBody>,
+) -> ApiResult<axum::Json<Value>> {
+    let reason = body.reason.unwrap_or_default();
+    limits::text("reason", &reason, limits::MAX_REASON)?;
+    let control = state.control.clone();
+    let killed = id.clone();
+    blocking(move || Ok(control.kill_session(&caller, &id, &reason)?)).await?;
+    Ok(axum::Json(json!({ "killed": killed })))
+}

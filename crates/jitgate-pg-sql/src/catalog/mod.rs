@@ -1,0 +1,225 @@
+//! A snapshot of the upstream catalog: what the rewriter must know to resolve names and to build
+//! masking subqueries.
+//!
+//! The PostgreSQL front loads it with [`Catalog::LOAD_QUERIES`] and builds it with
+//! [`Catalog::from_rows`] (see `load.rs`), so all I/O stays in the front. It caches the snapshot and
+//! loads a new one after DDL; each snapshot carries a version that keys the rewrite cache.
+
+mod load;
+
+pub use load::{CatalogError, CatalogRows, Row};
+
+use std::collections::HashMap;
+
+/// `pg_class.relkind`, for the kinds the rewriter treats differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RelKind {
+    /// `r`
+    Table,
+    /// `p`
+    PartitionedTable,
+    /// `v`
+    View,
+    /// `m`
+    MaterializedView,
+    /// `f`: reads from somewhere jitgate cannot see (possibly this very database, unmasked).
+    ForeignTable,
+    /// `S`
+    Sequence,
+    /// Anything else (composite types, indexes, TOAST tables are not loaded).
+    Other(char),
+}
+
+impl RelKind {
+    pub fn from_relkind(c: char) -> RelKind {
+        match c {
+            'r' => RelKind::Table,
+            'p' => RelKind::PartitionedTable,
+            'v' => RelKind::View,
+            'm' => RelKind::MaterializedView,
+            'f' => RelKind::ForeignTable,
+            'S' => RelKind::Sequence,
+            other => RelKind::Other(other),
+        }
+    }
+
+    /// Relations whose rows the rewriter can read through a masking subquery.
+    pub fn holds_rows(self) -> bool {
+        matches!(self, RelKind::Table | RelKind::PartitionedTable)
+    }
+
+    /// Relations defined by a query (their definition can be inlined).
+    pub fn is_view(self) -> bool {
+        matches!(self, RelKind::View | RelKind::MaterializedView)
+    }
+}
+
+/// One column (`pg_attribute`, not dropped, `attnum > 0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub attnum: i16,
+    pub type_oid: u32,
+    /// `format_type(atttypid, atttypmod)`
+    pub type_name: String,
+    /// The base type for a domain, else the type itself.
+    pub base_type_oid: u32,
+    /// `format_type(base type, NULL)`
+    pub base_type_name: String,
+}
+
+impl Column {
+    /// A column of a built-in (non-domain) type.
+    pub fn new(name: &str, attnum: i16, type_oid: u32, type_name: &str) -> Column {
+        Column {
+            name: name.to_string(),
+            attnum,
+            type_oid,
+            type_name: type_name.to_string(),
+            base_type_oid: type_oid,
+            base_type_name: type_name.to_string(),
+        }
+    }
+}
+
+/// The query a view or materialized view is defined by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewDefinition {
+    /// `pg_get_viewdef(oid)`, loaded with only `pg_catalog` on the search path so that every
+    /// relation in it is schema-qualified.
+    pub sql: String,
+    /// `security_barrier`: the inlined definition keeps the barrier (`OFFSET 0`).
+    pub security_barrier: bool,
+    /// Relations its rule depends on (`pg_depend` on `pg_rewrite`).
+    pub depends_on: Vec<u32>,
+    /// It calls a function written in a procedural language outside `pg_catalog`, which can read
+    /// any table without the rewriter seeing it.
+    pub calls_user_code: bool,
+}
+
+/// One relation of the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    pub oid: u32,
+    pub schema: String,
+    pub name: String,
+    pub kind: RelKind,
+    /// In `attnum` order: the order of `SELECT *`.
+    pub columns: Vec<Column>,
+    /// `pg_inherits` parents (partitioned tables for a partition), nearest first.
+    pub parents: Vec<u32>,
+    pub view: Option<ViewDefinition>,
+}
+
+impl Relation {
+    pub fn new(oid: u32, schema: &str, name: &str, kind: RelKind, columns: Vec<Column>) -> Self {
+        Relation {
+            oid,
+            schema: schema.to_string(),
+            name: name.to_string(),
+            kind,
+            columns,
+            parents: Vec::new(),
+            view: None,
+        }
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// Functions by name, as far as the rewriter cares: does a function of that name run SQL?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionEntry {
+    pub schema: String,
+    pub name: String,
+    /// Some overload is written in a language other than `internal` or `c` (SQL, PL/pgSQL, …):
+    /// it can run queries the rewriter never sees.
+    pub runs_queries: bool,
+}
+
+/// A catalog snapshot. Cheap to share behind an `Arc`; never mutated after it is built.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    version: u64,
+    relations: Vec<Relation>,
+    by_oid: HashMap<u32, usize>,
+    by_name: HashMap<String, Vec<usize>>,
+    functions: HashMap<String, Vec<FunctionEntry>>,
+    /// Every function of the database is listed, so one that is missing does not exist (yet).
+    functions_complete: bool,
+    schemas: Vec<String>,
+}
+
+impl Catalog {
+    /// A snapshot from relations and functions gathered by hand (tests, tools). Use
+    /// [`Catalog::from_rows`] for one loaded from the upstream. With `functions_complete` false,
+    /// calls to functions missing from `functions` are allowed (assumed built-in).
+    pub fn new(
+        version: u64,
+        relations: Vec<Relation>,
+        functions: Vec<FunctionEntry>,
+        functions_complete: bool,
+    ) -> Catalog {
+        let mut catalog = Catalog {
+            version,
+            functions_complete,
+            ..Catalog::default()
+        };
+        for f in functions {
+            catalog.functions.entry(f.name.clone()).or_default().push(f);
+        }
+        for rel in relations {
+            let i = catalog.relations.len();
+            catalog.by_oid.insert(rel.oid, i);
+            catalog.by_name.entry(rel.name.clone()).or_default().push(i);
+            if !catalog.schemas.contains(&rel.schema) {
+                catalog.schemas.push(rel.schema.clone());
+            }
+            catalog.relations.push(rel);
+        }
+        catalog
+    }
+
+    /// Changes whenever the snapshot is reloaded; part of the rewrite cache key.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn relations(&self) -> &[Relation] {
+        &self.relations
+    }
+
+    pub fn relation_by_oid(&self, oid: u32) -> Option<&Relation> {
+        self.by_oid.get(&oid).map(|&i| &self.relations[i])
+    }
+
+    /// The relation `schema.name`, exactly (names are as stored: case matters).
+    pub fn relation(&self, schema: &str, name: &str) -> Option<&Relation> {
+        self.relations_named(name).find(|r| r.schema == schema)
+    }
+
+    /// Every relation called `name`, in any schema.
+    pub fn relations_named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Relation> + 'a {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(move |&i| &self.relations[i])
+    }
+
+    /// Whether a schema of that name holds any loaded relation (for `"$user"` in search_path).
+    pub fn has_schema(&self, schema: &str) -> bool {
+        self.schemas.iter().any(|s| s == schema)
+    }
+
+    /// Functions called `name`, in any schema.
+    pub fn functions_named(&self, name: &str) -> &[FunctionEntry] {
+        self.functions.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn functions_complete(&self) -> bool {
+        self.functions_complete
+    }
+}

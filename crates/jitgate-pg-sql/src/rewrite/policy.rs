@@ -1,0 +1,300 @@
+//! What a masked subject may not touch at all, because it reads data (or statement texts) around
+//! the masking rewrite.
+
+use crate::catalog::Catalog;
+use crate::census::FunctionSighting;
+use crate::error::Refusal;
+
+/// Relations refused by name, in any schema (a same-named user table is refused too: cheaper than
+/// being wrong about which one the name means).
+const DENIED_RELATIONS: &[(&str, &str)] = &[
+    (
+        "pg_statistic",
+        "it holds the most common values and histograms of every column",
+    ),
+    (
+        "pg_stats",
+        "it shows the most common values and histograms of every column",
+    ),
+    (
+        "pg_statistic_ext_data",
+        "it holds the most common values of column combinations",
+    ),
+    (
+        "pg_stats_ext",
+        "it shows the most common values of column combinations",
+    ),
+    (
+        "pg_stats_ext_exprs",
+        "it shows the most common values of expressions",
+    ),
+    (
+        "pg_stat_activity",
+        "it shows the statement texts of other sessions",
+    ),
+    (
+        "pg_stat_statements",
+        "it shows statement texts, with their constants",
+    ),
+    (
+        "pg_stat_statements_info",
+        "it belongs to pg_stat_statements",
+    ),
+    (
+        "pg_prepared_statements",
+        "it shows the rewritten texts, which embed mask keys",
+    ),
+    (
+        "pg_cursors",
+        "it shows the rewritten texts, which embed mask keys",
+    ),
+    (
+        "pg_backend_memory_contexts",
+        "it shows the texts of cached plans",
+    ),
+    (
+        "pg_largeobject",
+        "large objects are outside the masking policy",
+    ),
+];
+
+/// Functions refused by exact name, in any schema.
+const DENIED_FUNCTIONS: &[(&str, &str)] = &[
+    ("query_to_xml", "it runs a query given as text"),
+    ("query_to_xmlschema", "it runs a query given as text"),
+    (
+        "query_to_xml_and_xmlschema",
+        "it runs a query given as text",
+    ),
+    ("table_to_xml", "it reads a whole table by name"),
+    ("table_to_xmlschema", "it reads a table by name"),
+    (
+        "table_to_xml_and_xmlschema",
+        "it reads a whole table by name",
+    ),
+    ("ts_stat", "it runs a query given as text"),
+    ("ts_rewrite", "it can run a query given as text"),
+    (
+        "current_query",
+        "it returns the rewritten text, which embeds mask keys",
+    ),
+    (
+        "pg_stat_get_activity",
+        "it returns the statement texts of other sessions",
+    ),
+    (
+        "pg_stat_get_backend_activity",
+        "it returns the statement texts of other sessions",
+    ),
+    (
+        "pg_stat_statements",
+        "it returns statement texts, with their constants",
+    ),
+    (
+        "pg_get_backend_memory_contexts",
+        "it shows the texts of cached plans",
+    ),
+    (
+        "pg_log_backend_memory_contexts",
+        "it logs the texts of cached plans",
+    ),
+    ("pg_read_file", "it reads server files"),
+    ("pg_read_binary_file", "it reads server files"),
+    ("pg_ls_dir", "it lists server directories"),
+    ("pg_stat_file", "it inspects server files"),
+    (
+        "pg_mcv_list_items",
+        "it lists the most common values of column combinations",
+    ),
+    ("loread", "large objects are outside the masking policy"),
+    ("lowrite", "large objects are outside the masking policy"),
+];
+
+/// Functions refused by prefix, in any schema.
+const DENIED_FUNCTION_PREFIXES: &[(&str, &str)] = &[
+    ("cursor_to_xml", "it reads from a cursor by name"),
+    ("schema_to_xml", "it reads whole schemas"),
+    ("database_to_xml", "it reads the whole database"),
+    (
+        "dblink",
+        "it runs statements on another connection, unmasked",
+    ),
+    ("lo_", "large objects are outside the masking policy"),
+    ("pg_file_", "it reads or writes server files"),
+    (
+        "pg_logical_slot_",
+        "logical decoding streams changed rows unmasked",
+    ),
+    (
+        "pg_logical_emit",
+        "logical decoding is outside the masking policy",
+    ),
+    ("pg_get_wal_", "WAL records carry row images"),
+    ("pg_walinspect", "WAL records carry row images"),
+    // pageinspect: raw pages carry every value of the table or index.
+    ("heap_page", "it decodes raw table pages"),
+    ("heap_tuple", "it decodes raw tuples"),
+    ("tuple_data_split", "it decodes raw tuples"),
+    ("get_raw_page", "it returns raw table pages"),
+    ("bt_page_items", "it decodes raw index pages, keys included"),
+    ("bt_multi_page_stats", "it reads raw index pages"),
+    ("brin_page_items", "it decodes raw index pages"),
+    ("gin_leafpage_items", "it decodes raw index pages"),
+    ("gist_page_items", "it decodes raw index pages"),
+    ("hash_page_items", "it decodes raw index pages"),
+    (
+        "pg_background",
+        "it runs statements in another session, unmasked",
+    ),
+];
+
+/// Settings a masked subject may not change through `set_config`.
+const DENIED_SETTINGS: &[&str] = &["role", "session_authorization"];
+
+/// Schemas of PostgreSQL's own functions: trusted to run no user queries (the denylist aside).
+const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema"];
+
+fn refuse(what: &str, why: &str) -> Refusal {
+    Refusal::insufficient_privilege(format!(
+        "{what} is not available to subjects with masked columns: {why}"
+    ))
+}
+
+/// Refuses a relation name a masked subject may not read.
+pub(crate) fn check_relation_name(name: &str) -> Result<(), Refusal> {
+    match DENIED_RELATIONS.iter().find(|(n, _)| *n == name) {
+        Some((n, why)) => Err(refuse(n, why)),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a function call a masked subject may not make.
+pub(crate) fn check_function(call: &FunctionSighting, catalog: &Catalog) -> Result<(), Refusal> {
+    let name = call.base_name();
+    let shown = call.name.join(".");
+    if let Some((_, why)) = DENIED_FUNCTIONS.iter().find(|(n, _)| *n == name) {
+        return Err(refuse(&format!("function {shown}"), why));
+    }
+    if let Some((_, why)) = DENIED_FUNCTION_PREFIXES
+        .iter()
+        .find(|(p, _)| name.starts_with(p))
+    {
+        return Err(refuse(&format!("function {shown}"), why));
+    }
+    if name == "set_config" {
+        match call.first_arg.as_deref().map(str::to_ascii_lowercase) {
+            None => {
+                return Err(refuse(
+                    "set_config with a computed setting name",
+                    "it could change the role",
+                ))
+            }
+            Some(setting) if DENIED_SETTINGS.contains(&setting.as_str()) => {
+                return Err(refuse(
+                    &format!("set_config('{setting}', …)"),
+                    "changing roles is not allowed",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    check_function_code(call, catalog)
+}
+
+/// Refuses calls to functions that can run queries of their own (SQL, PL/pgSQL, …): their bodies
+/// read tables without the rewriter seeing them. PostgreSQL's own functions are trusted.
+fn check_function_code(call: &FunctionSighting, catalog: &Catalog) -> Result<(), Refusal> {
+    let name = call.base_name();
+    let schema = call.schema();
+    if schema.is_some_and(|s| SYSTEM_SCHEMAS.contains(&s)) {
+        return Ok(());
+    }
+    let candidates = catalog
+        .functions_named(name)
+        .iter()
+        .filter(|f| match schema {
+            Some(s) => f.schema == s,
+            // Unqualified: any schema could be on the subject's search_path.
+            None => true,
+        });
+    let mut known = false;
+    for f in candidates {
+        known = true;
+        if f.runs_queries && !SYSTEM_SCHEMAS.contains(&f.schema.as_str()) {
+            return Err(refuse(
+                &format!("function {}.{}", f.schema, f.name),
+                "it is written in a language that can run queries, which jitgate cannot mask",
+            ));
+        }
+    }
+    if !known && catalog.functions_complete() {
+        return Err(Refusal::insufficient_privilege(format!(
+            "function {} is not in jitgate's catalog snapshot; it may have just been created \
+             (the snapshot is refreshed after DDL)",
+            call.name.join(".")
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::FunctionEntry;
+
+    fn call(name: &[&str], first: Option<&str>) -> FunctionSighting {
+        FunctionSighting {
+            name: name.iter().map(|s| s.to_string()).collect(),
+            first_arg: first.map(str::to_string),
+            second_arg: None,
+            arg_count: 1,
+        }
+    }
+
+    fn catalog() -> Catalog {
+        let f = |schema: &str, name: &str, runs_queries| FunctionEntry {
+            schema: schema.into(),
+            name: name.into(),
+            runs_queries,
+        };
+        Catalog::new(
+            1,
+            vec![],
+            vec![
+                f("pg_catalog", "lower", false),
+                f("pg_catalog", "set_config", false),
+                f("pg_catalog", "to_char", true),
+                f("public", "report", true),
+                f("ext", "distance", false),
+            ],
+            true,
+        )
+    }
+
+    #[test]
+    fn system_functions_pass_and_denylisted_ones_do_not() {
+        let c = catalog();
+        assert!(check_function(&call(&["lower"], None), &c).is_ok());
+        assert!(check_function(&call(&["pg_catalog", "to_char"], None), &c).is_ok());
+        assert!(check_function(&call(&["ext", "distance"], None), &c).is_ok());
+        assert!(check_function(&call(&["pg_catalog", "query_to_xml"], None), &c).is_err());
+        assert!(check_function(&call(&["dblink_exec"], None), &c).is_err());
+        assert!(check_function(&call(&["lo_get"], None), &c).is_err());
+    }
+
+    #[test]
+    fn user_code_and_unknown_functions_are_refused() {
+        let c = catalog();
+        assert!(check_function(&call(&["report"], None), &c).is_err());
+        assert!(check_function(&call(&["public", "report"], None), &c).is_err());
+        assert!(check_function(&call(&["brand_new"], None), &c).is_err());
+    }
+
+    #[test]
+    fn set_config_only_for_harmless_settings() {
+        let c = catalog();
+        assert!(check_function(&call(&["set_config"], Some("search_path")), &c).is_ok());
+        assert!(check_function(&call(&["set_config"], Some("ROLE")), &c).is_err());
+        assert!(check_function(&call(&["set_config"], None), &c).is_err());
+    }
+}

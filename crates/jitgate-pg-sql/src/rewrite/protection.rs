@@ -1,0 +1,300 @@
+//! Which relations a subject may read only through masks, and the masking subqueries themselves.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use pg_query::protobuf::{RangeVar, SelectStmt};
+use pg_query::NodeEnum;
+
+use super::nodes::{quote_ident, VETTED};
+use crate::catalog::{Catalog, RelKind, Relation};
+use crate::census::Census;
+use crate::masks::{ColumnMasks, MaskSql, ProtectedColumn};
+
+/// How one relation may be read by the subject.
+#[derive(Debug, Clone)]
+pub(crate) enum Protection {
+    /// As it is.
+    Clear,
+    /// Through this masking query (`SELECT <mask exprs> FROM ONLY? schema.table`).
+    Masked(Rc<MaskedRelation>),
+    /// A view or materialized view over protected data: read its definition instead, so the
+    /// relations it reads are masked in turn.
+    Inline,
+    /// Not at all, for this reason.
+    Refused(String),
+}
+
+impl Protection {
+    pub fn is_clear(&self) -> bool {
+        matches!(self, Protection::Clear)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct MaskedRelation {
+    /// The parsed masking query; its FROM item is the relation's RangeVar.
+    pub query: SelectStmt,
+    /// Columns that are masked (a subset of the relation's columns).
+    pub masked_columns: Vec<String>,
+}
+
+/// Computes and remembers protections for one rewrite.
+pub(crate) struct Protections<'a> {
+    catalog: &'a Catalog,
+    masks: &'a dyn ColumnMasks,
+    known: HashMap<u32, Protection>,
+}
+
+/// Guards against inheritance or view cycles in a damaged snapshot.
+const MAX_NESTING: usize = 32;
+
+impl<'a> Protections<'a> {
+    pub fn new(catalog: &'a Catalog, masks: &'a dyn ColumnMasks) -> Self {
+        Protections {
+            catalog,
+            masks,
+            known: HashMap::new(),
+        }
+    }
+
+    pub fn of(&mut self, rel: &Relation) -> Protection {
+        self.of_nested(rel, 0)
+    }
+
+    fn of_nested(&mut self, rel: &Relation, depth: usize) -> Protection {
+        if let Some(p) = self.known.get(&rel.oid) {
+            return p.clone();
+        }
+        let p = if depth > MAX_NESTING {
+            Protection::Refused(format!(
+                "{}.{} nests views or inheritance too deeply to analyse",
+                rel.schema, rel.name
+            ))
+        } else {
+            self.compute(rel, depth)
+        };
+        self.known.insert(rel.oid, p.clone());
+        p
+    }
+
+    fn compute(&mut self, rel: &Relation, depth: usize) -> Protection {
+        match rel.kind {
+            RelKind::ForeignTable => Protection::Refused(format!(
+                "{}.{} is a foreign table: it reads data from elsewhere, which jitgate cannot mask",
+                rel.schema, rel.name
+            )),
+            RelKind::View | RelKind::MaterializedView => self.view(rel, depth),
+            RelKind::Sequence => Protection::Clear,
+            _ => self.table(rel),
+        }
+    }
+
+    fn view(&mut self, rel: &Relation, depth: usize) -> Protection {
+        let Some(def) = rel.view.as_ref() else {
+            // System views (not loaded) read only the catalog.
+            return Protection::Clear;
+        };
+        let mut reads_protected = false;
+        for &oid in &def.depends_on {
+            let Some(base) = self.catalog.relation_by_oid(oid) else {
+                continue;
+            };
+            match self.of_nested(base, depth + 1) {
+                Protection::Clear => {}
+                Protection::Refused(why) => return Protection::Refused(why),
+                Protection::Masked(_) | Protection::Inline => reads_protected = true,
+            }
+        }
+        if reads_protected && def.calls_user_code {
+            return Protection::Refused(format!(
+                "view {}.{} reads tables with masked columns and calls functions written in a \
+                 procedural language, which could read them unmasked",
+                rel.schema, rel.name
+            ));
+        }
+        if reads_protected {
+            Protection::Inline
+        } else {
+            Protection::Clear
+        }
+    }
+
+    /// A table (or partition, or inheritance child): masks of its own columns, else of its
+    /// ancestors' columns of the same name, so a partition is as protected as its parent.
+    fn table(&mut self, rel: &Relation) -> Protection {
+        let mut items = Vec::with_capacity(rel.columns.len());
+        let mut masked_columns = Vec::new();
+        for col in &rel.columns {
+            let quoted = quote_ident(&col.name);
+            match self.column_mask(rel, &col.name, &quoted) {
+                MaskSql::Clear => items.push(quoted),
+                MaskSql::Expr(sql) => {
+                    masked_columns.push(col.name.clone());
+                    items.push(format!("{sql} AS {quoted}"));
+                }
+                MaskSql::Unavailable(why) => {
+                    return Protection::Refused(format!(
+                        "column {}.{}.{} is masked but its mask cannot be applied: {why}",
+                        rel.schema, rel.name, col.name
+                    ))
+                }
+            }
+        }
+        if masked_columns.is_empty() {
+            return Protection::Clear;
+        }
+        let sql = format!(
+            "SELECT {} FROM {}.{}",
+            items.join(", "),
+            quote_ident(&rel.schema),
+            quote_ident(&rel.name)
+        );
+        match masking_query(&sql) {
+            Ok(query) => Protection::Masked(Rc::new(MaskedRelation {
+                query,
+                masked_columns,
+            })),
+            Err(why) => Protection::Refused(format!(
+                "the masks of {}.{} do not form a safe query: {why}",
+                rel.schema, rel.name
+            )),
+        }
+    }
+
+    /// The mask of `column` in `rel`, else in its ancestors (all of them, nearest first).
+    fn column_mask(&self, rel: &Relation, column: &str, quoted: &str) -> MaskSql {
+        let mut pending = vec![rel];
+        let mut visited = 0;
+        while let Some(r) = pending.pop() {
+            visited += 1;
+            if visited > MAX_NESTING {
+                return MaskSql::Unavailable("inheritance nests too deeply".into());
+            }
+            if let Some(col) = r.column(column) {
+                let mask = self.masks.mask_sql(&ProtectedColumn {
+                    schema: &r.schema,
+                    table: &r.name,
+                    column: &col.name,
+                    type_oid: col.type_oid,
+                    type_name: &col.type_name,
+                    base_type_oid: col.base_type_oid,
+                    base_type_name: &col.base_type_name,
+                    column_sql: quoted,
+                });
+                if mask != MaskSql::Clear {
+                    return mask;
+                }
+            }
+            // Reversed so that the first (nearest) parent is looked at next.
+            let parents = r.parents.iter().rev();
+            pending.extend(parents.filter_map(|&p| self.catalog.relation_by_oid(p)));
+        }
+        MaskSql::Clear
+    }
+}
+
+/// Parses a masking query and checks that its expressions cannot be captured by the subject:
+/// every function, operator and type schema-qualified, and no relation besides the masked one.
+fn masking_query(sql: &str) -> Result<SelectStmt, String> {
+    let parsed = pg_query::parse(sql, 0).map_err(|e| e.to_string())?;
+    let mut stmts = parsed.protobuf.stmts;
+    if stmts.len() != 1 {
+        return Err("a mask expression ends the statement".into());
+    }
+    let node = stmts
+        .pop()
+        .and_then(|raw| raw.stmt)
+        .and_then(|stmt| stmt.node);
+    let Some(NodeEnum::SelectStmt(mut select)) = node else {
+        return Err("not a SELECT".into());
+    };
+    check_pinned(&Census::of(&*select))?;
+    if select.from_clause.len() != 1 {
+        return Err("a mask expression added a FROM item".into());
+    }
+    match select.from_clause[0].node.as_mut() {
+        Some(NodeEnum::RangeVar(rv)) => rv.location = VETTED,
+        _ => return Err("a mask expression changed the FROM clause".into()),
+    }
+    Ok(*select)
+}
+
+fn check_pinned(census: &Census) -> Result<(), String> {
+    if census.relations.len() != 1 {
+        return Err("a mask expression reads a relation".into());
+    }
+    if let Some(f) = census.functions.iter().find(|f| f.name.len() < 2) {
+        return Err(format!(
+            "function {} is not schema-qualified",
+            f.base_name()
+        ));
+    }
+    if let Some(t) = census.type_names.iter().find(|t| t.len() < 2) {
+        return Err(format!("type {} is not schema-qualified", t.join(".")));
+    }
+    // Plain operators can be written OPERATOR(pg_catalog.op); LIKE, IN, BETWEEN, IS DISTINCT
+    // FROM, NULLIF and the like look their operator up through search_path.
+    use pg_query::protobuf::AExprKind as K;
+    let qualifiable = [
+        K::AexprOp as i32,
+        K::AexprOpAny as i32,
+        K::AexprOpAll as i32,
+    ];
+    if let Some(op) = census
+        .operators
+        .iter()
+        .find(|o| !qualifiable.contains(&o.kind) || o.name.len() < 2)
+    {
+        return Err(format!(
+            "operator {} is not schema-qualified (write OPERATOR(pg_catalog.op))",
+            op.name.join(".")
+        ));
+    }
+    if census.sublink_operators.iter().any(|o| o.len() < 2) {
+        return Err("a subquery comparison operator is not schema-qualified".into());
+    }
+    if census.case_with_operand {
+        return Err("CASE x WHEN … compares with an unqualified =; use CASE WHEN".into());
+    }
+    Ok(())
+}
+
+/// The FROM item of a masking query, for callers that adjust it (ONLY, TABLESAMPLE).
+pub(crate) fn masked_range_var(query: &mut SelectStmt) -> Option<&mut RangeVar> {
+    match query.from_clause.first_mut()?.node.as_mut()? {
+        NodeEnum::RangeVar(rv) => Some(rv),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_masks_pass() {
+        let q = masking_query(
+            "SELECT CASE WHEN \"ssn\" IS NULL THEN NULL::pg_catalog.text \
+             ELSE (E'***' OPERATOR(pg_catalog.||) pg_catalog.right((\"ssn\")::pg_catalog.text, 4))::pg_catalog.text END \
+             AS \"ssn\", \"id\" FROM \"public\".\"customers\"",
+        );
+        assert!(q.is_ok(), "{q:?}");
+    }
+
+    #[test]
+    fn capturable_masks_are_rejected() {
+        for expr in [
+            "lower(\"ssn\")",
+            "\"ssn\"::text",
+            "\"ssn\" || 'x'",
+            "CASE WHEN \"ssn\" LIKE 'a%' THEN 'a' END",
+            "CASE \"ssn\" WHEN 'a' THEN 'b' END",
+            "(SELECT max(x) FROM public.other)",
+        ] {
+            let sql = format!("SELECT {expr} AS \"ssn\" FROM \"public\".\"customers\"");
+            assert!(masking_query(&sql).is_err(), "{expr}");
+        }
+        assert!(masking_query("SELECT 1 FROM public.customers; DROP TABLE x").is_err());
+    }
+}

@@ -1,0 +1,542 @@
+//! The mask-before-evaluate rewrite over a hand-built catalog: every construct reads protected
+//! relations only through masking subqueries, and every fail-closed case is refused.
+
+mod fixture;
+
+use fixture::{catalog, TestMasks};
+use jitgate_pg_sql::{rewrite, Catalog, Refusal, Rewritten, SearchPath};
+use serde_json::Value;
+
+const PROTECTED: &[&str] = &["customers", "customers_2024", "Customers Archive"];
+const MASKED_COLUMNS: &[&str] = &["ssn", "email", "birth_date", "SSN"];
+
+fn path() -> SearchPath {
+    SearchPath::default_for("analyst")
+}
+
+fn rw_with(sql: &str, masks: &TestMasks, path: &SearchPath) -> Result<Rewritten, Refusal> {
+    rewrite(sql, &catalog(), path, masks)
+}
+
+fn rw(sql: &str) -> Result<Rewritten, Refusal> {
+    rw_with(sql, &TestMasks::new(), &path())
+}
+
+/// Rewrites, checks the output parses, and that no protected relation is read outside a
+/// masking subquery. Returns the rewritten text.
+fn masked(sql: &str) -> String {
+    masked_with(sql, &TestMasks::new(), &path())
+}
+
+fn masked_with(sql: &str, masks: &TestMasks, path: &SearchPath) -> String {
+    let out = match rw_with(sql, masks, path) {
+        Ok(out) => out,
+        Err(e) => panic!("{sql}\nrefused: {e}"),
+    };
+    assert!(out.changed, "{sql}: not rewritten");
+    assert!(
+        out.protected_touched,
+        "{sql}: protected relation not noticed"
+    );
+    let leaks = unmasked_references(&out.sql);
+    assert!(
+        leaks.is_empty(),
+        "{sql}\n→ {}\nunmasked: {leaks:?}",
+        out.sql
+    );
+    out.sql
+}
+
+fn refused(sql: &str) -> Refusal {
+    refused_with(sql, &TestMasks::new())
+}
+
+fn refused_with(sql: &str, masks: &TestMasks) -> Refusal {
+    match rw_with(sql, masks, &path()) {
+        Ok(out) => panic!("{sql}\nnot refused: {}", out.sql),
+        Err(e) => {
+            assert_eq!(e.sqlstate, "42501", "{sql}: {e}");
+            e
+        }
+    }
+}
+
+/// References to protected relations that are not the base of a masking subquery.
+fn unmasked_references(sql: &str) -> Vec<String> {
+    let parsed = pg_query::parse(sql, 0).unwrap_or_else(|e| panic!("{sql}\ndoes not parse: {e}"));
+    let tree = serde_json::to_value(&parsed.protobuf).expect("trees serialise");
+    let mut found = Vec::new();
+    walk(&tree, &mut found);
+    found
+}
+
+/// Statements whose `relation` is written or created, not read.
+const WRITES: &[&str] = &[
+    "InsertStmt",
+    "UpdateStmt",
+    "DeleteStmt",
+    "MergeStmt",
+    "CreateStmt",
+];
+
+fn walk(v: &Value, found: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(select) = map.get("SelectStmt") {
+                if is_masking_select(select) {
+                    return;
+                }
+            }
+            for write in WRITES {
+                if let Some(Value::Object(stmt)) = map.get(*write) {
+                    stmt.iter()
+                        .filter(|(k, _)| k.as_str() != "relation")
+                        .for_each(|(_, v)| walk(v, found));
+                    return;
+                }
+            }
+            let range_var = map.get("RangeVar").or_else(|| {
+                (map.contains_key("relname") && map.contains_key("relpersistence")).then_some(v)
+            });
+            if let Some(rv) = range_var {
+                let name = rv["relname"].as_str().unwrap_or("");
+                let schema = rv["schemaname"].as_str().unwrap_or("");
+                if PROTECTED.contains(&name) && (schema.is_empty() || schema == "public") {
+                    found.push(format!("{schema}.{name}"));
+                }
+            }
+            map.values().for_each(|v| walk(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+        _ => {}
+    }
+}
+
+/// `SELECT <mask> AS ssn, … FROM [ONLY] public.customers [TABLESAMPLE …]`
+fn is_masking_select(select: &Value) -> bool {
+    let from = select["from_clause"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let [item] = from else { return false };
+    let node = &item["node"];
+    let rv = node
+        .get("RangeVar")
+        .or_else(|| node.pointer("/RangeTableSample/relation/node/RangeVar"));
+    let Some(rv) = rv else { return false };
+    if !PROTECTED.contains(&rv["relname"].as_str().unwrap_or("")) {
+        return false;
+    }
+    let targets = select["target_list"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    targets.iter().any(|t| {
+        let t = &t["node"]["ResTarget"];
+        MASKED_COLUMNS.contains(&t["name"].as_str().unwrap_or(""))
+            && t["val"]["node"].get("ColumnRef").is_none()
+    })
+}
+
+#[test]
+fn plain_reads_are_masked() {
+    for sql in [
+        "SELECT * FROM customers",
+        "SELECT ssn FROM public.customers WHERE ssn LIKE '123%'",
+        "SELECT c.ssn, c.email FROM customers AS c ORDER BY c.ssn",
+        "SELECT x.a, x.d FROM customers x(a, b, c, d)",
+        "SELECT \"ssn\" FROM \"customers\"",
+        "SELECT U&\"ss\\006e\" FROM U&\"custom\\0065rs\"",
+        "SELECT ssn || '', ssn::int, concat(ssn), length(ssn) FROM customers",
+        "SELECT row_to_json(c), to_jsonb(c.*), c FROM customers c",
+        "SELECT count(*) FROM customers WHERE ssn BETWEEN '100' AND '200'",
+        "SELECT ssn, count(*) OVER (PARTITION BY ssn) FROM customers GROUP BY ssn \
+         HAVING max(ssn) > '' ORDER BY ssn",
+        "TABLE customers",
+        "SELECT * FROM customers_2024",
+        "SELECT \"SSN\" FROM \"Customers Archive\"",
+        "SELECT * FROM customers WHERE ssn = $1",
+    ] {
+        masked(sql);
+    }
+}
+
+#[test]
+fn only_and_tablesample_stay_inside_the_masking_subquery() {
+    let out = masked("SELECT * FROM ONLY customers");
+    assert!(out.contains("FROM ONLY public.customers"), "{out}");
+    let out = masked("SELECT * FROM customers TABLESAMPLE SYSTEM (10) REPEATABLE (1)");
+    assert!(
+        out.contains("FROM public.customers TABLESAMPLE system(10) REPEATABLE (1)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn masking_subquery_keeps_name_order_and_alias() {
+    let out = masked("SELECT c.* FROM customers c");
+    assert!(
+        out.contains("AS email") && out.contains("AS ssn") && out.contains("birth_date"),
+        "{out}"
+    );
+    let order: Vec<usize> = ["id", "full_name", "AS email", "AS ssn", "AS birth_date"]
+        .iter()
+        .map(|c| out.find(c).unwrap_or(usize::MAX))
+        .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "columns out of order: {out}"
+    );
+    assert!(out.ends_with(") c"), "{out}");
+}
+
+#[test]
+fn queries_inside_queries_are_masked() {
+    for sql in [
+        "WITH x AS (SELECT * FROM customers) SELECT * FROM x",
+        "WITH RECURSIVE r(n, s) AS (SELECT 1, ssn FROM customers UNION ALL \
+         SELECT n + 1, s FROM r WHERE n < 3) SELECT * FROM r",
+        "SELECT * FROM orders WHERE customer_id IN (SELECT id FROM customers WHERE ssn = '1')",
+        "SELECT * FROM orders o WHERE EXISTS (SELECT 1 FROM customers c \
+         WHERE c.id = o.customer_id AND c.ssn LIKE '1%')",
+        "SELECT (SELECT max(ssn) FROM customers), ARRAY(SELECT email FROM customers)",
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM customers) THEN 1 END, \
+         coalesce((SELECT ssn FROM customers LIMIT 1), '')",
+        "SELECT o.id, x.ssn FROM orders o, LATERAL (SELECT ssn FROM customers c \
+         WHERE c.id = o.customer_id) x",
+        "SELECT * FROM orders o LEFT JOIN LATERAL (SELECT * FROM customers c \
+         WHERE c.id = o.customer_id) x ON true",
+        "SELECT * FROM orders o JOIN customers c ON c.id = o.customer_id",
+        "SELECT * FROM orders o JOIN (customers c JOIN customers d USING (id)) ON c.id = o.id",
+        "SELECT ssn FROM customers UNION SELECT email FROM customers",
+        "SELECT ssn FROM customers INTERSECT SELECT ssn FROM customers",
+        "SELECT id FROM orders EXCEPT SELECT id FROM customers WHERE ssn > '5'",
+        "(SELECT ssn FROM customers ORDER BY ssn LIMIT 1) UNION ALL (TABLE customers_2024 LIMIT 0)",
+        "SELECT * FROM (SELECT * FROM (SELECT ssn FROM customers) a) b",
+        "SELECT JSON_ARRAY(SELECT ssn FROM customers)",
+        "SELECT json_object('k': (SELECT max(ssn) FROM customers))",
+        "SELECT * FROM orders WHERE total > ALL (SELECT length(ssn) FROM customers)",
+        "VALUES ((SELECT ssn FROM customers LIMIT 1))",
+        "SELECT * FROM generate_series(1, (SELECT count(*) FROM customers WHERE ssn > '1'))",
+    ] {
+        masked(sql);
+    }
+}
+
+#[test]
+fn with_queries_follow_postgres_scoping() {
+    // A WITH query named like the table hides it…
+    let out = rw("WITH customers AS (SELECT 1 AS id) SELECT * FROM customers").expect("allowed");
+    assert!(!out.changed, "{}", out.sql);
+    // …but not from the WITH queries before it (plain WITH)…
+    masked("WITH a AS (SELECT * FROM customers), customers AS (SELECT 1 AS x) SELECT * FROM a");
+    // …which WITH RECURSIVE does.
+    let out = rw(
+        "WITH RECURSIVE a AS (SELECT * FROM customers), customers AS (SELECT 1 AS x) \
+                  SELECT * FROM a",
+    )
+    .expect("allowed");
+    assert!(!out.changed, "{}", out.sql);
+    // A WITH query inside a subquery hides nothing outside it.
+    let out =
+        rw("SELECT * FROM (WITH customers AS (SELECT 1) SELECT * FROM customers) x, customers")
+            .expect("allowed");
+    assert!(
+        out.sql.starts_with(
+            "SELECT * FROM (WITH customers AS (SELECT 1) SELECT * FROM customers) x, (SELECT"
+        ),
+        "{}",
+        out.sql
+    );
+    assert!(
+        out.sql.ends_with("FROM public.customers) customers"),
+        "{}",
+        out.sql
+    );
+    // A qualified name is never a WITH query.
+    masked("WITH customers AS (SELECT 1) SELECT * FROM public.customers");
+}
+
+#[test]
+fn views_over_protected_tables_are_inlined() {
+    let out = masked("SELECT * FROM customer_contacts WHERE email LIKE 'a%'");
+    assert!(
+        out.contains("customer_contacts(id, full_name, email, ssn)"),
+        "{out}"
+    );
+    // security_barrier keeps its filter below the subject's quals.
+    let out = masked("SELECT * FROM vip v WHERE v.ssn LIKE '1%'");
+    assert!(out.contains("OFFSET 0"), "{out}");
+    // Views over clear tables are left alone, at no cost.
+    let out = rw("SELECT * FROM order_totals").expect("allowed");
+    assert!(!out.changed && !out.protected_touched);
+}
+
+#[test]
+fn statements_that_carry_queries_are_masked() {
+    for sql in [
+        "COPY customers TO STDOUT",
+        "COPY customers (id, ssn) TO STDOUT WITH (FORMAT csv, HEADER)",
+        "COPY public.customers TO STDOUT (FORMAT binary)",
+        "COPY (SELECT ssn FROM customers WHERE ssn LIKE '1%') TO STDOUT",
+        "COPY customer_contacts TO STDOUT",
+        "DECLARE c CURSOR WITH HOLD FOR SELECT * FROM customers",
+        "DECLARE c SCROLL CURSOR FOR SELECT ssn FROM customers ORDER BY ssn",
+        "PREPARE p(text) AS SELECT * FROM customers WHERE ssn = $1",
+        "INSERT INTO orders (id, customer_id, total) SELECT id, id, 0 FROM customers WHERE ssn LIKE '1%'",
+        "INSERT INTO orders SELECT id, id, length(ssn) FROM customers RETURNING *",
+        "UPDATE orders SET total = 0 FROM customers c WHERE c.id = orders.customer_id \
+         AND c.ssn LIKE '1%' RETURNING c.ssn",
+        "UPDATE orders SET total = (SELECT length(ssn) FROM customers WHERE id = 1)",
+        "DELETE FROM orders USING customers c WHERE c.id = orders.customer_id RETURNING c.email",
+        "DELETE FROM orders WHERE customer_id IN (SELECT id FROM customers WHERE ssn LIKE '9%')",
+        "MERGE INTO orders o USING customers c ON o.customer_id = c.id \
+         WHEN MATCHED AND c.ssn LIKE '1%' THEN UPDATE SET total = 0",
+        "WITH d AS (DELETE FROM orders WHERE customer_id IN (SELECT id FROM customers \
+         WHERE ssn = '1') RETURNING *) SELECT * FROM d",
+        "CREATE TABLE loot AS SELECT * FROM customers",
+        "CREATE TEMP TABLE loot AS SELECT ssn FROM customers",
+        "SELECT * INTO loot FROM customers",
+    ] {
+        masked(sql);
+    }
+}
+
+#[test]
+fn copy_of_a_table_becomes_copy_of_a_query() {
+    let out = masked("COPY customers (id, ssn) TO STDOUT WITH (FORMAT csv)");
+    assert!(
+        out.starts_with("COPY (SELECT id, ssn FROM (SELECT"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FROM ONLY public.customers"),
+        "COPY t reads t alone: {out}"
+    );
+}
+
+#[test]
+fn every_statement_of_a_batch_is_rewritten() {
+    let out = rw("SELECT 1; SELECT * FROM customers; SELECT ssn FROM customers").expect("allowed");
+    assert_eq!(out.statements, 3);
+    assert!(unmasked_references(&out.sql).is_empty(), "{}", out.sql);
+    assert_eq!(
+        out.sql.matches("FROM public.customers").count(),
+        2,
+        "{}",
+        out.sql
+    );
+}
+
+#[test]
+fn clear_statements_are_passed_as_written() {
+    for sql in [
+        "SELECT * FROM orders /* keep me */",
+        "SELECT id, full_name FROM other.customers",
+        "SELECT relname FROM pg_class",
+        "EXPLAIN ANALYZE SELECT * FROM orders",
+        "UPDATE orders SET total = 1 WHERE id = 2",
+        "BEGIN; FETCH 10 FROM c; COMMIT",
+        "EXECUTE p('123-45-6789')",
+        "SET search_path TO other, public",
+        "LISTEN x",
+        "LOCK TABLE customers IN ACCESS SHARE MODE",
+        "ANALYZE customers",
+        "CREATE TABLE scratch (a int)",
+        "CREATE INDEX ON orders (total)",
+        "WITH customers AS (SELECT 1) SELECT * FROM customers",
+    ] {
+        let out = rw(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert!(!out.changed, "{sql} → {}", out.sql);
+        assert_eq!(out.sql, sql);
+    }
+}
+
+#[test]
+fn search_path_decides_unqualified_names_and_the_result_is_pinned() {
+    // other.customers comes first: it is read, pinned to its schema so the upstream cannot
+    // pick public.customers instead whatever its search_path.
+    let other_first = SearchPath::parse("other, public", "analyst");
+    let out = rw_with("SELECT * FROM customers", &TestMasks::new(), &other_first).expect("ok");
+    assert!(out.changed && !out.protected_touched, "{}", out.sql);
+    assert_eq!(out.sql, "SELECT * FROM other.customers");
+    // The default path finds public.customers: masked and pinned.
+    let out = masked("SELECT * FROM customers");
+    assert!(out.contains("FROM public.customers"), "{out}");
+    // A path that finds nothing, while a protected namesake exists: refused.
+    let nowhere = SearchPath::parse("nowhere", "analyst");
+    let e = rw_with("SELECT * FROM customers", &TestMasks::new(), &nowhere).expect_err("refused");
+    assert!(e.message.contains("schema-qualify"), "{e}");
+    // A temp table cannot shadow the protected one: the name is pinned to public.
+    let out = masked("CREATE TEMP TABLE customers (ssn text); SELECT * FROM customers");
+    assert!(out.contains("FROM public.customers"), "{out}");
+    // pg_temp.customers is the subject's own table: left alone.
+    let out = rw("SELECT * FROM pg_temp.customers").expect("allowed");
+    assert!(!out.changed);
+}
+
+#[test]
+fn fail_closed_cases_are_refused() {
+    for sql in [
+        // Code the rewriter cannot see into.
+        "DO $$BEGIN PERFORM ssn FROM customers; END$$",
+        "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT ssn FROM customers'",
+        "CREATE PROCEDURE p() LANGUAGE sql AS 'SELECT 1'",
+        "CALL p()",
+        "SELECT leak_ssn(1)",
+        "SELECT public.leak_ssn(1)",
+        "CREATE TRIGGER t BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION f()",
+        "CREATE RULE r AS ON SELECT TO orders DO INSTEAD SELECT * FROM customers",
+        "CREATE EXTENSION dblink",
+        // Statistics and statement texts.
+        "SELECT * FROM pg_stats WHERE tablename = 'customers'",
+        "SELECT * FROM pg_catalog.pg_statistic",
+        "SELECT * FROM pg_stats_ext",
+        "SELECT * FROM pg_stats_ext_exprs",
+        "SELECT query FROM pg_stat_activity",
+        "SELECT query FROM public.pg_stat_statements",
+        "SELECT * FROM pg_prepared_statements",
+        "SELECT pg_catalog.pg_stat_get_backend_activity(1)",
+        "SELECT current_query()",
+        "SELECT (SELECT count(*) FROM pg_stats)",
+        // Functions that read data by name or by query text.
+        "SELECT query_to_xml('select ssn from customers', true, true, '')",
+        "SELECT table_to_xml('customers', true, true, '')",
+        "SELECT * FROM ts_stat('select to_tsvector(ssn) from customers')",
+        "SELECT cursor_to_xml('c', 10, true, true, '')",
+        "SELECT * FROM dblink('dbname=app', 'select ssn from customers') AS t(ssn text)",
+        "SELECT pg_read_file('/etc/passwd')",
+        // Large objects.
+        "SELECT lo_get(42)",
+        "SELECT * FROM pg_largeobject",
+        // Plans.
+        "EXPLAIN SELECT * FROM customers WHERE ssn = '1'",
+        "EXPLAIN ANALYZE SELECT * FROM customers",
+        "EXPLAIN (VERBOSE, COSTS off) SELECT ssn FROM customer_contacts",
+        "EXPLAIN EXECUTE p('1')",
+        // Roles.
+        "SET ROLE admin",
+        "SET SESSION AUTHORIZATION admin",
+        "RESET ROLE",
+        "SELECT set_config('role', 'admin', false)",
+        "SELECT set_config(current_user, 'x', false)",
+        // Elsewhere data.
+        "SELECT * FROM remote_customers",
+        // Definitions that would evaluate or store clear values.
+        "CREATE VIEW v AS SELECT * FROM customers",
+        "CREATE MATERIALIZED VIEW mv AS SELECT ssn FROM customers",
+        "CREATE INDEX ON customers ((ssn::int))",
+        "ALTER TABLE customers ADD CONSTRAINT c CHECK (ssn <> '')",
+        "ALTER TABLE customers RENAME COLUMN ssn TO not_ssn",
+        "ALTER SCHEMA public RENAME TO p2",
+        "CREATE TABLE x (LIKE customers)",
+        "CREATE TABLE child () INHERITS (customers)",
+        "CREATE STATISTICS s ON ssn, email FROM customers",
+        "COPY customers TO '/tmp/x'",
+        "COPY (SELECT 1) TO PROGRAM 'cat'",
+        "GRANT SELECT ON customers TO PUBLIC",
+        // Writes to protected tables (default policy).
+        "INSERT INTO customers (id, ssn) VALUES (99, '123-45-6789')",
+        "UPDATE customers SET full_name = 'x' WHERE ssn LIKE '1%'",
+        "DELETE FROM customers WHERE id = 1",
+        "MERGE INTO customers c USING orders o ON c.id = o.customer_id WHEN MATCHED THEN DELETE",
+        "COPY customers FROM STDIN",
+        "TRUNCATE customers",
+        "WITH d AS (DELETE FROM customers RETURNING ssn) SELECT * FROM d",
+        // Views that call code.
+        "SELECT * FROM leaky",
+        // One refused statement refuses the batch.
+        "SELECT 1; SELECT * FROM pg_stats",
+    ] {
+        refused(sql);
+    }
+}
+
+#[test]
+fn parse_errors_are_42601() {
+    let e = rw("SELEC ssn FROM customers").expect_err("does not parse");
+    assert_eq!(e.sqlstate, "42601");
+}
+
+#[test]
+fn blind_writes_when_the_policy_allows_them() {
+    let masks = TestMasks::allowing_blind_writes();
+    for sql in [
+        "UPDATE customers SET full_name = 'x' WHERE id = 1",
+        "UPDATE customers SET ssn = '000-00-0000' WHERE id = 1 RETURNING id",
+        "DELETE FROM customers WHERE id = 1",
+        "INSERT INTO customers (id, ssn) VALUES (99, '123-45-6789')",
+        "COPY customers FROM STDIN",
+        "TRUNCATE customers",
+    ] {
+        let out = rw_with(sql, &masks, &path()).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert!(out.protected_touched, "{sql}");
+    }
+    // The source of an INSERT … SELECT is masked all the same.
+    masked_with(
+        "INSERT INTO customers SELECT * FROM customers WHERE ssn LIKE '1%'",
+        &masks,
+        &path(),
+    );
+    for sql in [
+        "UPDATE customers SET full_name = ssn",
+        "UPDATE customers SET full_name = 'x' WHERE ssn LIKE '1%'",
+        "UPDATE customers c SET full_name = row_to_json(c)::text",
+        "UPDATE customers SET full_name = 'x' RETURNING *",
+        "UPDATE customers SET full_name = 'x' WHERE id IN (SELECT 1 WHERE ssn > '')",
+        "DELETE FROM customers c WHERE c.email LIKE '%@x.org'",
+        "DELETE FROM customers c WHERE id = 1 RETURNING c",
+        "INSERT INTO customers (id) VALUES (1) ON CONFLICT DO NOTHING",
+        "INSERT INTO customers (id) VALUES (1) RETURNING ssn",
+        "MERGE INTO customers c USING orders o ON c.id = o.customer_id WHEN MATCHED THEN DELETE",
+    ] {
+        refused_with(sql, &masks);
+    }
+}
+
+#[test]
+fn masks_that_cannot_be_applied_refuse_reads() {
+    let mut masks = TestMasks::new();
+    masks.unavailable.push("ssn");
+    let e = refused_with("SELECT id FROM customers", &masks);
+    assert!(e.message.contains("no mask key"), "{e}");
+    assert!(rw_with("SELECT * FROM orders", &masks, &path()).is_ok());
+}
+
+#[test]
+fn relations_the_snapshot_lacks_but_the_policy_names_are_refused() {
+    let mut masks = TestMasks::new();
+    masks.missing.push("new_customers");
+    let e = refused_with("SELECT * FROM new_customers", &masks);
+    assert!(e.message.contains("snapshot"), "{e}");
+    refused_with("SELECT * FROM public.new_customers", &masks);
+    refused_with(
+        "LOCK TABLE x IN ACCESS SHARE MODE; SELECT * FROM new_customers",
+        &masks,
+    );
+}
+
+#[test]
+fn unknown_functions_are_refused_when_the_catalog_lists_all() {
+    let full = Catalog::new(1, catalog().relations().to_vec(), vec![], true);
+    let out = rewrite("SELECT made_up(1)", &full, &path(), &TestMasks::new());
+    assert!(out.is_err());
+    let out = rewrite(
+        "SELECT pg_catalog.lower('A')",
+        &full,
+        &path(),
+        &TestMasks::new(),
+    );
+    assert!(out.is_ok(), "{out:?}");
+}
+
+#[test]
+fn backslashes_never_pass_through_as_written() {
+    // One literal with standard_conforming_strings on; a subquery on customers with it off.
+    let sneaky = "SELECT 'a\\'' , (SELECT ssn FROM customers) --'";
+    let out = rw(sneaky).expect("a literal is harmless");
+    assert!(out.changed, "{}", out.sql);
+    let off = pg_query::ParserOptions::DISABLE_STANDARD_CONFORMING_STRINGS;
+    let reread = pg_query::parse(&out.sql, off).expect("the printed text parses either way");
+    assert!(reread.tables().is_empty(), "{}", out.sql);
+}

@@ -1,0 +1,185 @@
+//! The upstream catalog (relations, columns, types, view definitions, functions) that the
+//! masking rewriter resolves names against: loaded over a service connection of jitgate's own,
+//! cached per resource, and reloaded after DDL passes through jitgate or when it grows old.
+
+use crate::codec::{backend, read_message, Message};
+use crate::front::ResourceFront;
+use crate::upstream;
+use bytes::{BufMut, BytesMut};
+use jitgate_pg_sql::{Catalog, CatalogRows, Row};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+
+/// A snapshot older than this is reloaded at the next masked login, catching DDL that did not
+/// pass through jitgate.
+const MAX_AGE: Duration = Duration::from_secs(30);
+/// Largest catalog message accepted (a view definition can be long).
+const MAX_MESSAGE: usize = 64 << 20;
+
+/// Catalog snapshots per resource.
+#[derive(Default)]
+pub struct CatalogCache {
+    snapshots: Mutex<HashMap<Arc<str>, Snapshot>>,
+    /// Versions key the rewrite cache: every snapshot gets a new one.
+    versions: AtomicU64,
+}
+
+struct Snapshot {
+    catalog: Arc<Catalog>,
+    loaded: Instant,
+    /// The resource's DDL counter when it was loaded.
+    ddl_epoch: u64,
+}
+
+impl CatalogCache {
+    /// The current snapshot of `resource`'s catalog, loading it when missing, stale or outdated
+    /// by DDL.
+    pub async fn get(&self, resource: &ResourceFront) -> Result<Arc<Catalog>, String> {
+        let epoch = resource.ddl_epoch.load(Ordering::Acquire);
+        if let Some(s) = self.lock().get(&resource.name) {
+            if s.ddl_epoch == epoch && s.loaded.elapsed() < MAX_AGE {
+                return Ok(s.catalog.clone());
+            }
+        }
+        let version = self.versions.fetch_add(1, Ordering::Relaxed) + 1;
+        let catalog = Arc::new(load(resource, version).await?);
+        self.lock().insert(
+            resource.name.clone(),
+            Snapshot {
+                catalog: catalog.clone(),
+                loaded: Instant::now(),
+                ddl_epoch: epoch,
+            },
+        );
+        Ok(catalog)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Snapshot>> {
+        self.snapshots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Runs the catalog queries in one read-only snapshot on a fresh service connection.
+async fn load(resource: &ResourceFront, version: u64) -> Result<Catalog, String> {
+    let mut conn = upstream::connect(&resource.upstream, resource.upstream_tls.as_ref(), &[])
+        .await
+        .map_err(|e| format!("connecting to read the catalog: {e}"))?;
+    let mut buf = std::mem::take(&mut conn.read_buf);
+    let stream = &mut conn.stream;
+    simple_query(stream, &mut buf, Catalog::LOAD_BEGIN).await?;
+    simple_query(stream, &mut buf, Catalog::LOAD_SEARCH_PATH).await?;
+    let mut results = Vec::with_capacity(Catalog::LOAD_QUERIES.len());
+    for sql in Catalog::LOAD_QUERIES {
+        results.push(simple_query(stream, &mut buf, sql).await?);
+    }
+    simple_query(stream, &mut buf, Catalog::LOAD_END).await?;
+    let mut results = results.into_iter();
+    let mut next = || results.next().unwrap_or_default();
+    let rows = CatalogRows {
+        relations: next(),
+        columns: next(),
+        view_dependencies: next(),
+        functions: next(),
+    };
+    let mut bye = BytesMut::new();
+    backend::terminate(&mut bye);
+    let _ = conn.stream.write_all(&bye).await;
+    Catalog::from_rows(version, &rows).map_err(|e| format!("reading the catalog: {e}"))
+}
+
+/// Runs one statement with the simple query protocol and returns its rows as text.
+async fn simple_query(
+    stream: &mut crate::stream::PgStream,
+    buf: &mut BytesMut,
+    sql: &str,
+) -> Result<Vec<Row>, String> {
+    let mut q = BytesMut::with_capacity(sql.len() + 6);
+    q.put_u8(b'Q');
+    q.put_u32(sql.len() as u32 + 5);
+    q.extend_from_slice(sql.as_bytes());
+    q.put_u8(0);
+    stream
+        .write_all(&q)
+        .await
+        .map_err(|e| format!("sending a catalog query: {e}"))?;
+    let mut rows = Vec::new();
+    let mut error = None;
+    loop {
+        let Message { tag, body } = read_message(stream, buf, MAX_MESSAGE)
+            .await
+            .map_err(|e| format!("reading the catalog: {e}"))?;
+        match tag {
+            b'D' => rows.push(parse_row(&body).ok_or("malformed DataRow in the catalog")?),
+            b'E' => {
+                let message = backend::fields(&body)
+                    .find(|(c, _)| *c == b'M')
+                    .map(|(_, m)| String::from_utf8_lossy(m).into_owned())
+                    .unwrap_or_default();
+                error = Some(format!("catalog query failed: {message}"));
+            }
+            b'Z' => break,
+            _ => {}
+        }
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(rows),
+    }
+}
+
+fn parse_row(body: &[u8]) -> Option<Row> {
+    let count = i16::from_be_bytes(body.get(..2)?.try_into().ok()?);
+    let mut at = 2;
+    let mut row = Vec::with_capacity(count.max(0) as usize);
+    for _ in 0..count {
+        let len = i32::from_be_bytes(body.get(at..at + 4)?.try_into().ok()?);
+        at += 4;
+        if len < 0 {
+            row.push(None);
+        } else {
+            let value = body.get(at..at + len as usize)?;
+            row.push(Some(String::from_utf8_lossy(value).into_owned()));
+            at += len as usize;
+        }
+    }
+    Some(row)
+}
+
+/// Whether a CommandComplete tag says the schema may have changed.
+pub fn is_ddl_tag(body: &[u8]) -> bool {
+    [
+        &b"CREATE"[..],
+        b"ALTER",
+        b"DROP",
+        b"COMMENT",
+        b"GRANT",
+        b"REVOKE",
+    ]
+    .iter()
+    .any(|p| body.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_parse_with_nulls() {
+        let mut body = vec![0, 2];
+        body.extend_from_slice(&3i32.to_be_bytes());
+        body.extend_from_slice(b"abc");
+        body.extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(parse_row(&body), Some(vec![Some("abc".into()), None]));
+        assert_eq!(parse_row(&body[..5]), None);
+    }
+
+    #[test]
+    fn ddl_tags_are_recognised() {
+        assert!(is_ddl_tag(b"CREATE TABLE\0"));
+        assert!(is_ddl_tag(b"ALTER TABLE\0"));
+        assert!(!is_ddl_tag(b"SELECT 3\0"));
+    }
+}

@@ -1,0 +1,254 @@
+//! Statements of guarded sessions — masked subjects and read-only grants — are checked before
+//! they reach the upstream: passed, rewritten (mask before evaluate), or refused (fail closed).
+//! Subjects with clear access on read-write grants are never guarded and pay nothing for it.
+
+use crate::codec::{cstr_prefix, HEADER_LEN};
+use crate::front::ResourceFront;
+use crate::relay::Flow;
+use crate::results::ResultFilter;
+use crate::statements::{Refusal, StatementLog};
+use bytes::{BufMut, BytesMut};
+use jitgate_control::Admission;
+use std::future::Future;
+use std::pin::Pin;
+
+/// What a statement may become on its way upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Rewrite(String),
+    Refuse(Refusal),
+}
+
+/// Decides per statement text; implemented by the masking rewriter and the read-only check.
+pub trait StatementPolicy: Send {
+    fn check(&mut self, sql: &str) -> Verdict;
+}
+
+/// The checks one session gets.
+pub struct SessionGuard {
+    pub statements: Box<dyn StatementPolicy>,
+    pub results: Option<Box<dyn ResultFilter>>,
+}
+
+/// A boxed future, so that providers can do I/O (e.g. read the upstream catalog).
+pub type GuardFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<SessionGuard>, Refusal>> + Send + 'a>>;
+
+/// What a provider knows of a session at login.
+pub struct SessionContext<'a> {
+    pub admission: &'a Admission,
+    pub resource: &'a ResourceFront,
+    /// The client's `search_path` start-up parameter, if it sent one.
+    pub search_path: Option<&'a str>,
+}
+
+/// Decides at login which checks a session needs: `None` for clear access on a read-write
+/// grant, which then runs on the untouched fast path.
+pub trait GuardProvider: Send + Sync {
+    fn guard_for<'a>(&'a self, session: SessionContext<'a>) -> GuardFuture<'a>;
+}
+
+/// The client side of a guarded session: rewrites Query and Parse messages, and after a refused
+/// Parse drops the rest of the extended-protocol batch up to its Sync, as PostgreSQL itself
+/// skips a batch after an error.
+pub struct GuardedClient {
+    policy: Box<dyn StatementPolicy>,
+    skipping_to_sync: bool,
+}
+
+const SYNC: [u8; 5] = [b'S', 0, 0, 0, 4];
+
+impl GuardedClient {
+    pub fn new(policy: Box<dyn StatementPolicy>) -> GuardedClient {
+        GuardedClient {
+            policy,
+            skipping_to_sync: false,
+        }
+    }
+
+    /// Handles one client message, appending what goes upstream to `out`.
+    pub fn message(
+        &mut self,
+        tag: u8,
+        msg: &[u8],
+        out: &mut BytesMut,
+        log: &mut StatementLog,
+    ) -> Flow {
+        if self.skipping_to_sync {
+            match tag {
+                b'S' => {
+                    self.skipping_to_sync = false;
+                    out.extend_from_slice(&SYNC);
+                    log.client_message(tag, msg);
+                }
+                b'X' => {
+                    out.extend_from_slice(msg);
+                    return Flow::ForwardAndStop;
+                }
+                _ => {}
+            }
+            return Flow::Forward;
+        }
+        match tag {
+            b'Q' => {
+                let sql = cstr_prefix(&msg[HEADER_LEN..]);
+                match self.verdict(sql) {
+                    Verdict::Pass => {
+                        log.client_message(tag, msg);
+                        out.extend_from_slice(msg);
+                    }
+                    Verdict::Rewrite(new) => {
+                        // Audited with the text the client sent.
+                        log.client_message(tag, msg);
+                        put_message(out, b'Q', |b| put_cstr(b, &new));
+                    }
+                    Verdict::Refuse(refusal) => {
+                        log.refused(sql, refusal);
+                        out.extend_from_slice(&SYNC);
+                    }
+                }
+            }
+            b'P' => {
+                let body = &msg[HEADER_LEN..];
+                let name = cstr_prefix(body);
+                let rest = body.get(name.len() + 1..).unwrap_or(&[]);
+                let sql = cstr_prefix(rest);
+                let tail = rest.get(sql.len() + 1..).unwrap_or(&[]);
+                match self.verdict(sql) {
+                    Verdict::Pass => {
+                        log.client_message(tag, msg);
+                        out.extend_from_slice(msg);
+                    }
+                    Verdict::Rewrite(new) => {
+                        log.client_message(tag, msg);
+                        put_message(out, b'P', |b| {
+                            b.extend_from_slice(name);
+                            b.put_u8(0);
+                            put_cstr(b, &new);
+                            b.extend_from_slice(tail);
+                        });
+                    }
+                    Verdict::Refuse(refusal) => {
+                        log.refused(sql, refusal);
+                        self.skipping_to_sync = true;
+                    }
+                }
+            }
+            b'F' => {
+                // FunctionCall names a function by OID, past any parser: no way to check it.
+                log.refused(
+                    b"<function call>",
+                    Refusal {
+                        sqlstate: *b"42501",
+                        message: "jitgate: the FunctionCall protocol message is not allowed in this session".into(),
+                        kind: "statement.refused",
+                    },
+                );
+                out.extend_from_slice(&SYNC);
+            }
+            b'X' => {
+                out.extend_from_slice(msg);
+                return Flow::ForwardAndStop;
+            }
+            _ => {
+                log.client_message(tag, msg);
+                out.extend_from_slice(msg);
+            }
+        }
+        Flow::Forward
+    }
+
+    fn verdict(&mut self, sql: &[u8]) -> Verdict {
+        match std::str::from_utf8(sql) {
+            Ok(text) => self.policy.check(text),
+            Err(_) => Verdict::Refuse(Refusal {
+                sqlstate: *b"22021",
+                message: "jitgate: statement text is not valid UTF-8".into(),
+                kind: "statement.refused",
+            }),
+        }
+    }
+}
+
+fn put_message(out: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
+    out.put_u8(tag);
+    let at = out.len();
+    out.put_u32(0);
+    body(out);
+    let len = (out.len() - at) as u32;
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+fn put_cstr(out: &mut BytesMut, s: &str) {
+    out.extend(s.bytes().filter(|&b| b != 0));
+    out.put_u8(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![tag];
+        m.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+
+    /// Refuses statements mentioning `secret`, upper-cases those mentioning `shout`.
+    struct Toy;
+    impl StatementPolicy for Toy {
+        fn check(&mut self, sql: &str) -> Verdict {
+            if sql.contains("secret") {
+                Verdict::Refuse(Refusal {
+                    sqlstate: *b"42501",
+                    message: "no".into(),
+                    kind: "masking.refused",
+                })
+            } else if sql.contains("shout") {
+                Verdict::Rewrite(sql.to_uppercase())
+            } else {
+                Verdict::Pass
+            }
+        }
+    }
+
+    fn run(messages: &[Vec<u8>]) -> (Vec<u8>, StatementLog) {
+        let mut guard = GuardedClient::new(Box::new(Toy));
+        let mut log = StatementLog::default();
+        let mut out = BytesMut::new();
+        for m in messages {
+            guard.message(m[0], m, &mut out, &mut log);
+        }
+        (out.to_vec(), log)
+    }
+
+    #[test]
+    fn queries_pass_are_rewritten_or_replaced_by_a_sync() {
+        let (out, log) = run(&[
+            msg(b'Q', b"select 1\0"),
+            msg(b'Q', b"shout\0"),
+            msg(b'Q', b"select secret\0"),
+        ]);
+        let mut expected = msg(b'Q', b"select 1\0");
+        expected.extend(msg(b'Q', b"SHOUT\0"));
+        expected.extend(SYNC);
+        assert_eq!(out, expected);
+        assert!(log.busy());
+    }
+
+    #[test]
+    fn a_refused_parse_drops_its_batch_up_to_sync() {
+        let (out, _) = run(&[
+            msg(b'P', b"\0select secret\0\0\0"),
+            msg(b'B', b"\0\0\0\0\0\0\0\0"),
+            msg(b'E', b"\0\0\0\0\0"),
+            msg(b'S', b""),
+            msg(b'P', b"s2\0shout\0\0\0"),
+        ]);
+        let mut expected = SYNC.to_vec();
+        expected.extend(msg(b'P', b"s2\0SHOUT\0\0\0"));
+        assert_eq!(out, expected);
+    }
+}

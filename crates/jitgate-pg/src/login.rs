@@ -1,0 +1,371 @@
+//! Logging a client in: TLS negotiation, authentication with a jitgate credential, admission
+//! under a live grant, and jitgate's own login to the upstream. Everything that can go wrong
+//! here ends with a FATAL error the client can read.
+
+use crate::auth::{authenticate, ClientAuthError, ClientAuthMethod};
+use crate::cancel::{CancelKey, CancelTarget};
+use crate::codec::backend::{self, Severity};
+use crate::codec::startup::{read_startup, StartupParams, StartupRequest};
+use crate::codec::ProtocolError;
+use crate::front::{Front, ResourceFront};
+use crate::guard::{SessionContext, SessionGuard};
+use crate::relay::READ_CHUNK;
+use crate::stream::PgStream;
+use crate::upstream::{self, UpstreamConn};
+use bytes::{BufMut, BytesMut};
+use jitgate_control::audit::AuditEvent;
+use jitgate_control::scram::ScramVerifier;
+use jitgate_control::Refusal;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// How long jitgate waits to deliver its last words to a client that is not reading.
+pub(crate) const GOODBYE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Client start-up parameters passed on to the upstream; anything else (notably `options`,
+/// which could set `role` or `session_authorization`) is dropped.
+const FORWARDED_PARAMS: &[&str] = &[
+    "application_name",
+    "client_encoding",
+    "DateStyle",
+    "TimeZone",
+    "IntervalStyle",
+    "extra_float_digits",
+    "search_path",
+    "datestyle",
+    "timezone",
+];
+
+/// A refusal to send the client before closing.
+pub(crate) struct Fatal {
+    pub sqlstate: String,
+    pub message: String,
+}
+
+impl Fatal {
+    pub(crate) fn new(sqlstate: impl Into<String>, message: impl Into<String>) -> Fatal {
+        Fatal {
+            sqlstate: sqlstate.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A client logged in and its upstream connection ready.
+pub(crate) struct Opened {
+    pub client: PgStream,
+    pub client_buf: BytesMut,
+    pub upstream: UpstreamConn,
+    pub session: jitgate_control::Session,
+    pub cancel_key: CancelKey,
+    pub guard: Option<SessionGuard>,
+}
+
+pub(crate) type OpenResult = Result<Option<Opened>, (PgStream, Fatal)>;
+
+pub(crate) async fn open(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    front: &Front,
+    resource: &ResourceFront,
+) -> OpenResult {
+    let mut stream = PgStream::Plain(tcp);
+    // Negotiate encryption until a real StartupMessage arrives.
+    let params = loop {
+        let request = match read_startup(&mut stream).await {
+            Ok(r) => r,
+            Err(ProtocolError::Closed) => return Ok(None),
+            Err(e) => return Err((stream, Fatal::new("08P01", e.to_string()))),
+        };
+        match request {
+            StartupRequest::Ssl if !stream.is_tls() => {
+                stream = match negotiate_tls(stream, front).await {
+                    Ok(Some(s)) => s,
+                    Ok(None) => return Ok(None),
+                    Err(refusal) => return Err(refusal),
+                };
+            }
+            StartupRequest::GssEnc if !stream.is_tls() => {
+                if stream.write_all(b"N").await.is_err() {
+                    return Ok(None);
+                }
+            }
+            StartupRequest::Ssl | StartupRequest::GssEnc => {
+                return Err((stream, Fatal::new("08P01", "encryption requested twice")));
+            }
+            StartupRequest::Cancel {
+                process_id,
+                secret_key,
+            } => {
+                forward_cancel(front, process_id, secret_key).await;
+                return Ok(None);
+            }
+            StartupRequest::Startup(params) => break params,
+        }
+    };
+    if front.settings.tls_required && !stream.is_tls() {
+        return Err((
+            stream,
+            Fatal::new(
+                "28000",
+                "jitgate accepts only TLS connections (use sslmode=require)",
+            ),
+        ));
+    }
+    let Some(login) = params.get("user").map(str::to_owned) else {
+        return Err((
+            stream,
+            Fatal::new("28000", "no user name in start-up packet"),
+        ));
+    };
+    if let Some(db) = params.get("database") {
+        let served = resource.upstream.database.as_str();
+        if db != served && db != login {
+            return Err((
+                stream,
+                Fatal::new(
+                    "3D000",
+                    format!(
+                        "database \"{db}\" is not served here: resource \"{}\" serves \"{served}\"",
+                        resource.name
+                    ),
+                ),
+            ));
+        }
+    }
+
+    let method = if front.settings.password_auth {
+        if !stream.is_tls()
+            && !stream.peer_is_loopback()
+            && !front.settings.allow_cleartext_without_tls
+        {
+            return Err((
+                stream,
+                Fatal::new(
+                    "28000",
+                    "a password in clear text is accepted only over TLS (use sslmode=require)",
+                ),
+            ));
+        }
+        ClientAuthMethod::Cleartext
+    } else {
+        ClientAuthMethod::Scram
+    };
+
+    let credential = match front.control.find_credential(&login) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("looking up credential: {e}");
+            return Err((stream, Fatal::new("58000", "jitgate cannot read its store")));
+        }
+    };
+    let verifier = credential
+        .as_ref()
+        .map(|c| c.verifier.clone())
+        .unwrap_or_else(|| ScramVerifier::unmatchable(&login));
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let auth = authenticate(
+        &mut stream,
+        &mut buf,
+        method,
+        &verifier,
+        front.settings.max_message_bytes,
+    )
+    .await;
+    let audit_failure = |reason: &str| {
+        front.control.audit(
+            AuditEvent::new(
+                "login.failed",
+                json!({"login": login, "client_addr": peer.to_string(), "reason": reason}),
+            )
+            .resource(&resource.name),
+        );
+    };
+    let credential = match (auth, credential) {
+        (Ok(()), Some(c)) => c,
+        (Err(ClientAuthError::Disconnected), _) => return Ok(None),
+        (Ok(()), None) | (Err(ClientAuthError::Failed), _) => {
+            audit_failure("wrong credential");
+            return Err((
+                stream,
+                Fatal::new(
+                    "28P01",
+                    format!("password authentication failed for user \"{login}\""),
+                ),
+            ));
+        }
+        (Err(e), _) => {
+            audit_failure("authentication protocol error");
+            return Err((stream, Fatal::new("08P01", e.to_string())));
+        }
+    };
+
+    let admission = match front.control.admit(&credential, &resource.name) {
+        Ok(a) => a,
+        Err(refusal) => {
+            audit_failure(&refusal.to_string());
+            let message = match &refusal {
+                Refusal::OtherResource(r) => format!(
+                    "credential \"{login}\" is for resource \"{r}\", not \"{}\"",
+                    resource.name
+                ),
+                other => format!("{other}: credential \"{login}\" no longer admits you"),
+            };
+            return Err((stream, Fatal::new("28P01", message)));
+        }
+    };
+
+    // Masked subjects and read-only grants get their checks now, or no session at all.
+    let guard = match &front.guards {
+        None => None,
+        Some(provider) => match provider
+            .guard_for(SessionContext {
+                admission: &admission,
+                resource,
+                search_path: params.get("search_path"),
+            })
+            .await
+        {
+            Ok(guard) => guard,
+            Err(refusal) => {
+                tracing::warn!(resource = %resource.name, "session checks unavailable: {}", refusal.message);
+                let sqlstate = String::from_utf8_lossy(&refusal.sqlstate).into_owned();
+                return Err((stream, Fatal::new(sqlstate, refusal.message)));
+            }
+        },
+    };
+
+    let mut forwarded = forwarded_params(&params);
+    if admission.grant.read_only {
+        // PostgreSQL itself then refuses writes; the guard stops attempts to switch it off.
+        forwarded.push(("default_transaction_read_only".into(), "on".into()));
+    }
+    let upstream = match upstream::connect(
+        &resource.upstream,
+        resource.upstream_tls.as_ref(),
+        &forwarded,
+    )
+    .await
+    {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(resource = %resource.name, "upstream login failed: {e}");
+            front.control.audit(
+                AuditEvent::new("upstream.failed", json!({"error": e.to_string()}))
+                    .subject(&admission.subject)
+                    .resource(&resource.name)
+                    .grant(&admission.grant.id),
+            );
+            return Err((
+                stream,
+                Fatal::new(
+                    "08006",
+                    format!(
+                        "jitgate could not log in to the upstream of resource \"{}\"",
+                        resource.name
+                    ),
+                ),
+            ));
+        }
+    };
+
+    let session = front.control.open_session(&admission, &peer.to_string());
+    let cancel_key = front.cancels.register(CancelTarget {
+        upstream_addr: upstream.server_addr,
+        upstream_key: upstream.backend_key,
+        resource: resource.name.clone(),
+    });
+
+    // The client now sees what a direct login would show, but with jitgate's own cancel key.
+    let mut hello = BytesMut::with_capacity(1024);
+    backend::authentication_ok(&mut hello);
+    for m in &upstream.startup_messages {
+        hello.put_u8(m.tag);
+        hello.put_u32(m.body.len() as u32 + 4);
+        hello.extend_from_slice(&m.body);
+    }
+    backend::backend_key_data(&mut hello, cancel_key.process_id, cancel_key.secret);
+    hello.extend_from_slice(&[b'Z', 0, 0, 0, 5, upstream.transaction_status]);
+    if stream.write_all(&hello).await.is_err() || stream.flush().await.is_err() {
+        session.close("client closed during login", 0, 0);
+        return Ok(None);
+    }
+    Ok(Some(Opened {
+        client: stream,
+        client_buf: buf,
+        upstream,
+        session,
+        cancel_key,
+        guard,
+    }))
+}
+
+/// Answers an SSLRequest: 'S' and a TLS handshake when configured, 'N' otherwise.
+/// `Err` carries a stream to send a refusal on; `Ok(None)` means the client left.
+async fn negotiate_tls(
+    mut stream: PgStream,
+    front: &Front,
+) -> Result<Option<PgStream>, (PgStream, Fatal)> {
+    let PgStream::Plain(mut tcp) = stream else {
+        return Err((stream, Fatal::new("08P01", "encryption requested twice")));
+    };
+    let Some(acceptor) = &front.settings.client_tls else {
+        if tcp.write_all(b"N").await.is_err() {
+            return Ok(None);
+        }
+        stream = PgStream::Plain(tcp);
+        return Ok(Some(stream));
+    };
+    if tcp.write_all(b"S").await.is_err() {
+        return Ok(None);
+    }
+    match acceptor.accept(tcp).await {
+        Ok(tls) => Ok(Some(PgStream::ServerTls(Box::new(tls)))),
+        Err(e) => {
+            tracing::info!("client TLS handshake failed: {e}");
+            Ok(None)
+        }
+    }
+}
+
+fn forwarded_params(params: &StartupParams) -> Vec<(String, String)> {
+    params
+        .params
+        .iter()
+        .filter(|(k, _)| FORWARDED_PARAMS.contains(&k.as_str()))
+        .cloned()
+        .collect()
+}
+
+async fn forward_cancel(front: &Front, process_id: i32, secret_key: i32) {
+    // A wrong key gets the same silence as a right one: nothing to learn by guessing.
+    let Some(target) = front.cancels.lookup(process_id, secret_key) else {
+        return;
+    };
+    let Some(resource) = front.resource(&target.resource) else {
+        return;
+    };
+    if let Err(e) = upstream::cancel(
+        target.upstream_addr,
+        resource.upstream_tls.as_ref(),
+        target.upstream_key,
+    )
+    .await
+    {
+        tracing::warn!(resource = %resource.name, "forwarding cancel: {e}");
+    }
+}
+
+/// Sends a FATAL error during login, then closes.
+pub(crate) async fn goodbye(stream: &mut PgStream, fatal: &Fatal) {
+    let mut msg = BytesMut::new();
+    backend::error_response(&mut msg, Severity::Fatal, &fatal.sqlstate, &fatal.message);
+    let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
+        stream.write_all(&msg).await?;
+        stream.shutdown().await
+    })
+    .await;
+}

@@ -1,0 +1,215 @@
+//! The CLI's side of the HTTP JSON API: one blocking request per call, the cached login token as
+//! bearer, and the server's `{"error": {"code", "message"}}` turned into a [`Failure`].
+
+mod token_cache;
+
+pub use token_cache::{CachedToken, TokenCache};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Where the server is: `--server`, else `JITGATE_SERVER`, else this.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
+/// How long one call may take; the API answers in milliseconds, and a script should not hang.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A failure with a stable code, printed as `jitgate: MESSAGE (CODE)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: &str, message: impl Into<String>) -> Failure {
+        Failure {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+pub type CallResult<T> = Result<T, Failure>;
+
+/// A connection to one jitgate server, with or without a login token.
+pub struct Client {
+    server: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// A client without a token, for `login`.
+    pub fn anonymous(server: &str) -> Client {
+        let agent = ureq::Agent::config_builder()
+            // Error statuses carry our JSON error body; read it rather than get a bare code.
+            .http_status_as_error(false)
+            .timeout_global(Some(CALL_TIMEOUT))
+            .build()
+            .new_agent();
+        Client {
+            server: normalise_server(server),
+            token: None,
+            agent,
+        }
+    }
+
+    /// A client with the token `jitgate login` cached for this server.
+    pub fn logged_in(server: &str) -> anyhow::Result<Client> {
+        let mut client = Client::anonymous(server);
+        let cache = TokenCache::open()?;
+        match cache.get(&client.server) {
+            Some(cached) => client.token = Some(cached.token),
+            None => {
+                return Err(Failure::new(
+                    "not_logged_in",
+                    format!(
+                        "not logged in to {}; run `jitgate login USER` first",
+                        client.server
+                    ),
+                )
+                .into())
+            }
+        }
+        Ok(client)
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> CallResult<T> {
+        let url = self.url(path);
+        let response = self.authorised(self.agent.get(&url)).call();
+        self.read(&url, response)
+    }
+
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> CallResult<T> {
+        let url = self.url(path);
+        let response = self.authorised(self.agent.post(&url)).send_json(body);
+        self.read(&url, response)
+    }
+
+    pub fn delete<T: DeserializeOwned>(&self, path: &str) -> CallResult<T> {
+        let url = self.url(path);
+        let response = self.authorised(self.agent.delete(&url)).call();
+        self.read(&url, response)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.server)
+    }
+
+    fn authorised<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(token) => request.header("Authorization", format!("Bearer {token}")),
+            None => request,
+        }
+    }
+
+    fn read<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> CallResult<T> {
+        let mut response = response.map_err(|e| {
+            Failure::new(
+                "unreachable",
+                format!("cannot reach jitgate at {}: {e}", self.server),
+            )
+        })?;
+        let status = response.status();
+        let text = response.body_mut().read_to_string().map_err(|e| {
+            Failure::new(
+                "bad_response",
+                format!("reading the answer from {url}: {e}"),
+            )
+        })?;
+        if status.is_success() {
+            return serde_json::from_str(&text).map_err(|e| {
+                Failure::new("bad_response", format!("unexpected answer from {url}: {e}"))
+            });
+        }
+        Err(self.failure(status.as_u16(), &text))
+    }
+
+    /// The server's error body, or a description of a status without one (a proxy's page).
+    fn failure(&self, status: u16, text: &str) -> Failure {
+        let parsed: Option<Value> = serde_json::from_str(text).ok();
+        let error = parsed.as_ref().and_then(|v| v.get("error"));
+        let field = |name: &str| {
+            error
+                .and_then(|e| e.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let mut failure = match (field("code"), field("message")) {
+            (Some(code), Some(message)) => Failure { code, message },
+            _ => Failure::new(
+                "http_error",
+                format!("jitgate at {} answered HTTP {status}", self.server),
+            ),
+        };
+        if status == 401 && self.token.is_some() {
+            failure.message.push_str("; run `jitgate login USER` again");
+        }
+        failure
+    }
+}
+
+/// `https://gw.example/` and `https://gw.example` are the same server (and the same cache key).
+pub fn normalise_server(server: &str) -> String {
+    server.trim().trim_end_matches('/').to_owned()
+}
+
+/// A path segment for an id the user typed; the server validates it too, this only keeps the
+/// URL well-formed whatever was typed.
+pub fn segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_are_compared_without_trailing_slashes() {
+        assert_eq!(normalise_server(" http://h:1/ "), "http://h:1");
+    }
+
+    #[test]
+    fn typed_ids_cannot_escape_their_segment() {
+        assert_eq!(segment("r_abc-1"), "r_abc-1");
+        assert_eq!(segment("../x?y"), "..%2Fx%3Fy");
+    }
+
+    #[test]
+    fn error_bodies_become_failures() {
+        let client = Client::anonymous("http://h");
+        let f = client.failure(403, r#"{"error":{"code":"self_approval","message":"no"}}"#);
+        assert_eq!(f, Failure::new("self_approval", "no"));
+        assert_eq!(f.to_string(), "no (self_approval)");
+        let f = client.failure(502, "<html>bad gateway</html>");
+        assert_eq!(f.code, "http_error");
+        assert!(f.message.contains("502"), "{f}");
+    }
+}

@@ -1,0 +1,44 @@
+//! `connect RESOURCE [--uri]`: a fresh credential for the caller's live grant, as a libpq URI or
+//! straight into psql.
+
+use crate::client::{Client, Failure};
+use crate::output::print_json;
+use serde_json::{json, Value};
+
+pub fn connect(
+    client: &Client,
+    resource: &str,
+    uri_only: bool,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let answer: Value = client.post("/connect", &json!({ "resource": resource }))?;
+    if as_json {
+        print_json(&answer);
+        return Ok(());
+    }
+    let uri = answer
+        .get("uri")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Failure::new("bad_response", "the server's answer has no uri"))?;
+    if uri_only {
+        println!("{uri}");
+        return Ok(());
+    }
+    exec_psql(uri)
+}
+
+/// Replaces this process with psql, so that signals, the terminal and the exit status are
+/// psql's own.
+fn exec_psql(uri: &str) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let error = std::process::Command::new("psql").arg(uri).exec();
+    let failure = if error.kind() == std::io::ErrorKind::NotFound {
+        Failure::new(
+            "psql_not_found",
+            "psql is not on PATH; use `jitgate connect RESOURCE --uri` with another client",
+        )
+    } else {
+        Failure::new("psql_failed", format!("running psql: {error}"))
+    };
+    Err(failure.into())
+}

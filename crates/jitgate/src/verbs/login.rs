@@ -1,0 +1,63 @@
+//! `jitgate login USER [--password-stdin]`.
+
+use crate::client::{CachedToken, Client, Failure, TokenCache};
+use anyhow::Context;
+use serde::Deserialize;
+use serde_json::json;
+use std::io::BufRead;
+
+#[derive(Deserialize)]
+struct LoginAnswer {
+    token: String,
+    expires_at: String,
+    subject: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+pub fn login(server: &str, user: &str, password_stdin: bool) -> anyhow::Result<()> {
+    let password = if password_stdin {
+        read_stdin_password()?
+    } else {
+        rpassword::prompt_password(format!("Password for {user}: "))
+            .context("reading the password from the terminal (use --password-stdin in scripts)")?
+    };
+    let client = Client::anonymous(server);
+    let answer: LoginAnswer =
+        client.post("/login", &json!({"user": user, "password": password}))?;
+    let mut cache = TokenCache::open()?;
+    cache.put(
+        client.server(),
+        CachedToken {
+            token: answer.token,
+            subject: answer.subject.clone(),
+            expires_at: answer.expires_at.clone(),
+        },
+    )?;
+    let roles = if answer.roles.is_empty() {
+        "none".to_owned()
+    } else {
+        answer.roles.join(", ")
+    };
+    println!(
+        "logged in to {} as {} (roles: {roles}) until {}",
+        client.server(),
+        answer.subject,
+        answer.expires_at
+    );
+    Ok(())
+}
+
+/// The first line of standard input, without its line ending; a password may contain spaces.
+fn read_stdin_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        return Err(Failure::new("invalid_input", "no password on standard input").into());
+    }
+    Ok(password)
+}

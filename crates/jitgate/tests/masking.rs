@@ -1,0 +1,261 @@
+//! Masked subjects see masked values — in results, in predicates, in errors — and what could
+//! read around the masks is refused; subjects with clear access see the data as it is.
+
+mod common;
+
+use common::{message, sqlstate, start_custom, Env};
+
+const SEED: &str = "
+CREATE TABLE customers (
+  id int PRIMARY KEY, full_name text, email text, ssn text, card text, birth_date date, notes text
+);
+INSERT INTO customers VALUES
+  (1, 'Ada Anders', 'ada@example.com', '123-45-6789', '4111 1111 1111 1111', '1980-05-17',
+   'Called from +1-202-555-0143 about card 4111 1111 1111 1111'),
+  (2, 'Ben Baker', 'ben@mail.test', '234-56-7890', '5500 0000 0000 0004', '1975-11-02',
+   'Prefers e-mail ben@mail.test; SSN 234-56-7890 verified'),
+  (3, 'Carla Costa', 'carla@inbox.example', '345-67-8901', '3400 000000 00009', '1990-01-30',
+   'Loyal customer, no open issues');
+GRANT SELECT, INSERT, UPDATE, DELETE ON customers TO svc;
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int, total numeric);
+INSERT INTO orders VALUES (10, 1, 9.99), (11, 2, 19.99);
+GRANT SELECT ON orders TO svc;
+CREATE VIEW customer_contacts AS SELECT id, full_name, email, ssn FROM customers;
+GRANT SELECT ON customer_contacts TO svc;
+";
+
+const SECTIONS: &str = r#"
+[users.alice]
+password_env = "ALICE_PASSWORD"
+groups = ["analysts"]
+
+[users.erin]
+password_env = "ERIN_PASSWORD"
+groups = ["admins"]
+
+[roles]
+admin = ["admins"]
+
+[masking]
+key_env = "MASK_KEY"
+clear_groups = ["admins"]
+
+[[masking.rules]]
+resource = "app"
+column = "public.customers.ssn"
+mask = "partial"
+keep_last = 4
+
+[[masking.rules]]
+resource = "app"
+column = "public.customers.email"
+mask = "email"
+
+[[masking.rules]]
+resource = "app"
+column = "public.customers.card"
+mask = "tokenize"
+
+[[masking.rules]]
+resource = "app"
+column = "public.customers.birth_date"
+mask = "generalize"
+granularity = "year"
+
+[[masking.rules]]
+resource = "app"
+column = "public.customers.notes"
+mask = "scan"
+"#;
+
+fn start() -> Env {
+    let env = start_custom(
+        "",
+        SECTIONS,
+        &[
+            ("ALICE_PASSWORD", "alice-pw-123"),
+            ("ERIN_PASSWORD", "erin-pw-123"),
+            ("MASK_KEY", "a-masking-key-of-enough-length-0123456789"),
+        ],
+    );
+    env.cluster.psql("app", SEED).expect("seeding");
+    env
+}
+
+const CLEAR_VALUES: [&str; 6] = [
+    "123-45-6789",
+    "234-56-7890",
+    "ada@example.com",
+    "4111 1111 1111 1111",
+    "1980-05-17",
+    "+1-202-555-0143",
+];
+
+/// Fails if any clear value appears anywhere in `text`.
+fn assert_no_clear(what: &str, text: &str) {
+    for clear in CLEAR_VALUES {
+        assert!(!text.contains(clear), "{what} leaked {clear:?}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masked_subjects_see_masked_values_and_clear_subjects_see_data() {
+    let env = start();
+    let alice = env.gateway.grant("alice", "app", "5m").unwrap();
+    let erin = env.gateway.grant("erin", "app", "5m").unwrap();
+
+    let all =
+        "select id, full_name, email, ssn, card, birth_date, notes from customers order by id";
+    let (ok, masked, err) = env.psql(&alice.uri, &["-c", all]);
+    assert!(ok, "{err}\n{}", env.gateway.log());
+    assert_no_clear("a masked SELECT", &masked);
+    assert!(
+        masked.contains("Ada Anders"),
+        "unmasked columns stay: {masked}"
+    );
+    assert!(
+        masked.contains("6789"),
+        "partial keeps the last four: {masked}"
+    );
+    assert!(
+        masked.contains("example.com"),
+        "email keeps the domain: {masked}"
+    );
+
+    let (ok, clear, err) = env.psql(&erin.uri, &["-c", all]);
+    assert!(ok, "{err}");
+    assert!(
+        clear.contains("123-45-6789") && clear.contains("ada@example.com"),
+        "{clear}"
+    );
+    // Clear access is byte-identical to a direct connection.
+    let direct = env.cluster.psql("app", all).unwrap();
+    assert_eq!(clear, direct);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predicates_casts_and_whole_rows_only_see_masked_values() {
+    let env = start();
+    let alice = env.gateway.grant("alice", "app", "5m").unwrap();
+    let client = env.connect(&alice.uri).await.unwrap();
+    let count = |sql: &'static str| {
+        let client = &client;
+        async move {
+            let row = client.query_one(sql, &[]).await.expect(sql);
+            row.get::<_, i64>(0)
+        }
+    };
+    // A WHERE on the clear prefix matches nothing: it only sees the masked value.
+    assert_eq!(
+        count("select count(*) from customers where ssn like '123%'").await,
+        0
+    );
+    assert_eq!(
+        count("select count(*) from customers where ssn = '123-45-6789'").await,
+        0
+    );
+    assert_eq!(
+        count("select count(*) from customers c join orders o on o.customer_id = c.id where c.email = 'ada@example.com'").await,
+        0
+    );
+    // Expressions, whole rows, JSON, CTEs, subqueries, UNION, views, TABLE: all masked.
+    for sql in [
+        "select ssn || '' from customers",
+        "select concat(ssn, email) from customers",
+        "select row_to_json(c)::text from customers c",
+        "select to_jsonb(c.*)::text from customers as c",
+        "with x as (select * from customers) select ssn, email from x",
+        "select (select ssn from customers where id = 1)",
+        "select ssn from customers union select email from customers",
+        "select * from customer_contacts",
+        "table customers",
+        "select ssn from only public.customers",
+        "select \"ssn\" from \"customers\"",
+        "select string_agg(ssn, ',' order by ssn) from customers",
+    ] {
+        let rows = client
+            .simple_query(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        let text = format!("{rows:?}");
+        assert_no_clear(sql, &text);
+    }
+    // A cast that fails carries the masked value in its message, never the clear one.
+    match client.simple_query("select ssn::int from customers").await {
+        Ok(rows) => assert_no_clear("ssn::int", &format!("{rows:?}")),
+        Err(e) => assert_no_clear("the ssn::int error", &format!("{e:?} {}", message(&e))),
+    }
+    // Extended protocol with parameters goes through the same rewrite.
+    let rows = client
+        .query("select ssn from customers where id = $1", &[&1i32])
+        .await
+        .unwrap();
+    let ssn: String = rows[0].get(0);
+    assert!(!ssn.contains("123-45"), "{ssn}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_could_read_around_the_masks_is_refused() {
+    let env = start();
+    let alice = env.gateway.grant("alice", "app", "5m").unwrap();
+    let client = env.connect(&alice.uri).await.unwrap();
+    for sql in [
+        "do $$ begin raise notice '%', (select ssn from customers limit 1); end $$",
+        "select * from pg_stats where tablename = 'customers'",
+        "select query from pg_stat_activity",
+        "explain analyze select * from customers where ssn = '123-45-6789'",
+        "select query_to_xml('select ssn from customers', true, true, '')",
+        "set role postgres",
+    ] {
+        let err = client.simple_query(sql).await.expect_err(sql);
+        assert_eq!(
+            sqlstate(&err).as_deref(),
+            Some("42501"),
+            "{sql}: {}",
+            message(&err)
+        );
+    }
+    // The session survives its refusals.
+    let n: i64 = client
+        .query_one("select count(*) from customers", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 3);
+    // And the refusals are audited for the masked-refusals alert.
+    let events = env.audit_until(|e| {
+        e.iter()
+            .filter(|e| e.event.kind == "masking.refused")
+            .count()
+            >= 6
+    });
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.event.kind == "masking.refused")
+            .count()
+            >= 6
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_cursors_and_prepared_statements_are_masked_too() {
+    let env = start();
+    let alice = env.gateway.grant("alice", "app", "5m").unwrap();
+    let (ok, out, err) = env.psql(
+        &alice.uri,
+        &[
+            "-c",
+            "copy customers to stdout",
+            "-c",
+            "copy (select ssn, email from customers) to stdout with (format csv)",
+            "-c",
+            "begin; declare c cursor for select * from customers; fetch all from c; commit;",
+            "-c",
+            "prepare p as select ssn, notes from customers; execute p;",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_no_clear("COPY, cursors and PREPARE", &out);
+    assert!(out.contains("Ada Anders"), "{out}");
+}
