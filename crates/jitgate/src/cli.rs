@@ -58,6 +58,18 @@ pub struct JsonArg {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The guided tour: a throwaway PostgreSQL, three users, masked queries, revocation
+    Demo {
+        /// Leave everything running and print how each user logs in and connects
+        #[arg(long)]
+        keep_running: bool,
+        /// With --keep-running: print one JSON line (API, endpoint, users, upstream) for scripts
+        #[arg(long)]
+        json: bool,
+        /// Folder with PostgreSQL's server binaries (initdb, pg_ctl, postgres)
+        #[arg(long, value_name = "DIR")]
+        pg_bin: Option<PathBuf>,
+    },
     /// Run the gateway: the HTTP API and a listener for database clients per resource
     Serve {
         #[command(flatten)]
@@ -269,6 +281,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
+            Command::Demo {
+                keep_running,
+                json,
+                pg_bin,
+            } => crate::demo::run(crate::demo::DemoOptions {
+                keep_running,
+                json,
+                pg_bin,
+            }),
             Command::Serve { config } => crate::serve::serve(&config.config),
             Command::Check { config } => {
                 let cfg = jitgate_config::load(&config.config)?;

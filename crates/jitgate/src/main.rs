@@ -3,6 +3,7 @@
 mod admin;
 mod cli;
 mod client;
+mod demo;
 mod output;
 mod serve;
 mod verbs;

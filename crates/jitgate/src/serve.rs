@@ -8,7 +8,20 @@ use std::time::Duration;
 pub fn serve(config_path: &Path) -> anyhow::Result<()> {
     init_logging();
     let config = jitgate_config::load(config_path)?;
-    let control = crate::admin::open_control(&config)?;
+    run(&config, async {
+        match shutdown_signal().await {
+            Ok(()) => tracing::info!("shutting down"),
+            Err(e) => tracing::error!("{e:#}"),
+        }
+    })
+}
+
+/// Runs the gateway described by `config` until `shutdown` resolves (or a listener fails).
+pub fn run(
+    config: &jitgate_config::Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let control = crate::admin::open_control(config)?;
     control
         .recover()
         .context("enforcing grants that ended while jitgate was down")?;
@@ -28,19 +41,16 @@ pub fn serve(config_path: &Path) -> anyhow::Result<()> {
         let checks: std::sync::Arc<dyn jitgate_pg::guard::GuardProvider> = std::sync::Arc::new(
             jitgate_pg::checks::SessionChecks::new(control.clone(), config.masking.clone()),
         );
-        let front = PgFront::bind(&config, control.clone(), Some(checks)).await?;
+        let front = PgFront::bind(config, control.clone(), Some(checks)).await?;
         for (name, addr) in front.local_addrs() {
             tracing::info!(resource = %name, "listening for PostgreSQL clients on {addr}");
         }
-        let mut api = Api::start(&config, control.clone()).await?;
+        let mut api = Api::start(config, control.clone()).await?;
         let enforcement = tokio::spawn(control.clone().enforce());
         let outcome = tokio::select! {
             _ = front.run() => Ok(()),
             ended = &mut api.task => Err(api_ended(ended)),
-            signal = shutdown_signal() => {
-                tracing::info!("shutting down");
-                signal
-            }
+            _ = shutdown => Ok(()),
         };
         api.stop().await;
         enforcement.abort();
@@ -116,7 +126,7 @@ async fn shutdown_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging() {
+pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("JITGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()

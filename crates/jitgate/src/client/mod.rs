@@ -85,6 +85,22 @@ impl Client {
         Ok(client)
     }
 
+    /// Logs in as `user` and keeps the token in this client only (no cache file): for the demo
+    /// and other programs that act for several people at once.
+    pub fn login(server: &str, user: &str, password: &str) -> CallResult<Client> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            token: String,
+        }
+        let mut client = Client::anonymous(server);
+        let answer: Answer = client.post(
+            "/login",
+            &serde_json::json!({"user": user, "password": password}),
+        )?;
+        client.token = Some(answer.token);
+        Ok(client)
+    }
+
     pub fn server(&self) -> &str {
         &self.server
     }

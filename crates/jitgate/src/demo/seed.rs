@@ -19,8 +19,20 @@ const LAST: &[&str] = &[
     "Jensen", "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Patel", "Quist", "Rossi",
     "Schmidt", "Tanaka", "Usman", "Varga", "Weber", "Xu", "Yilmaz", "Zimmer",
 ];
-const DOMAINS: &[&str] = &["example.com", "mail.test", "inbox.example", "post.example.org"];
-const PRODUCTS: &[&str] = &["Widget", "Gadget", "Gizmo", "Doohickey", "Sprocket", "Thingamajig"];
+const DOMAINS: &[&str] = &[
+    "example.com",
+    "mail.test",
+    "inbox.example",
+    "post.example.org",
+];
+const PRODUCTS: &[&str] = &[
+    "Widget",
+    "Gadget",
+    "Gizmo",
+    "Doohickey",
+    "Sprocket",
+    "Thingamajig",
+];
 
 /// SQL that creates and fills `customers` and `orders`.
 pub fn sql() -> String {
@@ -147,7 +159,11 @@ fn card(rng: &mut StdRng) -> String {
     digits.push(luhn_check_digit(&digits));
     digits
         .chunks(4)
-        .map(|c| c.iter().map(|d| char::from_digit(*d, 10).unwrap_or('0')).collect::<String>())
+        .map(|c| {
+            c.iter()
+                .map(|d| char::from_digit(*d, 10).unwrap_or('0'))
+                .collect::<String>()
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }

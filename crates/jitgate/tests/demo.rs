@@ -1,0 +1,124 @@
+//! `jitgate demo` tells the whole story on its own and leaves nothing behind;
+//! `--keep-running --json` gives scripts what they need and stops cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn jitgate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_jitgate"))
+}
+
+#[test]
+fn the_tour_runs_end_to_end_and_shows_masking_and_revocation() {
+    let out = jitgate()
+        .arg("demo")
+        .output()
+        .expect("running jitgate demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "[1/8] alice asks for access",
+        "is pending",
+        "approved: grant",
+        "[3/8] alice connects and queries: personal data is masked",
+        "→ 0: the predicate only ever saw masked values",
+        "refused: ERROR 42501",
+        "terminating connection: access grant revoked",
+        "\"ok\":true",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    // alice's rows show masked SSNs, erin's the clear ones: step 3 has none of step 4's values.
+    let masked = section(&stdout, "[3/8]", "[4/8]");
+    let clear = section(&stdout, "[4/8]", "[5/8]");
+    let clear_ssns: Vec<&str> = clear.split(" | ").filter(|cell| is_ssn(cell)).collect();
+    assert_eq!(clear_ssns.len(), 3, "erin sees three clear SSNs:\n{clear}");
+    for ssn in clear_ssns {
+        assert!(!masked.contains(ssn), "alice saw {ssn}:\n{masked}");
+    }
+}
+
+fn section<'a>(text: &'a str, from: &str, to: &str) -> &'a str {
+    let start = text.find(from).unwrap_or(0);
+    let end = text[start..].find(to).map_or(text.len(), |e| start + e);
+    &text[start..end]
+}
+
+fn is_ssn(cell: &str) -> bool {
+    let b = cell.as_bytes();
+    b.len() == 11
+        && b[3] == b'-'
+        && b[6] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 3 || i == 6 || c.is_ascii_digit())
+}
+
+#[test]
+fn keep_running_prints_json_and_stops_on_sigterm() {
+    let mut child = jitgate()
+        .args(["demo", "--keep-running", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting jitgate demo");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    assert_eq!(info["resource"], "demo");
+    assert!(info["api"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
+    assert!(info["postgres"]["port"].as_u64().is_some());
+    for user in ["alice", "dana", "erin"] {
+        assert!(info["users"][user]["password"].as_str().unwrap().len() >= 16);
+    }
+    let upstream = info["upstream"]["uri"].as_str().unwrap().to_owned();
+    let direct = Command::new("psql")
+        .args([
+            upstream.as_str(),
+            "-X",
+            "-A",
+            "-t",
+            "-c",
+            "select count(*) from customers",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&direct.stdout).trim(), "1200");
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "demo exited with {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "demo did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The throwaway PostgreSQL is gone with it.
+    let after = Command::new("psql")
+        .args([upstream.as_str(), "-X", "-c", "select 1"])
+        .env("PGCONNECT_TIMEOUT", "2")
+        .output()
+        .unwrap();
+    assert!(
+        !after.status.success(),
+        "the demo's PostgreSQL still answers"
+    );
+}
