@@ -199,6 +199,7 @@ if [ "$with_jitgate" = 1 ]; then
   log "start jitgate (workers = $workers)"
   jg_port="$(free_port)"
   jg_api_port="$(free_port)"
+  jg_masked_port="$(free_port)"
   jg_config="$work/jitgate/jitgate.toml"
   cat > "$jg_config" <<EOF
 [server]
@@ -219,9 +220,44 @@ database = "bench"
 user = "bench"
 password_env = "BENCH_UPSTREAM_PASSWORD"
 tls = "disable"
+
+# The same database again, with three columns of pgbench_accounts masked: the masked bulk read
+# is compared with the unmasked one through jitgate.
+[resources.bench-masked]
+kind = "postgres"
+listen = "127.0.0.1:$jg_masked_port"
+
+[resources.bench-masked.upstream]
+host = "127.0.0.1"
+port = $pg_port
+database = "bench"
+user = "bench"
+password_env = "BENCH_UPSTREAM_PASSWORD"
+tls = "disable"
+
+[masking]
+key_env = "BENCH_MASK_KEY"
+
+[[masking.rules]]
+resource = "bench-masked"
+column = "public.pgbench_accounts.filler"
+mask = "partial"
+keep_last = 4
+
+[[masking.rules]]
+resource = "bench-masked"
+column = "public.pgbench_accounts.abalance"
+mask = "generalize"
+bucket = 1000
+
+[[masking.rules]]
+resource = "bench-masked"
+column = "public.pgbench_accounts.bid"
+mask = "hash"
 EOF
-  # Every jitgate command loads the config, so every one needs the variable.
+  # Every jitgate command loads the config, so every one needs the variables.
   export BENCH_UPSTREAM_PASSWORD="$bench_password"
+  export BENCH_MASK_KEY="bench-masking-key-$RANDOM$RANDOM$RANDOM"
   NO_COLOR=1 "$jitgate_bin" serve --config "$jg_config" > "$work/jitgate/jitgate.log" 2>&1 &
   jitgate_pid=$!
   wait_port "$jg_port" "$jitgate_pid" jitgate "$work/jitgate/jitgate.log"
@@ -231,6 +267,10 @@ EOF
   jitgate_uri="$(printf '%s\n' "$grant_json" | grep '^{' | tail -n 1 \
     | sed -n 's/.*"uri"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')"
   [ -n "$jitgate_uri" ] || die "no uri in jitgate grant output: $grant_json"
+  masked_json="$("$jitgate_bin" admin grant bench-user bench-masked --duration 2h --json --config "$jg_config")" \
+    || die "jitgate admin grant (masked) failed"
+  jitgate_masked_uri="$(printf '%s\n' "$masked_json" | grep '^{' | tail -n 1 \
+    | sed -n 's/.*"uri"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')"
 fi
 
 targets=(direct pgbouncer)
@@ -240,6 +280,7 @@ uri_of() {
     direct) echo "$direct_uri" ;;
     pgbouncer) echo "$pgbouncer_uri" ;;
     jitgate) echo "$jitgate_uri" ;;
+    jitgate-masked) echo "$jitgate_masked_uri" ;;
   esac
 }
 
@@ -280,8 +321,10 @@ for round in $(seq "$rounds"); do
 done
 
 bulk_sql="SELECT * FROM pgbench_accounts"
+bulk_targets=("${targets[@]}")
+[ "$with_jitgate" = 1 ] && bulk_targets+=(jitgate-masked)
 for i in 1 2 3; do
-  for t in "${targets[@]}"; do
+  for t in "${bulk_targets[@]}"; do
     start="$(date +%s.%N)"
     psql -X -A -t -q -o /dev/null -c "$bulk_sql" "$(uri_of "$t")"
     end="$(date +%s.%N)"
@@ -319,6 +362,11 @@ report="$repo_root/bench/results/latest.txt"
       printf "%-9s %10s %10s %10s %11s %11s\n", "", "direct", "pgbouncer", "jitgate", "jit/direct", "pgb/direct"
       printf "%-9s %10s %10s %10s %11s %11s\n", "seconds", best["direct"], best["pgbouncer"],
         ("jitgate" in best) ? best["jitgate"] : "-", r(best["jitgate"], best["direct"]), r(best["pgbouncer"], best["direct"])
+      if ("jitgate-masked" in best) {
+        printf "\nbulk read with 3 masked columns (filler partial, abalance generalize, bid hash) through jitgate:\n"
+        printf "%-9s %10s %10s %28s\n", "", "unmasked", "masked", "throughput masked/unmasked"
+        printf "%-9s %10s %10s %28s\n", "seconds", best["jitgate"], best["jitgate-masked"], r(best["jitgate"], best["jitgate-masked"])
+      }
     }' "$raw"
   echo
   echo "raw runs:"
