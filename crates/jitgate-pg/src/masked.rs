@@ -37,9 +37,9 @@ impl ColumnMasks for SubjectMasks {
     fn may_protect(&self, schema: Option<&str>, table: &str) -> bool {
         match schema {
             Some(schema) => self.view.may_protect(schema, table),
-            // A relation unknown to the snapshot, in whatever schema: protected if any schema's
-            // rules could cover it.
-            None => self.view.may_protect("*", table) || self.view.may_protect("public", table),
+            // A name unknown to the catalog snapshot, in no particular schema: it could resolve,
+            // upstream, to a protected relation in any schema on the session's path. Fail closed.
+            None => true,
         }
     }
 }

@@ -141,14 +141,15 @@ impl ControlPlane {
         Ok(after)
     }
 
-    /// One approver's no, with a comment saying why; the request is denied at once.
+    /// One approver's no, with an optional comment saying why (the CLI's `deny ID [--comment]`);
+    /// the request is denied at once.
     pub fn deny(
         &self,
         approver: &Subject,
         request_id: &str,
         comment: &str,
     ) -> Result<Request, LifecycleError> {
-        checks::text("comment", comment, true)?;
+        checks::text("comment", comment, false)?;
         let (request, _rule) = self.decidable(approver, request_id)?;
         let vote = Approval {
             request_id: request.id.clone(),

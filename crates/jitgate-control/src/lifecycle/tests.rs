@@ -202,11 +202,19 @@ fn a_two_approver_rule_needs_two_distinct_approvers() {
 }
 
 #[test]
+fn a_denial_needs_no_comment() {
+    let f = fixture(vec![rule(1)]);
+    let request = f.ask(&alice(), 30);
+    let after = f.control.deny(&dana(), &request.id, "").expect("deny");
+    assert_eq!(after.state, RequestState::Denied);
+}
+
+#[test]
 fn decided_requests_cannot_be_approved_or_cancelled() {
     let f = fixture(vec![rule(1)]);
     let denied = f.ask(&alice(), 30);
     assert_eq!(
-        code(f.control.deny(&dana(), &denied.id, "  ")),
+        code(f.control.deny(&dana(), &denied.id, "bad\u{7}bell")),
         "invalid_input"
     );
     let after = f
