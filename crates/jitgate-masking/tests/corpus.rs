@@ -65,7 +65,7 @@ struct Tally {
 fn corpus_has_no_misses_and_few_false_positives() {
     let mut samples = file_samples("positives.txt", "file: positives");
     samples.extend(file_samples("negatives.txt", "file: hard negatives"));
-    let mut rng = Rng::new(0x6a69_7467_6174_65);
+    let mut rng = Rng::new(0x006a_6974_6761_7465);
     samples.extend(
         generate::positives(&mut rng, 300)
             .into_iter()

@@ -83,7 +83,7 @@ pub(super) fn ipv6(t: &[u8], s: usize) -> Option<usize> {
         }
     }
     let valid = if compressed {
-        groups <= 7 && groups >= 1
+        (1..=7).contains(&groups)
     } else {
         groups == 8
     };

@@ -79,9 +79,7 @@ pub(super) fn private_key(t: &[u8], s: usize) -> Option<usize> {
         .map_or(t.len(), |n| label_at + n);
     let header = &t[label_at..line_end];
     let dashes = memchr::memmem::find(header, b"-----")?;
-    if memchr::memmem::find(&header[..dashes], b"PRIVATE KEY").is_none() {
-        return None;
-    }
+    memchr::memmem::find(&header[..dashes], b"PRIVATE KEY")?;
     let body_at = label_at + dashes + 5;
     let Some(end_at) = memchr::memmem::find(&t[body_at..], b"-----END ") else {
         return Some(t.len());

@@ -171,6 +171,7 @@ impl Mask {
 
     /// Appends the masked form of `value` (a non-NULL value in text format) to `out`. On error
     /// nothing has been appended.
+    #[inline]
     pub fn apply_text(
         &self,
         value: &[u8],

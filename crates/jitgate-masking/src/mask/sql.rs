@@ -233,3 +233,72 @@ fn generalize(column: &str, ty: &PgTypeInfo, target: &str, g: Generalization) ->
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sql(mask: &Mask, oid: u32, key: &MaskKey) -> Result<String, MaskError> {
+        mask.sql_expr("t.c", &PgTypeInfo::from_oid(oid), key)
+    }
+
+    #[test]
+    fn expressions_use_only_qualified_functions_and_operators() {
+        let key = MaskKey::new(b"0123456789abcdef", "test").expect("key");
+        let partial = Mask::Partial {
+            keep_first: 1,
+            keep_last: 2,
+            pad: '\'',
+        };
+        for (mask, oid) in [
+            (partial, 25),
+            (Mask::Email, 1043),
+            (Mask::Hash, 21),
+            (Mask::Tokenize, 25),
+            (Mask::Generalize(Generalization::Bucket(10)), 701),
+        ] {
+            let expr = sql(&mask, oid, &key).expect("applicable");
+            // Every call and operator comes from pg_catalog: no bare `||`, `-` or `left(`.
+            assert!(
+                !expr.contains(" || ") && !expr.contains(" - ") && !expr.contains(" left("),
+                "{expr}"
+            );
+            assert!(expr.contains("pg_catalog."), "{expr}");
+        }
+        assert_eq!(
+            sql(&Mask::Redact, 1082, &key).expect("date"),
+            "CASE WHEN (t.c) IS NULL THEN NULL::pg_catalog.date ELSE (E'1970-01-01')::pg_catalog.date END"
+        );
+        assert_eq!(
+            sql(&Mask::Generalize(Generalization::Month), 1082, &key).expect("date"),
+            "(pg_catalog.date_trunc('month', ((t.c))::pg_catalog.timestamp))::pg_catalog.date"
+        );
+        assert_eq!(literal("it's a \\"), "E'it''s a \\\\'");
+    }
+
+    #[test]
+    fn inapplicable_masks_and_missing_keys_are_errors() {
+        let key = MaskKey::missing();
+        assert!(matches!(
+            sql(&Mask::Email, 23, &key),
+            Err(MaskError::NotApplicable { .. })
+        ));
+        assert!(matches!(
+            sql(&Mask::Generalize(Generalization::Month), 25, &key),
+            Err(MaskError::NotApplicable { .. })
+        ));
+        assert_eq!(
+            sql(&Mask::Hash, 25, &key),
+            Err(MaskError::KeyMissing { mask: "hash" })
+        );
+        // Other types: only a typed NULL, and only when the type name is safe to paste.
+        let mood = PgTypeInfo::new(16_385, "public.mood");
+        assert_eq!(
+            Mask::Redact.sql_expr("c", &mood, &key).as_deref(),
+            Ok("NULL::public.mood")
+        );
+        assert!(Mask::Null
+            .sql_expr("c", &PgTypeInfo::from_oid(99_999), &key)
+            .is_err());
+    }
+}

@@ -25,6 +25,9 @@ pub(crate) fn redact_constant(kind: PgKind) -> Option<&'static str> {
     })
 }
 
+/// Inlined into [`Mask::apply_text`]: the cheap masks (redact, partial, email) are what every
+/// masked row pays for, so their path has no call; the costly ones are calls below.
+#[inline]
 pub(super) fn apply(
     mask: &Mask,
     value: &[u8],
@@ -59,10 +62,7 @@ pub(super) fn apply(
             }
         }
         Mask::Hash => hash(value, ty, subkey(mask, key, Purpose::Hash)?, out)?,
-        Mask::Tokenize => {
-            let text = std::str::from_utf8(value).map_err(|_| Mask::unrecognised(ty))?;
-            push_token(subkey(mask, key, Purpose::Tokenize)?, text, out);
-        }
+        Mask::Tokenize => tokenize(value, ty, subkey(mask, key, Purpose::Tokenize)?, out)?,
         Mask::Generalize(g) => generalize(value, ty, *g, out)?,
         Mask::Scan => {
             crate::detect::Scanner::builtin().redact_into(value, out);
@@ -87,19 +87,23 @@ fn trim_trailing_blanks(value: &[u8]) -> &[u8] {
 
 /// Keeps `first` and `last` characters, pads the middle with `pad` to the same length. `None`
 /// for text that is not UTF-8.
+#[inline(never)]
+fn tokenize(
+    value: &[u8],
+    ty: &PgTypeInfo,
+    subkey: &Subkey,
+    out: &mut Vec<u8>,
+) -> Result<(), MaskError> {
+    let text = std::str::from_utf8(value).map_err(|_| Mask::unrecognised(ty))?;
+    push_token(subkey, text, out);
+    Ok(())
+}
+
+#[inline]
 fn partial(value: &[u8], first: u16, last: u16, pad: char, out: &mut Vec<u8>) -> Option<()> {
     let (first, last) = (usize::from(first), usize::from(last));
     let mut pad_buf = [0u8; 4];
     let pad = pad.encode_utf8(&mut pad_buf).as_bytes();
-    let push_pad = |out: &mut Vec<u8>, n: usize| {
-        if pad.len() == 1 {
-            out.resize(out.len() + n, pad[0]);
-        } else {
-            for _ in 0..n {
-                out.extend_from_slice(pad);
-            }
-        }
-    };
     // Short ASCII strings with an ASCII pad are the common case: one copy, then one fill over
     // the hidden part, with no per-character work.
     if pad.len() == 1 && value.is_ascii() {
@@ -114,6 +118,23 @@ fn partial(value: &[u8], first: u16, last: u16, pad: char, out: &mut Vec<u8>) ->
         out[hidden].fill(pad[0]);
         return Some(());
     }
+    partial_chars(value, first, last, pad, out)
+}
+
+/// [`partial`] for non-ASCII text or pad: counts characters, as PostgreSQL's `char_length` does.
+#[inline(never)]
+fn partial_chars(
+    value: &[u8],
+    first: usize,
+    last: usize,
+    pad: &[u8],
+    out: &mut Vec<u8>,
+) -> Option<()> {
+    let push_pad = |out: &mut Vec<u8>, n: usize| {
+        for _ in 0..n {
+            out.extend_from_slice(pad);
+        }
+    };
     if value.is_ascii() {
         let len = value.len();
         if len <= first + last {
@@ -145,6 +166,7 @@ fn partial(value: &[u8], first: u16, last: u16, pad: char, out: &mut Vec<u8>) ->
     Some(())
 }
 
+#[inline(never)]
 fn hash(
     value: &[u8],
     ty: &PgTypeInfo,
@@ -225,6 +247,7 @@ pub(super) fn decode_bytea(text: &[u8]) -> Option<Vec<u8>> {
     Some(raw)
 }
 
+#[inline(never)]
 fn generalize(
     value: &[u8],
     ty: &PgTypeInfo,
@@ -267,7 +290,7 @@ pub(super) fn int_bucket(v: i64, width: u64) -> i64 {
 }
 
 /// `trunc(v / width) * width` in PostgreSQL's float arithmetic (float4 divides in single
-/// precision). Only results PostgreSQL prints in plain notation are written; `None` otherwise.
+/// precision, as `c / width::float4` does).
 pub(super) fn float_bucket_value(v: f64, width: u64, single: bool) -> f64 {
     if single {
         let quotient = (v as f32 / width as f32) as f64;
@@ -277,6 +300,8 @@ pub(super) fn float_bucket_value(v: f64, width: u64, single: bool) -> f64 {
     }
 }
 
+/// Writes the bucketed float; `false` for results PostgreSQL prints in exponent notation, which
+/// are left to the SQL side.
 fn float_bucket(value: &[u8], width: u64, single: bool, out: &mut Vec<u8>) -> bool {
     let Some(v) = std::str::from_utf8(value)
         .ok()
