@@ -1,5 +1,6 @@
-//! The rewrite of a typical analyst query: cold (parse, walk, deparse) and warm (cache hit), and
-//! a query on clear tables only (parse and walk, the text passed through).
+//! The rewrite of a typical analyst query: cold (parse, build the masking query, walk,
+//! deparse), a new statement once the subject's masking queries are built, warm (cache hit),
+//! and a query on clear tables only (parse and walk, the text passed through).
 
 #[path = "../tests/fixture/mod.rs"]
 mod fixture;
@@ -30,6 +31,15 @@ fn benches(c: &mut Criterion) {
     let cache = RewriteCache::new(1024);
     c.bench_function("rewrite/warm (cache hit)", |b| {
         b.iter(|| cache.rewrite(black_box(TYPICAL), &catalog, &path, &masks, 7))
+    });
+    // A statement never seen before, by a subject whose masking queries are already built.
+    let mut n = 0u64;
+    c.bench_function("rewrite/new statement, known tables (cache miss)", |b| {
+        b.iter(|| {
+            n += 1;
+            let sql = format!("{TYPICAL} OFFSET {n}");
+            cache.rewrite(black_box(&sql), &catalog, &path, &masks, 7)
+        })
     });
     c.bench_function("classify", |b| b.iter(|| classify(black_box(TYPICAL))));
 }

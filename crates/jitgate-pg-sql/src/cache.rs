@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::catalog::Catalog;
 use crate::error::Refusal;
 use crate::masks::ColumnMasks;
-use crate::rewrite::{rewrite, Rewritten};
+use crate::rewrite::{rewrite_planned, MaskPlans, Rewritten};
 use crate::search_path::SearchPath;
 
 /// A cached outcome, shared with every session that asks for it.
@@ -23,16 +23,34 @@ pub type CachedRewrite = Arc<Result<Rewritten, Refusal>>;
 /// bound keeps the cache's memory at most ~`capacity` × 2 × this.
 pub const MAX_CACHED_STATEMENT: usize = 8 * 1024;
 
-/// A bounded LRU of rewrites, safe to share between sessions.
+/// Subject views × catalog versions whose masking queries are kept; past this the plans are
+/// dropped and rebuilt on demand (they are a speed-up, never needed for correctness).
+const MAX_PLAN_SETS: usize = 256;
+
+/// A bounded LRU of rewrites, safe to share between sessions. It also keeps each subject's
+/// parsed masking queries, so a new statement over known tables parses only itself.
 pub struct RewriteCache {
     lru: Mutex<Lru>,
+    plans: Mutex<HashMap<(u64, u64), Arc<MaskPlans>>>,
 }
 
 impl RewriteCache {
     pub fn new(capacity: usize) -> RewriteCache {
         RewriteCache {
             lru: Mutex::new(Lru::new(capacity.max(1))),
+            plans: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn plans_for(&self, catalog_version: u64, subject_view: u64) -> Arc<MaskPlans> {
+        let mut plans = self.plans.lock().unwrap_or_else(PoisonError::into_inner);
+        if plans.len() >= MAX_PLAN_SETS && !plans.contains_key(&(catalog_version, subject_view)) {
+            plans.clear();
+        }
+        plans
+            .entry((catalog_version, subject_view))
+            .or_default()
+            .clone()
     }
 
     /// The rewrite of `sql`, from the cache when it is there.
@@ -44,8 +62,12 @@ impl RewriteCache {
         masks: &dyn ColumnMasks,
         subject_view: u64,
     ) -> CachedRewrite {
+        let run = || {
+            let plans = self.plans_for(catalog.version(), subject_view);
+            rewrite_planned(sql, catalog, search_path, masks, Some(&plans))
+        };
         if sql.len() > MAX_CACHED_STATEMENT {
-            return Arc::new(rewrite(sql, catalog, search_path, masks));
+            return Arc::new(run());
         }
         let key = KeyRef {
             sql,
@@ -59,7 +81,7 @@ impl RewriteCache {
         }
         // Rewritten outside the lock: a concurrent miss on the same text rewrites it twice,
         // which is cheaper than making every session wait on one parse.
-        let value = Arc::new(rewrite(sql, catalog, search_path, masks));
+        let value = Arc::new(run());
         self.lock().insert(hash, &key, value.clone());
         value
     }
@@ -216,6 +238,8 @@ mod tests {
             changed: false,
             statements: 1,
             protected_touched: false,
+            changes_catalog: false,
+            search_path_change: None,
         }))
     }
 

@@ -7,7 +7,6 @@
 //! cannot, so it is the backstop that makes the rewrite fail closed: whatever the rewriter did not
 //! vet is found here.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use serde::ser::{self, Serialize};
@@ -62,6 +61,18 @@ pub(crate) struct ColumnSighting {
     pub star: bool,
 }
 
+/// Node types whose mere presence matters (for classification). A short list compared by
+/// pointer-sized string equality is cheaper than hashing every node's type name.
+const WATCHED: &[&str] = &[
+    "SelectStmt",
+    "InsertStmt",
+    "UpdateStmt",
+    "DeleteStmt",
+    "MergeStmt",
+    "IntoClause",
+    "LockingClause",
+];
+
 #[derive(Debug, Default)]
 pub(crate) struct Census {
     pub relations: Vec<RelationSighting>,
@@ -75,8 +86,8 @@ pub(crate) struct Census {
     /// A `CASE x WHEN …` with a test expression: it compares with an `=` found through
     /// `search_path`.
     pub case_with_operand: bool,
-    /// Every struct (node type) met, by its protobuf name (`SelectStmt`, `InsertStmt`, …).
-    pub node_types: HashSet<&'static str>,
+    /// Which of [`WATCHED`] node types were met (bit i for `WATCHED[i]`).
+    watched: u32,
     /// The first (outermost) one.
     pub root: Option<&'static str>,
     stack: Vec<Frame>,
@@ -107,8 +118,12 @@ impl Census {
         census
     }
 
+    /// Whether a node of this type (one of [`WATCHED`]) is in the tree.
     pub fn saw(&self, node_type: &str) -> bool {
-        self.node_types.contains(node_type)
+        WATCHED
+            .iter()
+            .position(|w| *w == node_type)
+            .is_some_and(|i| self.watched & (1 << i) != 0)
     }
 
     fn top(&mut self) -> Option<&mut Frame> {
@@ -203,7 +218,9 @@ impl Census {
     }
 
     fn begin_struct(&mut self, name: &'static str) {
-        self.node_types.insert(name);
+        if let Some(i) = WATCHED.iter().position(|w| *w == name) {
+            self.watched |= 1 << i;
+        }
         self.root.get_or_insert(name);
         if name == "AStar" && self.is(1, "ColumnRef", "fields") {
             // AStar → (Node) → ColumnRef: the Node frame is at depth 0 while AStar is opening.

@@ -125,9 +125,8 @@ fn classify_with(
     sql: &str,
     options: pg_query::ParserOptions,
 ) -> Result<Vec<StatementKind>, ParseError> {
-    let parsed = pg_query::parse(sql, options).map_err(ParseError::from_pg_query)?;
+    let parsed = crate::parse::parse(sql, options)?;
     Ok(parsed
-        .protobuf
         .stmts
         .iter()
         .map(|raw| {
@@ -273,6 +272,38 @@ fn by_statement_type(node: &N, census: &Census) -> StatementKind {
             command: "CHECKPOINT",
         },
         _ => Ddl { command: "DDL" },
+    }
+}
+
+/// Whether a statement may change what the catalog snapshot describes (relations, columns,
+/// views, functions): everything but queries, session and transaction control.
+pub(crate) fn changes_catalog(node: &N) -> bool {
+    match node {
+        N::SelectStmt(s) => s.into_clause.is_some(),
+        N::InsertStmt(_)
+        | N::UpdateStmt(_)
+        | N::DeleteStmt(_)
+        | N::MergeStmt(_)
+        | N::CopyStmt(_)
+        | N::ExplainStmt(_)
+        | N::DeclareCursorStmt(_)
+        | N::PrepareStmt(_)
+        | N::ExecuteStmt(_)
+        | N::TransactionStmt(_)
+        | N::VariableSetStmt(_)
+        | N::VariableShowStmt(_)
+        | N::DiscardStmt(_)
+        | N::FetchStmt(_)
+        | N::ClosePortalStmt(_)
+        | N::DeallocateStmt(_)
+        | N::ListenStmt(_)
+        | N::UnlistenStmt(_)
+        | N::NotifyStmt(_)
+        | N::ConstraintsSetStmt(_)
+        | N::LockStmt(_)
+        | N::VacuumStmt(_)
+        | N::CheckPointStmt(_) => false,
+        _ => true,
     }
 }
 

@@ -17,16 +17,6 @@ pub struct ParseError {
     pub message: String,
 }
 
-impl ParseError {
-    pub(crate) fn from_pg_query(e: pg_query::Error) -> ParseError {
-        let message = match e {
-            pg_query::Error::Parse(m) => m,
-            other => other.to_string(),
-        };
-        ParseError { message }
-    }
-}
-
 /// Why a statement is not sent upstream. The PostgreSQL front turns it into an ErrorResponse with
 /// this SQLSTATE and message, so both are written for the person at the client.
 #[derive(Debug, Clone, PartialEq, Eq)]

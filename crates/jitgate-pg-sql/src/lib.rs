@@ -8,6 +8,33 @@
 //!   refused. [`RewriteCache`] keeps the results per statement text.
 //! - [`Catalog`] and [`SearchPath`]: what the rewriter knows of the upstream.
 //! - [`ColumnMasks`]: the seam to the masking policy (`jitgate-masking`).
+//!
+//! # What the rewrite covers
+//! Every relation read in a FROM clause, wherever it is — CTEs (plain and recursive, with
+//! PostgreSQL's scoping), subqueries, LATERAL, joins, set operations, `TABLE t`, `ONLY`,
+//! TABLESAMPLE, INSERT … SELECT, UPDATE … FROM, DELETE … USING, MERGE … USING, RETURNING,
+//! sublinks in any expression — is replaced by `(SELECT <masks> FROM [ONLY] schema.t) AS t`,
+//! all columns in order under their names. Views (and materialized views) over protected data
+//! are inlined, keeping `security_barrier` with `OFFSET 0`; partitions and inheritance children
+//! take their parents' masks. `COPY t TO` becomes `COPY (SELECT …) TO`; cursors, PREPARE and
+//! CREATE TABLE AS keep the rewritten query. Quoted and Unicode-escaped names are decoded by
+//! the grammar; unqualified names are resolved along the search path and pinned to their schema
+//! when a protected relation of the same name exists. A text with a backslash is always sent as
+//! printed from the analysed tree, so `standard_conforming_strings` cannot change its meaning.
+//!
+//! # What is refused (42501), for masked subjects only
+//! DO, CALL, CREATE FUNCTION/PROCEDURE/TRIGGER/RULE/EXTENSION/… (an allowlist of statement
+//! types); calls to functions written in a query-capable language outside `pg_catalog`, and to
+//! functions that read by name or query text (`query_to_xml`, `table_to_xml`, `ts_stat`,
+//! `crosstab`, `dblink*`, `lo_*`, `pg_read_file`, `current_query`, …); `pg_statistic`,
+//! `pg_stats*`, `pg_stat_activity`, `pg_stat_statements`, `pg_prepared_statements`, `pg_cursors`,
+//! `pg_largeobject`; EXPLAIN of anything that reads protected data, and EXPLAIN EXECUTE; SET
+//! ROLE / SESSION AUTHORIZATION and `set_config('role', …)`; foreign tables; views or
+//! materialized views created over protected data; DDL naming a protected relation (indexes,
+//! constraints, LIKE, INHERITS, renames); COPY to or from server files and programs; writes to
+//! protected relations unless the policy allows blind writes; a protected relation anywhere the
+//! rewriter does not rewrite (the census backstop); a name the policy may protect that the
+//! snapshot lacks. A text that does not parse is refused with 42601.
 
 mod cache;
 mod catalog;
@@ -15,6 +42,7 @@ mod census;
 mod classify;
 mod error;
 mod masks;
+mod parse;
 mod rewrite;
 mod search_path;
 
@@ -28,5 +56,5 @@ pub use error::{
     ParseError, Refusal, INSUFFICIENT_PRIVILEGE, READ_ONLY_SQL_TRANSACTION, SYNTAX_ERROR,
 };
 pub use masks::{ColumnMasks, MaskSql, ProtectedColumn, ProtectedWrites};
-pub use rewrite::{rewrite, Rewritten};
+pub use rewrite::{rewrite, Rewritten, SearchPathChange};
 pub use search_path::SearchPath;

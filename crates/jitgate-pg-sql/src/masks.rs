@@ -18,6 +18,10 @@
 //!             }
 //!         }
 //!     }
+//!
+//!     fn may_protect(&self, schema: Option<&str>, table: &str) -> bool {
+//!         schema.is_none_or(|s| self.view.may_protect(s, table))
+//!     }
 //! }
 //! ```
 
@@ -82,9 +86,12 @@ pub trait ColumnMasks {
         ProtectedWrites::Refuse
     }
 
-    /// Whether the policy has masking rules for a relation called `table` (in `schema`, or in
-    /// any schema when `None`). Asked only about names missing from the catalog snapshot: a
-    /// relation created since the last refresh is refused rather than read unmasked.
+    /// Whether the policy may mask columns of a relation called `table`, in `schema` or, for an
+    /// unqualified name, in whatever schema the upstream resolves it to (`None`). Asked only
+    /// about names missing from the catalog snapshot: a relation created since the last refresh
+    /// is refused rather than read unmasked. (`jitgate-masking`'s `MaskedView::may_protect`
+    /// answers for a schema; for `None`, answering `true` refuses every unknown unqualified
+    /// name, temporary tables included.)
     fn may_protect(&self, schema: Option<&str>, table: &str) -> bool {
         let _ = (schema, table);
         false

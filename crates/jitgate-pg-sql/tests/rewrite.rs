@@ -406,6 +406,8 @@ fn fail_closed_cases_are_refused() {
         "SELECT cursor_to_xml('c', 10, true, true, '')",
         "SELECT * FROM dblink('dbname=app', 'select ssn from customers') AS t(ssn text)",
         "SELECT pg_read_file('/etc/passwd')",
+        "SELECT * FROM crosstab('select id, ssn, email from customers') AS t(a int, b text)",
+        "SELECT * FROM connectby('customers', 'id', 'ssn', '1', 0) AS t(a int, b int, c int)",
         // Large objects.
         "SELECT lo_get(42)",
         "SELECT * FROM pg_largeobject",
@@ -420,6 +422,7 @@ fn fail_closed_cases_are_refused() {
         "RESET ROLE",
         "SELECT set_config('role', 'admin', false)",
         "SELECT set_config(current_user, 'x', false)",
+        "UPDATE pg_settings SET setting = 'admin' WHERE name = 'role'",
         // Elsewhere data.
         "SELECT * FROM remote_customers",
         // Definitions that would evaluate or store clear values.
@@ -539,4 +542,26 @@ fn backslashes_never_pass_through_as_written() {
     let off = pg_query::ParserOptions::DISABLE_STANDARD_CONFORMING_STRINGS;
     let reread = pg_query::parse(&out.sql, off).expect("the printed text parses either way");
     assert!(reread.tables().is_empty(), "{}", out.sql);
+}
+
+#[test]
+fn reports_catalog_changes_and_search_path() {
+    use jitgate_pg_sql::SearchPathChange;
+    let out = rw("CREATE TABLE scratch (a int); SELECT 1").expect("allowed");
+    assert!(out.changes_catalog);
+    assert!(!rw("SELECT * FROM orders").expect("allowed").changes_catalog);
+    let out = rw("SET search_path TO other, \"$user\", \"Mixed\"").expect("allowed");
+    let Some(SearchPathChange::Set(value)) = out.search_path_change else {
+        panic!("{:?}", out.search_path_change)
+    };
+    let parsed = SearchPath::parse(&value, "analyst");
+    assert_eq!(parsed.entries(), ["other", "$user", "Mixed"]);
+    let out = rw("RESET search_path").expect("allowed");
+    assert_eq!(out.search_path_change, Some(SearchPathChange::Reset));
+    assert_eq!(
+        rw("SET LOCAL search_path TO x")
+            .expect("allowed")
+            .search_path_change,
+        None
+    );
 }

@@ -239,6 +239,11 @@ pub(crate) async fn open(
     };
 
     let mut forwarded = forwarded_params(&params);
+    if guard.is_some() {
+        // Statement analysis and masking read text as UTF-8: guarded sessions speak nothing else.
+        forwarded.retain(|(k, _)| !k.eq_ignore_ascii_case("client_encoding"));
+        forwarded.push(("client_encoding".into(), "UTF8".into()));
+    }
     if admission.grant.read_only {
         // PostgreSQL itself then refuses writes; the guard stops attempts to switch it off.
         forwarded.push(("default_transaction_read_only".into(), "on".into()));

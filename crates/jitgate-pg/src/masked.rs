@@ -9,7 +9,9 @@ use bytes::BytesMut;
 use jitgate_masking::{
     rewrite_data_row, scrub_error_fields, ColumnAction, ColumnPlan, MaskedView, PgTypeInfo,
 };
-use jitgate_pg_sql::{Catalog, ColumnMasks, MaskSql, ProtectedColumn, RewriteCache, SearchPath};
+use jitgate_pg_sql::{
+    Catalog, ColumnMasks, MaskSql, ProtectedColumn, RewriteCache, SearchPath, SearchPathChange,
+};
 use std::sync::Arc;
 
 /// A subject's masks, as the rewriter asks for them.
@@ -51,6 +53,10 @@ pub struct MaskedStatements {
     pub view_id: u64,
     pub catalog: Arc<Catalog>,
     pub search_path: SearchPath,
+    /// The path at login, for `RESET search_path`.
+    pub initial_search_path: SearchPath,
+    /// The upstream session user, which `"$user"` in a path stands for.
+    pub upstream_user: String,
     pub cache: Arc<RewriteCache>,
     /// A read-only grant on top of masking: its check runs on the statement as sent.
     pub read_only: Option<crate::checks::ReadOnly>,
@@ -70,6 +76,19 @@ impl StatementPolicy for MaskedStatements {
             &self.masks,
             self.view_id,
         );
+        if let Ok(r) = &*outcome {
+            // Followed as sent (a SET that then fails upstream is rare, and a stale path only
+            // ever refuses or masks too much: resolved names are schema-qualified).
+            match &r.search_path_change {
+                Some(SearchPathChange::Set(path)) => {
+                    self.search_path = SearchPath::parse(path, &self.upstream_user)
+                }
+                Some(SearchPathChange::Reset) => {
+                    self.search_path = self.initial_search_path.clone()
+                }
+                None => {}
+            }
+        }
         match &*outcome {
             Ok(r) if r.changed => Verdict::Rewrite(r.sql.clone()),
             Ok(_) => Verdict::Pass,

@@ -214,6 +214,11 @@ impl Catalog {
         self.schemas.iter().any(|s| s == schema)
     }
 
+    /// Schemas that hold at least one loaded relation.
+    pub fn schemas(&self) -> impl Iterator<Item = &str> {
+        self.schemas.iter().map(String::as_str)
+    }
+
     /// Functions called `name`, in any schema.
     pub fn functions_named(&self, name: &str) -> &[FunctionEntry] {
         self.functions.get(name).map(Vec::as_slice).unwrap_or(&[])

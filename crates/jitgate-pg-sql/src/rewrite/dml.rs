@@ -14,8 +14,10 @@ use pg_query::NodeEnum;
 use serde::Serialize;
 
 use super::nodes;
+use super::policy;
 use super::protection::Protection;
 use super::walker::{masked_subselect, Target, Walker};
+use crate::catalog::RelKind;
 use crate::census::Census;
 use crate::error::Refusal;
 use crate::masks::ProtectedWrites;
@@ -66,6 +68,7 @@ impl Walker<'_> {
         rv: &mut RangeVar,
         command: &str,
     ) -> Result<Option<BlindTarget>, Refusal> {
+        policy::check_write_target(&rv.relname)?;
         // A WITH query is never a write target: PostgreSQL looks the name up as a relation.
         let Target::Relation(rel, protection) = self.resolve(rv, false)? else {
             return Ok(None);
@@ -139,7 +142,7 @@ impl Walker<'_> {
         }
         let scope = self.enter_with(s.with_clause.as_mut())?;
         for item in &mut s.from_clause {
-            self.from_item(item)?;
+            self.range_item(item)?;
         }
         self.exprs(&mut s.target_list)?;
         self.opt_expr(&mut s.where_clause)?;
@@ -162,7 +165,7 @@ impl Walker<'_> {
         }
         let scope = self.enter_with(s.with_clause.as_mut())?;
         for item in &mut s.using_clause {
-            self.from_item(item)?;
+            self.range_item(item)?;
         }
         self.opt_expr(&mut s.where_clause)?;
         if let Some(r) = s.returning_clause.as_mut() {
@@ -184,7 +187,7 @@ impl Walker<'_> {
         }
         let scope = self.enter_with(s.with_clause.as_mut())?;
         if let Some(source) = s.source_relation.as_deref_mut() {
-            self.from_item(source)?;
+            self.range_item(source)?;
         }
         self.opt_expr(&mut s.join_condition)?;
         for clause in &mut s.merge_when_clauses {
@@ -221,11 +224,12 @@ impl Walker<'_> {
             self.write_target(rv, "COPY FROM")?;
             return self.opt_expr(&mut s.where_clause);
         }
-        // COPY t TO reads t alone, never its inheritance children.
-        rv.inh = false;
         let Target::Relation(rel, protection) = self.resolve(rv, false)? else {
             return Ok(());
         };
+        // COPY t TO reads t alone, never its inheritance children. (PostgreSQL refuses to COPY a
+        // partitioned table; as a query it reads the partitions.)
+        rv.inh = rel.kind == RelKind::PartitionedTable;
         let from = match protection {
             Protection::Clear => return Ok(()),
             Protection::Refused(why) => return Err(Refusal::insufficient_privilege(why)),

@@ -24,11 +24,14 @@ mod walker;
 
 use crate::catalog::Catalog;
 use crate::census::Census;
-use crate::error::{ParseError, Refusal};
+use crate::error::Refusal;
 use crate::masks::ColumnMasks;
+use crate::parse::parse;
 use crate::search_path::SearchPath;
 
 use nodes::VETTED;
+use pg_query::ParserOptions;
+pub(crate) use protection::MaskPlans;
 use walker::Walker;
 
 /// A statement ready to send upstream.
@@ -44,6 +47,21 @@ pub struct Rewritten {
     pub statements: usize,
     /// Whether a protected relation is read (through masks) or written.
     pub protected_touched: bool,
+    /// The text changes the schema: once it succeeds, the front should load a new catalog
+    /// snapshot (new relations, renamed columns, views).
+    pub changes_catalog: bool,
+    /// The text sets the session's `search_path` (the last such SET): the front should resolve
+    /// later statements with the new path.
+    pub search_path_change: Option<SearchPathChange>,
+}
+
+/// A session-level change of `search_path` seen in a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchPathChange {
+    /// The new value, in the form `SHOW search_path` prints (for [`SearchPath::parse`]).
+    Set(String),
+    /// Back to the session's default.
+    Reset,
 }
 
 /// Rewrites `sql` for a subject whose masks are `masks`. Refuses the whole text if any of its
@@ -54,14 +72,29 @@ pub fn rewrite(
     search_path: &SearchPath,
     masks: &dyn ColumnMasks,
 ) -> Result<Rewritten, Refusal> {
-    let parsed =
-        pg_query::parse(sql, 0).map_err(|e| Refusal::syntax_error(ParseError::from_pg_query(e)))?;
-    let mut tree = parsed.protobuf;
-    let mut walker = Walker::new(catalog, search_path, masks);
+    rewrite_planned(sql, catalog, search_path, masks, None)
+}
+
+/// [`rewrite`], reusing the masking queries of earlier statements of the same subject over the
+/// same snapshot (`plans` must only ever see one subject view and one catalog version).
+pub(crate) fn rewrite_planned(
+    sql: &str,
+    catalog: &Catalog,
+    search_path: &SearchPath,
+    masks: &dyn ColumnMasks,
+    plans: Option<&MaskPlans>,
+) -> Result<Rewritten, Refusal> {
+    let mut tree = parse(sql, ParserOptions::DEFAULT).map_err(Refusal::syntax_error)?;
+    let mut walker = Walker::new(catalog, search_path, masks, plans);
+    let mut changes_catalog = false;
     for raw in &mut tree.stmts {
         let Some(stmt) = raw.stmt.as_deref_mut() else {
             continue;
         };
+        changes_catalog |= stmt
+            .node
+            .as_ref()
+            .is_some_and(crate::classify::changes_catalog);
         // Before the walk: mask expressions are trusted, and checked on their own.
         for call in &Census::of(&*stmt).functions {
             policy::check_function(call, catalog)?;
@@ -82,6 +115,8 @@ pub fn rewrite(
             changed: false,
             statements,
             protected_touched,
+            changes_catalog,
+            search_path_change: walker.search_path_change,
         });
     }
     let sql = pg_query::deparse(&tree, Default::default()).map_err(|e| {
@@ -94,6 +129,8 @@ pub fn rewrite(
         changed: true,
         statements,
         protected_touched,
+        changes_catalog,
+        search_path_change: walker.search_path_change,
     })
 }
 

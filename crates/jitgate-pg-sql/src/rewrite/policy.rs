@@ -73,6 +73,8 @@ const DENIED_FUNCTIONS: &[(&str, &str)] = &[
         "it reads a whole table by name",
     ),
     ("ts_stat", "it runs a query given as text"),
+    ("connectby", "it reads a table by name"),
+    ("xpath_table", "it reads a table by name"),
     ("ts_rewrite", "it can run a query given as text"),
     (
         "current_query",
@@ -113,6 +115,7 @@ const DENIED_FUNCTIONS: &[(&str, &str)] = &[
 /// Functions refused by prefix, in any schema.
 const DENIED_FUNCTION_PREFIXES: &[(&str, &str)] = &[
     ("cursor_to_xml", "it reads from a cursor by name"),
+    ("crosstab", "it runs a query given as text"),
     ("schema_to_xml", "it reads whole schemas"),
     ("database_to_xml", "it reads the whole database"),
     (
@@ -148,6 +151,9 @@ const DENIED_FUNCTION_PREFIXES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Relations a masked subject may read but not write: an UPDATE of `pg_settings` is a SET.
+const WRITE_DENIED_RELATIONS: &[&str] = &["pg_settings"];
+
 /// Settings a masked subject may not change through `set_config`.
 const DENIED_SETTINGS: &[&str] = &["role", "session_authorization"];
 
@@ -166,6 +172,17 @@ pub(crate) fn check_relation_name(name: &str) -> Result<(), Refusal> {
         Some((n, why)) => Err(refuse(n, why)),
         None => Ok(()),
     }
+}
+
+/// Refuses a write to a relation that stands for something else than data.
+pub(crate) fn check_write_target(name: &str) -> Result<(), Refusal> {
+    if WRITE_DENIED_RELATIONS.contains(&name) {
+        return Err(refuse(
+            &format!("writing to {name}"),
+            "it changes settings, including the role",
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a function call a masked subject may not make.

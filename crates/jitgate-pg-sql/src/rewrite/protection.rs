@@ -1,7 +1,7 @@
 //! Which relations a subject may read only through masks, and the masking subqueries themselves.
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pg_query::protobuf::{RangeVar, SelectStmt};
 use pg_query::NodeEnum;
@@ -17,7 +17,7 @@ pub(crate) enum Protection {
     /// As it is.
     Clear,
     /// Through this masking query (`SELECT <mask exprs> FROM ONLY? schema.table`).
-    Masked(Rc<MaskedRelation>),
+    Masked(Arc<MaskedRelation>),
     /// A view or materialized view over protected data: read its definition instead, so the
     /// relations it reads are masked in turn.
     Inline,
@@ -39,22 +39,47 @@ pub(crate) struct MaskedRelation {
     pub masked_columns: Vec<String>,
 }
 
-/// Computes and remembers protections for one rewrite.
+/// Protections of one subject over one catalog snapshot, kept across statements: building a
+/// masking query parses and checks the masks' SQL, which costs as much as parsing a statement.
+#[derive(Default)]
+pub(crate) struct MaskPlans {
+    known: Mutex<HashMap<u32, Protection>>,
+}
+
+impl MaskPlans {
+    fn get(&self, oid: u32) -> Option<Protection> {
+        let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known.get(&oid).cloned()
+    }
+
+    fn put(&self, oid: u32, p: &Protection) {
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known.insert(oid, p.clone());
+    }
+}
+
+/// Computes and remembers protections for one rewrite (and, given shared plans, for the next).
 pub(crate) struct Protections<'a> {
     catalog: &'a Catalog,
     masks: &'a dyn ColumnMasks,
     known: HashMap<u32, Protection>,
+    shared: Option<&'a MaskPlans>,
 }
 
 /// Guards against inheritance or view cycles in a damaged snapshot.
 const MAX_NESTING: usize = 32;
 
 impl<'a> Protections<'a> {
-    pub fn new(catalog: &'a Catalog, masks: &'a dyn ColumnMasks) -> Self {
+    pub fn new(
+        catalog: &'a Catalog,
+        masks: &'a dyn ColumnMasks,
+        shared: Option<&'a MaskPlans>,
+    ) -> Self {
         Protections {
             catalog,
             masks,
             known: HashMap::new(),
+            shared,
         }
     }
 
@@ -66,15 +91,22 @@ impl<'a> Protections<'a> {
         if let Some(p) = self.known.get(&rel.oid) {
             return p.clone();
         }
-        let p = if depth > MAX_NESTING {
-            Protection::Refused(format!(
+        if let Some(p) = self.shared.and_then(|s| s.get(rel.oid)) {
+            self.known.insert(rel.oid, p.clone());
+            return p;
+        }
+        if depth > MAX_NESTING {
+            // Depends on the way here, not on the relation alone: not shared.
+            return Protection::Refused(format!(
                 "{}.{} nests views or inheritance too deeply to analyse",
                 rel.schema, rel.name
-            ))
-        } else {
-            self.compute(rel, depth)
-        };
+            ));
+        }
+        let p = self.compute(rel, depth);
         self.known.insert(rel.oid, p.clone());
+        if let Some(shared) = self.shared {
+            shared.put(rel.oid, &p);
+        }
         p
     }
 
@@ -151,7 +183,7 @@ impl<'a> Protections<'a> {
             quote_ident(&rel.name)
         );
         match masking_query(&sql) {
-            Ok(query) => Protection::Masked(Rc::new(MaskedRelation {
+            Ok(query) => Protection::Masked(Arc::new(MaskedRelation {
                 query,
                 masked_columns,
             })),
@@ -197,8 +229,9 @@ impl<'a> Protections<'a> {
 /// Parses a masking query and checks that its expressions cannot be captured by the subject:
 /// every function, operator and type schema-qualified, and no relation besides the masked one.
 fn masking_query(sql: &str) -> Result<SelectStmt, String> {
-    let parsed = pg_query::parse(sql, 0).map_err(|e| e.to_string())?;
-    let mut stmts = parsed.protobuf.stmts;
+    let parsed =
+        crate::parse::parse(sql, pg_query::ParserOptions::DEFAULT).map_err(|e| e.message)?;
+    let mut stmts = parsed.stmts;
     if stmts.len() != 1 {
         return Err("a mask expression ends the statement".into());
     }

@@ -8,8 +8,9 @@ use pg_query::protobuf::{
 };
 use pg_query::NodeEnum;
 
-use super::nodes::VETTED;
+use super::nodes::{quote_ident, VETTED};
 use super::walker::Walker;
+use super::SearchPathChange;
 use crate::census::Census;
 use crate::error::Refusal;
 
@@ -38,7 +39,11 @@ impl Walker<'_> {
             NodeEnum::ExplainStmt(s) => self.explain(s),
             NodeEnum::CreateTableAsStmt(s) => self.create_table_as(s),
             NodeEnum::ViewStmt(s) => self.create_view(s),
-            NodeEnum::VariableSetStmt(s) => set_variable(s),
+            NodeEnum::VariableSetStmt(s) => {
+                set_variable(s)?;
+                self.note_search_path(s);
+                Ok(())
+            }
             NodeEnum::TruncateStmt(s) => self.truncate(s),
             // Locks and maintenance name relations without reading their rows.
             NodeEnum::LockStmt(s) => {
@@ -117,6 +122,26 @@ impl Walker<'_> {
                 refuse(format!(
                     "{command} is not available to subjects with masked columns"
                 ))
+            }
+        }
+    }
+
+    /// Remembers `SET search_path` / `RESET search_path`, so the front can resolve the next
+    /// statements' names as the upstream will. (Only for convenience: protected names are
+    /// pinned to their schema whatever the path. SET LOCAL, rolled-back SETs and set_config are
+    /// not followed.)
+    fn note_search_path(&mut self, s: &VariableSetStmt) {
+        use pg_query::protobuf::VariableSetKind as K;
+        if !s.name.eq_ignore_ascii_case("search_path") || s.is_local {
+            return;
+        }
+        if s.kind == K::VarReset as i32 || s.kind == K::VarSetDefault as i32 {
+            self.search_path_change = Some(SearchPathChange::Reset);
+        } else if s.kind == K::VarSetValue as i32 {
+            let names: Option<Vec<String>> = s.args.iter().map(string_constant).collect();
+            if let Some(names) = names {
+                let quoted: Vec<String> = names.iter().map(|n| quote_ident(n)).collect();
+                self.search_path_change = Some(SearchPathChange::Set(quoted.join(", ")));
             }
         }
     }
@@ -212,6 +237,16 @@ fn command_words(node_type: &str) -> String {
         out.push(c.to_ascii_uppercase());
     }
     out
+}
+
+fn string_constant(node: &Node) -> Option<String> {
+    match node.node.as_ref()? {
+        NodeEnum::AConst(c) => match c.val.as_ref()? {
+            pg_query::protobuf::a_const::Val::Sval(s) => Some(s.sval.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Switching roles is refused: masking follows the subject, but the upstream role decides what

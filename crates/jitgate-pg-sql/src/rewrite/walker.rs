@@ -11,7 +11,8 @@ use pg_query::NodeEnum;
 
 use super::nodes::{self, VETTED};
 use super::policy;
-use super::protection::{masked_range_var, MaskedRelation, Protection, Protections};
+use super::protection::{masked_range_var, MaskPlans, MaskedRelation, Protection, Protections};
+use super::SearchPathChange;
 use crate::catalog::{Catalog, Relation};
 use crate::census::Census;
 use crate::error::Refusal;
@@ -50,19 +51,27 @@ pub(crate) struct Walker<'a> {
     pub changed: bool,
     /// A protected relation is read (through masks) or written.
     pub protected_touched: bool,
+    /// The last session-level `SET search_path` of the text.
+    pub search_path_change: Option<SearchPathChange>,
 }
 
 impl<'a> Walker<'a> {
-    pub fn new(catalog: &'a Catalog, path: &'a SearchPath, masks: &'a dyn ColumnMasks) -> Self {
+    pub fn new(
+        catalog: &'a Catalog,
+        path: &'a SearchPath,
+        masks: &'a dyn ColumnMasks,
+        plans: Option<&'a MaskPlans>,
+    ) -> Self {
         Walker {
             catalog,
             path,
             masks,
-            protections: Protections::new(catalog, masks),
+            protections: Protections::new(catalog, masks, plans),
             ctes: Vec::new(),
             view_depth: 0,
             changed: false,
             protected_touched: false,
+            search_path_change: None,
         }
     }
 
@@ -121,8 +130,8 @@ impl<'a> Walker<'a> {
         let schema = (!schema.is_empty()).then_some(schema);
         if self.masks.may_protect(schema, name) {
             return Err(Refusal::insufficient_privilege(format!(
-                "relation \"{name}\" has masking rules but is not in jitgate's catalog snapshot \
-                 yet; retry once the snapshot is refreshed"
+                "relation \"{name}\" is not in jitgate's catalog snapshot and the masking policy \
+                 could cover it; retry once the snapshot is refreshed (after DDL)"
             )));
         }
         Ok(())
@@ -171,7 +180,7 @@ impl<'a> Walker<'a> {
         }
         self.exprs(&mut s.values_lists)?;
         for item in &mut s.from_clause {
-            self.from_item(item)?;
+            self.range_item(item)?;
         }
         self.exprs(&mut s.target_list)?;
         self.opt_expr(&mut s.where_clause)?;
@@ -227,7 +236,7 @@ impl<'a> Walker<'a> {
         Ok(scope)
     }
 
-    pub(super) fn from_item(&mut self, item: &mut Node) -> Result<(), Refusal> {
+    pub(super) fn range_item(&mut self, item: &mut Node) -> Result<(), Refusal> {
         let Some(n) = item.node.as_mut() else {
             return Ok(());
         };
@@ -252,10 +261,10 @@ impl<'a> Walker<'a> {
             }
             NodeEnum::JoinExpr(join) => {
                 if let Some(left) = join.larg.as_deref_mut() {
-                    self.from_item(left)?;
+                    self.range_item(left)?;
                 }
                 if let Some(right) = join.rarg.as_deref_mut() {
-                    self.from_item(right)?;
+                    self.range_item(right)?;
                 }
                 self.opt_expr(&mut join.quals)?;
                 None
@@ -539,8 +548,9 @@ pub(super) fn masked_subselect(
 }
 
 fn parse_view(sql: &str) -> Result<SelectStmt, String> {
-    let parsed = pg_query::parse(sql, 0).map_err(|e| e.to_string())?;
-    let mut stmts = parsed.protobuf.stmts;
+    let parsed =
+        crate::parse::parse(sql, pg_query::ParserOptions::DEFAULT).map_err(|e| e.message)?;
+    let mut stmts = parsed.stmts;
     if stmts.len() != 1 {
         return Err("not a single statement".into());
     }
