@@ -5,7 +5,7 @@
 use crate::codec::{backend, read_message, Message};
 use crate::front::ResourceFront;
 use crate::upstream;
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use jitgate_pg_sql::{Catalog, CatalogRows, Row};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,10 +97,7 @@ async fn simple_query(
     sql: &str,
 ) -> Result<Vec<Row>, String> {
     let mut q = BytesMut::with_capacity(sql.len() + 6);
-    q.put_u8(b'Q');
-    q.put_u32(sql.len() as u32 + 5);
-    q.extend_from_slice(sql.as_bytes());
-    q.put_u8(0);
+    backend::query(&mut q, sql);
     stream
         .write_all(&q)
         .await

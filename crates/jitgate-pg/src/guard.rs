@@ -2,7 +2,7 @@
 //! they reach the upstream: passed, rewritten (mask before evaluate), or refused (fail closed).
 //! Subjects with clear access on read-write grants are never guarded and pay nothing for it.
 
-use crate::codec::{cstr_prefix, HEADER_LEN};
+use crate::codec::{backend, cstr_prefix, HEADER_LEN};
 use crate::front::ResourceFront;
 use crate::relay::Flow;
 use crate::results::ResultFilter;
@@ -101,7 +101,7 @@ impl GuardedClient {
                     Verdict::Rewrite(new) => {
                         // Audited with the text the client sent.
                         log.client_message(tag, msg);
-                        put_message(out, b'Q', |b| put_cstr(b, &new));
+                        backend::query(out, &new);
                     }
                     Verdict::Refuse(refusal) => {
                         log.refused(sql, refusal);
@@ -122,10 +122,10 @@ impl GuardedClient {
                     }
                     Verdict::Rewrite(new) => {
                         log.client_message(tag, msg);
-                        put_message(out, b'P', |b| {
+                        backend::message(out, b'P', |b| {
                             b.extend_from_slice(name);
                             b.put_u8(0);
-                            put_cstr(b, &new);
+                            backend::put_cstr(b, &new);
                             b.extend_from_slice(tail);
                         });
                     }
@@ -169,20 +169,6 @@ impl GuardedClient {
             }),
         }
     }
-}
-
-fn put_message(out: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
-    out.put_u8(tag);
-    let at = out.len();
-    out.put_u32(0);
-    body(out);
-    let len = (out.len() - at) as u32;
-    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
-}
-
-fn put_cstr(out: &mut BytesMut, s: &str) {
-    out.extend(s.bytes().filter(|&b| b != 0));
-    out.put_u8(0);
 }
 
 #[cfg(test)]

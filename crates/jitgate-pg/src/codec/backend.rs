@@ -19,7 +19,7 @@ impl Severity {
 }
 
 /// Appends a tagged message, filling in its length word once the body is written.
-fn message(out: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
+pub fn message(out: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
     out.put_u8(tag);
     let len_at = out.len();
     out.put_u32(0);
@@ -28,7 +28,7 @@ fn message(out: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
     out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
 }
 
-fn put_cstr(out: &mut BytesMut, s: &str) {
+pub fn put_cstr(out: &mut BytesMut, s: &str) {
     // A NUL inside would end the field early and desynchronise the client; drop it.
     out.extend(s.bytes().filter(|&b| b != 0));
     out.put_u8(0);
@@ -87,6 +87,11 @@ pub fn backend_key_data(out: &mut BytesMut, process_id: i32, secret_key: i32) {
         b.put_i32(process_id);
         b.put_i32(secret_key);
     });
+}
+
+/// A simple-protocol Query.
+pub fn query(out: &mut BytesMut, sql: &str) {
+    message(out, b'Q', |b| put_cstr(b, sql));
 }
 
 /// Terminate, sent to the upstream before closing so it ends the backend cleanly.
