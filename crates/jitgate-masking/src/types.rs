@@ -116,6 +116,12 @@ impl PgTypeInfo {
     /// type of the same name earlier in `search_path` cannot capture the cast; other names are
     /// used only when they look like `format_type` output, since they are pasted into SQL.
     pub(crate) fn cast_target(&self) -> Option<String> {
+        // The rewriter prints statements back with libpg_query's deparser, which writes
+        // `pg_catalog.bpchar` as `char` — character(1) to PostgreSQL — and a NULL of it as
+        // `char NULL`, which does not parse. Masked blank-padded values are therefore text.
+        if self.kind == PgKind::Bpchar {
+            return Some("pg_catalog.text".to_owned());
+        }
         if self.kind != PgKind::Other {
             return Some(format!("pg_catalog.{}", self.name));
         }

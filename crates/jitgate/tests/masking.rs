@@ -17,6 +17,8 @@ INSERT INTO customers VALUES
   (3, 'Carla Costa', 'carla@inbox.example', '345-67-8901', '3400 000000 00009', '1990-01-30',
    'Loyal customer, no open issues');
 GRANT SELECT, INSERT, UPDATE, DELETE ON customers TO svc;
+ALTER TABLE customers ADD COLUMN postcode character(8);
+UPDATE customers SET postcode = 'SW1A 1AA';
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int, total numeric);
 INSERT INTO orders VALUES (10, 1, 9.99), (11, 2, 19.99);
 GRANT SELECT ON orders TO svc;
@@ -66,6 +68,12 @@ granularity = "year"
 resource = "app"
 column = "public.customers.notes"
 mask = "scan"
+
+[[masking.rules]]
+resource = "app"
+column = "public.customers.postcode"
+mask = "partial"
+keep_last = 3
 "#;
 
 fn start() -> Env {
@@ -121,6 +129,14 @@ async fn masked_subjects_see_masked_values_and_clear_subjects_see_data() {
         masked.contains("example.com"),
         "email keeps the domain: {masked}"
     );
+
+    // Blank-padded character(n) columns too (their masked form is text).
+    let (ok, postcode, err) = env.psql(
+        &alice.uri,
+        &["-c", "select postcode from customers where id = 1"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(postcode.trim(), "*****1AA");
 
     let (ok, clear, err) = env.psql(&erin.uri, &["-c", all]);
     assert!(ok, "{err}");
