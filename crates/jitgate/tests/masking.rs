@@ -275,3 +275,45 @@ async fn copy_cursors_and_prepared_statements_are_masked_too() {
     assert_no_clear("COPY, cursors and PREPARE", &out);
     assert!(out.contains("Ada Anders"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_subjects_get_results_byte_identical_to_a_direct_connection() {
+    let env = start();
+    let erin = env.gateway.grant("erin", "app", "5m").unwrap();
+    let statements = [
+        "select * from customers order by id",
+        "select * from customer_contacts order by id",
+        "select c.full_name, o.total from customers c join orders o on o.customer_id = c.id order by o.id",
+        "select ssn, count(*) from customers group by ssn order by ssn",
+        "select row_to_json(c)::text from customers c order by id",
+        "select 1::int2, 2::int4, 3::int8, 1.5::numeric(10,3), 2.25::float8, true, 'x'::bytea, \
+         '2026-01-02'::date, '2026-01-02 03:04:05+00'::timestamptz, '{\"a\": 1}'::jsonb, \
+         gen_random_uuid() is not null, interval '1 day', array[1,2,3]",
+        "copy (select id, email, birth_date from customers order by id) to stdout with (format csv)",
+        "select string_agg(ssn, ',' order by ssn) from customers",
+    ];
+    for sql in statements {
+        let (ok, through, err) = env.psql(&erin.uri, &["-c", sql]);
+        assert!(ok, "{sql}: {err}");
+        let direct = env.cluster.psql("app", sql).unwrap();
+        assert_eq!(through, direct, "{sql}");
+    }
+    // Binary results through the extended protocol, compared value by value.
+    let through = env.connect(&erin.uri).await.unwrap();
+    let (direct, connection) = tokio_postgres::connect(
+        &env.cluster.uri(env.cluster.superuser(), None, "app"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let sql = "select id, full_name, ssn, birth_date, postcode from customers order by id";
+    let a = through.query(sql, &[]).await.unwrap();
+    let b = direct.query(sql, &[]).await.unwrap();
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.get::<_, i32>(0), y.get::<_, i32>(0));
+        assert_eq!(x.get::<_, String>(2), y.get::<_, String>(2));
+        assert_eq!(x.get::<_, Option<String>>(4), y.get::<_, Option<String>>(4));
+    }
+}
