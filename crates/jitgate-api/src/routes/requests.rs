@@ -9,6 +9,8 @@ use crate::views::RequestView;
 use crate::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
+use jitgate_control::model::Request;
+use jitgate_control::{ControlPlane, LifecycleError, Subject};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -83,10 +85,7 @@ pub async fn approve(
     Id(id): Id,
     JsonOrEmpty(body): JsonOrEmpty<DecisionBody>,
 ) -> One {
-    let comment = comment(body)?;
-    let control = state.control.clone();
-    let request = blocking(move || Ok(control.approve(&caller, &id, &comment)?)).await?;
-    Ok(axum::Json(RequestView::from(&request)))
+    decide(state, caller, id, body, ControlPlane::approve).await
 }
 
 pub async fn deny(
@@ -95,9 +94,20 @@ pub async fn deny(
     Id(id): Id,
     JsonOrEmpty(body): JsonOrEmpty<DecisionBody>,
 ) -> One {
+    decide(state, caller, id, body, ControlPlane::deny).await
+}
+
+/// An approver's decision on a request, with its optional comment.
+async fn decide(
+    state: ApiState,
+    caller: Subject,
+    id: String,
+    body: DecisionBody,
+    decision: fn(&ControlPlane, &Subject, &str, &str) -> Result<Request, LifecycleError>,
+) -> One {
     let comment = comment(body)?;
     let control = state.control.clone();
-    let request = blocking(move || Ok(control.deny(&caller, &id, &comment)?)).await?;
+    let request = blocking(move || Ok(decision(&control, &caller, &id, &comment)?)).await?;
     Ok(axum::Json(RequestView::from(&request)))
 }
 

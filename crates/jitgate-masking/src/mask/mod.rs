@@ -179,15 +179,9 @@ impl Mask {
         key: &MaskKey,
         out: &mut Vec<u8>,
     ) -> Result<Written, MaskError> {
-        if !self.applies_to(pg_type) {
-            return Err(self.not_applicable(pg_type));
-        }
-        let mark = out.len();
-        let result = text::apply(self, value, pg_type, key, out);
-        if result.is_err() {
-            out.truncate(mark);
-        }
-        result
+        self.applied(pg_type, out, |out| {
+            text::apply(self, value, pg_type, key, out)
+        })
     }
 
     /// Appends the masked form of `value` (a non-NULL value in binary format) to `out`.
@@ -203,11 +197,24 @@ impl Mask {
         key: &MaskKey,
         out: &mut Vec<u8>,
     ) -> Result<Written, MaskError> {
+        self.applied(pg_type, out, |out| {
+            binary::apply(self, value, pg_type, key, out)
+        })
+    }
+
+    /// Runs a transform if the mask applies to the type, and leaves `out` as it was on error.
+    #[inline]
+    fn applied(
+        &self,
+        pg_type: &PgTypeInfo,
+        out: &mut Vec<u8>,
+        transform: impl FnOnce(&mut Vec<u8>) -> Result<Written, MaskError>,
+    ) -> Result<Written, MaskError> {
         if !self.applies_to(pg_type) {
             return Err(self.not_applicable(pg_type));
         }
         let mark = out.len();
-        let result = binary::apply(self, value, pg_type, key, out);
+        let result = transform(out);
         if result.is_err() {
             out.truncate(mark);
         }
