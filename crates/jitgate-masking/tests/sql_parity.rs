@@ -3,6 +3,9 @@
 //! with settings chosen to break careless SQL: `standard_conforming_strings` off and a schema
 //! earlier in `search_path` that redefines `||` and `left()`.
 //!
+//! Masks that [`Mask::exact_in_stream`] calls exact are the ones the gateway may apply in the
+//! result stream instead of in SQL; they must never decline a value here.
+//!
 //! `scan` in SQL is a documented superset of the Rust detectors (no checksums); its test values
 //! are ones both treat alike, so that its SQL is still run and compared.
 
@@ -287,7 +290,12 @@ fn sql_masks_match_rust_masks_in_postgresql() {
                 Ok(Written::Null) => None,
                 // The Rust side declines some values (floats PostgreSQL prints with exponents);
                 // the row rewriter redacts those.
-                Err(_) => {
+                Err(e) => {
+                    // Masks the rewriter leaves to the result stream must never decline.
+                    assert!(
+                        !mask.exact_in_stream(&ty),
+                        "{mask} on {name} is meant to be exact in the stream but declined: {e}"
+                    );
                     left_to_sql += 1;
                     continue;
                 }

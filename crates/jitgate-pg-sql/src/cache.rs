@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::catalog::Catalog;
 use crate::error::Refusal;
 use crate::masks::ColumnMasks;
-use crate::rewrite::{rewrite_planned, MaskPlans, Rewritten};
+use crate::rewrite::{rewrite_planned, MaskPlans, Protocol, Rewritten};
 use crate::search_path::SearchPath;
 
 /// A cached outcome, shared with every session that asks for it.
@@ -61,10 +61,11 @@ impl RewriteCache {
         search_path: &SearchPath,
         masks: &dyn ColumnMasks,
         subject_view: u64,
+        protocol: Protocol,
     ) -> CachedRewrite {
         let run = || {
             let plans = self.plans_for(catalog.version(), subject_view);
-            rewrite_planned(sql, catalog, search_path, masks, Some(&plans))
+            rewrite_planned(sql, catalog, search_path, masks, protocol, Some(&plans))
         };
         if sql.len() > MAX_CACHED_STATEMENT {
             return Arc::new(run());
@@ -74,6 +75,7 @@ impl RewriteCache {
             catalog_version: catalog.version(),
             search_path: search_path.cache_key(),
             subject_view,
+            protocol,
         };
         let hash = key.hash64();
         if let Some(hit) = self.lock().get(hash, &key) {
@@ -105,6 +107,7 @@ struct KeyRef<'a> {
     catalog_version: u64,
     search_path: &'a str,
     subject_view: u64,
+    protocol: Protocol,
 }
 
 impl KeyRef<'_> {
@@ -114,6 +117,7 @@ impl KeyRef<'_> {
         self.catalog_version.hash(&mut h);
         self.search_path.hash(&mut h);
         self.subject_view.hash(&mut h);
+        self.protocol.hash(&mut h);
         h.finish()
     }
 }
@@ -124,6 +128,7 @@ struct Entry {
     catalog_version: u64,
     search_path: Box<str>,
     subject_view: u64,
+    protocol: Protocol,
     value: CachedRewrite,
     /// Neighbours in recency order (towards most and least recently used).
     newer: Option<usize>,
@@ -136,6 +141,7 @@ impl Entry {
             && self.catalog_version == key.catalog_version
             && &*self.search_path == key.search_path
             && self.subject_view == key.subject_view
+            && self.protocol == key.protocol
     }
 }
 
@@ -177,6 +183,7 @@ impl Lru {
             catalog_version: key.catalog_version,
             search_path: key.search_path.into(),
             subject_view: key.subject_view,
+            protocol: key.protocol,
             value,
             newer: None,
             older: None,
@@ -239,6 +246,7 @@ mod tests {
             statements: 1,
             protected_touched: false,
             changes_catalog: false,
+            masked_in_results: Vec::new(),
             search_path_change: None,
         }))
     }
@@ -249,6 +257,7 @@ mod tests {
             catalog_version: 1,
             search_path: "p",
             subject_view: 9,
+            protocol: Protocol::Extended,
         }
     }
 

@@ -56,5 +56,5 @@ pub use error::{
     ParseError, Refusal, INSUFFICIENT_PRIVILEGE, READ_ONLY_SQL_TRANSACTION, SYNTAX_ERROR,
 };
 pub use masks::{ColumnMasks, MaskSql, ProtectedColumn, ProtectedWrites};
-pub use rewrite::{rewrite, Rewritten, SearchPathChange};
+pub use rewrite::{rewrite, Protocol, Rewritten, SearchPathChange};
 pub use search_path::SearchPath;

@@ -7,7 +7,7 @@ mod fixture;
 
 use fixture::{TestMasks, MASKED_SSN};
 use futures_util::{pin_mut, TryStreamExt};
-use jitgate_pg_sql::{rewrite, Catalog, CatalogRows, Row, SearchPath};
+use jitgate_pg_sql::{rewrite, Catalog, CatalogRows, Protocol, Row, SearchPath};
 use jitgate_pgcluster::{ClusterOptions, PgCluster};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
@@ -91,7 +91,13 @@ struct MaskedSession {
 
 impl MaskedSession {
     fn rewritten(&self, sql: &str) -> String {
-        match rewrite(sql, &self.catalog, &self.path, &self.masks) {
+        match rewrite(
+            sql,
+            &self.catalog,
+            &self.path,
+            &self.masks,
+            Protocol::Extended,
+        ) {
             Ok(r) => r.sql,
             Err(e) => panic!("{sql}\nrefused: {e}"),
         }

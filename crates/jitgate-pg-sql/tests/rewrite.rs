@@ -4,7 +4,7 @@
 mod fixture;
 
 use fixture::{catalog, TestMasks};
-use jitgate_pg_sql::{rewrite, Catalog, Refusal, Rewritten, SearchPath};
+use jitgate_pg_sql::{rewrite, Catalog, Protocol, Refusal, Rewritten, SearchPath};
 use serde_json::Value;
 
 const PROTECTED: &[&str] = &["customers", "customers_2024", "Customers Archive"];
@@ -15,7 +15,7 @@ fn path() -> SearchPath {
 }
 
 fn rw_with(sql: &str, masks: &TestMasks, path: &SearchPath) -> Result<Rewritten, Refusal> {
-    rewrite(sql, &catalog(), path, masks)
+    rewrite(sql, &catalog(), path, masks, Protocol::Extended)
 }
 
 fn rw(sql: &str) -> Result<Rewritten, Refusal> {
@@ -522,13 +522,21 @@ fn relations_the_snapshot_lacks_but_the_policy_names_are_refused() {
 #[test]
 fn unknown_functions_are_refused_when_the_catalog_lists_all() {
     let full = Catalog::new(1, catalog().relations().to_vec(), vec![], true);
-    let out = rewrite("SELECT made_up(1)", &full, &path(), &TestMasks::new());
+    let masks = TestMasks::new();
+    let out = rewrite(
+        "SELECT made_up(1)",
+        &full,
+        &path(),
+        &masks,
+        Protocol::Extended,
+    );
     assert!(out.is_err());
     let out = rewrite(
         "SELECT pg_catalog.lower('A')",
         &full,
         &path(),
-        &TestMasks::new(),
+        &masks,
+        Protocol::Extended,
     );
     assert!(out.is_ok(), "{out:?}");
 }
@@ -564,4 +572,111 @@ fn reports_catalog_changes_and_search_path() {
             .search_path_change,
         None
     );
+}
+
+/// Rewrites `sql` as a simple query for a subject whose ssn and email masks are exact in the
+/// result stream.
+fn simple(sql: &str) -> Rewritten {
+    let masks = TestMasks::exact_in_results(&["ssn", "email"]);
+    rewrite(sql, &catalog(), &path(), &masks, Protocol::SimpleQuery)
+        .unwrap_or_else(|e| panic!("{sql}\nrefused: {e}"))
+}
+
+#[test]
+fn columns_only_returned_by_a_simple_query_are_left_to_the_result_stream() {
+    let out = simple("SELECT * FROM customers WHERE id < 10");
+    assert_eq!(
+        out.masked_in_results,
+        ["public.customers.email", "public.customers.ssn"]
+    );
+    // Read clear in the subquery, for the stream to mask; birth_date's mask stays in SQL.
+    assert!(!out.sql.contains("***-**-****"), "{}", out.sql);
+    assert!(out.sql.contains("birth_date"), "{}", out.sql);
+
+    // The same text as a Parse message: every mask in SQL.
+    let masks = TestMasks::exact_in_results(&["ssn", "email"]);
+    let extended = rewrite(
+        "SELECT * FROM customers WHERE id < 10",
+        &catalog(),
+        &path(),
+        &masks,
+        Protocol::Extended,
+    )
+    .expect("rewritten");
+    assert!(extended.masked_in_results.is_empty());
+    assert!(extended.sql.contains("***-**-****"), "{}", extended.sql);
+}
+
+#[test]
+fn a_column_the_statement_evaluates_stays_masked_in_sql() {
+    for sql in [
+        "SELECT ssn FROM customers WHERE ssn LIKE '1%'",
+        "SELECT ssn FROM customers ORDER BY ssn",
+        "SELECT ssn AS x FROM customers ORDER BY x",
+        "SELECT ssn || '' AS ssn FROM customers",
+        "SELECT ssn FROM customers WHERE id IN (SELECT id FROM customers WHERE ssn > '5')",
+    ] {
+        let out = simple(sql);
+        assert!(
+            !out.masked_in_results
+                .contains(&"public.customers.ssn".to_string()),
+            "{sql}: {:?}",
+            out.masked_in_results
+        );
+        assert!(out.sql.contains("***-**-****"), "{sql}\n→ {}", out.sql);
+    }
+    // Whole rows, joins, set operations, DISTINCT: every mask in SQL.
+    for sql in [
+        "SELECT row_to_json(c) FROM customers c",
+        "SELECT c FROM customers c",
+        "SELECT DISTINCT ssn FROM customers",
+        "SELECT ssn FROM customers UNION ALL SELECT ssn FROM customers",
+        "SELECT c.ssn FROM customers c JOIN orders o ON o.customer_id = c.id",
+        "SELECT ssn FROM customers ORDER BY 1",
+        "DECLARE k CURSOR FOR SELECT ssn FROM customers",
+        "COPY (SELECT ssn FROM customers) TO STDOUT",
+        "CREATE TEMP TABLE x AS SELECT ssn FROM customers",
+    ] {
+        let masks = TestMasks::exact_in_results(&["ssn", "email"]);
+        if let Ok(out) = rewrite(sql, &catalog(), &path(), &masks, Protocol::SimpleQuery) {
+            assert!(out.masked_in_results.is_empty(), "{sql}");
+            assert!(out.sql.contains("***-**-****"), "{sql}\n→ {}", out.sql);
+        }
+    }
+}
+
+#[test]
+fn views_and_inherited_masks_stay_masked_in_sql() {
+    // A view's columns and a partition's inherited masks are not known to the result stream
+    // by their own table and column.
+    for sql in [
+        "SELECT * FROM customer_contacts",
+        "SELECT * FROM customers_2024",
+    ] {
+        let out = simple(sql);
+        assert!(
+            out.masked_in_results.is_empty(),
+            "{sql}: {:?}",
+            out.masked_in_results
+        );
+    }
+}
+
+#[test]
+fn the_client_encoding_stays_utf8() {
+    for sql in [
+        "SET client_encoding = 'LATIN1'",
+        "SET NAMES 'SQL_ASCII'",
+        "SET client_encoding TO win1252",
+        "SELECT set_config('client_encoding', 'LATIN1', false)",
+    ] {
+        refused(sql);
+    }
+    for sql in [
+        "SET client_encoding = 'UTF8'",
+        "SET NAMES 'utf-8'",
+        "RESET client_encoding",
+    ] {
+        assert!(rw(sql).is_ok(), "{sql}");
+    }
 }

@@ -10,7 +10,7 @@ use crate::masked::{sqlstate_bytes, MaskedStatements, StreamFilter, SubjectMasks
 use crate::statements::Refusal;
 use jitgate_control::ControlPlane;
 use jitgate_masking::{MaskingPolicy, SubjectView};
-use jitgate_pg_sql::{classify, RewriteCache, SearchPath};
+use jitgate_pg_sql::{classify, Protocol, RewriteCache, SearchPath};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -106,7 +106,7 @@ fn view_id(resource: &str, subject: &str, groups: &[String]) -> u64 {
 pub struct ReadOnly;
 
 impl StatementPolicy for ReadOnly {
-    fn check(&mut self, sql: &str) -> Verdict {
+    fn check(&mut self, sql: &str, _: Protocol) -> Verdict {
         match classify(sql) {
             Ok(kinds) => match kinds.iter().find_map(|k| k.read_only_refusal()) {
                 None => Verdict::Pass,
@@ -131,7 +131,7 @@ mod tests {
     use super::*;
 
     fn refused(sql: &str) -> Option<String> {
-        match ReadOnly.check(sql) {
+        match ReadOnly.check(sql, Protocol::SimpleQuery) {
             Verdict::Refuse(r) => Some(String::from_utf8_lossy(&r.sqlstate).into_owned()),
             _ => None,
         }

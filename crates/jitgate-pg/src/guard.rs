@@ -9,6 +9,7 @@ use crate::results::ResultFilter;
 use crate::statements::{Refusal, StatementLog};
 use bytes::{BufMut, BytesMut};
 use jitgate_control::Admission;
+pub use jitgate_pg_sql::Protocol;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -21,8 +22,9 @@ pub enum Verdict {
 }
 
 /// Decides per statement text; implemented by the masking rewriter and the read-only check.
+/// `protocol` says whether the text came in a simple Query or a Parse message.
 pub trait StatementPolicy: Send {
-    fn check(&mut self, sql: &str) -> Verdict;
+    fn check(&mut self, sql: &str, protocol: Protocol) -> Verdict;
 }
 
 /// The checks one session gets.
@@ -93,7 +95,7 @@ impl GuardedClient {
         match tag {
             b'Q' => {
                 let sql = cstr_prefix(&msg[HEADER_LEN..]);
-                match self.verdict(sql) {
+                match self.verdict(sql, Protocol::SimpleQuery) {
                     Verdict::Pass => {
                         log.client_message(tag, msg);
                         out.extend_from_slice(msg);
@@ -115,7 +117,7 @@ impl GuardedClient {
                 let rest = body.get(name.len() + 1..).unwrap_or(&[]);
                 let sql = cstr_prefix(rest);
                 let tail = rest.get(sql.len() + 1..).unwrap_or(&[]);
-                match self.verdict(sql) {
+                match self.verdict(sql, Protocol::Extended) {
                     Verdict::Pass => {
                         log.client_message(tag, msg);
                         out.extend_from_slice(msg);
@@ -159,9 +161,9 @@ impl GuardedClient {
         Flow::Forward
     }
 
-    fn verdict(&mut self, sql: &[u8]) -> Verdict {
+    fn verdict(&mut self, sql: &[u8], protocol: Protocol) -> Verdict {
         match std::str::from_utf8(sql) {
-            Ok(text) => self.policy.check(text),
+            Ok(text) => self.policy.check(text, protocol),
             Err(_) => Verdict::Refuse(Refusal {
                 sqlstate: *b"22021",
                 message: "jitgate: statement text is not valid UTF-8".into(),
@@ -185,7 +187,7 @@ mod tests {
     /// Refuses statements mentioning `secret`, upper-cases those mentioning `shout`.
     struct Toy;
     impl StatementPolicy for Toy {
-        fn check(&mut self, sql: &str) -> Verdict {
+        fn check(&mut self, sql: &str, _: Protocol) -> Verdict {
             if sql.contains("secret") {
                 Verdict::Refuse(Refusal {
                     sqlstate: *b"42501",

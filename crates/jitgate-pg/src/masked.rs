@@ -2,7 +2,7 @@
 //! read through masking subqueries (mask before evaluate), or refused; every result row, error
 //! and notice then passes the content detectors (the second line).
 
-use crate::guard::{StatementPolicy, Verdict};
+use crate::guard::{Protocol, StatementPolicy, Verdict};
 use crate::results::ResultFilter;
 use crate::statements::Refusal;
 use bytes::BytesMut;
@@ -36,6 +36,13 @@ impl ColumnMasks for SubjectMasks {
         }
     }
 
+    fn exact_in_results(&self, column: &ProtectedColumn<'_>) -> bool {
+        let ty = PgTypeInfo::new(column.base_type_oid, column.base_type_name);
+        self.view
+            .mask_for(column.schema, column.table, column.column)
+            .is_some_and(|mask| mask.exact_in_stream(&ty))
+    }
+
     fn may_protect(&self, schema: Option<&str>, table: &str) -> bool {
         match schema {
             Some(schema) => self.view.may_protect(schema, table),
@@ -63,9 +70,9 @@ pub struct MaskedStatements {
 }
 
 impl StatementPolicy for MaskedStatements {
-    fn check(&mut self, sql: &str) -> Verdict {
+    fn check(&mut self, sql: &str, protocol: Protocol) -> Verdict {
         if let Some(read_only) = &mut self.read_only {
-            if let refused @ Verdict::Refuse(_) = read_only.check(sql) {
+            if let refused @ Verdict::Refuse(_) = read_only.check(sql, protocol) {
                 return refused;
             }
         }
@@ -75,6 +82,7 @@ impl StatementPolicy for MaskedStatements {
             &self.search_path,
             &self.masks,
             self.view_id,
+            protocol,
         );
         if let Ok(r) = &*outcome {
             // Followed as sent (a SET that then fails upstream is rare, and a stale path only

@@ -146,6 +146,31 @@ impl Mask {
         }
     }
 
+    /// Whether [`Mask::apply_text`] on a column's clear text output gives exactly what
+    /// [`Mask::sql_expr`] gives in PostgreSQL, for every value and whatever the session's
+    /// settings (client encoding UTF8 aside): then the rewriter may leave a column that is only
+    /// returned, never evaluated, to be masked in the result stream. True for the text types
+    /// and integers, whose output does not depend on DateStyle, TimeZone, extra_float_digits or
+    /// bytea_output, and for masks whose Rust form never declines a value of them. `scan`'s SQL
+    /// is a superset of the detectors, so it is never exact.
+    pub fn exact_in_stream(&self, ty: &PgTypeInfo) -> bool {
+        use PgKind::*;
+        if !self.applies_to(ty) {
+            return false;
+        }
+        match ty.kind() {
+            Text | Varchar | Bpchar => !matches!(self, Mask::Scan),
+            Int2 | Int4 | Int8 => matches!(
+                self,
+                Mask::Redact
+                    | Mask::Null
+                    | Mask::Hash
+                    | Mask::Generalize(Generalization::Bucket(_))
+            ),
+            _ => false,
+        }
+    }
+
     /// A PostgreSQL expression computing the masked value of `column_sql` (an expression the
     /// caller vouches for, usually a qualified column reference), of the column's own type.
     ///

@@ -233,7 +233,7 @@ impl Walker<'_> {
         let from = match protection {
             Protection::Clear => return Ok(()),
             Protection::Refused(why) => return Err(Refusal::insufficient_privilege(why)),
-            Protection::Masked(masked) => masked_subselect(&masked, rv, None),
+            Protection::Masked(masked) => masked_subselect(&masked, rv, None, &[]),
             Protection::Inline => match self.relation_reference(rv, None)? {
                 Some(view) => view,
                 None => return Ok(()),

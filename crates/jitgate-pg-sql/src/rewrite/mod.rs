@@ -19,6 +19,7 @@ mod dml;
 mod nodes;
 mod policy;
 mod protection;
+mod returned;
 mod utility;
 mod walker;
 
@@ -30,7 +31,7 @@ use crate::parse::parse;
 use crate::search_path::SearchPath;
 
 use nodes::VETTED;
-use pg_query::ParserOptions;
+use pg_query::{NodeEnum, ParserOptions};
 pub(crate) use protection::MaskPlans;
 use walker::Walker;
 
@@ -50,9 +51,25 @@ pub struct Rewritten {
     /// The text changes the schema: once it succeeds, the front should load a new catalog
     /// snapshot (new relations, renamed columns, views).
     pub changes_catalog: bool,
+    /// Masked columns (`schema.table.column`) this text reads clear and only returns, so the
+    /// result stream must mask them (see [`Protocol::SimpleQuery`]). Empty unless asked for.
+    pub masked_in_results: Vec<String>,
     /// The text sets the session's `search_path` (the last such SET): the front should resolve
     /// later statements with the new path.
     pub search_path_change: Option<SearchPathChange>,
+}
+
+/// How a statement text reached the gateway, which decides where masks may be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// A simple-protocol Query: the rows of each of its statements follow their own
+    /// RowDescription, so a result filter always knows which table column each value comes
+    /// from. Columns a plain SELECT only returns may then be masked in the result stream
+    /// ([`Rewritten::masked_in_results`]) when their masks are exact there.
+    SimpleQuery,
+    /// A Parse message (or anything else): rows may arrive long after, or without, the
+    /// description they belong to, so every mask is applied in SQL.
+    Extended,
 }
 
 /// A session-level change of `search_path` seen in a statement.
@@ -71,8 +88,9 @@ pub fn rewrite(
     catalog: &Catalog,
     search_path: &SearchPath,
     masks: &dyn ColumnMasks,
+    protocol: Protocol,
 ) -> Result<Rewritten, Refusal> {
-    rewrite_planned(sql, catalog, search_path, masks, None)
+    rewrite_planned(sql, catalog, search_path, masks, protocol, None)
 }
 
 /// [`rewrite`], reusing the masking queries of earlier statements of the same subject over the
@@ -82,6 +100,7 @@ pub(crate) fn rewrite_planned(
     catalog: &Catalog,
     search_path: &SearchPath,
     masks: &dyn ColumnMasks,
+    protocol: Protocol,
     plans: Option<&MaskPlans>,
 ) -> Result<Rewritten, Refusal> {
     let mut tree = parse(sql, ParserOptions::DEFAULT).map_err(Refusal::syntax_error)?;
@@ -99,7 +118,13 @@ pub(crate) fn rewrite_planned(
         for call in &Census::of(&*stmt).functions {
             policy::check_function(call, catalog)?;
         }
+        if protocol == Protocol::SimpleQuery {
+            if let Some(NodeEnum::SelectStmt(select)) = stmt.node.as_ref() {
+                walker.returned_only = returned::evaluated_columns(select);
+            }
+        }
         walker.statement(stmt)?;
+        walker.returned_only = None;
         check_unvetted(&mut walker, &Census::of(&*stmt))?;
     }
     let statements = tree.stmts.len();
@@ -116,6 +141,7 @@ pub(crate) fn rewrite_planned(
             statements,
             protected_touched,
             changes_catalog,
+            masked_in_results: walker.masked_in_results,
             search_path_change: walker.search_path_change,
         });
     }
@@ -130,6 +156,7 @@ pub(crate) fn rewrite_planned(
         statements,
         protected_touched,
         changes_catalog,
+        masked_in_results: walker.masked_in_results,
         search_path_change: walker.search_path_change,
     })
 }

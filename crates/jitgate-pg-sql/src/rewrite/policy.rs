@@ -155,7 +155,7 @@ const DENIED_FUNCTION_PREFIXES: &[(&str, &str)] = &[
 const WRITE_DENIED_RELATIONS: &[&str] = &["pg_settings"];
 
 /// Settings a masked subject may not change through `set_config`.
-const DENIED_SETTINGS: &[&str] = &["role", "session_authorization"];
+const DENIED_SETTINGS: &[&str] = &["role", "session_authorization", "client_encoding"];
 
 /// Schemas of PostgreSQL's own functions: trusted to run no user queries (the denylist aside).
 const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema"];

@@ -7,7 +7,7 @@ use pg_query::protobuf::{RangeVar, SelectStmt};
 use pg_query::NodeEnum;
 
 use super::nodes::{quote_ident, VETTED};
-use crate::catalog::{Catalog, RelKind, Relation};
+use crate::catalog::{Catalog, Column, RelKind, Relation};
 use crate::census::Census;
 use crate::masks::{ColumnMasks, MaskSql, ProtectedColumn};
 
@@ -37,6 +37,10 @@ pub(crate) struct MaskedRelation {
     pub query: SelectStmt,
     /// Columns that are masked (a subset of the relation's columns).
     pub masked_columns: Vec<String>,
+    /// Masked columns whose masks the result stream applies exactly (see
+    /// [`ColumnMasks::exact_in_results`]), and which the relation masks itself rather than
+    /// through a parent: the stream knows a column by its own relation and number.
+    pub exact_in_results: Vec<String>,
 }
 
 /// Protections of one subject over one catalog snapshot, kept across statements: building a
@@ -157,15 +161,23 @@ impl<'a> Protections<'a> {
     fn table(&mut self, rel: &Relation) -> Protection {
         let mut items = Vec::with_capacity(rel.columns.len());
         let mut masked_columns = Vec::new();
+        let mut exact_in_results = Vec::new();
         for col in &rel.columns {
             let quoted = quote_ident(&col.name);
             match self.column_mask(rel, &col.name, &quoted) {
-                MaskSql::Clear => items.push(quoted),
-                MaskSql::Expr(sql) => {
+                (MaskSql::Clear, _) => items.push(quoted),
+                (MaskSql::Expr(sql), own) => {
+                    if own
+                        && self
+                            .masks
+                            .exact_in_results(&protected_column(rel, col, &quoted))
+                    {
+                        exact_in_results.push(col.name.clone());
+                    }
                     masked_columns.push(col.name.clone());
                     items.push(format!("{sql} AS {quoted}"));
                 }
-                MaskSql::Unavailable(why) => {
+                (MaskSql::Unavailable(why), _) => {
                     return Protection::Refused(format!(
                         "column {}.{}.{} is masked but its mask cannot be applied: {why}",
                         rel.schema, rel.name, col.name
@@ -186,6 +198,7 @@ impl<'a> Protections<'a> {
             Ok(query) => Protection::Masked(Arc::new(MaskedRelation {
                 query,
                 masked_columns,
+                exact_in_results,
             })),
             Err(why) => Protection::Refused(format!(
                 "the masks of {}.{} do not form a safe query: {why}",
@@ -194,35 +207,45 @@ impl<'a> Protections<'a> {
         }
     }
 
-    /// The mask of `column` in `rel`, else in its ancestors (all of them, nearest first).
-    fn column_mask(&self, rel: &Relation, column: &str, quoted: &str) -> MaskSql {
+    /// The mask of `column` in `rel`, else in its ancestors (all of them, nearest first); and
+    /// whether it is `rel`'s own.
+    fn column_mask(&self, rel: &Relation, column: &str, quoted: &str) -> (MaskSql, bool) {
         let mut pending = vec![rel];
         let mut visited = 0;
         while let Some(r) = pending.pop() {
             visited += 1;
             if visited > MAX_NESTING {
-                return MaskSql::Unavailable("inheritance nests too deeply".into());
+                let why = MaskSql::Unavailable("inheritance nests too deeply".into());
+                return (why, false);
             }
             if let Some(col) = r.column(column) {
-                let mask = self.masks.mask_sql(&ProtectedColumn {
-                    schema: &r.schema,
-                    table: &r.name,
-                    column: &col.name,
-                    type_oid: col.type_oid,
-                    type_name: &col.type_name,
-                    base_type_oid: col.base_type_oid,
-                    base_type_name: &col.base_type_name,
-                    column_sql: quoted,
-                });
+                let mask = self.masks.mask_sql(&protected_column(r, col, quoted));
                 if mask != MaskSql::Clear {
-                    return mask;
+                    return (mask, visited == 1);
                 }
             }
             // Reversed so that the first (nearest) parent is looked at next.
             let parents = r.parents.iter().rev();
             pending.extend(parents.filter_map(|&p| self.catalog.relation_by_oid(p)));
         }
-        MaskSql::Clear
+        (MaskSql::Clear, false)
+    }
+}
+
+fn protected_column<'r>(
+    rel: &'r Relation,
+    col: &'r Column,
+    quoted: &'r str,
+) -> ProtectedColumn<'r> {
+    ProtectedColumn {
+        schema: &rel.schema,
+        table: &rel.name,
+        column: &col.name,
+        type_oid: col.type_oid,
+        type_name: &col.type_name,
+        base_type_oid: col.base_type_oid,
+        base_type_name: &col.base_type_name,
+        column_sql: quoted,
     }
 }
 

@@ -250,8 +250,11 @@ fn string_constant(node: &Node) -> Option<String> {
 }
 
 /// Switching roles is refused: masking follows the subject, but the upstream role decides what
-/// else the session can reach.
+/// else the session can reach. The client encoding stays UTF-8 (as the session starts): masks
+/// applied in the result stream work on UTF-8 text, and a conversion error would quote the
+/// character it could not convert.
 fn set_variable(s: &VariableSetStmt) -> Result<(), Refusal> {
+    use pg_query::protobuf::VariableSetKind as K;
     let name = s.name.to_ascii_lowercase();
     if name == "role" || name == "session_authorization" {
         return refuse(
@@ -260,7 +263,30 @@ fn set_variable(s: &VariableSetStmt) -> Result<(), Refusal> {
                 .into(),
         );
     }
+    if name == "client_encoding" && s.kind == K::VarSetValue as i32 {
+        let utf8 = match s.args.as_slice() {
+            [value] => string_constant(value).is_some_and(|v| is_utf8_name(&v)),
+            _ => false,
+        };
+        if !utf8 {
+            return refuse(
+                "subjects with masked columns keep the UTF8 client encoding; convert on the \
+                 client side"
+                    .into(),
+            );
+        }
+    }
     Ok(())
+}
+
+/// The names PostgreSQL accepts for UTF-8 (it ignores case, `-` and `_`).
+fn is_utf8_name(name: &str) -> bool {
+    let folded: String = name
+        .chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    folded == "utf8" || folded == "unicode"
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use pg_query::NodeEnum;
 use super::nodes::{self, VETTED};
 use super::policy;
 use super::protection::{masked_range_var, MaskPlans, MaskedRelation, Protection, Protections};
+use super::returned::Evaluated;
 use super::SearchPathChange;
 use crate::catalog::{Catalog, Relation};
 use crate::census::Census;
@@ -53,6 +54,12 @@ pub(crate) struct Walker<'a> {
     pub protected_touched: bool,
     /// The last session-level `SET search_path` of the text.
     pub search_path_change: Option<SearchPathChange>,
+    /// For the statement being walked: the columns of its single FROM table that it evaluates,
+    /// when its other columns may be left to the result stream. Taken by the first relation
+    /// reference, which must be that table.
+    pub returned_only: Option<Evaluated>,
+    /// Masked columns read clear for the result stream to mask (`schema.table.column`).
+    pub masked_in_results: Vec<String>,
 }
 
 impl<'a> Walker<'a> {
@@ -72,6 +79,8 @@ impl<'a> Walker<'a> {
             changed: false,
             protected_touched: false,
             search_path_change: None,
+            returned_only: None,
+            masked_in_results: Vec::new(),
         }
     }
 
@@ -304,6 +313,10 @@ impl<'a> Walker<'a> {
         rv: &mut RangeVar,
         sample: Option<Sample>,
     ) -> Result<Option<Node>, Refusal> {
+        let returned_only = self
+            .returned_only
+            .take()
+            .filter(|r| r.location == rv.location && sample.is_none());
         let Target::Relation(rel, protection) = self.resolve(rv, true)? else {
             return Ok(None);
         };
@@ -313,7 +326,20 @@ impl<'a> Walker<'a> {
             Protection::Masked(masked) => {
                 self.protected_touched = true;
                 self.changed = true;
-                Ok(Some(masked_subselect(&masked, rv, sample)))
+                let in_results: Vec<&str> = match &returned_only {
+                    Some(evaluated) => masked
+                        .exact_in_results
+                        .iter()
+                        .filter(|c| !evaluated.columns.contains(*c))
+                        .map(String::as_str)
+                        .collect(),
+                    None => Vec::new(),
+                };
+                for column in &in_results {
+                    let qualified = format!("{}.{}.{column}", rel.schema, rel.name);
+                    self.masked_in_results.push(qualified);
+                }
+                Ok(Some(masked_subselect(&masked, rv, sample, &in_results)))
             }
             Protection::Inline => {
                 self.protected_touched = true;
@@ -520,8 +546,18 @@ pub(super) fn masked_subselect(
     masked: &MaskedRelation,
     rv: &RangeVar,
     sample: Option<Sample>,
+    in_results: &[&str],
 ) -> Node {
     let mut query = masked.query.clone();
+    // Left to the result stream: read as they are (the masking query names each masked
+    // column's expression after the column).
+    for target in &mut query.target_list {
+        if let Some(NodeEnum::ResTarget(t)) = target.node.as_ref() {
+            if in_results.contains(&t.name.as_str()) {
+                *target = nodes::column_target(Some(&t.name.clone()));
+            }
+        }
+    }
     if let Some(base) = masked_range_var(&mut query) {
         base.inh = rv.inh;
     }
