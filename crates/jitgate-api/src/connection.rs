@@ -11,7 +11,8 @@ pub struct ConnectionInfo {
     pub host: String,
     pub port: u16,
     pub database: String,
-    /// `postgresql://LOGIN:PASSWORD@HOST:PORT/DATABASE`, ready for psql or a driver.
+    /// `postgresql://LOGIN:PASSWORD@HOST:PORT/DATABASE`, ready for psql or a driver; for a
+    /// spark-connect resource `sc://HOST:PORT/;token=LOGIN.PASSWORD` (and no database).
     pub uri: String,
 }
 
@@ -20,8 +21,11 @@ impl ConnectionInfo {
     /// loopback: the gateway cannot know which of its addresses the client reaches, and loopback
     /// is right for the common case of a client on the same machine.
     pub fn new(resource: &Resource, login: &str, password: &str) -> ConnectionInfo {
-        let Upstream::Postgres(upstream) = &resource.upstream;
         let listen = resource.listen;
+        let upstream = match &resource.upstream {
+            Upstream::Postgres(upstream) => upstream,
+            Upstream::SparkConnect(_) => return Self::spark_connect(resource, login, password),
+        };
         let host = match listen.ip() {
             ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
             ip if ip.is_unspecified() => "::1".to_owned(),
@@ -45,6 +49,31 @@ impl ConnectionInfo {
             host,
             port: listen.port(),
             database: upstream.database.clone(),
+            uri,
+        }
+    }
+}
+
+impl ConnectionInfo {
+    /// A Spark Connect URI: the bearer token is `LOGIN.SECRET` (logins and secrets have no
+    /// `;`, and secrets no `.`). PySpark sends a token without TLS only to `localhost`, so a
+    /// loopback listen address is spelled that way.
+    fn spark_connect(resource: &Resource, login: &str, password: &str) -> ConnectionInfo {
+        let listen = resource.listen;
+        let host = if listen.ip().is_loopback() || listen.ip().is_unspecified() {
+            "localhost".to_owned()
+        } else if listen.ip().is_ipv6() {
+            format!("[{}]", listen.ip())
+        } else {
+            listen.ip().to_string()
+        };
+        let uri = format!("sc://{host}:{}/;token={login}.{password}", listen.port());
+        ConnectionInfo {
+            login: login.to_owned(),
+            password: password.to_owned(),
+            host,
+            port: listen.port(),
+            database: String::new(),
             uri,
         }
     }
@@ -90,5 +119,15 @@ mod tests {
         let info = ConnectionInfo::new(&resource("127.0.0.1:1", "my db/x"), "a", "b");
         assert_eq!(info.uri, "postgresql://a:b@127.0.0.1:1/my%20db%2Fx");
         assert_eq!(info.database, "my db/x");
+    }
+
+    #[test]
+    fn spark_connect_resources_get_an_sc_uri_with_the_credential_as_token() {
+        let text = "[resources.lake]\nkind = \"spark-connect\"\nlisten = \"127.0.0.1:15102\"\n\
+                    [resources.lake.upstream]\nhost = \"spark\"\n";
+        let config = jitgate_config::parse(text, "t.toml".as_ref()).expect("valid config");
+        let info = ConnectionInfo::new(&config.resources[0], "alice-x", "s3");
+        // PySpark sends a token without TLS only to "localhost".
+        assert_eq!(info.uri, "sc://localhost:15102/;token=alice-x.s3");
     }
 }

@@ -13,18 +13,24 @@ mod error;
 mod extract;
 mod limits;
 mod oversize;
+mod providers;
+mod recheck;
 mod routes;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_oidc;
 mod views;
 
 pub use connection::ConnectionInfo;
 pub use error::{ApiError, ApiResult};
+pub use recheck::recheck_groups;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use jitgate_config::Resource;
+use jitgate_config::{OidcProvider, Resource};
 use jitgate_control::ControlPlane;
+use providers::OidcProviders;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,6 +46,8 @@ pub struct ApiState {
     control: Arc<ControlPlane>,
     /// By name: where clients connect for each resource (for `POST /connect`).
     resources: Arc<HashMap<String, Resource>>,
+    /// The OpenID Connect providers whose tokens log subjects in.
+    oidc: Arc<OidcProviders>,
 }
 
 impl ApiState {
@@ -52,7 +60,14 @@ impl ApiState {
                     .map(|r| (r.name.clone(), r.clone()))
                     .collect(),
             ),
+            oidc: Arc::new(OidcProviders::default()),
         }
+    }
+
+    /// Accepts tokens from these providers (`[oidc.NAME]`).
+    pub fn with_oidc(mut self, providers: &[OidcProvider]) -> ApiState {
+        self.oidc = Arc::new(OidcProviders::new(providers));
+        self
     }
 }
 

@@ -67,6 +67,7 @@ impl Config {
                     let timeout = humantime::format_duration(pg.connect_timeout);
                     let _ = writeln!(out, "\n  connect timeout: {timeout}");
                 }
+                Upstream::SparkConnect(sc) => crate::spark::describe(sc, &mut out),
             }
         }
         self.describe_access(&mut out);
@@ -92,6 +93,36 @@ impl Config {
                 u.name,
                 u.groups.join(", "),
                 u.password_hash.origin()
+            );
+        }
+        for p in &self.oidc {
+            let map: Vec<String> = p
+                .group_map
+                .iter()
+                .map(|(from, to)| format!("{from} -> {to}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "oidc provider {}: issuer {}, client {} ({}), audiences [{}], scopes [{}], \
+                 subject from claim {}, groups from claim {}{}, sessions live {}",
+                p.name,
+                p.issuer,
+                p.client_id,
+                match (&p.client_secret, p.client_secret_public) {
+                    (None, _) => "public".to_string(),
+                    (Some(s), false) => format!("secret: {}", s.origin()),
+                    (Some(s), true) => format!("secret: {}, shared with the CLI", s.origin()),
+                },
+                p.audiences.join(", "),
+                p.scopes.join(" "),
+                p.username_claim,
+                p.groups_claim,
+                if map.is_empty() {
+                    String::new()
+                } else {
+                    format!(" mapped [{}]", map.join(", "))
+                },
+                humantime::format_duration(p.session_ttl)
             );
         }
         let _ = writeln!(

@@ -10,17 +10,23 @@ mod glob;
 mod masking;
 pub mod model;
 mod notify;
+mod oidc;
 mod resources;
 mod rules;
 mod secret;
 mod section;
 mod server;
+mod spark;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_masking;
 #[cfg(test)]
+mod tests_oidc;
+#[cfg(test)]
 mod tests_policy;
+#[cfg(test)]
+mod tests_spark;
 mod users;
 
 use std::path::Path;
@@ -57,6 +63,7 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
         "resources",
         "api",
         "users",
+        "oidc",
         "roles",
         "access",
         "webhooks",
@@ -79,6 +86,7 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
         server,
         api,
         users: users::read_users(&root)?,
+        oidc: oidc::read_oidc(&root)?,
         access: rules::read_access(&root, &resources, &roles)?,
         roles,
         webhooks: notify::read_webhooks(&root)?,

@@ -10,9 +10,13 @@ use std::time::Duration;
 
 mod access;
 mod notify;
+mod oidc;
+mod spark;
 
 pub use access::*;
 pub use notify::*;
+pub use oidc::*;
+pub use spark::*;
 
 /// The whole configuration file.
 #[derive(Debug, Clone)]
@@ -27,6 +31,8 @@ pub struct Config {
     pub api: Api,
     /// `[users.NAME]`: the embedded identity provider's users, in file order.
     pub users: Vec<LocalUser>,
+    /// `[oidc.NAME]`: OpenID Connect providers, in file order.
+    pub oidc: Vec<OidcProvider>,
     /// `[roles]`.
     pub roles: Roles,
     /// `[[access]]` rules, in file order (the first match wins).
@@ -114,6 +120,8 @@ pub struct Resource {
 pub enum Upstream {
     /// `kind = "postgres"`.
     Postgres(PostgresUpstream),
+    /// `kind = "spark-connect"` (Databricks is a preset of it).
+    SparkConnect(SparkConnectUpstream),
 }
 
 impl Upstream {
@@ -121,6 +129,7 @@ impl Upstream {
     pub fn kind(&self) -> &'static str {
         match self {
             Upstream::Postgres(_) => "postgres",
+            Upstream::SparkConnect(_) => "spark-connect",
         }
     }
 }

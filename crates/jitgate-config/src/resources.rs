@@ -7,6 +7,7 @@ use crate::error::ConfigError;
 use crate::model::{PostgresUpstream, Resource, Upstream, UpstreamTls, UpstreamTlsMode};
 use crate::secret::read_password;
 use crate::section::{Doc, Field, Section};
+use crate::spark::read_spark_connect;
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -57,15 +58,23 @@ fn check_name(entry: &Field<'_>) -> Result<(), ConfigError> {
 
 fn read_resource(entry: &Field<'_>) -> Result<Resource, ConfigError> {
     let s = entry.table()?;
-    s.only(&["kind", "listen", "upstream"])?;
+    s.only(&["kind", "listen", "upstream", "databricks"])?;
     let kind = s.required("kind")?;
     let listen = s
         .required("listen")?
         .parse::<SocketAddr>("a socket address such as \"127.0.0.1:6432\"")?;
     let upstream = match kind.str()? {
-        "postgres" => Upstream::Postgres(read_postgres(&s.required("upstream")?.table()?)?),
+        "postgres" => {
+            if let Some(d) = s.get("databricks") {
+                return Err(d.key_error("databricks is a preset of kind = \"spark-connect\""));
+            }
+            Upstream::Postgres(read_postgres(&s.required("upstream")?.table()?)?)
+        }
+        "spark-connect" => Upstream::SparkConnect(read_spark_connect(&s, &kind)?),
         other => {
-            return Err(kind.error(format!("unknown kind {other:?}; known kinds: \"postgres\"")))
+            return Err(kind.error(format!(
+                "unknown kind {other:?}; known kinds: \"postgres\", \"spark-connect\""
+            )))
         }
     };
     Ok(Resource {

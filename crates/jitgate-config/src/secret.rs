@@ -1,4 +1,5 @@
-//! The upstream password: from an environment variable, a file, or (discouraged) inline.
+//! Secrets (upstream passwords, OIDC client secrets): from an environment variable, a file, or
+//! (discouraged) inline.
 
 use std::env::VarError;
 
@@ -6,26 +7,35 @@ use crate::error::ConfigError;
 use crate::model::Secret;
 use crate::section::{Field, Section};
 
-const PASSWORD_KEYS: [&str; 3] = ["password_env", "password_file", "password"];
-
 /// Reads whichever password key is given; none means the upstream trusts jitgate without one.
 pub(crate) fn read_password(s: &Section<'_>) -> Result<Option<Secret>, ConfigError> {
-    let mut given: Vec<Field<'_>> = PASSWORD_KEYS.iter().filter_map(|k| s.get(k)).collect();
+    read_secret(s, "password")
+}
+
+/// Reads whichever of `BASE_env`, `BASE_file` and `BASE` is given (at most one).
+pub(crate) fn read_secret(s: &Section<'_>, base: &str) -> Result<Option<Secret>, ConfigError> {
+    let keys = [
+        format!("{base}_env"),
+        format!("{base}_file"),
+        base.to_string(),
+    ];
+    let mut given: Vec<Field<'_>> = keys.iter().filter_map(|k| s.get(k)).collect();
     // Point at the later one in the file: that is the line the user most likely just added.
     given.sort_by_key(|f| f.key_span.start);
     match given.as_slice() {
         [] => Ok(None),
-        [one] => read_one(one).map(Some),
+        [one] => read_one(one, base).map(Some),
         [first, second, ..] => Err(second.key_error(format!(
-            "{} is already given; use at most one of password_env, password_file and password",
-            first.name
+            "{} is already given; use at most one of {}, {} and {}",
+            first.name, keys[0], keys[1], keys[2]
         ))),
     }
 }
 
-fn read_one(f: &Field<'_>) -> Result<Secret, ConfigError> {
-    let (value, origin) = match f.name {
-        "password_env" => {
+fn read_one(f: &Field<'_>, base: &str) -> Result<Secret, ConfigError> {
+    let kind = f.name.strip_prefix(base).unwrap_or(f.name);
+    let (value, origin) = match kind {
+        "_env" => {
             let var = f.str()?;
             let value = std::env::var(var).map_err(|e| match e {
                 VarError::NotPresent => f.error(format!("environment variable {var} is not set")),
@@ -35,7 +45,7 @@ fn read_one(f: &Field<'_>) -> Result<Secret, ConfigError> {
             })?;
             (value, format!("env {var}"))
         }
-        "password_file" => {
+        "_file" => {
             let path = f.path()?;
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 f.error(format!("cannot read password file {}: {e}", path.display()))
@@ -49,7 +59,8 @@ fn read_one(f: &Field<'_>) -> Result<Secret, ConfigError> {
     if value.is_empty() {
         // Most likely an unset secret store; trust auth is asked for by leaving the key out.
         return Err(f.error(format!(
-            "the password from {origin} is empty; leave out the key for a login without password"
+            "the {} from {origin} is empty; leave out the key for none",
+            base.replace('_', " ")
         )));
     }
     Ok(Secret::new(value, origin))

@@ -34,6 +34,7 @@ fn error(text: &str) -> String {
 fn postgres(config: &Config, name: &str) -> PostgresUpstream {
     match config.resource(name).map(|r| &r.upstream) {
         Some(Upstream::Postgres(pg)) => pg.clone(),
+        Some(other) => panic!("resource {name} is of kind {}", other.kind()),
         None => panic!("no resource {name}"),
     }
 }
@@ -257,7 +258,7 @@ fn unknown_keys_are_refused_with_the_valid_ones() {
     assert_eq!(
         got,
         "jitgate.toml:1:2: logging: unknown key; valid keys are: server, resources, api, users, \
-         roles, access, webhooks, alerts, masking"
+         oidc, roles, access, webhooks, alerts, masking"
     );
 }
 

@@ -3,6 +3,7 @@
 use crate::alerts::{EventAlerts, SessionAlerts};
 use crate::audit::{AuditEvent, ChainBreak, ChainVerifier, ChainedEvent};
 use crate::clock::Clock;
+use crate::directory::Directory;
 use crate::identity::IdentityProvider;
 use crate::model::{
     new_id, now_millis, random_token, Credential, Grant, GrantEnd, IssuedCredential, Millis,
@@ -73,7 +74,7 @@ pub struct ControlPlane {
     recorder: Recorder,
     notifier: Notifier,
     policy: Policy,
-    identity: Arc<dyn IdentityProvider>,
+    identity: Directory,
     clock: Clock,
     session_alerts: SessionAlerts,
     webhook_queues: WebhookQueues,
@@ -108,11 +109,11 @@ impl ControlPlane {
         };
         let (recorder, _thread) = Recorder::start(store.clone(), observers);
         Arc::new(ControlPlane {
+            identity: Directory::new(settings.identity, store.clone()),
             store,
             recorder,
             notifier: Notifier::default(),
             policy: settings.policy,
-            identity: settings.identity,
             clock: settings.clock,
             session_alerts: SessionAlerts::new(&settings.alerts),
             webhook_queues,
@@ -129,8 +130,13 @@ impl ControlPlane {
     }
 
     /// Who is who: protocol fronts look up a subject's current groups (masking exemptions).
+    /// Local users, then subjects known from an OpenID Connect provider.
     pub fn identity(&self) -> &dyn IdentityProvider {
-        &*self.identity
+        &self.identity
+    }
+
+    pub(crate) fn directory(&self) -> &Directory {
+        &self.identity
     }
 
     /// Now, by this control plane's clock (milliseconds since the Unix epoch).

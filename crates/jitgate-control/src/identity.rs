@@ -1,6 +1,8 @@
 //! Who is asking: subjects with groups, the roles groups confer, and identity providers that
 //! turn a user name and password into a subject. Local users (argon2 hashes from the
-//! configuration) are the embedded provider; an OIDC provider can implement the same trait.
+//! configuration) are the embedded provider; subjects from OpenID Connect providers are vouched
+//! for by a validated token instead (`lifecycle::external`) and looked up with the groups it
+//! proved (the control plane's directory).
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, Params};

@@ -12,6 +12,7 @@ mod alerts_tests;
 pub mod audit;
 pub mod clock;
 mod control;
+mod directory;
 pub mod identity;
 pub mod lifecycle;
 pub mod model;

@@ -263,3 +263,36 @@ pub struct ApiToken {
     pub expires_at: Millis,
     pub revoked_at: Option<Millis>,
 }
+
+/// A subject whose identity comes from an OpenID Connect provider: the groups its last
+/// validated token carried (after mapping), and when that was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalSubject {
+    pub name: String,
+    /// The `[oidc.NAME]` it logged in through; a name belongs to one provider.
+    pub provider: String,
+    pub groups: Vec<String>,
+    pub last_seen: Millis,
+}
+
+/// What jitgate holds to re-read an external subject's groups without them: the provider's
+/// refresh token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ExternalRenewal {
+    pub subject: String,
+    pub provider: String,
+    pub refresh_token: String,
+    /// When the subject's groups were last proven.
+    pub last_seen: Millis,
+}
+
+impl std::fmt::Debug for ExternalRenewal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the refresh token: it is as good as a login.
+        f.debug_struct("ExternalRenewal")
+            .field("subject", &self.subject)
+            .field("provider", &self.provider)
+            .field("last_seen", &self.last_seen)
+            .finish_non_exhaustive()
+    }
+}

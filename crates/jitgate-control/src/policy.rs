@@ -19,6 +19,9 @@ pub struct Policy {
     pub rules: Vec<AccessRule>,
     pub token_ttl: Duration,
     pub pending_ttl: Duration,
+    /// Groups that exempt from masking somewhere (`clear_groups`, `group:` in `clear_for`):
+    /// losing one of them cuts a subject's live sessions, which may be running in clear.
+    pub exemption_groups: Vec<String>,
 }
 
 impl Default for Policy {
@@ -30,6 +33,7 @@ impl Default for Policy {
             rules: Vec::new(),
             token_ttl: Duration::from_secs(12 * 3600),
             pending_ttl: Duration::from_secs(3600),
+            exemption_groups: Vec::new(),
         }
     }
 }
@@ -42,6 +46,7 @@ impl Policy {
             rules: config.access.clone(),
             token_ttl: config.api.token_ttl,
             pending_ttl: config.api.pending_ttl,
+            exemption_groups: exemption_groups(config),
         }
     }
 
@@ -90,6 +95,23 @@ impl Policy {
                 .iter()
                 .any(|rule| actor.in_any(&rule.approver_groups))
     }
+}
+
+/// Every group that gives clear values of some column, or of everything.
+fn exemption_groups(config: &Config) -> Vec<String> {
+    let masking = &config.masking;
+    let mut groups: Vec<String> = masking.clear_groups().to_vec();
+    for rule in masking.rules() {
+        for principal in &rule.clear_for {
+            // Principals print as `user:NAME` or `group:NAME`.
+            if let Some(group) = principal.to_string().strip_prefix("group:") {
+                groups.push(group.to_owned());
+            }
+        }
+    }
+    groups.sort();
+    groups.dedup();
+    groups
 }
 
 /// Everything a control plane is started with besides its store.

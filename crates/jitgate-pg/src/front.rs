@@ -86,7 +86,10 @@ impl PgFront {
         let mut resources = Vec::new();
         let mut listeners = Vec::new();
         for r in &config.resources {
-            let Upstream::Postgres(upstream) = &r.upstream;
+            // Other kinds have fronts of their own.
+            let Upstream::Postgres(upstream) = &r.upstream else {
+                continue;
+            };
             let resource = Arc::new(ResourceFront {
                 name: Arc::from(r.name.as_str()),
                 upstream_tls: upstream_connector(&upstream.tls, &upstream.host)?,

@@ -16,7 +16,7 @@ use std::time::Duration;
     long_about = "jitgate sits between people and databases. Clients (psql, DBeaver, drivers) connect \
 to jitgate with a credential bound to a grant; when the grant ends, their sessions end with it.\n\n\
 Operators: `jitgate check --config jitgate.toml`, then `jitgate serve --config jitgate.toml`.\n\
-Users: `jitgate login USER`, `jitgate request RESOURCE --duration 30m --reason TEXT`, and once \
+Users: `jitgate login USER` (or `jitgate login --oidc PROVIDER`), `jitgate request RESOURCE --duration 30m --reason TEXT`, and once \
 approved `jitgate connect RESOURCE`."
 )]
 pub struct Cli {
@@ -82,11 +82,22 @@ enum Command {
     },
     /// Log in to a jitgate server; the token is kept in your configuration folder
     Login {
-        /// Your user name
-        user: String,
+        /// Your user name (local users; not with --oidc)
+        #[arg(required_unless_present = "oidc", conflicts_with = "oidc")]
+        user: Option<String>,
         /// Read the password from the first line of standard input instead of prompting
-        #[arg(long)]
+        #[arg(long, conflicts_with = "oidc")]
         password_stdin: bool,
+        /// Log in through this OpenID Connect provider (as the server's configuration names it)
+        #[arg(long, value_name = "PROVIDER")]
+        oidc: Option<String>,
+        /// With --oidc: the device flow (a code to enter on any device); the default without a
+        /// graphical session
+        #[arg(long, requires = "oidc", conflicts_with = "browser")]
+        device: bool,
+        /// With --oidc: the authorization code flow with PKCE in a browser on this machine
+        #[arg(long, requires = "oidc")]
+        browser: bool,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -300,8 +311,19 @@ impl Cli {
             Command::Login {
                 user,
                 password_stdin,
+                oidc,
+                device,
+                browser,
                 server,
-            } => verbs::login::login(&server.server, &user, password_stdin),
+            } => match (oidc, user) {
+                (Some(provider), _) => {
+                    let flow = verbs::login_oidc::Flow::choose(device, browser);
+                    verbs::login_oidc::login(&server.server, &provider, flow)
+                }
+                (None, Some(user)) => verbs::login::login(&server.server, &user, password_stdin),
+                // clap requires one of them.
+                (None, None) => Err(anyhow::anyhow!("give a user name or --oidc PROVIDER")),
+            },
             Command::Request {
                 resource,
                 duration,

@@ -45,10 +45,16 @@ pub fn run(
         for (name, addr) in front.local_addrs() {
             tracing::info!(resource = %name, "listening for PostgreSQL clients on {addr}");
         }
+        let spark = jitgate_spark::SparkFront::bind(config, control.clone()).await?;
+        for (name, addr) in spark.local_addrs() {
+            tracing::info!(resource = %name, "listening for Spark Connect clients on {addr}");
+        }
         let mut api = Api::start(config, control.clone()).await?;
         let enforcement = tokio::spawn(control.clone().enforce());
         let outcome = tokio::select! {
-            _ = front.run() => Ok(()),
+            // Without PostgreSQL resources the PostgreSQL front has nothing to run.
+            _ = async { front.run().await; std::future::pending::<()>().await } => Ok(()),
+            _ = spark.run() => Ok(()),
             ended = &mut api.task => Err(api_ended(ended)),
             _ = shutdown => Ok(()),
         };
@@ -64,6 +70,8 @@ pub fn run(
 struct Api {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Re-reads the groups of subjects from OpenID Connect providers.
+    recheck: tokio::task::JoinHandle<()>,
 }
 
 /// How long API calls in flight get to finish at shutdown.
@@ -79,19 +87,22 @@ impl Api {
             .await
             .with_context(|| format!("listening for the HTTP API on {addr} ([api] listen)"))?;
         tracing::info!("serving the HTTP API on http://{}", listener.local_addr()?);
-        let state = jitgate_api::ApiState::new(control, &config.resources);
+        let state = jitgate_api::ApiState::new(control, &config.resources).with_oidc(&config.oidc);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let recheck = tokio::spawn(jitgate_api::recheck_groups(state.clone()));
         let task = tokio::spawn(jitgate_api::serve(listener, state, async {
             let _ = stopped.await;
         }));
         Ok(Api {
             task,
             stop: Some(stop),
+            recheck,
         })
     }
 
     /// Stops accepting calls and lets those in flight finish, for a moment at most.
     async fn stop(&mut self) {
+        self.recheck.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -5,6 +5,7 @@ mod credentials;
 mod grants;
 mod login;
 mod meta;
+mod oidc;
 mod requests;
 mod sessions;
 
@@ -20,6 +21,9 @@ pub fn api_routes() -> Router<ApiState> {
         .route("/api/v1/openapi.json", get(meta::openapi))
         .route("/api/v1/login", post(login::login))
         .route("/api/v1/logout", post(login::logout))
+        .route("/api/v1/login/oidc", post(oidc::login))
+        .route("/api/v1/login/oidc/renew", post(oidc::renew))
+        .route("/api/v1/oidc/providers", get(oidc::providers))
         .route(
             "/api/v1/requests",
             get(requests::list).post(requests::create),

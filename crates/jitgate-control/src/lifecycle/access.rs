@@ -189,6 +189,9 @@ impl ControlPlane {
         actor: &Subject,
         open_only: bool,
     ) -> Result<Vec<SessionRecord>, LifecycleError> {
+        // Session rows are written by the recorder thread; a listing shows every session
+        // that has begun before it was asked for.
+        self.flush();
         let policy = self.policy();
         let everyone = policy.oversees_any(actor);
         let sessions = self.store().find_sessions(&SessionQuery {

@@ -6,6 +6,8 @@
 
 mod access;
 mod checks;
+mod external;
+mod renewal;
 mod requests;
 mod tokens;
 
@@ -13,7 +15,10 @@ mod tokens;
 mod tests;
 #[cfg(test)]
 mod tests_access;
+#[cfg(test)]
+mod tests_external;
 
+pub use external::GroupChange;
 pub use tokens::Login;
 
 use crate::control::ControlError;

@@ -25,7 +25,7 @@ const TOKEN_PREFIX: &str = "jgt_";
 const MAX_LOGIN_CHARS: usize = 1024;
 
 /// Lowercase hex SHA-256 of the token text: what the store keeps.
-fn token_hash(token: &str) -> String {
+pub(super) fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -78,6 +78,18 @@ impl ControlPlane {
     /// A new API token for `subject`, valid for the configured token lifetime. The token text is
     /// returned once; only its hash is stored.
     pub fn issue_token(&self, subject: &Subject) -> Result<(String, Millis), LifecycleError> {
+        let expires_at = self
+            .now()
+            .saturating_add(self.policy().token_ttl.as_millis() as Millis);
+        self.issue_token_until(subject, expires_at)
+    }
+
+    /// A new API token for `subject` that ends at `expires_at`.
+    pub(crate) fn issue_token_until(
+        &self,
+        subject: &Subject,
+        expires_at: Millis,
+    ) -> Result<(String, Millis), LifecycleError> {
         checks::subject(subject)?;
         let bytes: [u8; 32] = rand::random();
         let token = format!(
@@ -85,7 +97,6 @@ impl ControlPlane {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
         );
         let now = self.now();
-        let expires_at = now.saturating_add(self.policy().token_ttl.as_millis() as Millis);
         self.store().insert_token(&ApiToken {
             token_hash: token_hash(&token),
             subject: subject.name.clone(),

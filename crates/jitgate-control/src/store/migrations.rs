@@ -96,4 +96,18 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE grants ADD COLUMN request_id TEXT;
     CREATE INDEX grants_subject ON grants(subject, resource, expires_at);
     CREATE INDEX sessions_subject ON sessions(subject, started_at);",
+    // 3: subjects known from an OpenID Connect provider, with the groups their last validated
+    // token proved (what masking exemptions and group-loss checks go by), the provider's
+    // refresh token jitgate re-reads them with, and the SHA-256 of the renewal token the
+    // subject's CLI holds instead.
+    "CREATE TABLE external_subjects (
+        name TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        groups TEXT NOT NULL,
+        last_seen INTEGER NOT NULL,
+        refresh_token TEXT,
+        renewal_hash TEXT
+    );
+    CREATE UNIQUE INDEX external_subjects_renewal ON external_subjects(renewal_hash)
+        WHERE renewal_hash IS NOT NULL;",
 ];

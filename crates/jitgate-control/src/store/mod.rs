@@ -10,13 +10,14 @@ mod sqlite;
 mod sqlite_lifecycle;
 #[cfg(test)]
 mod sqlite_lifecycle_tests;
+mod sqlite_subjects;
 
 pub use sqlite::SqliteStore;
 
 use crate::audit::{AuditEvent, ChainedEvent};
 use crate::model::{
-    ApiToken, Approval, Credential, Grant, GrantEnd, Millis, Request, RequestState, SessionEnd,
-    SessionRecord,
+    ApiToken, Approval, Credential, ExternalRenewal, ExternalSubject, Grant, GrantEnd, Millis,
+    Request, RequestState, SessionEnd, SessionRecord,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -134,8 +135,29 @@ pub trait Store: Send + Sync + 'static {
     fn token(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
     /// False if absent or already revoked.
     fn revoke_token(&self, token_hash: &str, at: Millis) -> StoreResult<bool>;
+    /// Revokes every live token of `subject` (its groups changed); returns how many.
+    fn revoke_subject_tokens(&self, subject: &str, at: Millis) -> StoreResult<usize>;
     /// Forgets tokens that expired before `before`; returns how many.
     fn delete_expired_tokens(&self, before: Millis) -> StoreResult<usize>;
+
+    /// A subject known from an OpenID Connect provider, as its last validated token showed it.
+    fn external_subject(&self, name: &str) -> StoreResult<Option<ExternalSubject>>;
+    /// Records (or replaces) what a provider's token proved about a subject; its refresh and
+    /// renewal tokens are kept.
+    fn put_external_subject(&self, subject: &ExternalSubject) -> StoreResult<()>;
+    /// Sets (or, with `None`, forgets) an external subject's refresh token; with
+    /// `renewal_hash`, also the hash of the renewal token its CLI holds (replacing any other).
+    fn set_external_renewal(
+        &self,
+        name: &str,
+        refresh_token: Option<&str>,
+        renewal_hash: Option<&str>,
+    ) -> StoreResult<()>;
+    /// The subject whose CLI holds the renewal token with this hash, if it still may renew.
+    fn external_renewal(&self, renewal_hash: &str) -> StoreResult<Option<ExternalRenewal>>;
+    /// External subjects with a refresh token and a grant live at `now`: those whose groups
+    /// jitgate re-reads on its own.
+    fn external_renewals_with_grants(&self, now: Millis) -> StoreResult<Vec<ExternalRenewal>>;
 
     /// Appends events to the chain atomically, after whatever any process appended before.
     /// Returns the sequence number of the first (0 when `events` is empty).

@@ -3,13 +3,15 @@
 
 use super::migrations::MIGRATIONS;
 use super::sqlite_lifecycle as lifecycle;
+use super::sqlite_subjects as subjects;
 use super::{
     CredentialQuery, GrantQuery, RequestQuery, SessionQuery, Store, StoreError, StoreResult,
     Transition,
 };
 use crate::audit::{chain_hash, stored_detail, AuditEvent, ChainedEvent, GENESIS};
 use crate::model::{
-    ApiToken, Approval, Credential, Grant, GrantEnd, Millis, Request, SessionEnd, SessionRecord,
+    ApiToken, Approval, Credential, ExternalRenewal, ExternalSubject, Grant, GrantEnd, Millis,
+    Request, SessionEnd, SessionRecord,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::path::Path;
@@ -242,6 +244,31 @@ impl Store for SqliteStore {
         lifecycle::expire_requests(&mut self.conn(), now)
     }
 
+    fn external_subject(&self, name: &str) -> StoreResult<Option<ExternalSubject>> {
+        subjects::get(&self.conn(), name)
+    }
+
+    fn put_external_subject(&self, subject: &ExternalSubject) -> StoreResult<()> {
+        subjects::put(&self.conn(), subject)
+    }
+
+    fn set_external_renewal(
+        &self,
+        name: &str,
+        refresh_token: Option<&str>,
+        renewal_hash: Option<&str>,
+    ) -> StoreResult<()> {
+        subjects::set_renewal(&self.conn(), name, refresh_token, renewal_hash)
+    }
+
+    fn external_renewal(&self, renewal_hash: &str) -> StoreResult<Option<ExternalRenewal>> {
+        subjects::renewal(&self.conn(), renewal_hash)
+    }
+
+    fn external_renewals_with_grants(&self, now: Millis) -> StoreResult<Vec<ExternalRenewal>> {
+        subjects::renewals_with_grants(&self.conn(), now)
+    }
+
     fn insert_token(&self, t: &ApiToken) -> StoreResult<()> {
         lifecycle::insert_token(&self.conn(), t)
     }
@@ -255,6 +282,14 @@ impl Store for SqliteStore {
             "UPDATE api_tokens SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL",
             params![token_hash, at],
         )? == 1)
+    }
+
+    fn revoke_subject_tokens(&self, subject: &str, at: Millis) -> StoreResult<usize> {
+        Ok(self.conn().execute(
+            "UPDATE api_tokens SET revoked_at = ?2 \
+             WHERE subject = ?1 AND revoked_at IS NULL AND expires_at > ?2",
+            params![subject, at],
+        )?)
     }
 
     fn delete_expired_tokens(&self, before: Millis) -> StoreResult<usize> {

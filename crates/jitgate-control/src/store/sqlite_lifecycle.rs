@@ -28,11 +28,11 @@ fn bad_column(column: usize, why: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(column, Type::Text, why.into())
 }
 
-fn groups_from(column: usize, text: &str) -> rusqlite::Result<Vec<String>> {
+pub(super) fn groups_from(column: usize, text: &str) -> rusqlite::Result<Vec<String>> {
     serde_json::from_str(text).map_err(|e| bad_column(column, format!("groups: {e}")))
 }
 
-fn groups_json(groups: &[String]) -> String {
+pub(super) fn groups_json(groups: &[String]) -> String {
     // A list of strings always serialises; the fallback only keeps this free of panics.
     serde_json::to_string(groups).unwrap_or_else(|_| "[]".into())
 }

@@ -3,8 +3,9 @@
 
 mod token_cache;
 
-pub use token_cache::{CachedToken, TokenCache};
+pub use token_cache::{CachedToken, OidcRenewal, TokenCache};
 
+use crate::verbs::login_oidc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -70,12 +71,15 @@ impl Client {
         let mut client = Client::anonymous(server);
         let cache = TokenCache::open()?;
         match cache.get(&client.server) {
+            Some(cached) if cached.oidc.is_some() && login_oidc::needs_renewal(&cached) => {
+                client.token = Some(login_oidc::renew(&client.server, &cached)?.token)
+            }
             Some(cached) => client.token = Some(cached.token),
             None => {
                 return Err(Failure::new(
                     "not_logged_in",
                     format!(
-                        "not logged in to {}; run `jitgate login USER` first",
+                        "not logged in to {}; run `jitgate login USER` (or `jitgate login --oidc PROVIDER`) first",
                         client.server
                     ),
                 )
@@ -178,7 +182,7 @@ impl Client {
             ),
         };
         if status == 401 && self.token.is_some() {
-            failure.message.push_str("; run `jitgate login USER` again");
+            failure.message.push_str("; run `jitgate login` again");
         }
         failure
     }

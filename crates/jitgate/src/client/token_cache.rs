@@ -13,6 +13,18 @@ pub struct CachedToken {
     pub subject: String,
     /// RFC 3339, as the server said.
     pub expires_at: String,
+    /// For a login through an OpenID Connect provider: what renews the token when it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcRenewal>,
+}
+
+/// What renewing an OpenID Connect login needs: the provider's name on the server and the
+/// renewal token the server gave for the provider's refresh token, which the server keeps
+/// (as secret as the token itself; same file, same mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcRenewal {
+    pub provider: String,
+    pub renewal_token: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -105,6 +117,7 @@ mod tests {
             token: t.into(),
             subject: "alice".into(),
             expires_at: "2030-01-01T00:00:00Z".into(),
+            oidc: None,
         }
     }
 

@@ -24,6 +24,13 @@ pub fn connect(
         println!("{uri}");
         return Ok(());
     }
+    // Spark Connect resources have no shell to open: the URI goes to PySpark or Databricks
+    // Connect (`SparkSession.builder.remote(URI)`).
+    if uri.starts_with("sc://") {
+        println!("{uri}");
+        eprintln!("use it with SparkSession.builder.remote(\"…\").getOrCreate()");
+        return Ok(());
+    }
     exec_psql(uri)
 }
 

@@ -32,6 +32,7 @@ pub fn login(server: &str, user: &str, password_stdin: bool) -> anyhow::Result<(
             token: answer.token,
             subject: answer.subject.clone(),
             expires_at: answer.expires_at.clone(),
+            oidc: None,
         },
     )?;
     let roles = if answer.roles.is_empty() {

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod connect;
 pub mod grants;
 pub mod login;
+pub mod login_oidc;
 pub mod requests;
 pub mod sessions;
 pub mod tokens;

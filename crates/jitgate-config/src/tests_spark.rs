@@ -1,0 +1,133 @@
+//! `kind = "spark-connect"` resources: plain upstreams, the Databricks preset, and refusals.
+
+use std::path::Path;
+
+use crate::*;
+
+fn parse_ok(text: &str) -> Config {
+    match parse(text, Path::new("jitgate.toml")) {
+        Ok(config) => config,
+        Err(e) => panic!("expected a valid configuration, got: {e}"),
+    }
+}
+
+fn error(text: &str) -> String {
+    match parse(text, Path::new("jitgate.toml")) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn spark(config: &Config) -> &SparkConnectUpstream {
+    match &config.resources[0].upstream {
+        Upstream::SparkConnect(sc) => sc,
+        other => panic!("expected a spark-connect upstream, got {}", other.kind()),
+    }
+}
+
+#[test]
+fn a_plain_upstream_gets_defaults() {
+    let config = parse_ok(
+        r#"[resources.lake]
+kind = "spark-connect"
+listen = "127.0.0.1:15102"
+
+[resources.lake.upstream]
+host = "spark.internal"
+"#,
+    );
+    let sc = spark(&config);
+    assert_eq!(
+        (sc.host.as_str(), sc.port, sc.tls),
+        ("spark.internal", 15002, false)
+    );
+    assert!(sc.token.is_none() && sc.headers.is_empty() && sc.databricks.is_none());
+    let text = config.describe();
+    assert!(text.contains("resource lake (spark-connect)"), "{text}");
+    assert!(
+        text.contains("endpoint: spark.internal:15002 (plaintext)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn tokens_headers_and_tls_are_read() {
+    std::env::set_var("JITGATE_TEST_SPARK_TOKEN", "tok");
+    let config = parse_ok(
+        r#"[resources.lake]
+kind = "spark-connect"
+listen = "127.0.0.1:15102"
+
+[resources.lake.upstream]
+host = "spark.internal"
+port = 443
+tls = true
+token_env = "JITGATE_TEST_SPARK_TOKEN"
+headers = { "x-team" = "data" }
+"#,
+    );
+    let sc = spark(&config);
+    assert!(sc.tls);
+    assert_eq!(sc.port, 443);
+    assert_eq!(sc.token.as_ref().map(Secret::expose), Some("tok"));
+    assert_eq!(sc.headers, [("x-team".to_string(), "data".to_string())]);
+    let text = config.describe();
+    assert!(
+        text.contains("upstream bearer token: env JITGATE_TEST_SPARK_TOKEN"),
+        "{text}"
+    );
+    assert!(!text.contains("tok\n"), "{text}");
+}
+
+#[test]
+fn the_databricks_preset_means_tls_bearer_and_cluster_header() {
+    std::env::set_var("JITGATE_TEST_DATABRICKS_TOKEN", "dapi123");
+    let config = parse_ok(
+        r#"[resources.dbx]
+kind = "spark-connect"
+listen = "127.0.0.1:15103"
+
+[resources.dbx.databricks]
+workspace_host = "https://adb-1234.5.azuredatabricks.net/"
+cluster_id = "0123-456789-abcdefgh"
+token_env = "JITGATE_TEST_DATABRICKS_TOKEN"
+"#,
+    );
+    let sc = spark(&config);
+    assert_eq!(sc.host, "adb-1234.5.azuredatabricks.net");
+    assert_eq!((sc.port, sc.tls), (443, true));
+    assert_eq!(sc.token.as_ref().map(Secret::expose), Some("dapi123"));
+    assert_eq!(
+        sc.headers,
+        [(
+            "x-databricks-cluster-id".to_string(),
+            "0123-456789-abcdefgh".to_string()
+        )]
+    );
+    assert!(config.describe().contains(
+        "Databricks workspace adb-1234.5.azuredatabricks.net, cluster 0123-456789-abcdefgh"
+    ));
+}
+
+#[test]
+fn mistakes_are_named() {
+    let head = "[resources.lake]\nkind = \"spark-connect\"\nlisten = \"127.0.0.1:15102\"\n";
+    let e = error(head);
+    assert!(e.contains("needs an [upstream] table"), "{e}");
+    let e = error(&format!(
+        "{head}[resources.lake.databricks]\nworkspace_host = \"h\"\ncluster_id = \"c\"\n"
+    ));
+    assert!(e.contains("needs a token"), "{e}");
+    let e = error(&format!(
+        "{head}[resources.lake.upstream]\nhost = \"h\"\nheaders = {{ authorization = \"x\" }}\n"
+    ));
+    assert!(e.contains("token_env or token_file"), "{e}");
+    assert!(
+        e.contains("resources.lake.upstream.headers.authorization"),
+        "{e}"
+    );
+    let e = error(
+        "[resources.p]\nkind = \"postgres\"\nlisten = \"127.0.0.1:1\"\n[resources.p.databricks]\nx = 1\n",
+    );
+    assert!(e.contains("preset of kind = \"spark-connect\""), "{e}");
+}

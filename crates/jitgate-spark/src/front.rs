@@ -1,0 +1,374 @@
+//! The Spark Connect front: an HTTP/2 (h2c) listener per `kind = "spark-connect"` resource that
+//! passes every call of `spark.connect.SparkConnectService` to the upstream under a live grant.
+//! Calls are relayed as HTTP/2 streams, not re-implemented, so every RPC (and future ones) pass;
+//! only ExecutePlan and AnalyzePlan requests are decoded, for the audit trail and the plan
+//! policy.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{HeaderValue, Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use jitgate_config::{ClientTlsMode, Config, Upstream as UpstreamConfig};
+use jitgate_control::ControlPlane;
+use jitgate_masking::MaskingPolicy;
+use prost::Message;
+use serde_json::json;
+use spark_connect_proto::{AnalyzePlanRequest, ExecutePlanRequest};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::body::{Counted, OutBody, PlanAudit};
+use crate::grpc::{self, Code, FrameError, RowCounter, Status};
+use crate::plan::{self, Verdict};
+use crate::session::{Conn, Live};
+use crate::tls::TlsError;
+use crate::upstream::{Upstream, UpstreamError};
+
+const SERVICE: &str = "/spark.connect.SparkConnectService/";
+/// Largest ExecutePlan/AnalyzePlan request read whole (plans with local data embed it).
+const MAX_PLAN_BYTES: usize = 128 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrontError {
+    #[error("resource {resource}: listening on {addr}: {source}")]
+    Bind {
+        resource: String,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("resource {resource}: {source}")]
+    Upstream {
+        resource: String,
+        source: UpstreamError,
+    },
+    #[error("Spark Connect TLS ([server.tls]): {0}")]
+    Tls(#[from] TlsError),
+}
+
+/// What the connections of one resource share.
+pub struct ResourceFront {
+    pub name: Arc<str>,
+    pub control: Arc<ControlPlane>,
+    pub masking: MaskingPolicy,
+    pub upstream: Upstream,
+    pub allow_cleartext_without_tls: bool,
+    /// From `[server.tls]`; plaintext clients are refused when TLS is `required`.
+    pub tls: Option<TlsAcceptor>,
+    pub tls_required: bool,
+}
+
+pub struct SparkFront {
+    listeners: Vec<(TcpListener, Arc<ResourceFront>)>,
+}
+
+impl SparkFront {
+    /// Binds every spark-connect resource's listen address.
+    pub async fn bind(
+        config: &Config,
+        control: Arc<ControlPlane>,
+    ) -> Result<SparkFront, FrontError> {
+        let mut listeners = Vec::new();
+        let tls = if config
+            .resources
+            .iter()
+            .any(|r| matches!(r.upstream, UpstreamConfig::SparkConnect(_)))
+        {
+            crate::tls::acceptor(&config.server.client_tls)?
+        } else {
+            None
+        };
+        for r in &config.resources {
+            let UpstreamConfig::SparkConnect(upstream) = &r.upstream else {
+                continue;
+            };
+            let upstream = Upstream::new(upstream).map_err(|source| FrontError::Upstream {
+                resource: r.name.clone(),
+                source,
+            })?;
+            let listener =
+                TcpListener::bind(r.listen)
+                    .await
+                    .map_err(|source| FrontError::Bind {
+                        resource: r.name.clone(),
+                        addr: r.listen,
+                        source,
+                    })?;
+            let front = Arc::new(ResourceFront {
+                name: Arc::from(r.name.as_str()),
+                control: control.clone(),
+                masking: config.masking.clone(),
+                upstream,
+                allow_cleartext_without_tls: config.server.allow_cleartext_without_tls,
+                tls: tls.clone(),
+                tls_required: config.server.client_tls.mode == ClientTlsMode::Required,
+            });
+            listeners.push((listener, front));
+        }
+        Ok(SparkFront { listeners })
+    }
+
+    /// The bound addresses, by resource name.
+    pub fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
+        self.listeners
+            .iter()
+            .filter_map(|(l, f)| Some((f.name.to_string(), l.local_addr().ok()?)))
+            .collect()
+    }
+
+    /// Serves until the process ends; without spark-connect resources, waits forever.
+    pub async fn run(self) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (listener, front) in self.listeners {
+            tasks.spawn(accept_loop(listener, front));
+        }
+        while tasks.join_next().await.is_some() {}
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, front: Arc<ResourceFront>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of descriptors and the like: pause rather than spin.
+                tracing::warn!(resource = %front.name, "accepting a Spark Connect client: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(connection(stream, peer, front.clone()));
+    }
+}
+
+/// How long a new connection may take to send its first byte and finish a TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One client connection: TLS if it opens with a handshake (and TLS is configured), plaintext
+/// HTTP/2 otherwise.
+async fn connection(stream: TcpStream, peer: SocketAddr, front: Arc<ResourceFront>) {
+    let mut first = [0u8; 1];
+    let is_tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
+        Ok(Ok(1)) => first[0] == TLS_HANDSHAKE,
+        _ => return,
+    };
+    match (&front.tls, is_tls) {
+        (Some(acceptor), true) => {
+            let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+            match accepted {
+                Ok(Ok(tls)) => serve(tls, peer, front, true).await,
+                Ok(Err(e)) => tracing::debug!(%peer, "Spark Connect TLS handshake failed: {e}"),
+                Err(_) => tracing::debug!(%peer, "Spark Connect TLS handshake timed out"),
+            }
+        }
+        // A TLS client where no TLS is configured: nothing it could understand can be said.
+        (None, true) => tracing::debug!(%peer, "TLS handshake refused: [server.tls] is off"),
+        (_, false) => serve(stream, peer, front, false).await,
+    }
+}
+
+/// The first byte of a TLS connection (a handshake record).
+const TLS_HANDSHAKE: u8 = 0x16;
+
+async fn serve<S>(io: S, peer: SocketAddr, front: Arc<ResourceFront>, tls: bool)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = Arc::new(Conn::new(front, peer, tls));
+    let service = {
+        let conn = conn.clone();
+        hyper::service::service_fn(move |req| handle(conn.clone(), req))
+    };
+    let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+    if let Err(e) = served {
+        tracing::debug!(%peer, "Spark Connect connection ended: {e}");
+    }
+    conn.close();
+}
+
+async fn handle(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<OutBody>, Infallible> {
+    let Some(method) = req.uri().path().strip_prefix(SERVICE).map(str::to_owned) else {
+        return Ok(status_response(&Status::new(
+            Code::Unimplemented,
+            format!("jitgate serves only {}", SERVICE.trim_matches('/')),
+        )));
+    };
+    let live = match conn.authenticate(req.headers()).await {
+        Ok(live) => live,
+        Err(status) => return Ok(status_response(&status)),
+    };
+    let (mut parts, body) = req.into_parts();
+    conn.front.upstream.prepare(&mut parts.headers);
+    let (body, audit) = match method.as_str() {
+        "ExecutePlan" | "AnalyzePlan" => match inspect(&live, &method, body).await {
+            Ok(x) => x,
+            Err(status) => return Ok(status_response(&status)),
+        },
+        m if plan::CALLS_WITHOUT_PLANS.contains(&m) => (
+            tonic::body::Body::new(Counted::new(body, live.clone())),
+            None,
+        ),
+        m => match live.policy.unknown_call(m) {
+            Verdict::Refuse(status) => {
+                refused(&live, m, "", &status);
+                return Ok(status_response(&status));
+            }
+            Verdict::Pass | Verdict::Rewritten => (
+                tonic::body::Body::new(Counted::new(body, live.clone())),
+                None,
+            ),
+        },
+    };
+    let upstream = conn.front.upstream.clone();
+    let call = upstream.call(Request::from_parts(parts, body));
+    // A grant may end while the upstream still works on the call, before its first answer.
+    let response = tokio::select! {
+        r = call => r,
+        status = live.stopped() => return Ok(answer(audit, &status)),
+    };
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(resource = %conn.front.name, "upstream call failed: {e}");
+            let status = Status::new(
+                Code::Unavailable,
+                format!("jitgate cannot reach the upstream Spark Connect server: {e}"),
+            );
+            return Ok(answer(audit, &status));
+        }
+    };
+    let (parts, body) = response.into_parts();
+    let mut audit = audit;
+    if let (Some(a), Some(status)) = (audit.as_mut(), grpc::status_of(&parts.headers)) {
+        a.status = Some(status);
+    }
+    Ok(Response::from_parts(
+        parts,
+        OutBody::relay(body, live, audit),
+    ))
+}
+
+/// Answers with jitgate's own status, auditing the call (if audited) with it.
+fn answer(audit: Option<PlanAudit>, status: &Status) -> Response<OutBody> {
+    if let Some(mut a) = audit {
+        a.status = Some((status.code as i32, status.message.clone()));
+    }
+    status_response(status)
+}
+
+/// Reads an ExecutePlan or AnalyzePlan request whole, lets the plan policy see it, and gives
+/// back what to forward (and, for ExecutePlan, its audit record).
+async fn inspect(
+    live: &Arc<Live>,
+    method: &str,
+    body: Incoming,
+) -> Result<(tonic::body::Body, Option<PlanAudit>), Status> {
+    let started = Instant::now();
+    let bytes = Limited::new(body, MAX_PLAN_BYTES)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                Status::new(
+                    Code::ResourceExhausted,
+                    format!("{method}: jitgate reads plans of at most {MAX_PLAN_BYTES} bytes"),
+                )
+            } else {
+                Status::new(
+                    Code::Cancelled,
+                    format!("{method}: reading the request: {e}"),
+                )
+            }
+        })?
+        .to_bytes();
+    live.bytes_from_client
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    let message = match grpc::single_message(bytes.clone()) {
+        Ok(m) => m,
+        Err(FrameError::Compressed) => {
+            return Err(Status::new(
+                Code::Unimplemented,
+                "jitgate does not accept compressed plans: turn request compression off",
+            ))
+        }
+        Err(FrameError::Malformed) => {
+            return Err(Status::new(
+                Code::InvalidArgument,
+                format!("{method}: the request is not one gRPC message"),
+            ))
+        }
+    };
+    let undecodable = |e: prost::DecodeError| {
+        Status::new(
+            Code::InvalidArgument,
+            format!("{method}: jitgate cannot read the request: {e}"),
+        )
+    };
+    if method == "AnalyzePlan" {
+        let mut request = AnalyzePlanRequest::decode(message).map_err(undecodable)?;
+        live.saw_session(
+            &request.session_id,
+            request.user_context.as_ref().map(|u| u.user_id.as_str()),
+        );
+        let forward = match live.policy.analyze(&mut request) {
+            Verdict::Pass => bytes,
+            Verdict::Rewritten => grpc::frame(&request.encode_to_vec()),
+            Verdict::Refuse(status) => {
+                refused(live, "AnalyzePlan", "", &status);
+                return Err(status);
+            }
+        };
+        return Ok((tonic::body::Body::new(Full::new(forward)), None));
+    }
+    let mut request = ExecutePlanRequest::decode(message).map_err(undecodable)?;
+    live.saw_session(
+        &request.session_id,
+        request.user_context.as_ref().map(|u| u.user_id.as_str()),
+    );
+    let summary = plan::summarize(request.plan.as_ref());
+    let forward = match live.policy.execute(&mut request) {
+        Verdict::Pass => bytes,
+        Verdict::Rewritten => grpc::frame(&request.encode_to_vec()),
+        Verdict::Refuse(status) => {
+            refused(live, "ExecutePlan", &summary, &status);
+            return Err(status);
+        }
+    };
+    let audit = PlanAudit {
+        live: live.clone(),
+        summary,
+        operation_id: request.operation_id.clone(),
+        started,
+        status: None,
+        rows: Some(RowCounter::default()),
+    };
+    Ok((tonic::body::Body::new(Full::new(forward)), Some(audit)))
+}
+
+fn refused(live: &Live, rpc: &str, summary: &str, status: &Status) {
+    live.control.audit(live.event(
+        jitgate_control::MASKING_REFUSED,
+        json!({"text": summary, "rpc": rpc, "reason": status.message, "protocol": "spark-connect"}),
+    ));
+}
+
+/// A trailers-only answer: HTTP 200 with the gRPC status in the headers and no body.
+fn status_response(status: &Status) -> Response<OutBody> {
+    let mut response = Response::new(OutBody::empty());
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    headers.extend(status.to_headers());
+    response
+}

@@ -1,0 +1,342 @@
+//! One client connection: who it is (the bearer token is a jitgate credential), the jitgate
+//! session it opens on its first authenticated call, and the end of that session when the grant
+//! ends, the session is killed, or the client goes away.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use http::HeaderMap;
+use jitgate_control::audit::AuditEvent;
+use jitgate_control::model::GrantEnd;
+use jitgate_control::scram::ScramVerifier;
+use jitgate_control::{Admission, ControlPlane, Refusal, SessionStop, LOGIN_FAILED};
+use jitgate_masking::SubjectView;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use tokio::sync::watch;
+
+use crate::front::ResourceFront;
+use crate::grpc::{Code, Status};
+use crate::plan::{Clear, FailClosed, PlanPolicy};
+use crate::upstream::SparkSession;
+
+/// Told to subjects whose access to the resource is masked.
+pub const MASKING_UNAVAILABLE: &str = "masking for Spark Connect is not available yet: \
+    your access to this resource is masked, so jitgate refuses plans rather than run them in clear";
+const READ_ONLY_UNAVAILABLE: &str = "read-only grants are not available for Spark Connect yet: \
+    jitgate refuses plans rather than risk a write";
+
+/// An authenticated connection's jitgate session.
+pub struct Live {
+    token: String,
+    pub login: String,
+    pub control: Arc<ControlPlane>,
+    pub admission: Admission,
+    pub resource: Arc<str>,
+    pub session_id: String,
+    pub policy: Arc<dyn PlanPolicy>,
+    /// Set once the session must end; what in-flight calls end with.
+    stop: watch::Receiver<Option<Status>>,
+    sessions: Mutex<HashSet<SparkSession>>,
+    pub bytes_from_client: AtomicU64,
+    pub bytes_to_client: AtomicU64,
+}
+
+impl Live {
+    /// Resolves with the status in-flight calls end with, once the session must end.
+    pub fn stopped(&self) -> impl std::future::Future<Output = Status> + Send + 'static {
+        let mut rx = self.stop.clone();
+        async move {
+            loop {
+                if let Some(status) = rx.borrow_and_update().clone() {
+                    return status;
+                }
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+
+    /// Remembers a Spark session the client uses, to release it when the grant ends.
+    pub fn saw_session(&self, session_id: &str, user_id: Option<&str>) {
+        if session_id.is_empty() {
+            return;
+        }
+        if let Ok(mut set) = self.sessions.lock() {
+            // Bounded: a client opening sessions without end gets no more remembered.
+            if set.len() < 1024 {
+                set.insert(SparkSession {
+                    session_id: session_id.to_owned(),
+                    user_id: user_id.unwrap_or_default().to_owned(),
+                });
+            }
+        }
+    }
+
+    /// An audit event about this session.
+    pub fn event(&self, kind: &str, detail: serde_json::Value) -> AuditEvent {
+        AuditEvent::new(kind, detail)
+            .subject(&self.admission.subject)
+            .resource(&self.resource)
+            .grant(&self.admission.grant.id)
+            .session(&self.session_id)
+    }
+}
+
+enum State {
+    Fresh,
+    Live(Arc<Live>),
+}
+
+/// Per client connection.
+pub struct Conn {
+    pub front: Arc<ResourceFront>,
+    peer: SocketAddr,
+    tls: bool,
+    state: tokio::sync::Mutex<State>,
+    closed: watch::Sender<bool>,
+}
+
+impl Conn {
+    pub fn new(front: Arc<ResourceFront>, peer: SocketAddr, tls: bool) -> Conn {
+        Conn {
+            front,
+            peer,
+            tls,
+            state: tokio::sync::Mutex::new(State::Fresh),
+            closed: watch::Sender::new(false),
+        }
+    }
+
+    /// The connection ended: its session, if any, is closed.
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// The live session the call's bearer token belongs to, or the status to refuse it with.
+    /// The first call proves the credential (a key derivation) and opens the session; later calls
+    /// on the connection only compare the token.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Live>, Status> {
+        let token = bearer(headers)?;
+        let mut state = self.state.lock().await;
+        if let State::Live(live) = &*state {
+            if !bool::from(live.token.as_bytes().ct_eq(token.as_bytes())) {
+                return Err(unauthenticated(
+                    "this connection is already authenticated with another credential",
+                ));
+            }
+            if let Some(status) = live.stop.borrow().clone() {
+                return Err(unauthenticated(format!(
+                    "{}: credential \"{}\" no longer admits you",
+                    status.message, live.login
+                )));
+            }
+            return Ok(live.clone());
+        }
+        let live = self.open(token).await?;
+        *state = State::Live(live.clone());
+        Ok(live)
+    }
+
+    async fn open(&self, token: &str) -> Result<Arc<Live>, Status> {
+        let front = &self.front;
+        if !self.tls && front.tls_required {
+            return Err(unauthenticated(
+                "jitgate accepts Spark Connect clients only over TLS: add ;use_ssl=true to the URI",
+            ));
+        }
+        if !self.tls && !self.peer.ip().is_loopback() && !front.allow_cleartext_without_tls {
+            return Err(unauthenticated(
+                "a credential in clear text is accepted only from this machine: connect over TLS \
+                 (;use_ssl=true, with [server.tls] configured)",
+            ));
+        }
+        // LOGIN.SECRET: secrets are letters and digits, so the last '.' splits them.
+        let (login, secret) = token.rsplit_once('.').unwrap_or((token, ""));
+        let credential = front.control.find_credential(login).map_err(|e| {
+            tracing::error!("looking up credential: {e}");
+            Status::new(Code::Unavailable, "jitgate cannot read its store")
+        })?;
+        let verifier = credential
+            .as_ref()
+            .map(|c| c.verifier.clone())
+            .unwrap_or_else(|| ScramVerifier::unmatchable(login));
+        let secret_owned = secret.to_owned();
+        // A key derivation of thousands of rounds: off the threads that relay traffic.
+        let matches = !secret.is_empty()
+            && tokio::task::spawn_blocking(move || verifier.verify_password(&secret_owned))
+                .await
+                .unwrap_or(false);
+        let audit_failure = |reason: &str| {
+            front.control.audit(
+                AuditEvent::new(
+                    LOGIN_FAILED,
+                    json!({"login": login, "client_addr": self.peer.to_string(), "reason": reason, "protocol": "spark-connect"}),
+                )
+                .resource(&front.name),
+            );
+        };
+        let credential = match (matches, credential) {
+            (true, Some(c)) => c,
+            _ => {
+                audit_failure("wrong credential");
+                return Err(unauthenticated(format!(
+                    "credential \"{login}\" is not valid: use the token `jitgate connect {} --uri` prints",
+                    front.name
+                )));
+            }
+        };
+        let admission = match front.control.admit(&credential, &front.name) {
+            Ok(a) => a,
+            Err(refusal) => {
+                audit_failure(&refusal.to_string());
+                let message = match &refusal {
+                    Refusal::OtherResource(r) => format!(
+                        "credential \"{login}\" is for resource \"{r}\", not \"{}\"",
+                        front.name
+                    ),
+                    other => format!("{other}: credential \"{login}\" no longer admits you"),
+                };
+                return Err(unauthenticated(message));
+            }
+        };
+        let policy = self.policy_for(&admission);
+        let mut session = front
+            .control
+            .open_session(&admission, &self.peer.to_string());
+        let (stop_tx, stop) = watch::channel(None);
+        let live = Arc::new(Live {
+            token: token.to_owned(),
+            login: login.to_owned(),
+            control: front.control.clone(),
+            resource: front.name.clone(),
+            session_id: session.id().to_owned(),
+            admission,
+            policy,
+            stop,
+            sessions: Mutex::new(HashSet::new()),
+            bytes_from_client: AtomicU64::new(0),
+            bytes_to_client: AtomicU64::new(0),
+        });
+        let mut closed = self.closed.subscribe();
+        let watched = live.clone();
+        let upstream = front.upstream.clone();
+        tokio::spawn(async move {
+            let reason = tokio::select! {
+                stop = session.stopped() => {
+                    let (message, reason) = match &stop {
+                        SessionStop::Grant(GrantEnd::Expired) => ("access grant expired".to_string(), "grant expired".to_string()),
+                        SessionStop::Grant(GrantEnd::Revoked { .. }) => ("access grant revoked".to_string(), "grant revoked".to_string()),
+                        SessionStop::Killed(why) => (format!("session terminated: {why}"), format!("killed: {why}")),
+                    };
+                    stop_tx.send_replace(Some(Status::new(Code::PermissionDenied, message)));
+                    // In-flight streams end now; the upstream is told to stop their work too.
+                    let sessions: Vec<SparkSession> = watched
+                        .sessions
+                        .lock()
+                        .map(|s| s.iter().cloned().collect())
+                        .unwrap_or_default();
+                    upstream.release(sessions).await;
+                    reason
+                }
+                _ = async { closed.wait_for(|c| *c).await.map(|_| ()) } => "client disconnected".to_string(),
+            };
+            session.close(
+                &reason,
+                watched.bytes_from_client.load(Ordering::Relaxed),
+                watched.bytes_to_client.load(Ordering::Relaxed),
+            );
+        });
+        Ok(live)
+    }
+
+    /// What plans of this subject may do: checks jitgate cannot yet make on Spark plans mean
+    /// refusal, never clear access.
+    fn policy_for(&self, admission: &Admission) -> Arc<dyn PlanPolicy> {
+        let front = &self.front;
+        let groups = front
+            .control
+            .identity()
+            .lookup(&admission.subject)
+            .map(|s| s.groups)
+            .unwrap_or_default();
+        if let SubjectView::Masked(_) =
+            front
+                .masking
+                .view_for(&front.name, &admission.subject, &groups)
+        {
+            return Arc::new(FailClosed {
+                message: MASKING_UNAVAILABLE.into(),
+            });
+        }
+        if admission.grant.read_only {
+            return Arc::new(FailClosed {
+                message: READ_ONLY_UNAVAILABLE.into(),
+            });
+        }
+        Arc::new(Clear)
+    }
+}
+
+fn unauthenticated(message: impl Into<String>) -> Status {
+    Status::new(Code::Unauthenticated, message)
+}
+
+/// The bearer token of a call: `authorization: Bearer LOGIN.SECRET`.
+fn bearer(headers: &HeaderMap) -> Result<&str, Status> {
+    let missing = || {
+        unauthenticated(
+            "no jitgate credential: connect with the sc:// URI that `jitgate connect RESOURCE --uri` \
+             prints (it carries ;token=…)",
+        )
+    };
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(missing)?
+        .to_str()
+        .map_err(|_| missing())?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or_else(missing)?
+        .trim();
+    if token.is_empty() {
+        return Err(missing());
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::AUTHORIZATION,
+            value.parse().expect("header value"),
+        );
+        h
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_and_their_absence_is_explained() {
+        assert_eq!(
+            bearer(&headers("Bearer alice-x.s3cr3t")),
+            Ok("alice-x.s3cr3t")
+        );
+        for bad in ["Basic YWxpY2U6eA==", "Bearer ", "alice-x.s3cr3t"] {
+            let err = bearer(&headers(bad)).expect_err(bad);
+            assert_eq!(err.code, Code::Unauthenticated);
+            assert!(
+                err.message.contains("no jitgate credential"),
+                "{}",
+                err.message
+            );
+        }
+        assert!(bearer(&HeaderMap::new()).is_err());
+    }
+}

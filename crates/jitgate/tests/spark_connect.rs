@@ -1,0 +1,531 @@
+//! The Spark Connect front against a real Spark Connect server (from the pyspark package) and
+//! PySpark's own Connect client: credentials, grants ending mid-query, audit, and the refusal of
+//! masked subjects. One Spark server serves every test of this binary.
+//!
+//! Needs `java` and `python3` with `pyspark[connect]` (`scripts/install-deps test` installs
+//! them); without java the tests print why and pass.
+
+use jitgate_control::audit::ChainedEvent;
+use jitgate_control::store::{SqliteStore, Store};
+use jitgate_testkit::{free_port, Gateway};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long the Spark server may take to listen (the JVM, then Spark, start on two cores).
+const SPARK_START: Duration = Duration::from_secs(120);
+
+struct SparkServer {
+    port: u16,
+    /// Held open for the life of the test binary: the launcher stops Spark when it closes.
+    _stdin: Mutex<ChildStdin>,
+    _child: Mutex<Child>,
+    _dir: tempfile::TempDir,
+}
+
+fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/spark")
+}
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// The shared Spark Connect server, started by the first test that needs it; None (with a
+/// message) when this machine has no Java.
+fn spark() -> Option<&'static SparkServer> {
+    static SERVER: OnceLock<Option<SparkServer>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            let java = Command::new("java")
+                .arg("-version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            if !matches!(java, Ok(s) if s.success()) {
+                eprintln!(
+                    "SKIPPED: no java on this machine, so no Spark Connect server to test against"
+                );
+                return None;
+            }
+            Some(start_spark())
+        })
+        .as_ref()
+}
+
+fn start_spark() -> SparkServer {
+    let dir = tempfile::Builder::new()
+        .prefix("jitgate-spark-")
+        .tempdir()
+        .expect("temporary folder");
+    let port = free_port();
+    let started = Instant::now();
+    let mut child = Command::new(python())
+        .arg(tests_dir().join("server.py"))
+        .arg(port.to_string())
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("starting the Spark Connect launcher (python3 with pyspark)");
+    let stdin = child.stdin.take().expect("launcher stdin");
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the Spark Connect launcher exited ({status}):\n{}",
+                std::fs::read_to_string(dir.path().join("spark.log")).unwrap_or_default()
+            );
+        }
+        assert!(
+            started.elapsed() < SPARK_START,
+            "Spark Connect did not listen within {SPARK_START:?}:\n{}",
+            std::fs::read_to_string(dir.path().join("spark.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "Spark Connect server up on port {port} after {:?}",
+        started.elapsed()
+    );
+    SparkServer {
+        port,
+        _stdin: Mutex::new(stdin),
+        _child: Mutex::new(child),
+        _dir: dir,
+    }
+}
+
+/// jitgate with resource `lake` in front of the shared Spark server.
+fn gateway(spark: &SparkServer, sections: &str) -> Gateway {
+    let config = format!(
+        r#"
+[server]
+store = "jitgate.sqlite"
+
+[resources.lake]
+kind = "spark-connect"
+listen = "127.0.0.1:{listen}"
+
+[resources.lake.upstream]
+host = "127.0.0.1"
+port = {port}
+
+{sections}
+"#,
+        listen = free_port(),
+        port = spark.port,
+    );
+    Gateway::start_with_env(
+        env!("CARGO_BIN_EXE_jitgate").as_ref(),
+        &config,
+        &[
+            ("MASK_KEY", "a-masking-key-of-enough-length-0123456789"),
+            ("ALICE_PASSWORD", "alice-pw-123"),
+            ("DANA_PASSWORD", "dana-pw-123"),
+        ],
+    )
+    .expect("starting jitgate")
+}
+
+/// One step's outcome as the driver prints it.
+fn steps(out: &str) -> Vec<Value> {
+    out.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn driver(uri: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(python());
+    cmd.arg(tests_dir().join("driver.py"))
+        .arg(uri)
+        .args(args)
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs the PySpark driver to the end and returns its steps.
+fn drive(uri: &str, args: &[&str]) -> Vec<Value> {
+    drive_with(driver(uri, args), args)
+}
+
+fn drive_with(mut cmd: Command, args: &[&str]) -> Vec<Value> {
+    let out = cmd.output().expect("running the PySpark driver");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let found = steps(&stdout);
+    assert_eq!(
+        found.len(),
+        args.len(),
+        "driver output:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    found
+}
+
+fn audit(gw: &Gateway, until: impl Fn(&[ChainedEvent]) -> bool) -> Vec<ChainedEvent> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let store = SqliteStore::open(&gw.dir().join("jitgate.sqlite")).expect("store");
+        let events = store.audit_after(0, 100_000).expect("reading audit");
+        if until(&events) || Instant::now() > deadline {
+            return events;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn detail(e: &ChainedEvent) -> Value {
+    serde_json::from_str(e.event.detail.get()).expect("detail JSON")
+}
+
+fn statements(events: &[ChainedEvent]) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| e.event.kind == "statement")
+        .map(detail)
+        .collect()
+}
+
+#[test]
+fn calls_without_a_valid_credential_are_unauthenticated() {
+    let Some(spark) = spark() else { return };
+    let gw = gateway(spark, "");
+    let grant = gw.grant("alice", "lake", "5m").expect("grant");
+    let uri = grant.uri.clone();
+    assert!(uri.starts_with("sc://localhost:"), "{uri}");
+
+    let no_token = uri.split(";token=").next().expect("uri");
+    let s = drive(no_token, &["sql:select 1"]);
+    assert_eq!(s[0]["grpc"], "UNAUTHENTICATED", "{s:?}");
+    assert!(s[0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("no jitgate credential"));
+
+    let wrong = format!("{no_token};token={}.wrongsecret", grant.login);
+    let s = drive(&wrong, &["sql:select 1"]);
+    assert_eq!(s[0]["grpc"], "UNAUTHENTICATED", "{s:?}");
+
+    let events = audit(&gw, |e| e.iter().any(|e| e.event.kind == "login.failed"));
+    assert!(events.iter().any(|e| e.event.kind == "login.failed"));
+    assert!(
+        statements(&events).is_empty(),
+        "nothing reached the upstream"
+    );
+}
+
+#[test]
+fn request_approve_and_connect_print_an_sc_uri_that_works() {
+    let Some(spark) = spark() else { return };
+    let gw = gateway(
+        spark,
+        r#"
+[users.alice]
+password_env = "ALICE_PASSWORD"
+groups = ["analysts"]
+
+[users.dana]
+password_env = "DANA_PASSWORD"
+groups = ["dba"]
+
+[roles]
+approver = ["dba"]
+
+[[access]]
+resources = ["lake"]
+requesters = ["group:analysts"]
+max_duration = "30m"
+approvals = 1
+approver_groups = ["dba"]
+"#,
+    );
+    let (alice, dana) = (gw.user("alice"), gw.user("dana"));
+    alice.login("alice-pw-123").expect("alice logs in");
+    dana.login("dana-pw-123").expect("dana logs in");
+    let request = alice
+        .json(&["request", "lake", "--duration", "5m", "--reason", "INC-7"])
+        .expect("request");
+    let id = request["id"].as_str().expect("request id");
+    dana.ok(&["approve", id]).expect("approve");
+
+    let uri = alice.ok(&["connect", "lake", "--uri"]).expect("connect");
+    let uri = uri.trim();
+    assert!(
+        uri.starts_with("sc://localhost:") && uri.contains(";token=alice-"),
+        "{uri}"
+    );
+    let s = drive(uri, &["sql:select 5 as v"]);
+    assert_eq!(s[0]["rows"], serde_json::json!([{"v": 5}]), "{s:?}");
+}
+
+#[test]
+fn a_granted_user_runs_sql_and_reads_a_table_audited() {
+    let Some(spark) = spark() else { return };
+    let gw = gateway(spark, "");
+    let grant = gw.grant("alice", "lake", "5m").expect("grant");
+    let table = format!("people_{}", free_port());
+    let s = drive(
+        &grant.uri,
+        &[
+            "sql:select 1 as x",
+            &format!("sql:create table {table} (id int, name string) using parquet"),
+            &format!("sql:insert into {table} values (1, 'ann'), (2, 'bob'), (3, 'cy')"),
+            &format!("table:{table}"),
+            "sql:select * from no_such_table_here",
+        ],
+    );
+    assert!(s[..4].iter().all(|s| s["ok"] == true), "{s:?}");
+    // The upstream's own errors reach the client as they are.
+    assert!(
+        s[4]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("TABLE_OR_VIEW_NOT_FOUND"),
+        "{s:?}"
+    );
+    assert_eq!(s[0]["rows"], serde_json::json!([{"x": 1}]));
+    assert_eq!(
+        s[3]["rows"],
+        serde_json::json!([{"id": 2, "name": "bob"}, {"id": 3, "name": "cy"}])
+    );
+
+    let events = audit(&gw, |e| {
+        statements(e)
+            .iter()
+            .any(|d| d["text"].as_str().unwrap_or_default().contains(&table) && d["rows"] == 2)
+    });
+    let all = statements(&events);
+    let select = all
+        .iter()
+        .find(|d| d["text"] == "sql: select 1 as x" && d["rows"] == 1)
+        .unwrap_or_else(|| panic!("no audited select 1 in {all:?}"));
+    assert_eq!(select["outcome"], "OK");
+    let read = all
+        .iter()
+        .find(|d| {
+            d["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&format!("tables: {table}"))
+        })
+        .unwrap_or_else(|| panic!("no audited table read in {all:?}"));
+    let text = read["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("Filter") && text.contains("Read") && text.contains("name"),
+        "{text}"
+    );
+    assert_eq!(read["rows"], 2, "{read}");
+    assert!(events
+        .iter()
+        .all(|e| e.event.kind != "statement" || e.event.subject.as_deref() == Some("alice")));
+}
+
+#[test]
+fn revoking_mid_query_ends_the_call_within_a_second() {
+    let Some(spark) = spark() else { return };
+    let gw = gateway(spark, "");
+    let grant = gw.grant("alice", "lake", "5m").expect("grant");
+    let mut child = driver(&grant.uri, &["sql:select 2 as y", "long", "sql:select 3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("driver");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("first step").expect("read");
+    assert!(first.contains("\"ok\": true"), "{first}");
+    // The long computation is running upstream by now.
+    std::thread::sleep(Duration::from_secs(2));
+    gw.revoke(&grant.grant_id).expect("revoke");
+    let revoked = Instant::now();
+    let second: Value =
+        serde_json::from_str(&lines.next().expect("second").expect("read")).expect("json");
+    let cut_after = revoked.elapsed();
+    let third: Value =
+        serde_json::from_str(&lines.next().expect("third").expect("read")).expect("json");
+    let _ = child.wait();
+    assert_eq!(second["grpc"], "PERMISSION_DENIED", "{second}");
+    assert!(second["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("access grant revoked"));
+    // The client's view includes its own start-up of the error; the gateway's is checked below.
+    assert!(
+        cut_after < Duration::from_secs(3),
+        "cut {cut_after:?} after revoke"
+    );
+    assert_eq!(third["grpc"], "UNAUTHENTICATED", "{third}");
+
+    let events = audit(&gw, |e| e.iter().any(|e| e.event.kind == "session.ended"));
+    let ended = events
+        .iter()
+        .find(|e| e.event.kind == "session.ended")
+        .map(detail)
+        .expect("session ended");
+    assert_eq!(ended["reason"], "grant revoked");
+    // The upstream was told to stop the Spark session's work, not left computing for nobody.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !gw.log().contains("released Spark session upstream") {
+        assert!(
+            Instant::now() < deadline,
+            "no session release:\n{}",
+            gw.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let long = statements(&events)
+        .into_iter()
+        .find(|d| d["outcome"] == "PERMISSION_DENIED")
+        .expect("the cut ExecutePlan is audited");
+    assert!(
+        long["text"].as_str().unwrap_or_default().contains("Range"),
+        "{long}"
+    );
+    let revoked_at = event_at(&events, "grant.revoked");
+    let cut_at = statement_cut_at(&events);
+    assert!(
+        cut_at - revoked_at < 1000,
+        "the gateway cut the call {} ms after the revocation",
+        cut_at - revoked_at
+    );
+}
+
+/// When the first event of `kind` happened (Unix milliseconds).
+fn event_at(events: &[ChainedEvent], kind: &str) -> i64 {
+    events
+        .iter()
+        .find(|e| e.event.kind == kind)
+        .map(|e| e.event.at)
+        .unwrap_or_else(|| panic!("no {kind} event"))
+}
+
+/// When the gateway ended the ExecutePlan that a grant's end cut (Unix milliseconds).
+fn statement_cut_at(events: &[ChainedEvent]) -> i64 {
+    events
+        .iter()
+        .find(|e| e.event.kind == "statement" && detail(e)["outcome"] == "PERMISSION_DENIED")
+        .map(|e| e.event.at)
+        .expect("the cut ExecutePlan is audited")
+}
+
+#[test]
+fn a_grant_expiring_mid_query_ends_the_call_within_a_second() {
+    let Some(spark) = spark() else { return };
+    let gw = gateway(spark, "");
+    // Long enough for PySpark to start on a busy machine before the grant ends.
+    let grant = gw.grant("alice", "lake", "10s").expect("grant");
+    let expires = humantime::parse_rfc3339(&grant.expires_at).expect("RFC 3339 expiry");
+    let s = drive(&grant.uri, &["long", "sql:select 3"]);
+    assert_eq!(s[0]["grpc"], "PERMISSION_DENIED", "{s:?}");
+    assert!(
+        s[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("access grant expired"),
+        "{s:?}"
+    );
+    assert_eq!(s[1]["grpc"], "UNAUTHENTICATED", "{s:?}");
+    let events = audit(&gw, |e| {
+        statements(e)
+            .iter()
+            .any(|d| d["outcome"] == "PERMISSION_DENIED")
+    });
+    let expires_ms = expires
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as i64;
+    let late = statement_cut_at(&events) - expires_ms;
+    assert!(
+        late < 1000,
+        "the gateway cut the call {late} ms after expiry"
+    );
+}
+
+#[test]
+fn masked_subjects_are_refused_not_served_in_clear() {
+    let Some(spark) = spark() else { return };
+    let gw = gateway(
+        spark,
+        r#"
+[masking]
+key_env = "MASK_KEY"
+
+[[masking.rules]]
+resource = "lake"
+column = "default.people.name"
+mask = "redact"
+"#,
+    );
+    let grant = gw.grant("alice", "lake", "5m").expect("grant");
+    let s = drive(&grant.uri, &["sql:select 1"]);
+    assert_eq!(s[0]["grpc"], "PERMISSION_DENIED", "{s:?}");
+    assert!(
+        s[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("masking for Spark Connect is not available yet"),
+        "{s:?}"
+    );
+    let events = audit(&gw, |e| e.iter().any(|e| e.event.kind == "masking.refused"));
+    assert!(events.iter().any(|e| e.event.kind == "masking.refused"));
+    assert!(
+        statements(&events).is_empty(),
+        "no plan reached the upstream"
+    );
+}
+
+/// A CA and a server certificate for `localhost`, written as PEM files: (ca, cert, key).
+fn certificates(dir: &std::path::Path) -> [String; 3] {
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "jitgate test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+    let cert = params.signed_by(&key, &ca, &ca_key).expect("certificate");
+    let paths = ["ca.pem", "server.pem", "server.key"].map(|f| dir.join(f));
+    std::fs::write(&paths[0], ca.pem()).expect("write");
+    std::fs::write(&paths[1], cert.pem()).expect("write");
+    std::fs::write(&paths[2], key.serialize_pem()).expect("write");
+    paths.map(|p| p.display().to_string())
+}
+
+#[test]
+fn clients_connect_over_tls_and_plaintext_is_refused_when_tls_is_required() {
+    let Some(spark) = spark() else { return };
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let [ca, cert, key] = certificates(dir.path());
+    let gw = gateway(
+        spark,
+        &format!("[server.tls]\nmode = \"required\"\ncert = \"{cert}\"\nkey = \"{key}\"\n"),
+    );
+    let grant = gw.grant("alice", "lake", "5m").expect("grant");
+
+    let tls_uri = format!("{};use_ssl=true", grant.uri);
+    let mut cmd = driver(&tls_uri, &["sql:select 4 as z"]);
+    cmd.env("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", &ca);
+    let s = drive_with(cmd, &["sql:select 4 as z"]);
+    assert_eq!(
+        s[0]["rows"],
+        serde_json::json!([{"z": 4}]),
+        "{s:?}\n{}",
+        gw.log()
+    );
+
+    let s = drive(&grant.uri, &["sql:select 1"]);
+    assert_eq!(s[0]["grpc"], "UNAUTHENTICATED", "{s:?}");
+    assert!(
+        s[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("only over TLS"),
+        "{s:?}"
+    );
+}
