@@ -58,6 +58,19 @@ pub enum Refusal {
     NoGrant,
 }
 
+impl Refusal {
+    /// What to tell a client whose credential `login` was refused on `resource`, whatever the
+    /// protocol.
+    pub fn client_message(&self, login: &str, resource: &str) -> String {
+        match self {
+            Refusal::OtherResource(r) => {
+                format!("credential \"{login}\" is for resource \"{r}\", not \"{resource}\"")
+            }
+            other => format!("{other}: credential \"{login}\" no longer admits you"),
+        }
+    }
+}
+
 /// A subject admitted to a resource under a live grant.
 #[derive(Debug, Clone)]
 pub struct Admission {

@@ -15,7 +15,6 @@ use crate::upstream::{self, UpstreamConn};
 use bytes::{BufMut, BytesMut};
 use jitgate_control::audit::AuditEvent;
 use jitgate_control::scram::ScramVerifier;
-use jitgate_control::Refusal;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -207,13 +206,7 @@ pub(crate) async fn open(
         Ok(a) => a,
         Err(refusal) => {
             audit_failure(&refusal.to_string());
-            let message = match &refusal {
-                Refusal::OtherResource(r) => format!(
-                    "credential \"{login}\" is for resource \"{r}\", not \"{}\"",
-                    resource.name
-                ),
-                other => format!("{other}: credential \"{login}\" no longer admits you"),
-            };
+            let message = refusal.client_message(&login, &resource.name);
             return Err((stream, Fatal::new("28P01", message)));
         }
     };

@@ -11,7 +11,7 @@ use http::HeaderMap;
 use jitgate_control::audit::AuditEvent;
 use jitgate_control::model::GrantEnd;
 use jitgate_control::scram::ScramVerifier;
-use jitgate_control::{Admission, ControlPlane, Refusal, SessionStop, LOGIN_FAILED};
+use jitgate_control::{Admission, ControlPlane, SessionStop, LOGIN_FAILED};
 use jitgate_masking::SubjectView;
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -193,14 +193,7 @@ impl Conn {
             Ok(a) => a,
             Err(refusal) => {
                 audit_failure(&refusal.to_string());
-                let message = match &refusal {
-                    Refusal::OtherResource(r) => format!(
-                        "credential \"{login}\" is for resource \"{r}\", not \"{}\"",
-                        front.name
-                    ),
-                    other => format!("{other}: credential \"{login}\" no longer admits you"),
-                };
-                return Err(unauthenticated(message));
+                return Err(unauthenticated(refusal.client_message(login, &front.name)));
             }
         };
         let policy = self.policy_for(&admission);

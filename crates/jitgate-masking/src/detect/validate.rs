@@ -15,7 +15,7 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
         sum += d;
         count += 1;
     }
-    count > 1 && sum % 10 == 0
+    count > 1 && sum.is_multiple_of(10)
 }
 
 /// ISO 7064 mod 97-10 as IBANs use it: the first four characters move to the end, letters count
