@@ -73,6 +73,19 @@ impl Subkey {
     }
 }
 
+impl Subkey {
+    /// Spark SQL computing the same HMAC over `message_sql` (a binary expression), as 64
+    /// lower-case hex digits (what `sha2` returns); NULL in, NULL out. The pads are binary
+    /// literals, so no string escaping mode can change them.
+    pub(crate) fn spark_hex(&self, message_sql: &str) -> String {
+        let inner = format!(
+            "unhex(sha2(concat(X'{}', {message_sql}), 256))",
+            self.ipad_hex
+        );
+        format!("sha2(concat(X'{}', {inner}), 256)", self.opad_hex)
+    }
+}
+
 fn root_mac(key: &[u8]) -> HmacSha256 {
     // HMAC takes keys of any length (longer ones are hashed first), so this cannot fail.
     match HmacSha256::new_from_slice(key) {

@@ -6,6 +6,8 @@
 //!   the statement rewriter puts in place of protected relations, so that predicates only see
 //!   masked values) and a transform of wire values ([`Mask::apply_text`],
 //!   [`Mask::apply_binary`]), the two agreeing value for value.
+//! - [`Mask::spark_expr`] is the same mask as a Spark SQL expression, for the Spark Connect
+//!   front.
 //! - [`Scanner`] runs content detectors (SSN, card, e-mail, phone, IBAN, IP, AWS key, JWT,
 //!   private key, and custom patterns) over text.
 //! - [`rewrite_data_row`] and [`scrub_error_fields`] apply masks and detectors to the result
@@ -22,7 +24,7 @@ mod types;
 
 pub use detect::{CustomDetector, Detector, Finding, Kind, Scanner, Validator};
 pub use key::{MaskKey, WeakKey, MIN_KEY_BYTES};
-pub use mask::{Generalization, Mask, MaskError, Written};
+pub use mask::{Generalization, Mask, MaskError, SparkType, Written};
 pub use pattern::{ColumnPattern, Glob, Specificity};
 pub use policy::{
     MaskedView, MaskingPolicy, MaskingRule, PolicyError, PolicySettings, Principal, SubjectView,

@@ -16,11 +16,13 @@
 mod binary;
 mod dates;
 mod keyed;
+mod spark;
 mod sql;
 mod text;
 
 use std::fmt;
 
+pub use spark::SparkType;
 pub(crate) use sql::literal as sql_literal;
 pub(crate) use text::push_int as push_int_text;
 
@@ -85,6 +87,9 @@ pub enum MaskError {
     /// A value on the wire is not in the form expected for its type.
     #[error("a value of type {type_name} is not in the expected text form")]
     Unrecognised { type_name: String },
+    /// This mask has no Spark SQL form yet ([`Mask::spark_expr`]).
+    #[error("the {mask} mask is not available for Spark yet")]
+    NotInSpark { mask: &'static str },
     /// This mask has no transform for this type's binary format.
     #[error("the {mask} mask has no binary-format transform for type {type_name}")]
     Unsupported {
