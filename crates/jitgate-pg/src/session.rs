@@ -283,9 +283,11 @@ impl Outcome {
                 format!("grant revoked by {by}"),
                 ended("access grant revoked"),
             ),
+            // Killed by an administrator ("ended by dana: …") or by the control plane (a lost
+            // masking exemption): the client is told which.
             Outcome::Stopped(SessionStop::Killed(why)) => (
                 format!("killed: {why}"),
-                ended("session ended by an administrator"),
+                ended(&format!("session ended ({why})")),
             ),
             Outcome::Client(Ok(PumpEnd::Stopped)) => ("client terminated".to_owned(), None),
             Outcome::Client(Ok(PumpEnd::Eof)) => ("client disconnected".to_owned(), None),

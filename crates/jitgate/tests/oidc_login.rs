@@ -291,7 +291,10 @@ fn a_lost_masking_exemption_cuts_the_clear_session_and_the_next_one_is_masked() 
     let grants = frank.json(&["grants"]).expect("grants after renewal");
     assert_eq!(grants[0]["status"], "active", "{grants}");
     let (ok, err) = psql_ended(psql, Duration::from_secs(5));
-    assert!(!ok && err.contains("terminating connection"), "{err}");
+    assert!(
+        !ok && err.contains("terminating connection: session ended (masking exemption lost)"),
+        "the client is told why: {err}"
+    );
     let ends = env.audit_until(|events| {
         events.iter().any(|e| {
             e.event.kind == "session.ended" && e.event.detail.get().contains("masking exemption")
