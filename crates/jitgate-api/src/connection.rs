@@ -1,7 +1,15 @@
 //! Where a client connects for a resource, and the libpq URI that says so.
 
 use jitgate_config::{Resource, Upstream};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
+
+/// RFC 3986's unreserved characters: every other byte is percent-encoded.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// How to reach a resource through jitgate with a minted credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -79,17 +87,10 @@ impl ConnectionInfo {
     }
 }
 
-/// Percent-encodes what a URI's user, password or path segment cannot carry as is.
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+/// Percent-encodes what a URI's user, password or path segment cannot carry as is (the CLI
+/// builds its API paths with it too).
+pub fn percent_encode(s: &str) -> String {
+    utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
 #[cfg(test)]

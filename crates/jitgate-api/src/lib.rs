@@ -22,7 +22,7 @@ mod tests;
 mod tests_oidc;
 mod views;
 
-pub use connection::ConnectionInfo;
+pub use connection::{percent_encode, ConnectionInfo};
 pub use error::{ApiError, ApiResult};
 pub use recheck::recheck_groups;
 

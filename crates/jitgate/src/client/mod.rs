@@ -196,15 +196,7 @@ pub fn normalise_server(server: &str) -> String {
 /// A path segment for an id the user typed; the server validates it too, this only keeps the
 /// URL well-formed whatever was typed.
 pub fn segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    jitgate_api::percent_encode(id)
 }
 
 #[cfg(test)]
