@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use axum::Extension;
 use jitgate_control::audit::AuditEvent;
 use jitgate_control::model::rfc3339;
+use jitgate_control::{ControlPlane, Login};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -28,8 +29,7 @@ pub async fn login(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Json(body): Json<LoginBody>,
 ) -> ApiResult<axum::Json<Value>> {
-    // Known when served by `serve`; a router driven in-process has no peer.
-    let peer = peer.map_or_else(|| "unknown".to_owned(), |p| p.0 .0.to_string());
+    let peer = peer_text(peer);
     // Bounded here so that a long "password" is never hashed; audited like any failed login
     // (the control plane audits the others), so that probing shows in the trail.
     if body.user.chars().count() > limits::MAX_USER || body.password.len() > limits::MAX_PASSWORD {
@@ -47,22 +47,33 @@ pub async fn login(
     let control = state.control.clone();
     let answer = blocking(move || {
         let login = control.login(&body.user, &body.password, &peer)?;
-        let roles: Vec<&str> = login
-            .subject
-            .roles(&control.policy().roles)
-            .into_iter()
-            .map(|r| r.as_str())
-            .collect();
-        Ok(json!({
-            "token": login.token,
-            "expires_at": rfc3339(login.expires_at),
-            "subject": login.subject.name,
-            "groups": login.subject.groups,
-            "roles": roles,
-        }))
+        Ok(login_answer(&control, &login))
     })
     .await?;
     Ok(axum::Json(answer))
+}
+
+/// The client's address for the audit trail: known when served by `serve`; a router driven
+/// in-process has no peer.
+pub(super) fn peer_text(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> String {
+    peer.map_or_else(|| "unknown".to_owned(), |p| p.0 .0.to_string())
+}
+
+/// What a successful login answers: the token, when it expires, and who the caller now is.
+pub(super) fn login_answer(control: &ControlPlane, login: &Login) -> Value {
+    let roles: Vec<&str> = login
+        .subject
+        .roles(&control.policy().roles)
+        .into_iter()
+        .map(|r| r.as_str())
+        .collect();
+    json!({
+        "token": login.token,
+        "expires_at": rfc3339(login.expires_at),
+        "subject": login.subject.name,
+        "groups": login.subject.groups,
+        "roles": roles,
+    })
 }
 
 /// Revokes the token the call carries.

@@ -3,6 +3,7 @@
 //! short-lived jitgate token, re-reading the subject's groups each time; `POST
 //! /login/oidc/renew` gives a new one for a renewal token, asking the provider again.
 
+use super::login::{login_answer, peer_text};
 use crate::blocking::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
@@ -12,7 +13,6 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Extension;
 use jitgate_control::audit::AuditEvent;
-use jitgate_control::model::rfc3339;
 use jitgate_control::{ControlPlane, Login};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -60,7 +60,7 @@ pub async fn login(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Json(body): Json<OidcLoginBody>,
 ) -> ApiResult<axum::Json<Value>> {
-    let peer = peer.map_or_else(|| "unknown".to_owned(), |p| p.0 .0.to_string());
+    let peer = peer_text(peer);
     let Some(provider) = state.oidc.get(&body.provider) else {
         return Err(ApiError::not_found(format!(
             "no OpenID Connect provider {:?}; see /api/v1/oidc/providers",
@@ -107,7 +107,7 @@ pub async fn renew(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Json(body): Json<RenewBody>,
 ) -> ApiResult<axum::Json<Value>> {
-    let peer = peer.map_or_else(|| "unknown".to_owned(), |p| p.0 .0.to_string());
+    let peer = peer_text(peer);
     let ended = || ApiError::unauthenticated("this login cannot be renewed; log in again");
     let control = state.control.clone();
     let oidc = state.oidc.clone();
@@ -150,20 +150,8 @@ pub async fn renew(
 
 /// The answer of a login: what `POST /login` answers, plus the provider and the renewal token.
 fn answer(control: &ControlPlane, login: &Login, provider: &str, renewal: Option<&str>) -> Value {
-    let roles: Vec<&str> = login
-        .subject
-        .roles(&control.policy().roles)
-        .into_iter()
-        .map(|r| r.as_str())
-        .collect();
-    let mut answer = json!({
-        "token": login.token,
-        "expires_at": rfc3339(login.expires_at),
-        "subject": login.subject.name,
-        "groups": login.subject.groups,
-        "roles": roles,
-        "provider": provider,
-    });
+    let mut answer = login_answer(control, login);
+    answer["provider"] = json!(provider);
     if let Some(renewal) = renewal {
         answer["renewal_token"] = json!(renewal);
     }
