@@ -6,13 +6,30 @@ use serde::Deserialize;
 use serde_json::json;
 use std::io::BufRead;
 
+/// What the server answers a login, by password or through a provider.
 #[derive(Deserialize)]
-struct LoginAnswer {
-    token: String,
-    expires_at: String,
-    subject: String,
+pub(super) struct LoginAnswer {
+    pub token: String,
+    pub expires_at: String,
+    pub subject: String,
     #[serde(default)]
-    roles: Vec<String>,
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Given by a provider login when the provider issued a refresh token.
+    #[serde(default)]
+    pub renewal_token: Option<String>,
+}
+
+impl LoginAnswer {
+    /// The roles as the CLI prints them.
+    pub fn roles_shown(&self) -> String {
+        if self.roles.is_empty() {
+            "none".to_owned()
+        } else {
+            self.roles.join(", ")
+        }
+    }
 }
 
 pub fn login(server: &str, user: &str, password_stdin: bool) -> anyhow::Result<()> {
@@ -29,21 +46,17 @@ pub fn login(server: &str, user: &str, password_stdin: bool) -> anyhow::Result<(
     cache.put(
         client.server(),
         CachedToken {
-            token: answer.token,
+            token: answer.token.clone(),
             subject: answer.subject.clone(),
             expires_at: answer.expires_at.clone(),
             oidc: None,
         },
     )?;
-    let roles = if answer.roles.is_empty() {
-        "none".to_owned()
-    } else {
-        answer.roles.join(", ")
-    };
     println!(
-        "logged in to {} as {} (roles: {roles}) until {}",
+        "logged in to {} as {} (roles: {}) until {}",
         client.server(),
         answer.subject,
+        answer.roles_shown(),
         answer.expires_at
     );
     Ok(())

@@ -4,6 +4,7 @@
 //! server gives instead, and commands renew the jitgate token with it when it runs out (the
 //! server asks the provider again each time).
 
+use super::login::LoginAnswer;
 use crate::client::{CachedToken, Client, Failure, OidcRenewal, TokenCache};
 use anyhow::Context;
 use jitgate_oidc::flows::{PublicClient, Tokens};
@@ -51,20 +52,6 @@ struct ProviderInfo {
     client_secret: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct LoginAnswer {
-    token: String,
-    expires_at: String,
-    subject: String,
-    #[serde(default)]
-    groups: Vec<String>,
-    #[serde(default)]
-    roles: Vec<String>,
-    /// Given when the provider issued a refresh token.
-    #[serde(default)]
-    renewal_token: Option<String>,
-}
-
 pub fn login(server: &str, provider: &str, flow: Flow) -> anyhow::Result<()> {
     let client = Client::anonymous(server);
     let idp = public_client(&client, provider)?;
@@ -91,16 +78,12 @@ pub fn login(server: &str, provider: &str, flow: Flow) -> anyhow::Result<()> {
     };
     let (cached, answer) = exchange(&client, provider, &tokens, nonce.as_deref())?;
     TokenCache::open()?.put(client.server(), cached)?;
-    let roles = if answer.roles.is_empty() {
-        "none".to_owned()
-    } else {
-        answer.roles.join(", ")
-    };
     println!(
-        "logged in to {} as {} through {provider} (groups: {}; roles: {roles}) until {}",
+        "logged in to {} as {} through {provider} (groups: {}; roles: {}) until {}",
         client.server(),
         answer.subject,
         answer.groups.join(", "),
+        answer.roles_shown(),
         answer.expires_at
     );
     Ok(())
