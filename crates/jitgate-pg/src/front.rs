@@ -125,7 +125,8 @@ impl PgFront {
             .collect()
     }
 
-    /// Accepts connections until the process ends.
+    /// Accepts connections until the process ends; without PostgreSQL resources, waits
+    /// forever (so that it can stand beside the other fronts in one `select!`).
     pub async fn run(self) {
         let mut tasks = tokio::task::JoinSet::new();
         for (listener, resource) in self.listeners {
@@ -133,6 +134,7 @@ impl PgFront {
             tasks.spawn(accept_loop(listener, front, resource));
         }
         while tasks.join_next().await.is_some() {}
+        std::future::pending::<()>().await;
     }
 }
 

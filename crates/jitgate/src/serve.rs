@@ -52,8 +52,7 @@ pub fn run(
         let mut api = Api::start(config, control.clone()).await?;
         let enforcement = tokio::spawn(control.clone().enforce());
         let outcome = tokio::select! {
-            // Without PostgreSQL resources the PostgreSQL front has nothing to run.
-            _ = async { front.run().await; std::future::pending::<()>().await } => Ok(()),
+            _ = front.run() => Ok(()),
             _ = spark.run() => Ok(()),
             ended = &mut api.task => Err(api_ended(ended)),
             _ = shutdown => Ok(()),
