@@ -40,6 +40,7 @@ fn read_upstream(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError> {
         "token",
         "headers",
         "connect_timeout",
+        "default_database",
     ])?;
     let headers = match s.get("headers") {
         Some(f) => read_headers(&f)?,
@@ -55,6 +56,7 @@ fn read_upstream(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError> {
         token: read_secret(s, "token")?,
         headers,
         connect_timeout: connect_timeout(s)?,
+        default_database: default_database(s)?,
         databricks: None,
     })
 }
@@ -69,6 +71,7 @@ fn read_databricks(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError>
         "token_file",
         "token",
         "connect_timeout",
+        "default_database",
     ])?;
     let host_field = s.required("workspace_host")?;
     // People paste the workspace URL; the host is what is meant.
@@ -106,6 +109,7 @@ fn read_databricks(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError>
         token: Some(token),
         headers: vec![("x-databricks-cluster-id".to_string(), cluster_id.clone())],
         connect_timeout: connect_timeout(s)?,
+        default_database: default_database(s)?,
         databricks: Some(DatabricksPreset {
             workspace_host,
             cluster_id,
@@ -119,6 +123,17 @@ fn host(f: &Field<'_>) -> Result<String, ConfigError> {
         return Err(f.error("give a host name or IP address"));
     }
     Ok(host.to_string())
+}
+
+fn default_database(s: &Section<'_>) -> Result<String, ConfigError> {
+    let Some(f) = s.get("default_database") else {
+        return Ok("default".to_string());
+    };
+    let name = f.str()?;
+    if name.is_empty() || name.contains(['.', '`']) || name.contains(char::is_whitespace) {
+        return Err(f.error("give one database (schema) name, e.g. \"default\""));
+    }
+    Ok(name.to_string())
 }
 
 fn connect_timeout(s: &Section<'_>) -> Result<Duration, ConfigError> {
@@ -186,6 +201,7 @@ pub(crate) fn describe(sc: &SparkConnectUpstream, out: &mut String) {
     let _ = writeln!(out, "  connect timeout: {timeout}");
     let _ = writeln!(
         out,
-        "  masking: not applied to Spark plans yet; masked subjects are refused"
+        "  default database: {} (unqualified table names in masking rules resolve here)",
+        sc.default_database
     );
 }

@@ -42,6 +42,7 @@ host = "spark.internal"
         ("spark.internal", 15002, false)
     );
     assert!(sc.token.is_none() && sc.headers.is_empty() && sc.databricks.is_none());
+    assert_eq!(sc.default_database, "default");
     let text = config.describe();
     assert!(text.contains("resource lake (spark-connect)"), "{text}");
     assert!(
@@ -64,9 +65,11 @@ port = 443
 tls = true
 token_env = "JITGATE_TEST_SPARK_TOKEN"
 headers = { "x-team" = "data" }
+default_database = "sales"
 "#,
     );
     let sc = spark(&config);
+    assert_eq!(sc.default_database, "sales");
     assert!(sc.tls);
     assert_eq!(sc.port, 443);
     assert_eq!(sc.token.as_ref().map(Secret::expose), Some("tok"));
@@ -130,4 +133,8 @@ fn mistakes_are_named() {
         "[resources.p]\nkind = \"postgres\"\nlisten = \"127.0.0.1:1\"\n[resources.p.databricks]\nx = 1\n",
     );
     assert!(e.contains("preset of kind = \"spark-connect\""), "{e}");
+    let e = error(&format!(
+        "{head}[resources.lake.upstream]\nhost = \"h\"\ndefault_database = \"a.b\"\n"
+    ));
+    assert!(e.contains("one database (schema) name"), "{e}");
 }

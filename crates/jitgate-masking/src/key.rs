@@ -152,6 +152,21 @@ impl MaskKey {
         })
     }
 
+    /// The key-dependent text inside the Spark SQL of keyed masks: the hex of the first 32
+    /// bytes of each HMAC pad (the rest of a pad is the constant padding), lower-case. Whoever
+    /// reads them can compute every pseudonym, so a front that sends such SQL upstream keeps
+    /// these texts out of everything it relays back (error messages quote plans).
+    pub fn spark_secrets(&self) -> Vec<String> {
+        let Some((hash, tokenize)) = self.subkeys.as_ref() else {
+            return Vec::new();
+        };
+        [hash, tokenize]
+            .iter()
+            .flat_map(|k| [&k.ipad_hex, &k.opad_hex])
+            .map(|pad| pad[..64].to_string())
+            .collect()
+    }
+
     /// A short fingerprint of the key (first bytes of SHA-256 of the hash subkey's pad), so an
     /// operator can tell two gateways use the same key without seeing it.
     pub fn fingerprint(&self) -> Option<String> {
@@ -201,6 +216,21 @@ pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spark_secrets_are_the_key_dependent_part_of_every_pad() {
+        let key = MaskKey::new(b"0123456789abcdef0123", "test").expect("key");
+        let secrets = key.spark_secrets();
+        assert_eq!(secrets.len(), 4);
+        for purpose in [Purpose::Hash, Purpose::Tokenize] {
+            let sql = key.subkey(purpose).expect("subkey").spark_hex("x");
+            assert_eq!(
+                secrets.iter().filter(|s| sql.contains(s.as_str())).count(),
+                2
+            );
+        }
+        assert!(MaskKey::missing().spark_secrets().is_empty());
+    }
 
     #[test]
     fn subkeys_match_rfc_hmac_and_differ_by_purpose() {

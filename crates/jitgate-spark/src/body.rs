@@ -1,6 +1,7 @@
 //! The response body jitgate sends a client: either a trailers-only status of its own, or the
 //! upstream's response streamed frame by frame — ended with PERMISSION_DENIED the moment the
-//! session must stop, its Arrow rows counted on the way, and audited when it is over.
+//! session must stop, its Arrow rows counted on the way, edited for masked subjects (see
+//! [`crate::edit`]), and audited when it is over.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,6 +14,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use serde_json::json;
 
+use crate::edit::{self, MessageEdit};
 use crate::grpc::{self, RowCounter, Status};
 use crate::session::Live;
 
@@ -23,6 +25,8 @@ type StopFuture = Pin<Box<dyn Future<Output = Status> + Send>>;
 pub struct PlanAudit {
     pub live: Arc<Live>,
     pub summary: String,
+    /// Whether masking rewrote the plan before it went upstream.
+    pub masked: bool,
     pub operation_id: Option<String>,
     pub started: Instant,
     /// gRPC status code and message once known.
@@ -43,6 +47,7 @@ impl Drop for PlanAudit {
                 "text": self.summary,
                 "protocol": "spark-connect",
                 "rpc": "ExecutePlan",
+                "masked": self.masked,
                 "operation_id": self.operation_id,
                 "duration_us": self.started.elapsed().as_micros() as u64,
                 "rows": self.rows.as_ref().map(|r| r.rows),
@@ -59,6 +64,9 @@ pub struct OutBody {
     stop: Option<StopFuture>,
     live: Option<Arc<Live>>,
     audit: Option<PlanAudit>,
+    edit: Option<MessageEdit>,
+    /// Blotted out of the trailers.
+    secrets: Arc<[Vec<u8>]>,
     done: bool,
 }
 
@@ -70,16 +78,25 @@ impl OutBody {
             stop: None,
             live: None,
             audit: None,
+            edit: None,
+            secrets: Arc::new([]),
             done: true,
         }
     }
 
-    pub fn relay(inner: tonic::body::Body, live: Arc<Live>, audit: Option<PlanAudit>) -> OutBody {
+    pub fn relay(
+        inner: tonic::body::Body,
+        live: Arc<Live>,
+        audit: Option<PlanAudit>,
+        edit: Option<MessageEdit>,
+    ) -> OutBody {
         OutBody {
             stop: Some(Box::pin(live.stopped())),
             inner: Some(inner),
+            secrets: live.secrets.clone(),
             live: Some(live),
             audit,
+            edit,
             done: false,
         }
     }
@@ -113,38 +130,66 @@ impl Body for OutBody {
                 return Poll::Ready(Some(Ok(Frame::trailers(status.to_headers()))));
             }
         }
-        let Some(inner) = this.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        match ready!(Pin::new(inner).poll_frame(cx)) {
-            Some(Ok(frame)) => {
-                if let Some(data) = frame.data_ref() {
-                    if let Some(live) = &this.live {
-                        live.bytes_to_client
-                            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        loop {
+            let Some(inner) = this.inner.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match ready!(Pin::new(inner).poll_frame(cx)) {
+                Some(Ok(mut frame)) => {
+                    if let Some(data) = frame.data_mut() {
+                        if let Some(live) = &this.live {
+                            live.bytes_to_client
+                                .fetch_add(data.len() as u64, Ordering::Relaxed);
+                        }
+                        if let Some(counter) = this.audit.as_mut().and_then(|a| a.rows.as_mut()) {
+                            counter.feed(data);
+                        }
+                        if let Some(edit) = this.edit.as_mut() {
+                            match edit.feed(data) {
+                                // Only part of a message so far.
+                                Ok(edited) if edited.is_empty() => continue,
+                                Ok(edited) => *data = edited,
+                                Err(status) => {
+                                    // What cannot be checked is not relayed: the answer ends.
+                                    this.finish(Some((status.code as i32, status.message.clone())));
+                                    return Poll::Ready(Some(Ok(Frame::trailers(
+                                        status.to_headers(),
+                                    ))));
+                                }
+                            }
+                        }
+                    } else if let Some(trailers) = frame.trailers_mut() {
+                        edit::blot_status(trailers, &this.secrets);
+                        let status = grpc::status_of(trailers);
+                        let rest = this.edit.as_mut().map(MessageEdit::rest);
+                        this.finish(status);
+                        if let Some(rest) = rest.filter(|r| !r.is_empty()) {
+                            // A message cut short: relayed as it came, trailers dropped (the
+                            // client sees a broken stream either way).
+                            return Poll::Ready(Some(Ok(Frame::data(rest))));
+                        }
                     }
-                    if let Some(counter) = this.audit.as_mut().and_then(|a| a.rows.as_mut()) {
-                        counter.feed(data);
-                    }
-                } else if let Some(trailers) = frame.trailers_ref() {
-                    let status = grpc::status_of(trailers);
-                    this.finish(status);
+                    return Poll::Ready(Some(Ok(frame)));
                 }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Some(Err(e)) => {
-                // The upstream broke off: the client gets a status rather than a reset stream.
-                let status = Status::new(
-                    grpc::Code::Unavailable,
-                    format!("the upstream Spark Connect server broke off the call: {e}"),
-                );
-                this.finish(Some((status.code as i32, status.message.clone())));
-                Poll::Ready(Some(Ok(Frame::trailers(status.to_headers()))))
-            }
-            None => {
-                let status = this.audit.as_ref().and_then(|a| a.status.clone());
-                this.finish(status);
-                Poll::Ready(None)
+                Some(Err(e)) => {
+                    // The upstream broke off: the client gets a status rather than a reset
+                    // stream.
+                    let status = Status::new(
+                        grpc::Code::Unavailable,
+                        format!("the upstream Spark Connect server broke off the call: {e}"),
+                    );
+                    this.finish(Some((status.code as i32, status.message.clone())));
+                    return Poll::Ready(Some(Ok(Frame::trailers(status.to_headers()))));
+                }
+                None => {
+                    let status = this.audit.as_ref().and_then(|a| a.status.clone());
+                    let rest = this.edit.as_mut().map(MessageEdit::rest);
+                    this.finish(status);
+                    if let Some(rest) = rest.filter(|r| !r.is_empty()) {
+                        return Poll::Ready(Some(Ok(Frame::data(rest))));
+                    }
+                    return Poll::Ready(None);
+                }
             }
         }
     }

@@ -1,8 +1,8 @@
 //! The Spark Connect front: an HTTP/2 (h2c) listener per `kind = "spark-connect"` resource that
 //! passes every call of `spark.connect.SparkConnectService` to the upstream under a live grant.
 //! Calls are relayed as HTTP/2 streams, not re-implemented, so every RPC (and future ones) pass;
-//! only ExecutePlan and AnalyzePlan requests are decoded, for the audit trail and the plan
-//! policy.
+//! only ExecutePlan, AnalyzePlan and Config requests are decoded, for the audit trail and the
+//! plan policy, which may rewrite them (masking) after reading table schemas from the upstream.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -17,15 +18,18 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use jitgate_config::{ClientTlsMode, Config, Upstream as UpstreamConfig};
 use jitgate_control::ControlPlane;
 use jitgate_masking::MaskingPolicy;
+use jitgate_spark_sql::Namespace;
 use prost::Message;
 use serde_json::json;
-use spark_connect_proto::{AnalyzePlanRequest, ExecutePlanRequest};
+use spark_connect_proto::{AnalyzePlanRequest, ConfigRequest, ExecutePlanRequest, UserContext};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::{Counted, OutBody, PlanAudit};
+use crate::catalog::{self, SessionContext};
+use crate::edit::{self, MessageEdit};
 use crate::grpc::{self, Code, FrameError, RowCounter, Status};
-use crate::plan::{self, Verdict};
+use crate::plan::{self, Schemas, Verdict};
 use crate::session::{Conn, Live};
 use crate::tls::TlsError;
 use crate::upstream::{Upstream, UpstreamError};
@@ -57,6 +61,8 @@ pub struct ResourceFront {
     pub control: Arc<ControlPlane>,
     pub masking: MaskingPolicy,
     pub upstream: Upstream,
+    /// Where unqualified table names resolve for masking.
+    pub namespace: Namespace,
     pub allow_cleartext_without_tls: bool,
     /// From `[server.tls]`; plaintext clients are refused when TLS is `required`.
     pub tls: Option<TlsAcceptor>,
@@ -84,10 +90,10 @@ impl SparkFront {
             None
         };
         for r in &config.resources {
-            let UpstreamConfig::SparkConnect(upstream) = &r.upstream else {
+            let UpstreamConfig::SparkConnect(upstream_cfg) = &r.upstream else {
                 continue;
             };
-            let upstream = Upstream::new(upstream).map_err(|source| FrontError::Upstream {
+            let upstream = Upstream::new(upstream_cfg).map_err(|source| FrontError::Upstream {
                 resource: r.name.clone(),
                 source,
             })?;
@@ -104,6 +110,10 @@ impl SparkFront {
                 control: control.clone(),
                 masking: config.masking.clone(),
                 upstream,
+                namespace: Namespace {
+                    catalog: "spark_catalog".into(),
+                    database: upstream_cfg.default_database.clone(),
+                },
                 allow_cleartext_without_tls: config.server.allow_cleartext_without_tls,
                 tls: tls.clone(),
                 tls_required: config.server.client_tls.mode == ClientTlsMode::Required,
@@ -208,26 +218,34 @@ async fn handle(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<OutB
     };
     let (mut parts, body) = req.into_parts();
     conn.front.upstream.prepare(&mut parts.headers);
-    let (body, audit) = match method.as_str() {
-        "ExecutePlan" | "AnalyzePlan" => match inspect(&live, &method, body).await {
-            Ok(x) => x,
-            Err(status) => return Ok(status_response(&status)),
-        },
-        m if plan::CALLS_WITHOUT_PLANS.contains(&m) => (
-            tonic::body::Body::new(Counted::new(body, live.clone())),
-            None,
-        ),
-        m => match live.policy.unknown_call(m) {
+    if live.checked {
+        // Answers jitgate must read (to edit them) come uncompressed.
+        parts.headers.remove("grpc-accept-encoding");
+    }
+    let inspected = match method.as_str() {
+        "ExecutePlan" | "AnalyzePlan" | "Config" => {
+            match inspect(&conn.front, &live, &method, body).await {
+                Ok(x) => x,
+                Err(status) => return Ok(status_response(&status)),
+            }
+        }
+        m => match live.policy.other_call(m) {
             Verdict::Refuse(status) => {
                 refused(&live, m, "", &status);
                 return Ok(status_response(&status));
             }
-            Verdict::Pass | Verdict::Rewritten => (
-                tonic::body::Body::new(Counted::new(body, live.clone())),
-                None,
-            ),
+            _ => Inspected {
+                body: tonic::body::Body::new(Counted::new(body, live.clone())),
+                audit: None,
+                sql_texts: Vec::new(),
+            },
         },
     };
+    let Inspected {
+        body,
+        audit,
+        sql_texts,
+    } = inspected;
     let upstream = conn.front.upstream.clone();
     let call = upstream.call(Request::from_parts(parts, body));
     // A grant may end while the upstream still works on the call, before its first answer.
@@ -246,15 +264,40 @@ async fn handle(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<OutB
             return Ok(answer(audit, &status));
         }
     };
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    // A trailers-only answer carries its status in the headers.
+    edit::blot_status(&mut parts.headers, &live.secrets);
     let mut audit = audit;
     if let (Some(a), Some(status)) = (audit.as_mut(), grpc::status_of(&parts.headers)) {
         a.status = Some(status);
     }
+    let edit = answer_edit(&live, &method, sql_texts);
     Ok(Response::from_parts(
         parts,
-        OutBody::relay(body, live, audit),
+        OutBody::relay(body, live, audit, edit),
     ))
+}
+
+/// How the upstream's answer to a checked (masked) subject is edited, message by message: the
+/// client's SQL texts put back; result batches through the content detectors (second line behind
+/// the masks); key material blotted out of everything — error details and analyses, but also
+/// data, since `DESCRIBE` of a temporary view the subject made shows the view's masked text.
+fn answer_edit(live: &Live, method: &str, sql_texts: Vec<(String, String)>) -> Option<MessageEdit> {
+    if !live.checked {
+        return None;
+    }
+    let policy = live.policy.clone();
+    let secrets = live.secrets.clone();
+    let results = matches!(method, "ExecutePlan" | "ReattachExecute");
+    Some(MessageEdit::new(move |mut message| {
+        if !sql_texts.is_empty() {
+            message = edit::restore_sql_text(message, &sql_texts);
+        }
+        if let Some(scanner) = policy.result_scanner().filter(|_| results) {
+            message = edit::scan_batch(message, scanner)?;
+        }
+        Ok(edit::blot_message(message, &secrets))
+    }))
 }
 
 /// Answers with jitgate's own status, auditing the call (if audited) with it.
@@ -265,31 +308,25 @@ fn answer(audit: Option<PlanAudit>, status: &Status) -> Response<OutBody> {
     status_response(status)
 }
 
-/// Reads an ExecutePlan or AnalyzePlan request whole, lets the plan policy see it, and gives
-/// back what to forward (and, for ExecutePlan, its audit record).
+/// What is sent upstream for one call, and what answering it needs.
+struct Inspected {
+    body: tonic::body::Body,
+    /// For ExecutePlan.
+    audit: Option<PlanAudit>,
+    /// SQL texts the policy replaced, as (sent, client's): put back in the answer.
+    sql_texts: Vec<(String, String)>,
+}
+
+/// Reads an ExecutePlan, AnalyzePlan or Config request whole, lets the plan policy see it (and
+/// reads the schemas it asks for from the upstream), and gives back what to forward.
 async fn inspect(
+    front: &ResourceFront,
     live: &Arc<Live>,
     method: &str,
     body: Incoming,
-) -> Result<(tonic::body::Body, Option<PlanAudit>), Status> {
+) -> Result<Inspected, Status> {
     let started = Instant::now();
-    let bytes = Limited::new(body, MAX_PLAN_BYTES)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                Status::new(
-                    Code::ResourceExhausted,
-                    format!("{method}: jitgate reads plans of at most {MAX_PLAN_BYTES} bytes"),
-                )
-            } else {
-                Status::new(
-                    Code::Cancelled,
-                    format!("{method}: reading the request: {e}"),
-                )
-            }
-        })?
-        .to_bytes();
+    let bytes = read_request(method, body).await?;
     live.bytes_from_client
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     let message = match grpc::single_message(bytes.clone()) {
@@ -297,7 +334,7 @@ async fn inspect(
         Err(FrameError::Compressed) => {
             return Err(Status::new(
                 Code::Unimplemented,
-                "jitgate does not accept compressed plans: turn request compression off",
+                "jitgate does not accept compressed requests: turn request compression off",
             ))
         }
         Err(FrameError::Malformed) => {
@@ -313,45 +350,130 @@ async fn inspect(
             format!("{method}: jitgate cannot read the request: {e}"),
         )
     };
-    if method == "AnalyzePlan" {
-        let mut request = AnalyzePlanRequest::decode(message).map_err(undecodable)?;
-        live.saw_session(
-            &request.session_id,
-            request.user_context.as_ref().map(|u| u.user_id.as_str()),
-        );
-        let forward = match live.policy.analyze(&mut request) {
-            Verdict::Pass => bytes,
-            Verdict::Rewritten => grpc::frame(&request.encode_to_vec()),
-            Verdict::Refuse(status) => {
-                refused(live, "AnalyzePlan", "", &status);
-                return Err(status);
-            }
-        };
-        return Ok((tonic::body::Body::new(Full::new(forward)), None));
-    }
-    let mut request = ExecutePlanRequest::decode(message).map_err(undecodable)?;
-    live.saw_session(
-        &request.session_id,
-        request.user_context.as_ref().map(|u| u.user_id.as_str()),
-    );
-    let summary = plan::summarize(request.plan.as_ref());
-    let forward = match live.policy.execute(&mut request) {
-        Verdict::Pass => bytes,
-        Verdict::Rewritten => grpc::frame(&request.encode_to_vec()),
+    let forward = |verdict: Verdict, encode: &dyn Fn() -> Vec<u8>, summary: &str| match verdict {
+        Verdict::Pass => Ok((bytes.clone(), Vec::new())),
+        Verdict::Rewritten(rewrite) => Ok((grpc::frame(&encode()), rewrite.sql_texts)),
         Verdict::Refuse(status) => {
-            refused(live, "ExecutePlan", &summary, &status);
-            return Err(status);
+            refused(live, method, summary, &status);
+            Err(status)
         }
+        Verdict::NeedSchemas(_) => Err(Status::new(
+            Code::Internal,
+            format!("{method}: jitgate could not settle the schemas masking needs"),
+        )),
     };
-    let audit = PlanAudit {
-        live: live.clone(),
-        summary,
-        operation_id: request.operation_id.clone(),
-        started,
-        status: None,
-        rows: Some(RowCounter::default()),
+    let inspected = |(out, sql_texts), audit| Inspected {
+        body: tonic::body::Body::new(Full::new(out)),
+        audit,
+        sql_texts,
     };
-    Ok((tonic::body::Body::new(Full::new(forward)), Some(audit)))
+    match method {
+        "Config" => {
+            let request = ConfigRequest::decode(message).map_err(undecodable)?;
+            live.saw_session(&request.session_id, user_id(&request.user_context));
+            let verdict = live.policy.config(&request);
+            Ok(inspected(
+                forward(verdict, &|| request.encode_to_vec(), "")?,
+                None,
+            ))
+        }
+        "AnalyzePlan" => {
+            let mut request = AnalyzePlanRequest::decode(message).map_err(undecodable)?;
+            live.saw_session(&request.session_id, user_id(&request.user_context));
+            let session = SessionContext {
+                session_id: request.session_id.clone(),
+                user_context: request.user_context.clone(),
+            };
+            let verdict = settle(front, &session, |schemas| {
+                live.policy.analyze(&mut request, schemas)
+            })
+            .await;
+            Ok(inspected(
+                forward(verdict, &|| request.encode_to_vec(), "")?,
+                None,
+            ))
+        }
+        _ => {
+            let mut request = ExecutePlanRequest::decode(message).map_err(undecodable)?;
+            live.saw_session(&request.session_id, user_id(&request.user_context));
+            let summary = plan::summarize(request.plan.as_ref());
+            let session = SessionContext {
+                session_id: request.session_id.clone(),
+                user_context: request.user_context.clone(),
+            };
+            let verdict = settle(front, &session, |schemas| {
+                live.policy.execute(&mut request, schemas)
+            })
+            .await;
+            let masked = matches!(verdict, Verdict::Rewritten(_));
+            let out = forward(verdict, &|| request.encode_to_vec(), &summary)?;
+            let audit = PlanAudit {
+                live: live.clone(),
+                summary,
+                masked,
+                operation_id: request.operation_id.clone(),
+                started,
+                status: None,
+                rows: Some(RowCounter::default()),
+            };
+            Ok(inspected(out, Some(audit)))
+        }
+    }
+}
+
+/// How many rounds of schema reading a request may take (a SQL text's tables are known after
+/// one; the bound only stops a policy that keeps asking).
+const SCHEMA_ROUNDS: usize = 3;
+
+/// Asks the policy until it decides, reading the schemas it asks for from the upstream in the
+/// client's Spark session. A table the upstream cannot read ends the call with the upstream's
+/// words, as the client's own plan would have.
+async fn settle(
+    front: &ResourceFront,
+    session: &SessionContext,
+    mut ask: impl FnMut(&Schemas) -> Verdict,
+) -> Verdict {
+    let mut schemas = Schemas::new();
+    for _ in 0..SCHEMA_ROUNDS {
+        match ask(&schemas) {
+            Verdict::NeedSchemas(tables) => {
+                for table in tables {
+                    match catalog::columns(&front.upstream, session, &table).await {
+                        Ok(columns) => {
+                            schemas.insert(table, columns);
+                        }
+                        Err(status) => return Verdict::Refuse(status),
+                    }
+                }
+            }
+            decided => return decided,
+        }
+    }
+    ask(&schemas)
+}
+
+fn user_id(context: &Option<UserContext>) -> Option<&str> {
+    context.as_ref().map(|u| u.user_id.as_str())
+}
+
+async fn read_request(method: &str, body: Incoming) -> Result<Bytes, Status> {
+    Ok(Limited::new(body, MAX_PLAN_BYTES)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                Status::new(
+                    Code::ResourceExhausted,
+                    format!("{method}: jitgate reads plans of at most {MAX_PLAN_BYTES} bytes"),
+                )
+            } else {
+                Status::new(
+                    Code::Cancelled,
+                    format!("{method}: reading the request: {e}"),
+                )
+            }
+        })?
+        .to_bytes())
 }
 
 fn refused(live: &Live, rpc: &str, summary: &str, status: &Status) {

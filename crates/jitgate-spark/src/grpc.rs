@@ -5,18 +5,56 @@
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue};
 
-/// The gRPC status codes jitgate answers with itself.
+/// The gRPC status codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     Ok = 0,
     Cancelled = 1,
+    Unknown = 2,
     InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    AlreadyExists = 6,
     PermissionDenied = 7,
     ResourceExhausted = 8,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    OutOfRange = 11,
     Unimplemented = 12,
     Internal = 13,
     Unavailable = 14,
+    DataLoss = 15,
     Unauthenticated = 16,
+}
+
+impl Code {
+    /// The code of a number; numbers gRPC does not define are `Unknown`, as gRPC says.
+    pub fn from_i32(code: i32) -> Code {
+        use Code::*;
+        const ALL: [Code; 17] = [
+            Ok,
+            Cancelled,
+            Unknown,
+            InvalidArgument,
+            DeadlineExceeded,
+            NotFound,
+            AlreadyExists,
+            PermissionDenied,
+            ResourceExhausted,
+            FailedPrecondition,
+            Aborted,
+            OutOfRange,
+            Unimplemented,
+            Internal,
+            Unavailable,
+            DataLoss,
+            Unauthenticated,
+        ];
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| ALL.get(i).copied())
+            .unwrap_or(Unknown)
+    }
 }
 
 /// A status jitgate sends instead of the upstream's answer.
@@ -224,6 +262,20 @@ fn arrow_rows(mut msg: &[u8]) -> Option<u64> {
         skip(&mut msg, wire)?;
     }
     None
+}
+
+/// Whether an encoded message may have top-level field `number`: false only when it was read to
+/// the end without finding it (so a message that cannot be read is left to the decoder).
+pub fn may_have_field(mut msg: &[u8], number: u64) -> bool {
+    while !msg.is_empty() {
+        let Some(key) = varint(&mut msg) else {
+            return true;
+        };
+        if key >> 3 == number || skip(&mut msg, key & 7).is_none() {
+            return true;
+        }
+    }
+    false
 }
 
 fn varint(buf: &mut &[u8]) -> Option<u64> {

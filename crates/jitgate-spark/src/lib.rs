@@ -3,11 +3,13 @@
 //! audited. The client's bearer token is its jitgate credential (`LOGIN.SECRET`); the upstream
 //! sees jitgate's own token instead.
 //!
-//! Masking of Spark plans is not done yet: subjects whose access to the resource is masked are
-//! refused (PERMISSION_DENIED) rather than served in clear. [`plan::PlanPolicy`] is where a plan
-//! rewriter goes.
+//! Subjects whose access to the resource is masked get their plans masked before the upstream
+//! evaluates them ([`plan::Masked`]); what cannot be checked is refused (PERMISSION_DENIED).
 
+mod arrow_scan;
 mod body;
+mod catalog;
+mod edit;
 mod front;
 pub mod grpc;
 pub mod plan;
@@ -16,5 +18,4 @@ mod tls;
 mod upstream;
 
 pub use front::{FrontError, SparkFront};
-pub use session::MASKING_UNAVAILABLE;
 pub use spark_connect_proto as proto;

@@ -19,12 +19,9 @@ use tokio::sync::watch;
 
 use crate::front::ResourceFront;
 use crate::grpc::{Code, Status};
-use crate::plan::{Clear, FailClosed, PlanPolicy};
+use crate::plan::{Clear, FailClosed, Masked, PlanPolicy};
 use crate::upstream::SparkSession;
 
-/// Told to subjects whose access to the resource is masked.
-pub const MASKING_UNAVAILABLE: &str = "masking for Spark Connect is not available yet: \
-    your access to this resource is masked, so jitgate refuses plans rather than run them in clear";
 const READ_ONLY_UNAVAILABLE: &str = "read-only grants are not available for Spark Connect yet: \
     jitgate refuses plans rather than risk a write";
 
@@ -37,6 +34,11 @@ pub struct Live {
     pub resource: Arc<str>,
     pub session_id: String,
     pub policy: Arc<dyn PlanPolicy>,
+    /// What must not reach the client ([`PlanPolicy::secrets`]); empty for most subjects.
+    pub secrets: Arc<[Vec<u8>]>,
+    /// Whether plans are checked (masked subjects): answers are then edited, and requests
+    /// must not ask for compressed answers jitgate could not read.
+    pub checked: bool,
     /// Set once the session must end; what in-flight calls end with.
     stop: watch::Receiver<Option<Status>>,
     sessions: Mutex<HashSet<SparkSession>>,
@@ -196,7 +198,8 @@ impl Conn {
                 return Err(unauthenticated(refusal.client_message(login, &front.name)));
             }
         };
-        let policy = self.policy_for(&admission);
+        let (policy, checked) = self.policy_for(&admission);
+        let secrets: Arc<[Vec<u8>]> = policy.secrets().to_vec().into();
         let mut session = front
             .control
             .open_session(&admission, &self.peer.to_string());
@@ -209,6 +212,8 @@ impl Conn {
             session_id: session.id().to_owned(),
             admission,
             policy,
+            secrets,
+            checked,
             stop,
             sessions: Mutex::new(HashSet::new()),
             bytes_from_client: AtomicU64::new(0),
@@ -246,9 +251,10 @@ impl Conn {
         Ok(live)
     }
 
-    /// What plans of this subject may do: checks jitgate cannot yet make on Spark plans mean
-    /// refusal, never clear access.
-    fn policy_for(&self, admission: &Admission) -> Arc<dyn PlanPolicy> {
+    /// What plans of this subject may do (and whether they are checked at all): masked subjects
+    /// get their plans masked; checks jitgate cannot make on Spark plans mean refusal, never
+    /// clear access.
+    fn policy_for(&self, admission: &Admission) -> (Arc<dyn PlanPolicy>, bool) {
         let front = &self.front;
         let groups = front
             .control
@@ -256,21 +262,20 @@ impl Conn {
             .lookup(&admission.subject)
             .map(|s| s.groups)
             .unwrap_or_default();
-        if let SubjectView::Masked(_) =
+        if admission.grant.read_only {
+            let closed = FailClosed {
+                message: READ_ONLY_UNAVAILABLE.into(),
+            };
+            return (Arc::new(closed), true);
+        }
+        if let SubjectView::Masked(view) =
             front
                 .masking
                 .view_for(&front.name, &admission.subject, &groups)
         {
-            return Arc::new(FailClosed {
-                message: MASKING_UNAVAILABLE.into(),
-            });
+            return (Arc::new(Masked::new(view, front.namespace.clone())), true);
         }
-        if admission.grant.read_only {
-            return Arc::new(FailClosed {
-                message: READ_ONLY_UNAVAILABLE.into(),
-            });
-        }
-        Arc::new(Clear)
+        (Arc::new(Clear), false)
     }
 }
 

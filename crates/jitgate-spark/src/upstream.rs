@@ -7,9 +7,14 @@ use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use jitgate_config::SparkConnectUpstream;
 use spark_connect_proto::spark_connect_service_client::SparkConnectServiceClient;
-use spark_connect_proto::{ReleaseSessionRequest, UserContext};
+use spark_connect_proto::{
+    AnalyzePlanRequest, AnalyzePlanResponse, ReleaseSessionRequest, UserContext,
+};
 use tonic::codegen::Service;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+
+/// How long a call jitgate makes itself (reading a table's schema) may take.
+const OWN_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a session release may take before jitgate gives up on it (the upstream also ends
 /// idle sessions on its own).
@@ -122,6 +127,36 @@ impl Upstream {
         channel.call(request).await
     }
 
+    /// An `AnalyzePlan` call of jitgate's own, with the upstream's metadata; failures become the
+    /// status the client's call ends with.
+    pub async fn analyze(
+        &self,
+        message: AnalyzePlanRequest,
+    ) -> Result<AnalyzePlanResponse, crate::grpc::Status> {
+        use crate::grpc::{Code, Status};
+        let mut client = SparkConnectServiceClient::new(self.channel.clone());
+        let request = tonic::Request::from_parts(self.metadata(), Default::default(), message);
+        match tokio::time::timeout(OWN_CALL_TIMEOUT, client.analyze_plan(request)).await {
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            // The upstream's own words (say, a table that does not exist): the client's plan
+            // would have failed the same way.
+            Ok(Err(status)) => Err(Status::new(
+                Code::from_i32(status.code() as i32),
+                status.message().to_string(),
+            )),
+            Err(_) => Err(Status::new(
+                Code::Unavailable,
+                "the upstream Spark Connect server did not answer jitgate's schema request in time",
+            )),
+        }
+    }
+
+    fn metadata(&self) -> tonic::metadata::MetadataMap {
+        let mut headers = HeaderMap::new();
+        self.prepare(&mut headers);
+        tonic::metadata::MetadataMap::from_headers(headers)
+    }
+
     /// Releases Spark sessions whose grant ended: the upstream interrupts what they still run
     /// and frees their state. Failures are logged; the upstream times idle sessions out anyway.
     pub async fn release(&self, sessions: Vec<SparkSession>) {
@@ -137,13 +172,7 @@ impl Upstream {
                 ..Default::default()
             };
             // The same metadata as relayed calls: the upstream's token and configured headers.
-            let mut headers = HeaderMap::new();
-            self.prepare(&mut headers);
-            let request = tonic::Request::from_parts(
-                tonic::metadata::MetadataMap::from_headers(headers),
-                Default::default(),
-                message,
-            );
+            let request = tonic::Request::from_parts(self.metadata(), Default::default(), message);
             match tokio::time::timeout(RELEASE_TIMEOUT, client.release_session(request)).await {
                 Ok(Ok(_)) => {
                     tracing::info!(session = %s.session_id, "released Spark session upstream")

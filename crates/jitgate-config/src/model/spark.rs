@@ -22,6 +22,9 @@ pub struct SparkConnectUpstream {
     pub headers: Vec<(String, String)>,
     /// How long to wait for the upstream to accept a connection; default 10s.
     pub connect_timeout: Duration,
+    /// The database (schema) Spark sessions start in, where unqualified table names resolve;
+    /// masking rules name tables by it. Default `default`. Masked subjects cannot change it.
+    pub default_database: String,
     /// Set when the resource was configured with the `databricks` preset.
     pub databricks: Option<DatabricksPreset>,
 }

@@ -1,7 +1,7 @@
 //! Masks as Spark SQL expressions, for the Spark Connect front: DataFrame reads of protected
 //! tables wrapped in projections of these expressions, and `spark.sql` texts rewritten with
 //! masking subqueries. Each gives, value for value, what [`Mask::apply_text`] gives for the
-//! value's text form (`tests/spark_mask_parity.rs` of the `jitgate` crate checks this against a
+//! value's text form (`tests/spark/parity.rs` of the `jitgate` crate checks this against a
 //! real Spark 4.0). What the front must refuse for them to hold is on [`Mask::spark_expr`].
 //!
 //! The expressions hold under ANSI mode (Spark 4.0's default) and without it: no arithmetic

@@ -5,6 +5,8 @@ Usage: driver.py URI STEP...   where STEP is one of
   table:NAME          read a table as a DataFrame (select, filter) and collect it
   long                a computation that runs for minutes unless cut off
   sleep:SECONDS       wait, keeping the session open
+  py:CODE             run Python CODE with `spark`, `F` and the names earlier py: steps
+                      defined; the step's rows are those of `out` (a DataFrame is collected)
 
 Prints one JSON line per step: {"step", "ok", "rows" | "error", "grpc", "seconds"}.
 Exit status 0 whatever the steps' outcomes: the Rust test judges them.
@@ -34,7 +36,20 @@ def grpc_code(error: BaseException) -> str:
     return "UNKNOWN"
 
 
-def run(spark, step: str):
+def value(out):
+    """Rows of a DataFrame, or the value itself (lists of Rows as dicts)."""
+    if hasattr(out, "collect"):
+        out = out.collect()
+    if isinstance(out, list):
+        return [r.asDict() if hasattr(r, "asDict") else r for r in out]
+    return out
+
+
+def run(spark, step: str, names: dict):
+    if step.startswith("py:"):
+        names.pop("out", None)
+        exec(step[3:], names)  # noqa: S102 - test code from the test itself
+        return value(names.get("out"))
     if step.startswith("sql:"):
         return [r.asDict() for r in spark.sql(step[4:]).collect()]
     if step.startswith("table:"):
@@ -52,10 +67,11 @@ def run(spark, step: str):
 def main() -> None:
     uri, steps = sys.argv[1], sys.argv[2:]
     spark = SparkSession.builder.remote(uri).getOrCreate()
+    names = {"spark": spark, "F": F}
     for step in steps:
         started = time.monotonic()
         try:
-            rows = run(spark, step)
+            rows = run(spark, step, names)
             out = {"step": step, "ok": True, "rows": rows}
         except Exception as e:  # noqa: BLE001 - reported to the test
             out = {"step": step, "ok": False, "grpc": grpc_code(e), "error": str(e)[:2000]}

@@ -1,6 +1,4 @@
-//! What jitgate reads from Spark Connect plans: a readable summary for the audit trail, and the
-//! seam where a plan policy passes, rewrites or refuses a request before the upstream sees it
-//! (mask before evaluate, once Spark plans can be rewritten; until then, fail closed).
+//! A readable one-line summary of a Spark Connect plan, for the audit trail.
 
 use std::fmt::Write as _;
 
@@ -9,81 +7,7 @@ use spark_connect_proto::expression::ExprType;
 use spark_connect_proto::plan::OpType;
 use spark_connect_proto::read::ReadType;
 use spark_connect_proto::relation::RelType;
-use spark_connect_proto::{
-    AnalyzePlanRequest, Command, ExecutePlanRequest, Expression, Plan, Relation,
-};
-
-use crate::grpc::{Code, Status};
-
-/// What a plan policy decided about one request.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Forward the request bytes as the client sent them.
-    Pass,
-    /// The policy changed the decoded request: forward it re-encoded.
-    Rewritten,
-    /// Answer the client with this status; nothing reaches the upstream.
-    Refuse(Status),
-}
-
-/// Decides, per subject and session, what happens to plans. Called with the decoded request
-/// before anything is forwarded, so a rewriter (masking projections around protected relations)
-/// slots in here.
-pub trait PlanPolicy: Send + Sync {
-    fn execute(&self, request: &mut ExecutePlanRequest) -> Verdict;
-    fn analyze(&self, request: &mut AnalyzePlanRequest) -> Verdict;
-    /// A call jitgate does not know (a newer Spark's RPC): it could carry a plan jitgate never
-    /// looked at, so only a policy with nothing to enforce lets it pass.
-    fn unknown_call(&self, method: &str) -> Verdict;
-}
-
-/// The calls of `SparkConnectService` that carry no plan to evaluate: relayed under any policy.
-pub const CALLS_WITHOUT_PLANS: [&str; 8] = [
-    "Config",
-    "AddArtifacts",
-    "ArtifactStatus",
-    "Interrupt",
-    "ReattachExecute",
-    "ReleaseExecute",
-    "ReleaseSession",
-    "FetchErrorDetails",
-];
-
-/// Subjects who see everything in clear: plans pass untouched.
-pub struct Clear;
-
-impl PlanPolicy for Clear {
-    fn execute(&self, _: &mut ExecutePlanRequest) -> Verdict {
-        Verdict::Pass
-    }
-    fn analyze(&self, _: &mut AnalyzePlanRequest) -> Verdict {
-        Verdict::Pass
-    }
-    fn unknown_call(&self, _: &str) -> Verdict {
-        Verdict::Pass
-    }
-}
-
-/// Subjects whose access needs a check jitgate cannot yet make on Spark plans (masked columns,
-/// read-only grants): every plan is refused rather than evaluated in clear.
-pub struct FailClosed {
-    pub message: String,
-}
-
-impl PlanPolicy for FailClosed {
-    fn execute(&self, _: &mut ExecutePlanRequest) -> Verdict {
-        Verdict::Refuse(Status::new(Code::PermissionDenied, self.message.clone()))
-    }
-    fn analyze(&self, _: &mut AnalyzePlanRequest) -> Verdict {
-        Verdict::Refuse(Status::new(Code::PermissionDenied, self.message.clone()))
-    }
-    fn unknown_call(&self, method: &str) -> Verdict {
-        Verdict::Refuse(Status::new(
-            Code::PermissionDenied,
-            format!("{method}: {}", self.message),
-        ))
-    }
-}
+use spark_connect_proto::{Command, Expression, Plan, Relation};
 
 /// Longest summary kept in the audit trail; SQL text beyond it is cut with "…".
 const MAX_SUMMARY: usize = 4096;
@@ -350,7 +274,7 @@ impl Summary {
 
 /// The name of an enum variant from its Debug text, without formatting its (possibly large)
 /// contents: the writer stops at the first `(`.
-fn variant_name(value: &impl std::fmt::Debug) -> String {
+pub(crate) fn variant_name(value: &impl std::fmt::Debug) -> String {
     struct UntilParen(String);
     impl std::fmt::Write for UntilParen {
         fn write_str(&mut self, s: &str) -> std::fmt::Result {
@@ -439,26 +363,6 @@ mod tests {
             })),
         };
         assert_eq!(summarize(Some(&plan)), "sql: select 1");
-    }
-
-    #[test]
-    fn fail_closed_refuses_plans_and_unknown_calls_clear_passes_them() {
-        let closed = FailClosed {
-            message: "masked".into(),
-        };
-        let mut execute = ExecutePlanRequest::default();
-        assert!(
-            matches!(closed.execute(&mut execute), Verdict::Refuse(s) if s.code == Code::PermissionDenied)
-        );
-        assert!(matches!(
-            closed.analyze(&mut AnalyzePlanRequest::default()),
-            Verdict::Refuse(_)
-        ));
-        assert!(
-            matches!(closed.unknown_call("CloneSession"), Verdict::Refuse(s) if s.message == "CloneSession: masked")
-        );
-        assert_eq!(Clear.execute(&mut execute), Verdict::Pass);
-        assert_eq!(Clear.unknown_call("CloneSession"), Verdict::Pass);
     }
 
     #[test]

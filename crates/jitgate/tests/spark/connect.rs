@@ -1,20 +1,22 @@
 //! The Spark Connect front against a real Spark Connect server (from the pyspark package) and
-//! PySpark's own Connect client: credentials, grants ending mid-query, audit, and the refusal of
-//! masked subjects. One Spark server serves every test of this binary.
+//! PySpark's own Connect client: credentials, grants ending mid-query, audit, and masking — the
+//! bypass attempts of the PostgreSQL red-team suite translated to Spark. One Spark server
+//! serves every test of this binary.
 //!
 //! Needs `java` and `python3` with `pyspark[connect]` (`scripts/install-deps test` installs
 //! them); without java the tests print why and pass.
 
-mod spark_env;
-
+use crate::env::{drive, drive_with, driver, spark, SparkServer};
 use jitgate_control::audit::ChainedEvent;
 use jitgate_control::store::{SqliteStore, Store};
+use jitgate_masking::MaskKey;
 use jitgate_testkit::{free_port, Gateway};
 use serde_json::Value;
-use spark_env::{drive, drive_with, driver, spark, SparkServer};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+const MASK_KEY: &str = "a-masking-key-of-enough-length-0123456789";
 
 /// jitgate with resource `lake` in front of the shared Spark server.
 fn gateway(spark: &SparkServer, sections: &str) -> Gateway {
@@ -40,7 +42,7 @@ port = {port}
         env!("CARGO_BIN_EXE_jitgate").as_ref(),
         &config,
         &[
-            ("MASK_KEY", "a-masking-key-of-enough-length-0123456789"),
+            ("MASK_KEY", MASK_KEY),
             ("ALICE_PASSWORD", "alice-pw-123"),
             ("DANA_PASSWORD", "dana-pw-123"),
         ],
@@ -326,37 +328,234 @@ fn a_grant_expiring_mid_query_ends_the_call_within_a_second() {
     );
 }
 
-#[test]
-fn masked_subjects_are_refused_not_served_in_clear() {
-    let Some(spark) = spark() else { return };
-    let gw = gateway(
-        spark,
-        r#"
+const MASKING: &str = r#"
 [masking]
 key_env = "MASK_KEY"
 
 [[masking.rules]]
 resource = "lake"
-column = "default.people.name"
-mask = "redact"
-"#,
+column = "default.jg_people.ssn"
+mask = "hash"
+clear_for = ["user:bob"]
+
+[[masking.rules]]
+resource = "lake"
+column = "default.jg_people.email"
+mask = "email"
+clear_for = ["user:bob"]
+
+[[masking.rules]]
+resource = "lake"
+column = "*.jg_people.name"
+mask = "partial"
+keep_first = 1
+clear_for = ["user:bob"]
+
+[[masking.rules]]
+resource = "lake"
+column = "default.jg_people.salary"
+mask = "generalize"
+bucket = 10000
+clear_for = ["user:bob"]
+"#;
+
+/// The clear values of `jg_people`: none may reach a masked subject, however asked.
+const CLEAR: [&str; 6] = [
+    "123-45-6789",
+    "987-65-4321",
+    "ada@example.com",
+    "grace@navy.mil",
+    "Ada Lovelace",
+    "Grace Hopper",
+];
+
+/// Creates `jg_people` (once per Spark server: tests run at the same time and read it) through
+/// the gateway as bob, who sees it clear.
+fn seed_people(gw: &Gateway) {
+    static SEEDED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    SEEDED.get_or_init(|| create_people(gw));
+}
+
+fn create_people(gw: &Gateway) {
+    let bob = gw.grant("bob", "lake", "5m").expect("grant for bob");
+    let s = drive(
+        &bob.uri,
+        &[
+            "sql:CREATE TABLE IF NOT EXISTS jg_people (id int, name string, ssn string, \
+             email string, salary int) USING parquet",
+            "sql:INSERT OVERWRITE jg_people VALUES (1, 'Ada Lovelace', '123-45-6789', \
+             'ada@example.com', 123456), (2, 'Grace Hopper', '987-65-4321', 'grace@navy.mil', 98765)",
+            "sql:SELECT ssn, name FROM jg_people ORDER BY id",
+        ],
     );
-    let grant = gw.grant("alice", "lake", "5m").expect("grant");
-    let s = drive(&grant.uri, &["sql:select 1"]);
-    assert_eq!(s[0]["grpc"], "PERMISSION_DENIED", "{s:?}");
+    assert!(s.iter().all(|x| x["ok"] == true), "{s:?}");
+    assert_eq!(
+        s[2]["rows"][0]["ssn"], "123-45-6789",
+        "bob sees clear values"
+    );
+}
+
+/// Fails if a clear value is in what a step got back (its rows or its error).
+fn assert_no_clear(step: &Value) {
+    let text = format!("{} {}", step["rows"], step["error"]);
+    for clear in CLEAR {
+        assert!(!text.contains(clear), "leaked {clear:?}: {text}");
+    }
+}
+
+fn refused_with(step: &Value, words: &str) {
+    assert_eq!(step["grpc"], "PERMISSION_DENIED", "{step}");
+    let error = step["error"].as_str().unwrap_or_default();
+    assert!(error.contains(words), "{words:?} not in {error}");
+}
+
+#[test]
+fn masked_subjects_read_masked_values_through_dataframes_and_sql() {
+    let Some(spark) = spark() else { return };
+    let gw = gateway(spark, MASKING);
+    seed_people(&gw);
+    let alice = gw.grant("alice", "lake", "5m").expect("grant");
+    let s = drive(
+        &alice.uri,
+        &[
+            "py:out = spark.table('jg_people').orderBy('id')",
+            "sql:SELECT * FROM jg_people ORDER BY id",
+            // A DataFrame column named through its plan (df["ssn"]) is the masked one.
+            "py:df = spark.table('default.jg_people'); out = df.select(df['ssn'], df.email).orderBy(df.id)",
+            // spark.sql returns a relation the client sends back: masked once, not twice.
+            "py:out = spark.sql('SELECT id, ssn FROM jg_people').filter('id = 1')",
+            "py:out = spark.table('jg_people').filter(F.col('ssn') == '123-45-6789').count()",
+            "sql:SELECT count(*) AS n FROM jg_people WHERE ssn LIKE '123%' OR email = 'ada@example.com'",
+            "sql:SELECT concat(ssn, '') AS a, upper(name) AS b, CAST(salary AS string) AS c FROM jg_people p",
+            "sql:SELECT to_json(struct(*)) AS j FROM jg_people",
+            "sql:SELECT a.ssn, b.email FROM jg_people a JOIN jg_people b ON a.ssn = b.ssn",
+            "sql:SELECT name, rank() OVER (ORDER BY ssn) AS r, max(ssn) OVER () AS m FROM jg_people",
+            "sql:SELECT id FROM range(3) WHERE EXISTS (SELECT 1 FROM jg_people WHERE ssn = '123-45-6789')",
+            "sql:WITH jg_people AS (SELECT * FROM default.jg_people) SELECT ssn FROM jg_people",
+            "py:spark.table('jg_people').cache().createOrReplaceTempView('pv'); out = spark.sql('SELECT ssn, name FROM pv ORDER BY id')",
+            "sql:CREATE OR REPLACE TEMPORARY VIEW pv2 AS SELECT ssn AS s FROM jg_people",
+            "sql:SELECT s FROM pv2",
+            "py:out = spark.table('jg_people').groupBy('salary').agg(F.collect_list('email').alias('e'))",
+            // Second line: result batches go through the content detectors.
+            "sql:SELECT 'card 4111 1111 1111 1111, ssn 078-05-1120' AS t, array('ada@example.com') AS a",
+        ],
+    );
+    for step in &s {
+        assert_eq!(step["ok"], true, "{step}\n{}", gw.log());
+        assert_no_clear(step);
+    }
+    let rows = &s[0]["rows"];
+    assert_eq!(rows[0]["email"], "***@example.com", "{rows}");
+    assert_eq!(rows[0]["name"], "A***********", "{rows}");
+    assert_eq!(rows[0]["salary"], 120000, "{rows}");
+    assert_eq!(rows[1]["salary"], 90000, "{rows}");
+    let ssn = rows[0]["ssn"].as_str().expect("a pseudonym");
+    assert!(ssn.chars().all(|c| c.is_ascii_hexdigit()), "{ssn}");
+    // The same pseudonym whichever way the value is read.
+    assert_eq!(s[1]["rows"], s[0]["rows"], "SQL and DataFrame agree");
+    assert_eq!(s[2]["rows"][0]["ssn"], ssn);
+    assert_eq!(s[3]["rows"][0]["ssn"], ssn, "masked once: {}", s[3]);
+    assert_eq!(s[4]["rows"], 0);
+    assert_eq!(s[5]["rows"][0]["n"], 0);
+    assert_eq!(
+        s[8]["rows"].as_array().map(Vec::len),
+        Some(2),
+        "join on pseudonyms"
+    );
+    assert_eq!(s[10]["rows"], serde_json::json!([]));
+    assert_eq!(
+        s[11]["rows"][0]["ssn"].as_str().map(str::len),
+        Some(ssn.len())
+    );
+    assert_eq!(s[12]["rows"][0]["ssn"], ssn);
+    assert_eq!(s[14]["rows"].as_array().map(Vec::len), Some(2));
+
+    let t = s[16]["rows"][0]["t"].as_str().unwrap_or_default();
+    assert_eq!(t, "card [card], ssn [ssn]", "{}", s[16]);
+    assert_eq!(s[16]["rows"][0]["a"], serde_json::json!(["[email]"]));
+
+    let events = audit(&gw, |e| statements(e).len() >= 17);
     assert!(
-        s[0]["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("masking for Spark Connect is not available yet"),
-        "{s:?}"
+        statements(&events).iter().any(|d| d["masked"] == true),
+        "rewritten plans are audited as masked"
     );
-    let events = audit(&gw, |e| e.iter().any(|e| e.event.kind == "masking.refused"));
-    assert!(events.iter().any(|e| e.event.kind == "masking.refused"));
+    let texts: Vec<String> = statements(&events)
+        .iter()
+        .map(|d| d["text"].as_str().unwrap_or_default().to_string())
+        .collect();
     assert!(
-        statements(&events).is_empty(),
-        "no plan reached the upstream"
+        texts.iter().any(|t| t.contains("WHERE ssn LIKE '123%'")),
+        "the audit keeps the client's text: {texts:?}"
     );
+}
+
+#[test]
+fn what_could_read_around_the_masks_is_refused() {
+    let Some(spark) = spark() else { return };
+    let gw = gateway(spark, MASKING);
+    seed_people(&gw);
+    let alice = gw.grant("alice", "lake", "5m").expect("grant");
+    let s = drive(
+        &alice.uri,
+        &[
+            "py:out = spark.table('jg_people')._explain_string()",
+            "sql:EXPLAIN SELECT * FROM jg_people",
+            "py:out = spark.read.parquet('/tmp')",
+            "sql:SELECT * FROM parquet.`/tmp/jg_people`",
+            "py:f = F.udf(lambda s: s); out = spark.table('jg_people').select(f('ssn'))",
+            "py:spark.conf.set('spark.sql.parser.escapedStringLiterals', 'true')",
+            "py:spark.table('jg_people').createOrReplaceTempView('jg_people')",
+            "sql:INSERT INTO jg_people VALUES (3, 'x', 'x', 'x', 1)",
+            "py:spark.range(1).write.saveAsTable('jg_stolen')",
+            "sql:USE other",
+            "py:spark.catalog.setCurrentDatabase('other')",
+            "py:out = spark.table('jg_people').selectExpr('(SELECT max(ssn) FROM jg_people) AS s')",
+            "sql:SELECT java_method('java.lang.System', 'getenv', 'HOME')",
+            "sql:CREATE TEMPORARY FUNCTION sha2 AS 'x.Y'",
+        ],
+    );
+    let expect = [
+        "EXPLAIN",
+        "EXPLAIN",
+        "data sources",
+        "file",
+        "user-defined functions",
+        "spark.sql.parser.escapedStringLiterals",
+        "temporary view",
+        "INSERT",
+        "WriteOperation",
+        "USE",
+        "catalog operation",
+        "subquer",
+        "java_method",
+        "FUNCTION",
+    ];
+    for (step, words) in s.iter().zip(expect) {
+        assert_no_clear(step);
+        refused_with(step, words);
+    }
+    // Errors of masked plans quote the masking expressions, but not their key material.
+    let s = drive(&alice.uri, &["sql:SELECT nosuchcolumn FROM jg_people"]);
+    assert_eq!(s[0]["ok"], false, "{s:?}");
+    let error = s[0]["error"].as_str().unwrap_or_default();
+    let key = MaskKey::new(MASK_KEY.as_bytes(), "test").expect("key");
+    for secret in key.spark_secrets() {
+        for text in [secret.to_lowercase(), secret.to_uppercase()] {
+            assert!(!error.contains(&text), "key material in an error: {error}");
+        }
+    }
+    assert!(error.contains("sha2(concat(0x****"), "{error}");
+    let events = audit(&gw, |e| {
+        e.iter()
+            .filter(|e| e.event.kind == "masking.refused")
+            .count()
+            >= expect.len()
+    });
+    let refusals = events
+        .iter()
+        .filter(|e| e.event.kind == "masking.refused")
+        .count();
+    assert!(refusals >= expect.len(), "{refusals} refusals audited");
 }
 
 /// A CA and a server certificate for `localhost`, written as PEM files: (ca, cert, key).

@@ -7,11 +7,9 @@
 //! forms are both seen to follow it. Needs `java` and `python3` with `pyspark[connect]`; without
 //! java the test prints why and passes.
 
-mod spark_env;
-
+use crate::env::{drive, spark};
 use jitgate_masking::{Generalization, Mask, MaskError, MaskKey, PgTypeInfo, SparkType, Written};
 use serde_json::Value;
-use spark_env::{drive, spark};
 use std::time::Instant;
 
 /// (column, Spark type, the PostgreSQL type whose text form Rust masks, values as Spark SQL;
