@@ -1,20 +1,18 @@
-//! TLS set-up: the acceptor database clients connect through, and the connector to upstreams
-//! with libpq's `sslmode` semantics.
-//!
-//! Every config is built on the ring provider explicitly, so nothing depends on which crypto
-//! provider happens to be installed process-wide.
+//! TLS set-up: the acceptor database clients connect through (the server identity of
+//! `[server.tls]`, shared with the other fronts), and the connector to upstreams with libpq's
+//! `sslmode` semantics.
 
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use jitgate_config::model::{ClientTls, ClientTlsMode, UpstreamTls, UpstreamTlsMode};
+use jitgate_config::model::{ClientTls, UpstreamTls, UpstreamTlsMode};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
@@ -22,64 +20,14 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 /// The ALPN protocol name PostgreSQL 17 uses; older servers and clients ignore it.
 const ALPN_POSTGRESQL: &[u8] = b"postgresql";
 
-/// Why a TLS configuration could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsSetupError {
-    #[error("TLS is on but `{0}` is not set")]
-    MissingSetting(&'static str),
-    #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
-    #[error("{} is not valid PEM: {source}", path.display())]
-    Pem { path: PathBuf, source: io::Error },
-    #[error("{} holds no PEM certificate", path.display())]
-    NoCertificate { path: PathBuf },
-    #[error("{} holds no PEM private key (PKCS#8, RSA or SEC1)", path.display())]
-    NoPrivateKey { path: PathBuf },
-    #[error("no certificate in {} could be used as a trusted root", path.display())]
-    NoUsableRoot { path: PathBuf },
-    #[error("`{0}` is not a valid server name to verify the certificate against")]
-    InvalidServerName(String),
-    #[error("certificate {cert} and key {key} cannot be used together: {source}")]
-    CertKey {
-        cert: PathBuf,
-        key: PathBuf,
-        source: rustls::Error,
-    },
-    #[error("TLS configuration: {0}")]
-    Rustls(#[from] rustls::Error),
-}
-
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
+pub use jitgate_tls::TlsSetupError;
+use jitgate_tls::{load_certs, provider};
 
 /// The acceptor for database clients' TLS, or `None` when `[server.tls]` mode is `off`.
+/// PostgreSQL 17's libpq offers the `postgresql` ALPN and, in direct-TLS mode, insists on
+/// getting it back.
 pub fn client_acceptor(cfg: &ClientTls) -> Result<Option<TlsAcceptor>, TlsSetupError> {
-    if cfg.mode == ClientTlsMode::Off {
-        return Ok(None);
-    }
-    let cert_path = cfg
-        .cert
-        .as_deref()
-        .ok_or(TlsSetupError::MissingSetting("server.tls.cert"))?;
-    let key_path = cfg
-        .key
-        .as_deref()
-        .ok_or(TlsSetupError::MissingSetting("server.tls.key"))?;
-    let chain = load_certs(cert_path)?;
-    let key = load_key(key_path)?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|source| TlsSetupError::CertKey {
-            cert: cert_path.to_owned(),
-            key: key_path.to_owned(),
-            source,
-        })?;
-    // PostgreSQL 17's libpq offers this ALPN and, in direct-TLS mode, insists on getting it back.
-    config.alpn_protocols = vec![ALPN_POSTGRESQL.to_vec()];
-    Ok(Some(TlsAcceptor::from(Arc::new(config))))
+    jitgate_tls::server_acceptor(cfg, ALPN_POSTGRESQL)
 }
 
 /// TLS towards one upstream, configured for its `tls` mode.
@@ -194,43 +142,6 @@ fn trusted_roots(ca_file: Option<&Path>) -> Result<RootCertStore, TlsSetupError>
     Ok(roots)
 }
 
-fn read_pem_file(path: &Path) -> Result<Vec<u8>, TlsSetupError> {
-    std::fs::read(path).map_err(|source| TlsSetupError::Read {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-/// Every certificate in a PEM file, in order (leaf first for a chain).
-fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-    let pem = read_pem_file(path)?;
-    let certs = rustls_pemfile::certs(&mut pem.as_slice())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| TlsSetupError::Pem {
-            path: path.to_owned(),
-            source,
-        })?;
-    if certs.is_empty() {
-        return Err(TlsSetupError::NoCertificate {
-            path: path.to_owned(),
-        });
-    }
-    Ok(certs)
-}
-
-/// The first private key in a PEM file: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
-fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
-    let pem = read_pem_file(path)?;
-    rustls_pemfile::private_key(&mut pem.as_slice())
-        .map_err(|source| TlsSetupError::Pem {
-            path: path.to_owned(),
-            source,
-        })?
-        .ok_or_else(|| TlsSetupError::NoPrivateKey {
-            path: path.to_owned(),
-        })
-}
-
 /// `prefer`/`require`: any certificate is taken, as libpq does in these modes. The handshake
 /// signatures are still checked, so the server must hold the key of the certificate it sent;
 /// what is not checked is who vouches for that key.
@@ -327,6 +238,8 @@ impl ServerCertVerifier for ChainOnlyVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jitgate_config::model::ClientTlsMode;
+    use std::path::PathBuf;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 

@@ -1,6 +1,14 @@
 //! The upstream's catalog, as masking needs it: the columns and types of a protected table,
 //! read with an `AnalyzePlan` schema request in the client's own Spark session (so names
-//! resolve exactly as they will in the client's plan).
+//! resolve exactly as they will in the client's plan), and kept for a few seconds per session.
+//!
+//! A schema that went stale within that time cannot unmask anything: the masking projection
+//! lists the columns it read, so a column added since is not shown at all, and one dropped or
+//! changed makes the plan fail.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use jitgate_masking::SparkType;
 use jitgate_spark_sql::{Column, ColumnType, TableRef};
@@ -20,6 +28,50 @@ use crate::upstream::Upstream;
 pub struct SessionContext {
     pub session_id: String,
     pub user_context: Option<UserContext>,
+}
+
+/// How long a table's columns are used before they are read again.
+const FRESH_FOR: Duration = Duration::from_secs(10);
+/// Tables remembered per connection at most (a client reading more just reads them again).
+const MAX_TABLES: usize = 256;
+
+/// Columns read recently, by Spark session and table: pyspark asks for a DataFrame's schema,
+/// then runs it, and each would otherwise cost an extra round trip to the upstream.
+#[derive(Default)]
+pub struct SchemaCache {
+    entries: Mutex<HashMap<SessionTable, (Instant, Vec<Column>)>>,
+}
+
+/// A table as one Spark session reads it (sessions may belong to users with other rights).
+type SessionTable = (String, TableRef);
+
+impl SchemaCache {
+    /// The columns of `table`, from the cache while fresh, else from the upstream.
+    pub async fn columns(
+        &self,
+        upstream: &Upstream,
+        session: &SessionContext,
+        table: &TableRef,
+    ) -> Result<Vec<Column>, Status> {
+        let key = (session.session_id.clone(), table.clone());
+        if let Ok(entries) = self.entries.lock() {
+            if let Some((read, columns)) = entries.get(&key) {
+                if read.elapsed() < FRESH_FOR {
+                    return Ok(columns.clone());
+                }
+            }
+        }
+        let columns = columns(upstream, session, table).await?;
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_TABLES {
+                entries.retain(|_, (read, _)| read.elapsed() < FRESH_FOR);
+            }
+            if entries.len() < MAX_TABLES {
+                entries.insert(key, (Instant::now(), columns.clone()));
+            }
+        }
+        Ok(columns)
+    }
 }
 
 /// The columns of `table` as the upstream resolves its name in the client's session.

@@ -26,12 +26,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::{Counted, OutBody, PlanAudit};
-use crate::catalog::{self, SessionContext};
+use crate::catalog::SessionContext;
 use crate::edit::{self, MessageEdit};
 use crate::grpc::{self, Code, FrameError, RowCounter, Status};
 use crate::plan::{self, Schemas, Verdict};
 use crate::session::{Conn, Live};
-use crate::tls::TlsError;
 use crate::upstream::{Upstream, UpstreamError};
 
 const SERVICE: &str = "/spark.connect.SparkConnectService/";
@@ -52,7 +51,7 @@ pub enum FrontError {
         source: UpstreamError,
     },
     #[error("Spark Connect TLS ([server.tls]): {0}")]
-    Tls(#[from] TlsError),
+    Tls(#[from] jitgate_tls::TlsSetupError),
 }
 
 /// What the connections of one resource share.
@@ -85,7 +84,9 @@ impl SparkFront {
             .iter()
             .any(|r| matches!(r.upstream, UpstreamConfig::SparkConnect(_)))
         {
-            crate::tls::acceptor(&config.server.client_tls)?
+            // gRPC clients insist on HTTP/2 being negotiated. One port serves both: a
+            // connection that opens with a TLS handshake gets TLS, any other is plaintext.
+            jitgate_tls::server_acceptor(&config.server.client_tls, b"h2")?
         } else {
             None
         };
@@ -384,7 +385,7 @@ async fn inspect(
                 session_id: request.session_id.clone(),
                 user_context: request.user_context.clone(),
             };
-            let verdict = settle(front, &session, |schemas| {
+            let verdict = settle(front, live, &session, |schemas| {
                 live.policy.analyze(&mut request, schemas)
             })
             .await;
@@ -401,7 +402,7 @@ async fn inspect(
                 session_id: request.session_id.clone(),
                 user_context: request.user_context.clone(),
             };
-            let verdict = settle(front, &session, |schemas| {
+            let verdict = settle(front, live, &session, |schemas| {
                 live.policy.execute(&mut request, schemas)
             })
             .await;
@@ -430,6 +431,7 @@ const SCHEMA_ROUNDS: usize = 3;
 /// words, as the client's own plan would have.
 async fn settle(
     front: &ResourceFront,
+    live: &Live,
     session: &SessionContext,
     mut ask: impl FnMut(&Schemas) -> Verdict,
 ) -> Verdict {
@@ -438,7 +440,7 @@ async fn settle(
         match ask(&schemas) {
             Verdict::NeedSchemas(tables) => {
                 for table in tables {
-                    match catalog::columns(&front.upstream, session, &table).await {
+                    match live.schemas.columns(&front.upstream, session, &table).await {
                         Ok(columns) => {
                             schemas.insert(table, columns);
                         }

@@ -14,7 +14,6 @@ mod front;
 pub mod grpc;
 pub mod plan;
 mod session;
-mod tls;
 mod upstream;
 
 pub use front::{FrontError, SparkFront};

@@ -17,6 +17,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 
+use crate::catalog::SchemaCache;
 use crate::front::ResourceFront;
 use crate::grpc::{Code, Status};
 use crate::plan::{Clear, FailClosed, Masked, PlanPolicy};
@@ -39,6 +40,8 @@ pub struct Live {
     /// Whether plans are checked (masked subjects): answers are then edited, and requests
     /// must not ask for compressed answers jitgate could not read.
     pub checked: bool,
+    /// Columns of protected tables read recently, for masking.
+    pub schemas: SchemaCache,
     /// Set once the session must end; what in-flight calls end with.
     stop: watch::Receiver<Option<Status>>,
     sessions: Mutex<HashSet<SparkSession>>,
@@ -214,6 +217,7 @@ impl Conn {
             policy,
             secrets,
             checked,
+            schemas: SchemaCache::default(),
             stop,
             sessions: Mutex::new(HashSet::new()),
             bytes_from_client: AtomicU64::new(0),

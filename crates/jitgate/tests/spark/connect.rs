@@ -369,6 +369,14 @@ const CLEAR: [&str; 6] = [
     "Grace Hopper",
 ];
 
+/// jitgate with the masking rules and `jg_people`, and the URI of alice, whose view is masked.
+fn masked_alice(spark: &SparkServer) -> (Gateway, String) {
+    let gw = gateway(spark, MASKING);
+    seed_people(&gw);
+    let alice = gw.grant("alice", "lake", "5m").expect("grant");
+    (gw, alice.uri)
+}
+
 /// Creates `jg_people` (once per Spark server: tests run at the same time and read it) through
 /// the gateway as bob, who sees it clear.
 fn seed_people(gw: &Gateway) {
@@ -412,11 +420,9 @@ fn refused_with(step: &Value, words: &str) {
 #[test]
 fn masked_subjects_read_masked_values_through_dataframes_and_sql() {
     let Some(spark) = spark() else { return };
-    let gw = gateway(spark, MASKING);
-    seed_people(&gw);
-    let alice = gw.grant("alice", "lake", "5m").expect("grant");
+    let (gw, alice) = masked_alice(spark);
     let s = drive(
-        &alice.uri,
+        &alice,
         &[
             "py:out = spark.table('jg_people').orderBy('id')",
             "sql:SELECT * FROM jg_people ORDER BY id",
@@ -492,11 +498,9 @@ fn masked_subjects_read_masked_values_through_dataframes_and_sql() {
 #[test]
 fn what_could_read_around_the_masks_is_refused() {
     let Some(spark) = spark() else { return };
-    let gw = gateway(spark, MASKING);
-    seed_people(&gw);
-    let alice = gw.grant("alice", "lake", "5m").expect("grant");
+    let (gw, alice) = masked_alice(spark);
     let s = drive(
-        &alice.uri,
+        &alice,
         &[
             "py:out = spark.table('jg_people')._explain_string()",
             "sql:EXPLAIN SELECT * FROM jg_people",
@@ -535,7 +539,7 @@ fn what_could_read_around_the_masks_is_refused() {
         refused_with(step, words);
     }
     // Errors of masked plans quote the masking expressions, but not their key material.
-    let s = drive(&alice.uri, &["sql:SELECT nosuchcolumn FROM jg_people"]);
+    let s = drive(&alice, &["sql:SELECT nosuchcolumn FROM jg_people"]);
     assert_eq!(s[0]["ok"], false, "{s:?}");
     let error = s[0]["error"].as_str().unwrap_or_default();
     let key = MaskKey::new(MASK_KEY.as_bytes(), "test").expect("key");
