@@ -151,8 +151,11 @@ def main() -> None:
             sessions = {t: SparkSession.builder.remote(u).getOrCreate() for t, u in uris.items()}
             bulk = {t: [] for t in uris}
             small = {t: [] for t in uris}
-            for _ in range(opts.rounds):
-                for target, spark in sessions.items():
+            order = list(sessions.items())
+            for round_no in range(opts.rounds):
+                # Each round starts with another target, so warm-up favours none.
+                shift = round_no % len(order)
+                for target, spark in order[shift:] + order[:shift]:
                     started = time.monotonic()
                     table = spark.table("bench_people").toArrow()
                     bulk[target].append(time.monotonic() - started)
