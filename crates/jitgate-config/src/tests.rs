@@ -17,14 +17,17 @@ database = "app"
 user = "svc"
 "#;
 
-fn parse_ok(text: &str) -> Config {
+/// The configuration `text` makes; the test fails if it is refused. Shared by every test module
+/// of this crate.
+pub(crate) fn parse_ok(text: &str) -> Config {
     match parse(text, Path::new("jitgate.toml")) {
         Ok(config) => config,
         Err(e) => panic!("expected a valid configuration, got: {e}"),
     }
 }
 
-fn error(text: &str) -> String {
+/// The error `text` is refused with; the test fails if it is accepted.
+pub(crate) fn error(text: &str) -> String {
     match parse(text, Path::new("jitgate.toml")) {
         Ok(_) => panic!("expected an error for:\n{text}"),
         Err(e) => e.to_string(),

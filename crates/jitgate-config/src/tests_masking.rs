@@ -1,7 +1,5 @@
 //! `[masking]`: the policy it produces, and where its errors point.
 
-use std::path::Path;
-
 use jitgate_masking::{Generalization, Mask, SubjectView};
 
 use crate::*;
@@ -18,17 +16,11 @@ user = "svc"
 "#;
 
 fn parse_ok(text: &str) -> Config {
-    match parse(&format!("{BASE}{text}"), Path::new("jitgate.toml")) {
-        Ok(config) => config,
-        Err(e) => panic!("expected a valid configuration, got: {e}"),
-    }
+    tests::parse_ok(&format!("{BASE}{text}"))
 }
 
 fn error(text: &str) -> String {
-    match parse(&format!("{BASE}{text}"), Path::new("jitgate.toml")) {
-        Ok(_) => panic!("expected an error for:\n{text}"),
-        Err(e) => e.to_string(),
-    }
+    tests::error(&format!("{BASE}{text}"))
 }
 
 #[test]

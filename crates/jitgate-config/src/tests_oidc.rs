@@ -1,6 +1,5 @@
 //! `[oidc.NAME]`: defaults, secrets, group mapping, and what is refused.
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::*;
@@ -18,17 +17,11 @@ user = "svc"
 "#;
 
 fn parse_ok(text: &str) -> Config {
-    match parse(&format!("{text}{RESOURCE}"), Path::new("jitgate.toml")) {
-        Ok(config) => config,
-        Err(e) => panic!("expected a valid configuration, got: {e}"),
-    }
+    tests::parse_ok(&format!("{text}{RESOURCE}"))
 }
 
 fn error(text: &str) -> String {
-    match parse(&format!("{text}{RESOURCE}"), Path::new("jitgate.toml")) {
-        Ok(_) => panic!("expected an error for:\n{text}"),
-        Err(e) => e.to_string(),
-    }
+    tests::error(&format!("{text}{RESOURCE}"))
 }
 
 #[test]

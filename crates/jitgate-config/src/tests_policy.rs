@@ -1,12 +1,12 @@
 //! `[api]`, `[users]`, `[roles]`, `[[access]]`, `[[webhooks]]` and `[[alerts]]`: the model they
 //! produce, their defaults, and where their errors point.
 
-use std::path::Path;
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
+use crate::tests::{error, parse_ok};
 use crate::*;
 
 /// One resource, ending on line 8; the sections under test start on line 10.
@@ -19,20 +19,6 @@ host = "127.0.0.1"
 database = "app"
 user = "svc"
 "#;
-
-fn parse_ok(text: &str) -> Config {
-    match parse(text, Path::new("jitgate.toml")) {
-        Ok(config) => config,
-        Err(e) => panic!("expected a valid configuration, got: {e}"),
-    }
-}
-
-fn error(text: &str) -> String {
-    match parse(text, Path::new("jitgate.toml")) {
-        Ok(_) => panic!("expected an error for:\n{text}"),
-        Err(e) => e.to_string(),
-    }
-}
 
 /// A cheap argon2id PHC string (tests need not pay the real cost).
 fn cheap_hash(password: &str) -> String {

@@ -1,22 +1,7 @@
 //! `kind = "spark-connect"` resources: plain upstreams, the Databricks preset, and refusals.
 
-use std::path::Path;
-
+use crate::tests::{error, parse_ok};
 use crate::*;
-
-fn parse_ok(text: &str) -> Config {
-    match parse(text, Path::new("jitgate.toml")) {
-        Ok(config) => config,
-        Err(e) => panic!("expected a valid configuration, got: {e}"),
-    }
-}
-
-fn error(text: &str) -> String {
-    match parse(text, Path::new("jitgate.toml")) {
-        Ok(_) => panic!("expected an error for:\n{text}"),
-        Err(e) => e.to_string(),
-    }
-}
 
 fn spark(config: &Config) -> &SparkConnectUpstream {
     match &config.resources[0].upstream {
