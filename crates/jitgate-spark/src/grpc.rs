@@ -4,6 +4,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 
 /// The gRPC status codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,17 +84,12 @@ impl Status {
     }
 }
 
-/// gRPC's percent-encoding of `grpc-message`: everything outside printable ASCII, and `%`.
+/// gRPC's percent-encoding of `grpc-message`: everything outside printable ASCII, and `%`
+/// (non-ASCII bytes are always encoded).
+const GRPC_MESSAGE: &AsciiSet = &CONTROLS.add(b'%');
+
 fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if (0x20..=0x7e).contains(&b) && b != b'%' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, GRPC_MESSAGE).to_string()
 }
 
 /// `grpc-status` (and `grpc-message`) from response headers or trailers, when present.
@@ -108,21 +104,7 @@ pub fn status_of(headers: &HeaderMap) -> Option<(i32, String)> {
 }
 
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 /// The name of a status code, for the audit trail.
