@@ -30,6 +30,16 @@ pub struct SessionContext {
     pub user_context: Option<UserContext>,
 }
 
+impl SessionContext {
+    /// The Spark session a request names.
+    pub fn of(session_id: &str, user_context: &Option<UserContext>) -> SessionContext {
+        SessionContext {
+            session_id: session_id.to_owned(),
+            user_context: user_context.clone(),
+        }
+    }
+}
+
 /// How long a table's columns are used before they are read again.
 const FRESH_FOR: Duration = Duration::from_secs(10);
 /// Tables remembered per connection at most (a client reading more just reads them again).

@@ -21,7 +21,7 @@ use jitgate_masking::MaskingPolicy;
 use jitgate_spark_sql::Namespace;
 use prost::Message;
 use serde_json::json;
-use spark_connect_proto::{AnalyzePlanRequest, ConfigRequest, ExecutePlanRequest, UserContext};
+use spark_connect_proto::{AnalyzePlanRequest, ConfigRequest, ExecutePlanRequest};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
@@ -371,7 +371,10 @@ async fn inspect(
     match method {
         "Config" => {
             let request = ConfigRequest::decode(message).map_err(undecodable)?;
-            live.saw_session(&request.session_id, user_id(&request.user_context));
+            live.saw_session(&SessionContext::of(
+                &request.session_id,
+                &request.user_context,
+            ));
             let verdict = live.policy.config(&request);
             Ok(inspected(
                 forward(verdict, &|| request.encode_to_vec(), "")?,
@@ -380,11 +383,8 @@ async fn inspect(
         }
         "AnalyzePlan" => {
             let mut request = AnalyzePlanRequest::decode(message).map_err(undecodable)?;
-            live.saw_session(&request.session_id, user_id(&request.user_context));
-            let session = SessionContext {
-                session_id: request.session_id.clone(),
-                user_context: request.user_context.clone(),
-            };
+            let session = SessionContext::of(&request.session_id, &request.user_context);
+            live.saw_session(&session);
             let verdict = settle(front, live, &session, |schemas| {
                 live.policy.analyze(&mut request, schemas)
             })
@@ -396,12 +396,9 @@ async fn inspect(
         }
         _ => {
             let mut request = ExecutePlanRequest::decode(message).map_err(undecodable)?;
-            live.saw_session(&request.session_id, user_id(&request.user_context));
+            let session = SessionContext::of(&request.session_id, &request.user_context);
+            live.saw_session(&session);
             let summary = plan::summarize(request.plan.as_ref());
-            let session = SessionContext {
-                session_id: request.session_id.clone(),
-                user_context: request.user_context.clone(),
-            };
             let verdict = settle(front, live, &session, |schemas| {
                 live.policy.execute(&mut request, schemas)
             })
@@ -452,10 +449,6 @@ async fn settle(
         }
     }
     ask(&schemas)
-}
-
-fn user_id(context: &Option<UserContext>) -> Option<&str> {
-    context.as_ref().map(|u| u.user_id.as_str())
 }
 
 async fn read_request(method: &str, body: Incoming) -> Result<Bytes, Status> {

@@ -17,7 +17,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 
-use crate::catalog::SchemaCache;
+use crate::catalog::{SchemaCache, SessionContext};
 use crate::front::ResourceFront;
 use crate::grpc::{Code, Status};
 use crate::plan::{Clear, FailClosed, Masked, PlanPolicy};
@@ -66,10 +66,12 @@ impl Live {
     }
 
     /// Remembers a Spark session the client uses, to release it when the grant ends.
-    pub fn saw_session(&self, session_id: &str, user_id: Option<&str>) {
+    pub fn saw_session(&self, session: &SessionContext) {
+        let session_id = &session.session_id;
         if session_id.is_empty() {
             return;
         }
+        let user_id = session.user_context.as_ref().map(|u| u.user_id.as_str());
         if let Ok(mut set) = self.sessions.lock() {
             // Bounded: a client opening sessions without end gets no more remembered.
             if set.len() < 1024 {
