@@ -76,4 +76,6 @@ impl Refusal {
 }
 
 #[cfg(test)]
+mod tests_rewrite;
+#[cfg(test)]
 mod testutil;

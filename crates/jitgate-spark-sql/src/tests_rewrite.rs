@@ -2,50 +2,12 @@
 
 use std::collections::HashMap;
 
-use jitgate_masking::{
-    ColumnPattern, Glob, Mask, MaskKey, MaskedView, MaskingPolicy, MaskingRule, PolicySettings,
-    SparkType, SubjectView,
+use jitgate_masking::SparkType;
+
+use crate::testutil::{ns, view};
+use crate::{
+    analyse, masking_projection, parse_identifier, resolve, Column, ColumnType, Refusal, TableRef,
 };
-use jitgate_spark_sql::{
-    analyse, masking_projection, parse_identifier, resolve, Column, ColumnType, Namespace, Refusal,
-    TableRef,
-};
-
-fn rule(column: &str, mask: Mask) -> MaskingRule {
-    MaskingRule {
-        resource: Glob::new("*").expect("glob"),
-        column: ColumnPattern::parse(column).expect("pattern"),
-        mask,
-        clear_for: Vec::new(),
-    }
-}
-
-fn view() -> MaskedView {
-    let policy = MaskingPolicy::from_config(PolicySettings {
-        key: MaskKey::new(&[7u8; 32], "test").expect("key"),
-        clear_groups: Vec::new(),
-        rules: vec![
-            rule("default.people.ssn", Mask::Redact),
-            rule("default.people.email", Mask::Email),
-            rule("default.people.phone", Mask::Hash),
-            rule("hr.salaries.amount", Mask::Null),
-        ],
-        custom_detectors: Vec::new(),
-        stream_detectors: None,
-    })
-    .expect("policy");
-    match policy.view_for("spark", "ann", &[]) {
-        SubjectView::Masked(v) => v,
-        SubjectView::Clear => panic!("expected a masked view"),
-    }
-}
-
-fn ns() -> Namespace {
-    Namespace {
-        catalog: "spark_catalog".into(),
-        database: "default".into(),
-    }
-}
 
 fn col(name: &str, ty: &str) -> Column {
     Column {
@@ -633,7 +595,7 @@ fn more_query_shapes() {
 
 #[test]
 fn expression_and_config_api() {
-    use jitgate_spark_sql::{check_expression, function_refused, may_set};
+    use crate::{check_expression, function_refused, may_set};
     assert!(check_expression("ssn = '1'").is_ok());
     assert!(check_expression("ssn IN (SELECT ssn FROM people)").is_err());
     assert!(check_expression("EXISTS (SELECT 1)").is_err());
@@ -720,6 +682,6 @@ fn struct_of_every_column_is_read_as_spark_reads_it() {
         out.starts_with("SELECT 'struct(' AS `struct`, named_struct('a', 1) FROM "),
         "{out}"
     );
-    assert!(jitgate_spark_sql::check_expression("to_json(struct(*))").is_ok());
-    assert!(jitgate_spark_sql::check_expression("struct((SELECT max(ssn) FROM people))").is_err());
+    assert!(crate::check_expression("to_json(struct(*))").is_ok());
+    assert!(crate::check_expression("struct((SELECT max(ssn) FROM people))").is_err());
 }
