@@ -23,8 +23,8 @@ use std::sync::Arc;
 use arrow_array::builder::{GenericStringBuilder, StringViewBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::{
-    Array, ArrayRef, FixedSizeListArray, GenericListArray, GenericStringArray, MapArray,
-    OffsetSizeTrait, RecordBatch, RecordBatchOptions, StringViewArray, StructArray,
+    Array, ArrayAccessor, ArrayRef, FixedSizeListArray, GenericListArray, GenericStringArray,
+    MapArray, OffsetSizeTrait, RecordBatch, RecordBatchOptions, StringViewArray, StructArray,
 };
 use arrow_buffer::Buffer;
 use arrow_ipc::reader::StreamDecoder;
@@ -262,43 +262,46 @@ fn scan_strings<O: OffsetSizeTrait>(
     let data = array.value_data();
     let slot = |i: usize| &data[offsets[i].as_usize()..offsets[i + 1].as_usize()];
     let first = (0..array.len()).find(|&i| scanner.finds_any(slot(i)))?;
-
     let mut builder = GenericStringBuilder::<O>::with_capacity(array.len(), data.len());
-    let mut redacted = 0;
-    for i in 0..array.len() {
-        if array.is_null(i) {
-            // Only the bytes hidden behind a null changed; they are dropped, not redacted.
-            redacted += usize::from(i >= first && scanner.finds_any(slot(i)));
-            builder.append_null();
-        } else if i < first {
-            builder.append_value(array.value(i));
-        } else {
-            let value = scanner.redact(array.value(i));
-            redacted += usize::from(matches!(value, Cow::Owned(_)));
-            builder.append_value(value);
-        }
-    }
+    let redacted = rebuild(array, first, slot, &mut builder, scanner);
     Some((Arc::new(builder.finish()), redacted))
 }
 
 /// `Utf8View`: values are inline (up to 12 bytes) or in one of several data buffers.
 fn scan_views(array: &StringViewArray, scanner: &Scanner) -> Option<(ArrayRef, usize)> {
-    let first = (0..array.len()).find(|&i| scanner.finds_any(array.value(i).as_bytes()))?;
+    let slot = |i: usize| array.value(i).as_bytes();
+    let first = (0..array.len()).find(|&i| scanner.finds_any(slot(i)))?;
     let mut builder = StringViewBuilder::with_capacity(array.len());
+    let redacted = rebuild(array, first, slot, &mut builder, scanner);
+    Some((Arc::new(builder.finish()), redacted))
+}
+
+/// Writes a string column again into `sink` (the builder of its layout) from its first finding
+/// (slot `first`) on: values before it as they are, later ones redacted, nulls kept. `slot(i)`
+/// is the bytes behind slot `i`, null or not. Returns how many values changed: a null counts
+/// when the bytes hidden behind it held a finding (they are dropped, not redacted).
+fn rebuild<'a>(
+    array: impl ArrayAccessor<Item = &'a str>,
+    first: usize,
+    slot: impl Fn(usize) -> &'a [u8],
+    sink: &mut impl Extend<Option<Cow<'a, str>>>,
+    scanner: &Scanner,
+) -> usize {
     let mut redacted = 0;
     for i in 0..array.len() {
-        if array.is_null(i) {
-            redacted += usize::from(i >= first && scanner.finds_any(array.value(i).as_bytes()));
-            builder.append_null();
+        let value = if array.is_null(i) {
+            redacted += usize::from(i >= first && scanner.finds_any(slot(i)));
+            None
         } else if i < first {
-            builder.append_value(array.value(i));
+            Some(Cow::Borrowed(array.value(i)))
         } else {
             let value = scanner.redact(array.value(i));
             redacted += usize::from(matches!(value, Cow::Owned(_)));
-            builder.append_value(value);
-        }
+            Some(value)
+        };
+        sink.extend(std::iter::once(value));
     }
-    Some((Arc::new(builder.finish()), redacted))
+    redacted
 }
 
 fn scan_struct(
