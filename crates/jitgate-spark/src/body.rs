@@ -65,8 +65,6 @@ pub struct OutBody {
     live: Option<Arc<Live>>,
     audit: Option<PlanAudit>,
     edit: Option<MessageEdit>,
-    /// Blotted out of the trailers.
-    secrets: Arc<[Vec<u8>]>,
     done: bool,
 }
 
@@ -79,7 +77,6 @@ impl OutBody {
             live: None,
             audit: None,
             edit: None,
-            secrets: Arc::new([]),
             done: true,
         }
     }
@@ -93,7 +90,6 @@ impl OutBody {
         OutBody {
             stop: Some(Box::pin(live.stopped())),
             inner: Some(inner),
-            secrets: live.secrets.clone(),
             live: Some(live),
             audit,
             edit,
@@ -159,7 +155,9 @@ impl Body for OutBody {
                             }
                         }
                     } else if let Some(trailers) = frame.trailers_mut() {
-                        edit::blot_status(trailers, &this.secrets);
+                        if let Some(live) = &this.live {
+                            edit::blot_status(trailers, live.policy.secrets());
+                        }
                         let status = grpc::status_of(trailers);
                         let rest = this.edit.as_mut().map(MessageEdit::rest);
                         this.finish(status);

@@ -219,7 +219,7 @@ async fn handle(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<OutB
     };
     let (mut parts, body) = req.into_parts();
     conn.front.upstream.prepare(&mut parts.headers);
-    if live.checked {
+    if live.policy.edits_answers() {
         // Answers jitgate must read (to edit them) come uncompressed.
         parts.headers.remove("grpc-accept-encoding");
     }
@@ -267,7 +267,7 @@ async fn handle(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<OutB
     };
     let (mut parts, body) = response.into_parts();
     // A trailers-only answer carries its status in the headers.
-    edit::blot_status(&mut parts.headers, &live.secrets);
+    edit::blot_status(&mut parts.headers, live.policy.secrets());
     let mut audit = audit;
     if let (Some(a), Some(status)) = (audit.as_mut(), grpc::status_of(&parts.headers)) {
         a.status = Some(status);
@@ -279,16 +279,15 @@ async fn handle(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<OutB
     ))
 }
 
-/// How the upstream's answer to a checked (masked) subject is edited, message by message: the
+/// How the upstream's answer to a masked subject is edited, message by message: the
 /// client's SQL texts put back; result batches through the content detectors (second line behind
 /// the masks); key material blotted out of everything — error details and analyses, but also
 /// data, since `DESCRIBE` of a temporary view the subject made shows the view's masked text.
 fn answer_edit(live: &Live, method: &str, sql_texts: Vec<(String, String)>) -> Option<MessageEdit> {
-    if !live.checked {
+    if !live.policy.edits_answers() {
         return None;
     }
     let policy = live.policy.clone();
-    let secrets = live.secrets.clone();
     let results = matches!(method, "ExecutePlan" | "ReattachExecute");
     Some(MessageEdit::new(move |mut message| {
         if !sql_texts.is_empty() {
@@ -297,7 +296,7 @@ fn answer_edit(live: &Live, method: &str, sql_texts: Vec<(String, String)>) -> O
         if let Some(scanner) = policy.result_scanner().filter(|_| results) {
             message = edit::scan_batch(message, scanner)?;
         }
-        Ok(edit::blot_message(message, &secrets))
+        Ok(edit::blot_message(message, policy.secrets()))
     }))
 }
 

@@ -35,11 +35,6 @@ pub struct Live {
     pub resource: Arc<str>,
     pub session_id: String,
     pub policy: Arc<dyn PlanPolicy>,
-    /// What must not reach the client ([`PlanPolicy::secrets`]); empty for most subjects.
-    pub secrets: Arc<[Vec<u8>]>,
-    /// Whether plans are checked (masked subjects): answers are then edited, and requests
-    /// must not ask for compressed answers jitgate could not read.
-    pub checked: bool,
     /// Columns of protected tables read recently, for masking.
     pub schemas: SchemaCache,
     /// Set once the session must end; what in-flight calls end with.
@@ -203,8 +198,7 @@ impl Conn {
                 return Err(unauthenticated(refusal.client_message(login, &front.name)));
             }
         };
-        let (policy, checked) = self.policy_for(&admission);
-        let secrets: Arc<[Vec<u8>]> = policy.secrets().to_vec().into();
+        let policy = self.policy_for(&admission);
         let mut session = front
             .control
             .open_session(&admission, &self.peer.to_string());
@@ -217,8 +211,6 @@ impl Conn {
             session_id: session.id().to_owned(),
             admission,
             policy,
-            secrets,
-            checked,
             schemas: SchemaCache::default(),
             stop,
             sessions: Mutex::new(HashSet::new()),
@@ -257,10 +249,10 @@ impl Conn {
         Ok(live)
     }
 
-    /// What plans of this subject may do (and whether they are checked at all): masked subjects
+    /// What plans of this subject may do: masked subjects
     /// get their plans masked; checks jitgate cannot make on Spark plans mean refusal, never
     /// clear access.
-    fn policy_for(&self, admission: &Admission) -> (Arc<dyn PlanPolicy>, bool) {
+    fn policy_for(&self, admission: &Admission) -> Arc<dyn PlanPolicy> {
         let front = &self.front;
         let groups = front
             .control
@@ -272,16 +264,16 @@ impl Conn {
             let closed = FailClosed {
                 message: READ_ONLY_UNAVAILABLE.into(),
             };
-            return (Arc::new(closed), true);
+            return Arc::new(closed);
         }
         if let SubjectView::Masked(view) =
             front
                 .masking
                 .view_for(&front.name, &admission.subject, &groups)
         {
-            return (Arc::new(Masked::new(view, front.namespace.clone())), true);
+            return Arc::new(Masked::new(view, front.namespace.clone()));
         }
-        (Arc::new(Clear), false)
+        Arc::new(Clear)
     }
 }
 

@@ -60,6 +60,11 @@ pub trait PlanPolicy: Send + Sync {
     fn secrets(&self) -> &[Vec<u8>] {
         &[]
     }
+    /// Whether answers go through [`crate::edit`] (SQL texts put back, detectors, blotting):
+    /// such sessions must not be sent compressed answers jitgate could not read.
+    fn edits_answers(&self) -> bool {
+        false
+    }
     /// The content detectors result batches go through (masked subjects).
     fn result_scanner(&self) -> Option<&Scanner> {
         None

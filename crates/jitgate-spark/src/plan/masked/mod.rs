@@ -112,6 +112,10 @@ impl PlanPolicy for Masked {
         &self.secrets
     }
 
+    fn edits_answers(&self) -> bool {
+        true
+    }
+
     fn result_scanner(&self) -> Option<&Scanner> {
         // No detectors configured: nothing to run (and no batch to decode).
         Some(self.view.scanner()).filter(|s| !s.is_empty())
