@@ -492,6 +492,12 @@ fn blind_writes_when_the_policy_allows_them() {
         "INSERT INTO customers (id) VALUES (1) ON CONFLICT DO NOTHING",
         "INSERT INTO customers (id) VALUES (1) RETURNING ssn",
         "MERGE INTO customers c USING orders o ON c.id = o.customer_id WHEN MATCHED THEN DELETE",
+        // `t.f` with f no column of t is f(t): the whole real row, however it is spelt.
+        "UPDATE customers SET full_name = 'x' WHERE customers.to_jsonb->>'ssn' LIKE '1%'",
+        "DELETE FROM customers c WHERE md5(c.row_to_json::text) = ''",
+        "DELETE FROM customers WHERE public.customers.record_send IS NOT NULL",
+        "UPDATE customers c SET full_name = c.concat",
+        "DELETE FROM customers WHERE id = 1 RETURNING customers.to_jsonb",
     ] {
         refused_with(sql, &masks);
     }
@@ -678,5 +684,55 @@ fn the_client_encoding_stays_utf8() {
         "RESET client_encoding",
     ] {
         assert!(rw(sql).is_ok(), "{sql}");
+    }
+}
+
+/// Attribute notation on a row (`t.f` is `f(t)` when t has no column f) reads the whole row: a
+/// simple query that uses it is not one whose columns are "only returned", whatever the name,
+/// the qualification or the place, so every mask stays in SQL.
+#[test]
+fn whole_rows_through_attribute_notation_keep_every_mask_in_sql() {
+    for sql in [
+        "SELECT customers.row_to_json FROM customers",
+        "SELECT customers.to_jsonb FROM customers",
+        "SELECT customers.record_send FROM customers",
+        "SELECT customers.concat FROM customers",
+        "SELECT c.to_jsonb->>'ssn' FROM customers c",
+        "SELECT public.customers.record_send FROM customers",
+        "SELECT public.customers.row_to_json FROM public.customers",
+        "SELECT \"customers\".\"to_jsonb\" FROM customers",
+        "SELECT x.to_json AS ssn FROM customers AS x",
+        "SELECT ssn FROM customers WHERE customers.to_jsonb->>'ssn' LIKE '1%'",
+        "SELECT ssn FROM customers c WHERE c.to_jsonb::text LIKE '%123-45%'",
+        "SELECT ssn FROM customers ORDER BY customers.to_jsonb->>'ssn'",
+        "SELECT ssn FROM customers c ORDER BY c.row_to_json::text",
+        "SELECT ssn, md5(customers.to_jsonb::text) FROM customers",
+        "SELECT ssn, length(c.row_to_json::text) FROM customers c",
+        "SELECT ssn, translate(c.concat, '0123456789', 'abcdefghij') FROM customers c",
+        "SELECT ssn FROM customers c WHERE 1 / (CASE WHEN c.to_jsonb->>'ssn' LIKE '1%' THEN 0 ELSE 1 END) = 1",
+        "SELECT ssn FROM customers WHERE EXISTS (SELECT 1 FROM orders o WHERE customers.to_jsonb IS NOT NULL)",
+        "SELECT ssn, (customers).to_jsonb FROM customers",
+        "SELECT ssn, pg_notify('x', customers.to_jsonb::text) FROM customers",
+    ] {
+        let out = simple(sql);
+        assert!(
+            out.masked_in_results.is_empty(),
+            "{sql}: {:?}",
+            out.masked_in_results
+        );
+        assert!(out.sql.contains("***-**-****"), "{sql}\n→ {}", out.sql);
+    }
+    // Real columns, however qualified, are still left to the stream.
+    for sql in [
+        "SELECT public.customers.ssn FROM customers",
+        "SELECT c.ssn, c.\"email\" FROM public.customers c WHERE c.id < 3",
+    ] {
+        let out = simple(sql);
+        assert!(
+            out.masked_in_results
+                .contains(&"public.customers.ssn".to_string()),
+            "{sql}: {:?}",
+            out.masked_in_results
+        );
     }
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::nodes;
 use super::policy;
 use super::protection::Protection;
+use super::references::RowOf;
 use super::walker::{masked_subselect, Target, Walker};
 use crate::catalog::RelKind;
 use crate::census::Census;
@@ -23,32 +24,30 @@ use crate::error::Refusal;
 use crate::masks::ProtectedWrites;
 
 /// A protected relation being written blind: names the statement may not evaluate.
-pub(super) struct BlindTarget {
+pub(super) struct BlindTarget<'c> {
     shown: String,
     masked_columns: Vec<String>,
-    /// The table name and alias: as a column reference, the whole (real) row.
-    row_names: Vec<String>,
+    /// The target's rows, to resolve references against its real columns.
+    row: RowOf<'c>,
 }
 
-impl BlindTarget {
-    /// Refuses `clause` if it names a masked column of the target, its whole row, or `*`.
-    /// Names are compared whatever they are qualified with: a same-named column of another
-    /// relation is refused too, which costs little and needs no column resolution.
+impl BlindTarget<'_> {
+    /// Refuses `clause` if it names a masked column of the target, its whole row (`t`, `t.*`,
+    /// `t.f` with f no column of t, which is `f(t)`), or `*`. A name part equal to a masked
+    /// column is refused whatever qualifies it: a same-named column of another relation is
+    /// refused too, which costs little.
     fn check<T: Serialize + ?Sized>(&self, clause: &str, part: &T) -> Result<(), Refusal> {
         let census = Census::of(part);
         for col in &census.columns {
-            let whole = col.star
-                || col
-                    .fields
-                    .last()
-                    .is_some_and(|f| self.row_names.contains(f));
-            if whole {
+            let resolved = self.row.resolve(col);
+            if col.star || resolved.whole_row {
                 return Err(Refusal::insufficient_privilege(format!(
                     "the {clause} of a write to {} uses its whole row, which has masked columns",
                     self.shown
                 )));
             }
-            if let Some(f) = col.fields.iter().find(|f| self.masked_columns.contains(f)) {
+            let named = col.fields.iter().chain(&resolved.columns);
+            if let Some(f) = named.into_iter().find(|f| self.masked_columns.contains(f)) {
                 return Err(Refusal::insufficient_privilege(format!(
                     "the {clause} of a write to {} reads masked column {f}: writes see the \
                      real values",
@@ -60,14 +59,14 @@ impl BlindTarget {
     }
 }
 
-impl Walker<'_> {
+impl<'a> Walker<'a> {
     /// The relation a statement writes to: `None` when it is not protected, else what the
     /// statement may not evaluate (or a refusal when the subject may not write it at all).
     pub(super) fn write_target(
         &mut self,
         rv: &mut RangeVar,
         command: &str,
-    ) -> Result<Option<BlindTarget>, Refusal> {
+    ) -> Result<Option<BlindTarget<'a>>, Refusal> {
         policy::check_write_target(&rv.relname)?;
         // A WITH query is never a write target: PostgreSQL looks the name up as a relation.
         let Target::Relation(rel, protection) = self.resolve(rv, false)? else {
@@ -89,14 +88,11 @@ impl Walker<'_> {
                  reveal what it does not return (constraint errors, row counts)"
             )));
         }
-        let mut row_names = vec![rv.relname.clone()];
-        if let Some(alias) = &rv.alias {
-            row_names.push(alias.aliasname.clone());
-        }
+        let alias = rv.alias.as_ref().map(|a| a.aliasname.as_str());
         Ok(Some(BlindTarget {
             shown,
             masked_columns,
-            row_names,
+            row: RowOf::new(rel, alias),
         }))
     }
 

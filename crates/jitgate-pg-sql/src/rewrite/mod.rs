@@ -19,6 +19,7 @@ mod dml;
 mod nodes;
 mod policy;
 mod protection;
+mod references;
 mod returned;
 mod utility;
 mod walker;

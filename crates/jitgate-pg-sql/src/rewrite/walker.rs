@@ -12,7 +12,7 @@ use pg_query::NodeEnum;
 use super::nodes::{self, VETTED};
 use super::policy;
 use super::protection::{masked_range_var, MaskPlans, MaskedRelation, Protection, Protections};
-use super::returned::Evaluated;
+use super::returned::Shape;
 use super::SearchPathChange;
 use crate::catalog::{Catalog, Relation};
 use crate::census::Census;
@@ -57,7 +57,7 @@ pub(crate) struct Walker<'a> {
     /// For the statement being walked: the columns of its single FROM table that it evaluates,
     /// when its other columns may be left to the result stream. Taken by the first relation
     /// reference, which must be that table.
-    pub returned_only: Option<Evaluated>,
+    pub returned_only: Option<Shape>,
     /// Masked columns read clear for the result stream to mask (`schema.table.column`).
     pub masked_in_results: Vec<String>,
 }
@@ -326,11 +326,14 @@ impl<'a> Walker<'a> {
             Protection::Masked(masked) => {
                 self.protected_touched = true;
                 self.changed = true;
-                let in_results: Vec<&str> = match &returned_only {
+                // Resolved against the table's real columns: a name that is none of them is
+                // the whole row (`t.f` is `f(t)`), and keeps every mask in SQL.
+                let evaluated = returned_only.and_then(|shape| shape.evaluated_in(rel));
+                let in_results: Vec<&str> = match &evaluated {
                     Some(evaluated) => masked
                         .exact_in_results
                         .iter()
-                        .filter(|c| !evaluated.columns.contains(*c))
+                        .filter(|c| !evaluated.contains(*c))
                         .map(String::as_str)
                         .collect(),
                     None => Vec::new(),
