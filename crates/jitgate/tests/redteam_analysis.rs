@@ -1,0 +1,234 @@
+//! Red-team cases for the PostgreSQL statement analysis, against a real PostgreSQL through the
+//! real gateway. Each case is an attack: a masked subject trying to read or infer a clear value
+//! (whole rows through attribute notation, server messages that echo statements, values split
+//! across rows), a read-only subject trying to write, or one subject reaching another's sessions.
+//! Every case asserts that nothing clear, no derived fact and no write gets through.
+
+mod common;
+
+use common::{start_custom, Env};
+use jitgate_testkit::free_port;
+
+const SEED: &str = "
+CREATE TABLE customers (
+  id int PRIMARY KEY, full_name text, email text, ssn text, card text, notes text
+);
+INSERT INTO customers VALUES
+  (1, 'Ada Anders', 'ada@example.com', '123-45-6789', '4111 1111 1111 1111',
+   'Card 4111 1111 1111 1111 on file'),
+  (2, 'Ben Baker', 'ben@mail.test', '234-56-7890', '5500 0000 0000 0004',
+   'card part one 4111 1111'),
+  (3, 'Carla Costa', 'carla@inbox.example', '345-67-8901', '3400 000000 00009',
+   '1111 1111 end of card');
+GRANT SELECT, INSERT, UPDATE, DELETE ON customers TO svc;
+CREATE TABLE notes_log (id int PRIMARY KEY, body text);
+GRANT SELECT, INSERT, UPDATE, DELETE ON notes_log TO svc;
+CREATE SEQUENCE tickets;
+GRANT USAGE, SELECT, UPDATE ON SEQUENCE tickets TO svc;
+";
+
+fn sections(api_port: u16) -> String {
+    format!(
+        r#"
+[api]
+listen = "127.0.0.1:{api_port}"
+
+[users.alice]
+password_env = "ALICE_PASSWORD"
+groups = ["analysts"]
+
+[users.erin]
+password_env = "ERIN_PASSWORD"
+groups = ["admins"]
+
+[users.rob]
+password_env = "ROB_PASSWORD"
+groups = ["readers"]
+
+[roles]
+admin = ["admins"]
+
+[[access]]
+resources = ["app"]
+requesters = ["group:readers"]
+max_duration = "1h"
+approvals = 0
+read_only = true
+
+[masking]
+key_env = "MASK_KEY"
+clear_groups = ["admins", "readers"]
+
+[[masking.rules]]
+resource = "app"
+column = "public.customers.ssn"
+mask = "partial"
+keep_last = 4
+
+[[masking.rules]]
+resource = "app"
+column = "public.customers.email"
+mask = "email"
+
+[[masking.rules]]
+resource = "app"
+column = "public.customers.card"
+mask = "tokenize"
+
+[[masking.rules]]
+resource = "app"
+column = "public.customers.notes"
+mask = "scan"
+"#
+    )
+}
+
+fn start() -> Env {
+    let env = start_custom(
+        "",
+        &sections(free_port()),
+        &[
+            ("ALICE_PASSWORD", "alice-pw-123"),
+            ("ERIN_PASSWORD", "erin-pw-123"),
+            ("ROB_PASSWORD", "rob-pw-123"),
+            ("MASK_KEY", "a-masking-key-of-enough-length-0123456789"),
+        ],
+    );
+    env.cluster.psql("app", SEED).expect("seeding");
+    env
+}
+
+/// Clear values (and fragments of them) that must never reach alice.
+const CLEAR: [&str; 8] = [
+    "123-45-6789",
+    "234-56-7890",
+    "345-67-8901",
+    "45-6789",
+    "ada@example.com",
+    "4111 1111 1111 1111",
+    "4111111111111111",
+    "5500 0000 0000 0004",
+];
+
+fn assert_no_clear(what: &str, text: &str) {
+    for clear in CLEAR {
+        assert!(!text.contains(clear), "{what} leaked {clear:?}: {text}");
+    }
+}
+
+/// alice's connection string (masked subject, read-write grant).
+fn alice(env: &Env) -> String {
+    env.gateway
+        .grant("alice", "app", "10m")
+        .expect("grant for alice")
+        .uri
+}
+
+/// erin's connection string (clear subject, read-write grant).
+fn erin(env: &Env) -> String {
+    env.gateway
+        .grant("erin", "app", "10m")
+        .expect("grant for erin")
+        .uri
+}
+
+/// rob's connection string: a read-only grant, requested and auto-approved through the API.
+fn rob(env: &Env) -> String {
+    let rob = env.gateway.user("rob");
+    rob.login("rob-pw-123").expect("rob logs in");
+    rob.ok(&[
+        "request",
+        "app",
+        "--duration",
+        "10m",
+        "--reason",
+        "red team",
+    ])
+    .expect("rob's request");
+    rob.ok(&["connect", "app", "--uri"])
+        .expect("rob's connection string")
+        .trim()
+        .to_owned()
+}
+
+/// Runs one statement text with psql (simple protocol); (success, stdout, stderr).
+fn run(env: &Env, uri: &str, sql: &str) -> (bool, String, String) {
+    env.psql(uri, &["-c", sql])
+}
+
+/// Class 1: `t.f` is `f(t)` when t has no column f — the whole row. The shortcut that reads
+/// columns a simple query only returns clear (for the result stream to mask) must not take
+/// these for columns: the function would then run over the clear row, in the select list, in
+/// WHERE and ORDER BY oracles, inside md5/length, however the name is qualified or quoted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_rows_through_attribute_notation_stay_masked() {
+    let env = start();
+    let uri = alice(&env);
+    // Select list: the function's output is the row as the masking subquery gives it.
+    for sql in [
+        "select customers.row_to_json from customers",
+        "select customers.to_jsonb from customers",
+        "select customers.record_send from customers",
+        "select customers.concat from customers",
+        "select c.to_jsonb->>'ssn' from customers c",
+        "select c.to_jsonb->>'ssn', c.ssn from customers c",
+        "select public.customers.record_send from customers",
+        "select public.customers.row_to_json from public.customers",
+        "select \"customers\".\"to_jsonb\" from customers",
+        "select x.to_json as ssn, x.ssn from customers as x",
+        "select ssn, (customers).to_jsonb from customers",
+        "select ssn, translate(c.concat, '0123456789', 'abcdefghij') from customers c",
+        "select ssn, quote_nullable(c.to_jsonb) from customers c",
+        "select ssn, encode(c.record_send, 'escape') from customers c",
+    ] {
+        let (ok, out, err) = run(&env, &uri, sql);
+        assert_no_clear(sql, &out);
+        assert_no_clear(sql, &err);
+        let _ = ok;
+    }
+    // Oracles: a clear reading would answer 1 (or the true value); masked, none match.
+    for sql in [
+        "select count(*) from customers where customers.to_jsonb->>'ssn' = '123-45-6789'",
+        "select count(*) from customers c where c.to_jsonb->>'ssn' like '1%'",
+        "select count(*) from customers c where c.to_jsonb::text like '%123-45%'",
+        "select count(*) from customers c where c.row_to_json->>'email' = 'ada@example.com'",
+        "select count(*) from customers c \
+         where md5(c.to_jsonb->>'ssn') = md5('123-45-6789')",
+        "select count(*) from customers c where c.to_jsonb->>'card' = '4111 1111 1111 1111'",
+        "select count(*) from customers c \
+         where 1 / (case when c.to_jsonb->>'ssn' like '1%' then 0 else 1 end) = 0",
+    ] {
+        let (ok, out, err) = run(&env, &uri, sql);
+        assert!(ok, "{sql}: {err}");
+        assert_eq!(out.trim(), "0", "{sql} answered a clear-value oracle");
+    }
+    // Ordering: through the whole row, the order is the masked column's order, never the
+    // clear one.
+    let ids = |sql: &str| {
+        let (ok, out, err) = run(&env, &uri, sql);
+        assert!(ok, "{sql}: {err}");
+        out.lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids("select id from customers c order by c.to_jsonb->>'card', id"),
+        ids("select id from customers order by card, id"),
+    );
+    assert_eq!(
+        ids("select id from customers c order by c.row_to_json->>'card' desc, c.ssn"),
+        ids("select id from customers order by card desc, ssn"),
+    );
+    // Three-part names cannot name the masking subquery that stands for the table: PostgreSQL
+    // refuses them (an error that carries nothing), and nothing is read clear.
+    for sql in [
+        "select public.customers.to_jsonb->>'ssn' from public.customers order by id",
+        "select count(*) from customers where public.customers.to_jsonb->>'ssn' like '2%'",
+    ] {
+        let (ok, out, err) = run(&env, &uri, sql);
+        assert_no_clear(sql, &out);
+        assert_no_clear(sql, &err);
+        assert!(
+            !ok || out.trim() == "0" || out.contains("6789"),
+            "{sql}: {out}"
+        );
+    }
+}
