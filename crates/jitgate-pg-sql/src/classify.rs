@@ -10,6 +10,7 @@ use pg_query::protobuf::{self, node::Node as N};
 
 use crate::census::Census;
 use crate::error::{ParseError, INSUFFICIENT_PRIVILEGE, READ_ONLY_SQL_TRANSACTION};
+use crate::settings;
 
 /// One statement's effect. Variants are ordered from harmless to worst.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -360,6 +361,9 @@ fn variable_set(v: &protobuf::VariableSetStmt) -> StatementKind {
         return StatementKind::Session { command: "SET" };
     }
     let name = v.name.to_ascii_lowercase();
+    if let Err(reason) = settings::encoding_stays_utf8(&name, settings::new_value(v)) {
+        return escape(&reason);
+    }
     if READ_ONLY_SETTINGS.contains(&name.as_str()) {
         let turns_on = v.kind == K::VarSetValue as i32
             && v.args.len() == 1
@@ -393,6 +397,15 @@ fn classify_function(f: &crate::census::FunctionSighting) -> Option<StatementKin
     match name.as_str() {
         "set_config" => match f.first_arg.as_deref().map(str::to_ascii_lowercase) {
             None => escape("set_config with a computed setting name".into()),
+            Some(setting) if setting == "client_encoding" => {
+                let value = match f.second_arg.as_deref() {
+                    Some(v) => settings::NewValue::Literal(v),
+                    None => settings::NewValue::Other,
+                };
+                settings::encoding_stays_utf8(&setting, value)
+                    .err()
+                    .and_then(escape)
+            }
             Some(setting) if READ_ONLY_SETTINGS.contains(&setting.as_str()) => {
                 match f.second_arg.as_deref() {
                     Some(v) if is_true(v) => None,
@@ -506,6 +519,9 @@ mod tests {
             "LISTEN ch",
             "NOTIFY ch",
             "DISCARD PLANS",
+            "SET client_encoding = 'UTF8'",
+            "SET NAMES 'utf-8'",
+            "RESET client_encoding",
         ] {
             assert!(allowed(sql), "{sql}: {:?}", one(sql));
         }
@@ -571,6 +587,14 @@ mod tests {
             "DO $$BEGIN PERFORM 1; END$$",
             "CALL p()",
             "LOAD 'auto_explain'",
+            // The client encoding: jitgate must read the text as the server does.
+            "SET client_encoding = 'SJIS'",
+            "SET client_encoding TO big5",
+            "SET NAMES 'GBK'",
+            "SET SESSION client_encoding = 'SJIS'",
+            "SELECT set_config('client_encoding', 'SJIS', false)",
+            "SELECT pg_catalog.set_config('CLIENT_ENCODING', 'gbk', true)",
+            "SELECT set_config('client_encoding', current_setting('x'), false)",
         ] {
             let kind = one(sql);
             let refusal = kind.read_only_refusal();

@@ -45,6 +45,7 @@ mod masks;
 mod parse;
 mod rewrite;
 mod search_path;
+mod settings;
 
 pub use cache::{CachedRewrite, RewriteCache, MAX_CACHED_STATEMENT};
 pub use catalog::{

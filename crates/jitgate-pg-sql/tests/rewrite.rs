@@ -736,3 +736,53 @@ fn whole_rows_through_attribute_notation_keep_every_mask_in_sql() {
         );
     }
 }
+
+/// Settings that make the server echo statements (the rewritten text, with its mask keys) or
+/// send LOG/DEBUG messages are refused; harmless ones pass.
+#[test]
+fn only_settings_that_cannot_echo_statements_may_change() {
+    for sql in [
+        "SET client_min_messages = log",
+        "SET client_min_messages TO debug1",
+        "SET debug_print_parse = on",
+        "SET LOCAL debug_print_plan = on",
+        "SET SESSION debug_print_rewritten TO true",
+        "SET debug_pretty_print = on",
+        "SET log_statement = 'all'",
+        "SET log_min_duration_statement = 0",
+        "SET auto_explain.log_min_duration = 0",
+        "SET trace_sort = on",
+        "SET \"DEBUG_PRINT_PARSE\" = on",
+        "RESET debug_print_parse",
+        "SET debug_print_parse FROM CURRENT",
+        "SELECT set_config('debug_print_parse', 'on', false)",
+        "SELECT pg_catalog.set_config('Client_Min_Messages', 'log', false)",
+        "SELECT set_config('client_min_messages', current_setting('x'), false)",
+        "SELECT set_config(setting_name => 'debug_print_parse', new_value => 'on', is_local => false)",
+        "SELECT set_config(name, 'on', false) FROM (VALUES ('debug_print_parse')) v(name)",
+        "SELECT 1; SET client_min_messages = debug5; SELECT 2",
+        "ALTER ROLE CURRENT_USER SET debug_print_parse = on",
+        "ALTER DATABASE app SET client_min_messages = log",
+        "ALTER SYSTEM SET log_statement = 'all'",
+        "UPDATE pg_settings SET setting = 'on' WHERE name = 'debug_print_parse'",
+    ] {
+        refused(sql);
+    }
+    for sql in [
+        "SET client_min_messages = warning",
+        "SET client_min_messages TO 'NOTICE'",
+        "RESET client_min_messages",
+        "SET search_path TO public",
+        "SET TIME ZONE 'UTC'",
+        "SET DateStyle = 'ISO, MDY'",
+        "SET extra_float_digits = 3",
+        "SET application_name = 'dbeaver'",
+        "SET LOCAL statement_timeout = '5s'",
+        "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+        "RESET ALL",
+        "SELECT set_config('bytea_output', 'hex', false)",
+        "SELECT set_config('client_min_messages', 'error', true)",
+    ] {
+        assert!(rw(sql).is_ok(), "{sql}: {:?}", rw(sql));
+    }
+}

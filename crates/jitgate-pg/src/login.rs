@@ -237,6 +237,12 @@ pub(crate) async fn open(
         forwarded.retain(|(k, _)| !k.eq_ignore_ascii_case("client_encoding"));
         forwarded.push(("client_encoding".into(), "UTF8".into()));
     }
+    if guard.as_ref().is_some_and(|g| g.results.is_some()) {
+        // Masked sessions start (and RESET back to) NOTICE, whatever the server's default:
+        // LOG and DEBUG messages can carry statement texts, mask keys included.
+        forwarded.retain(|(k, _)| !k.eq_ignore_ascii_case("client_min_messages"));
+        forwarded.push(("client_min_messages".into(), "notice".into()));
+    }
     if admission.grant.read_only {
         // PostgreSQL itself then refuses writes; the guard stops attempts to switch it off.
         forwarded.push(("default_transaction_read_only".into(), "on".into()));

@@ -232,3 +232,123 @@ async fn whole_rows_through_attribute_notation_stay_masked() {
         );
     }
 }
+
+/// The SQLSTATE a statement text is refused with through `uri`, or `None` when it runs.
+async fn refused_with(env: &Env, uri: &str, sql: &str) -> Option<String> {
+    let client = env.connect(uri).await.expect("connecting through jitgate");
+    match client.simple_query(sql).await {
+        Ok(_) => None,
+        Err(e) => Some(common::sqlstate(&e).unwrap_or_else(|| e.to_string())),
+    }
+}
+
+/// Class 2: settings that make the server echo statements (the rewritten text carries the
+/// keyed masks' pads) are refused for masked subjects, in every spelling; harmless settings
+/// pass; and a server or role default that would send LOG messages does not reach them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_that_echo_statements_are_refused_for_masked_subjects() {
+    let env = start();
+    let uri = alice(&env);
+    for sql in [
+        "set client_min_messages = log",
+        "set client_min_messages to debug5",
+        "set debug_print_parse = on",
+        "set local debug_print_plan = on",
+        "set debug_print_rewritten to true",
+        "set log_statement = 'all'",
+        "set auto_explain.log_min_duration = 0",
+        "select set_config('debug_print_parse', 'on', false)",
+        "select pg_catalog.set_config('CLIENT_MIN_MESSAGES', 'log', false)",
+        "select set_config(setting_name => 'debug_print_parse', new_value => 'on', is_local => false)",
+        "select 1; set client_min_messages = log; set debug_print_parse = on; select card from customers",
+        "alter role current_user set debug_print_parse = on",
+        "update pg_settings set setting = 'log' where name = 'client_min_messages'",
+    ] {
+        assert_eq!(
+            refused_with(&env, &uri, sql).await.as_deref(),
+            Some("42501"),
+            "{sql}"
+        );
+    }
+    for sql in [
+        "set client_min_messages = warning",
+        "reset client_min_messages",
+        "set search_path to public",
+        "set time zone 'UTC'",
+        "set extra_float_digits = 3",
+        "set application_name = 'red team'",
+        "set statement_timeout = '5s'",
+    ] {
+        assert_eq!(refused_with(&env, &uri, sql).await, None, "{sql}");
+    }
+
+    // The upstream role is told to echo every parse tree at LOG: masked sessions start at
+    // NOTICE, so nothing of it reaches alice.
+    env.cluster
+        .psql(
+            "app",
+            "ALTER ROLE svc SET client_min_messages = 'log'; \
+             ALTER ROLE svc SET debug_print_parse = on",
+        )
+        .expect("role settings");
+    let (ok, out, err) = env.psql(
+        &alice(&env),
+        &[
+            "-c",
+            "show client_min_messages",
+            "-c",
+            "select card from customers",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("notice"), "{out}");
+    assert!(!err.contains("LOG") && !err.contains("PARSETREE"), "{err}");
+    assert_no_clear("a role default", &err);
+}
+
+/// Class 10: the client encoding stays UTF8 in every session jitgate analyses — read-only ones
+/// too — so the text jitgate checks is the text the server runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_encoding_stays_utf8_for_read_only_sessions() {
+    let env = start();
+    let uri = rob(&env);
+    for sql in [
+        "set client_encoding = 'SJIS'",
+        "set client_encoding to gbk",
+        "set names 'BIG5'",
+        "select set_config('client_encoding', 'SJIS', false)",
+        "select pg_catalog.set_config('client_encoding', 'SJIS', true)",
+        "select 1; set client_encoding = 'SJIS'",
+    ] {
+        assert_eq!(
+            refused_with(&env, &uri, sql).await.as_deref(),
+            Some("42501"),
+            "{sql}"
+        );
+    }
+    assert_eq!(
+        refused_with(&env, &uri, "reset client_encoding").await,
+        None
+    );
+    // Asked for at start-up: the upstream session still speaks UTF8.
+    let out = std::process::Command::new("psql")
+        .arg(&uri)
+        .args(["-X", "-A", "-t", "-c", "show client_encoding"])
+        .env("PGCLIENTENCODING", "SJIS")
+        .output()
+        .expect("running psql");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "UTF8");
+    // And the read-only grant still holds: writes are refused.
+    assert_eq!(
+        refused_with(&env, &uri, "insert into notes_log values (1, 'x')")
+            .await
+            .as_deref(),
+        Some("25006")
+    );
+}

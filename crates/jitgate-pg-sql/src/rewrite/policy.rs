@@ -4,6 +4,7 @@
 use crate::catalog::Catalog;
 use crate::census::FunctionSighting;
 use crate::error::Refusal;
+use crate::settings::{self, NewValue};
 
 /// Relations refused by name, in any schema (a same-named user table is refused too: cheaper than
 /// being wrong about which one the name means).
@@ -154,9 +155,6 @@ const DENIED_FUNCTION_PREFIXES: &[(&str, &str)] = &[
 /// Relations a masked subject may read but not write: an UPDATE of `pg_settings` is a SET.
 const WRITE_DENIED_RELATIONS: &[&str] = &["pg_settings"];
 
-/// Settings a masked subject may not change through `set_config`.
-const DENIED_SETTINGS: &[&str] = &["role", "session_authorization", "client_encoding"];
-
 /// Schemas of PostgreSQL's own functions: trusted to run no user queries (the denylist aside).
 const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema"];
 
@@ -199,21 +197,24 @@ pub(crate) fn check_function(call: &FunctionSighting, catalog: &Catalog) -> Resu
         return Err(refuse(&format!("function {shown}"), why));
     }
     if name == "set_config" {
-        match call.first_arg.as_deref().map(str::to_ascii_lowercase) {
-            None => {
-                return Err(refuse(
-                    "set_config with a computed setting name",
-                    "it could change the role",
-                ))
-            }
-            Some(setting) if DENIED_SETTINGS.contains(&setting.as_str()) => {
-                return Err(refuse(
-                    &format!("set_config('{setting}', …)"),
-                    "changing roles is not allowed",
-                ))
-            }
-            Some(_) => {}
+        let Some(setting) = call.first_arg.as_deref().map(str::to_ascii_lowercase) else {
+            return Err(refuse(
+                "set_config with a computed setting name",
+                "only settings that cannot echo statements may be changed, so the name must \
+                 be written out",
+            ));
+        };
+        if setting == "role" || setting == "session_authorization" {
+            return Err(refuse(
+                &format!("set_config('{setting}', …)"),
+                "changing roles is not allowed",
+            ));
         }
+        let value = match call.second_arg.as_deref() {
+            Some(v) => NewValue::Literal(v),
+            None => NewValue::Other,
+        };
+        settings::masked_may_set(&setting, value).map_err(Refusal::insufficient_privilege)?;
     }
     check_function_code(call, catalog)
 }

@@ -13,6 +13,7 @@ use super::walker::Walker;
 use super::SearchPathChange;
 use crate::census::Census;
 use crate::error::Refusal;
+use crate::settings;
 
 fn refuse(message: String) -> Result<(), Refusal> {
     Err(Refusal::insufficient_privilege(message))
@@ -249,10 +250,10 @@ fn string_constant(node: &Node) -> Option<String> {
     }
 }
 
-/// Switching roles is refused: masking follows the subject, but the upstream role decides what
-/// else the session can reach. The client encoding stays UTF-8 (as the session starts): masks
-/// applied in the result stream work on UTF-8 text, and a conversion error would quote the
-/// character it could not convert.
+/// Masked subjects change only settings that cannot make the server echo statements, plans or
+/// values (`crate::settings`); switching roles is refused with its own message. The client
+/// encoding stays UTF-8 (as the session starts): masks applied in the result stream work on
+/// UTF-8 text, and a conversion error would quote the character it could not convert.
 fn set_variable(s: &VariableSetStmt) -> Result<(), Refusal> {
     use pg_query::protobuf::VariableSetKind as K;
     let name = s.name.to_ascii_lowercase();
@@ -263,30 +264,12 @@ fn set_variable(s: &VariableSetStmt) -> Result<(), Refusal> {
                 .into(),
         );
     }
-    if name == "client_encoding" && s.kind == K::VarSetValue as i32 {
-        let utf8 = match s.args.as_slice() {
-            [value] => string_constant(value).is_some_and(|v| is_utf8_name(&v)),
-            _ => false,
-        };
-        if !utf8 {
-            return refuse(
-                "subjects with masked columns keep the UTF8 client encoding; convert on the \
-                 client side"
-                    .into(),
-            );
-        }
+    // RESET ALL goes back to the start-up values; SET TRANSACTION and SET SESSION
+    // CHARACTERISTICS (VarSetMulti) set transaction modes only.
+    if s.kind == K::VarResetAll as i32 || s.kind == K::VarSetMulti as i32 {
+        return Ok(());
     }
-    Ok(())
-}
-
-/// The names PostgreSQL accepts for UTF-8 (it ignores case, `-` and `_`).
-fn is_utf8_name(name: &str) -> bool {
-    let folded: String = name
-        .chars()
-        .filter(|c| *c != '-' && *c != '_')
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    folded == "utf8" || folded == "unicode"
+    settings::masked_may_set(&name, settings::new_value(s)).or_else(refuse)
 }
 
 #[cfg(test)]
