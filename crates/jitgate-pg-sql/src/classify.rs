@@ -8,8 +8,10 @@
 
 use pg_query::protobuf::{self, node::Node as N};
 
+use crate::catalog::Catalog;
 use crate::census::Census;
 use crate::error::{ParseError, INSUFFICIENT_PRIVILEGE, READ_ONLY_SQL_TRANSACTION};
+use crate::guarded;
 use crate::settings;
 
 /// One statement's effect. Variants are ordered from harmless to worst.
@@ -95,19 +97,30 @@ impl StatementKind {
     }
 }
 
-/// Classifies every statement of `sql` (a simple-query string may hold several).
+/// Classifies every statement of `sql` (a simple-query string may hold several), knowing
+/// functions only by their names. Prefer [`classify_with_catalog`].
+pub fn classify(sql: &str) -> Result<Vec<StatementKind>, ParseError> {
+    classify_with_catalog(sql, &Catalog::default())
+}
+
+/// Classifies every statement of `sql`, knowing functions by what the catalog says they are
+/// (`crate::guarded`: functions that run SQL text or reach other sessions, whatever their name;
+/// user code in a query-capable language).
 ///
 /// The text goes upstream as written, and with `standard_conforming_strings` off a backslash in
 /// a '…' literal escapes the next character: `SELECT 'a\'' ; SET … = off; --'` is one SELECT
 /// with it on, a SELECT and a SET with it off. A text with a backslash is classified both ways
 /// and every statement gets the worse of the two readings.
-pub fn classify(sql: &str) -> Result<Vec<StatementKind>, ParseError> {
-    let kinds = classify_with(sql, pg_query::ParserOptions::DEFAULT)?;
+pub fn classify_with_catalog(
+    sql: &str,
+    catalog: &Catalog,
+) -> Result<Vec<StatementKind>, ParseError> {
+    let kinds = classify_parsed(sql, catalog, pg_query::ParserOptions::DEFAULT)?;
     if !sql.contains('\\') {
         return Ok(kinds);
     }
     let off = pg_query::ParserOptions::DISABLE_STANDARD_CONFORMING_STRINGS;
-    match classify_with(sql, off) {
+    match classify_parsed(sql, catalog, off) {
         Ok(other) if other != kinds => {
             let Some(worst_other) = other.into_iter().reduce(StatementKind::worst) else {
                 return Ok(kinds);
@@ -122,8 +135,9 @@ pub fn classify(sql: &str) -> Result<Vec<StatementKind>, ParseError> {
     }
 }
 
-fn classify_with(
+fn classify_parsed(
     sql: &str,
+    catalog: &Catalog,
     options: pg_query::ParserOptions,
 ) -> Result<Vec<StatementKind>, ParseError> {
     let parsed = crate::parse::parse(sql, options)?;
@@ -133,21 +147,29 @@ fn classify_with(
         .map(|raw| {
             let node = raw.stmt.as_ref().and_then(|s| s.node.as_ref());
             match node {
-                Some(node) => classify_statement(node),
+                Some(node) => classify_statement(node, catalog),
                 None => StatementKind::Session { command: "EMPTY" },
             }
         })
         .collect())
 }
 
-fn classify_statement(node: &N) -> StatementKind {
+fn classify_statement(node: &N, catalog: &Catalog) -> StatementKind {
     let census = Census::of(node);
     let kind = by_statement_type(node, &census);
-    census
-        .functions
+    let guarded = |d: guarded::Denied| StatementKind::ReadOnlyEscape {
+        command: "SELECT",
+        reason: format!("{} is not available: {}", d.function, d.why),
+    };
+    let functions = census.functions.iter().flat_map(|f| {
+        let denied = guarded::check_function(f, catalog).err().map(guarded);
+        classify_function(f).into_iter().chain(denied)
+    });
+    let relations = census
+        .relations
         .iter()
-        .filter_map(classify_function)
-        .fold(kind, StatementKind::worst)
+        .filter_map(|r| guarded::check_relation(&r.name).err().map(guarded));
+    functions.chain(relations).fold(kind, StatementKind::worst)
 }
 
 fn by_statement_type(node: &N, census: &Census) -> StatementKind {
@@ -604,6 +626,68 @@ mod tests {
                 "{sql}: {kind:?}"
             );
         }
+    }
+
+    /// Functions that run SQL text (and could leave read-only mode inside it) or reach other
+    /// sessions, by name and — given a catalog — by what they are, whatever they are called.
+    #[test]
+    fn functions_that_run_sql_text_or_reach_other_sessions_are_refused() {
+        for sql in [
+            "SELECT query_to_xml('select set_config(''default_transaction_read_only'',''off'',false)', true, false, '')",
+            "SELECT pg_catalog.query_to_xml_and_xmlschema('select 1', true, false, '')",
+            "SELECT * FROM ts_stat('select set_config(''default_transaction_read_only'',''off'',false)::tsvector')",
+            "SELECT ts_rewrite('a'::tsquery, 'select ''a''::tsquery, ''b''::tsquery')",
+            "SELECT cursor_to_xml('c', 1, false, false, '')",
+            "SELECT table_to_xml('t', false, false, '')",
+            "SELECT * FROM crosstab('select 1, 2, 3') AS t(a int, b int)",
+            "SELECT * FROM connectby('t', 'id', 'parent', '1', 0) AS t(a int, b int, l int)",
+            "SELECT pg_cancel_backend(1234)",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity",
+            "SELECT pg_stat_get_backend_pid(s) FROM pg_stat_get_backend_idset() s",
+            "SELECT * FROM pg_stat_get_activity(NULL)",
+            "SELECT pg_log_backend_memory_contexts(1234)",
+            "SELECT pg_blocking_pids(1234)",
+            "SELECT query FROM pg_stat_activity",
+            "SELECT * FROM pg_catalog.pg_locks",
+        ] {
+            let kind = one(sql);
+            assert_eq!(
+                kind.read_only_refusal().map(|r| r.0),
+                Some(INSUFFICIENT_PRIVILEGE),
+                "{sql}: {kind:?}"
+            );
+        }
+        assert!(allowed(
+            "SELECT ts_rewrite('a'::tsquery, 'a'::tsquery, 'b'::tsquery)"
+        ));
+        use crate::catalog::FunctionEntry;
+        let catalog = Catalog::new(
+            1,
+            vec![],
+            vec![
+                FunctionEntry::new("public", "innocent", false).with_symbols(&["dblink_exec"]),
+                FunctionEntry::new("public", "xml_of", false).with_symbols(&["query_to_xml"]),
+                FunctionEntry::new("public", "pids", false)
+                    .with_symbols(&["pg_stat_get_backend_idset"]),
+                FunctionEntry::new("public", "sql_code", true),
+                FunctionEntry::new("pg_catalog", "lower", false).with_symbols(&["lower"]),
+            ],
+            true,
+        );
+        let refused = |sql: &str| {
+            let kinds = classify_with_catalog(sql, &catalog).expect("parses");
+            kinds.iter().any(|k| !k.allowed_read_only())
+        };
+        for sql in [
+            "SELECT innocent('dbname=app', 'DELETE FROM t')",
+            "SELECT public.xml_of('select 1', true, false, '')",
+            "SELECT * FROM pids()",
+            "SELECT sql_code()",
+            "SELECT made_after_the_snapshot()",
+        ] {
+            assert!(refused(sql), "{sql}");
+        }
+        assert!(!refused("SELECT lower('A')"));
     }
 
     #[test]

@@ -41,6 +41,7 @@ mod catalog;
 mod census;
 mod classify;
 mod error;
+mod guarded;
 mod masks;
 mod parse;
 mod rewrite;
@@ -52,7 +53,7 @@ pub use catalog::{
     Catalog, CatalogError, CatalogRows, Column, FunctionEntry, RelKind, Relation, Row,
     ViewDefinition,
 };
-pub use classify::{classify, StatementKind};
+pub use classify::{classify, classify_with_catalog, StatementKind};
 pub use error::{
     ParseError, Refusal, INSUFFICIENT_PRIVILEGE, READ_ONLY_SQL_TRANSACTION, SYNTAX_ERROR,
 };

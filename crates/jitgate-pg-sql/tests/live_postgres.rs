@@ -225,7 +225,40 @@ async fn red_team(cluster: &PgCluster) {
     let clear = rows_of(&client, "SELECT ssn FROM customers").await;
     assert!(format!("{clear:?}").contains("123-45-6789"));
 
+    // A function under a harmless name that runs query_to_xml (what only a superuser can create,
+    // and then forget about).
+    client
+        .batch_execute(
+            "CREATE FUNCTION public.innocent(text, boolean, boolean, text) RETURNS xml \
+             AS 'query_to_xml' LANGUAGE internal STABLE STRICT",
+        )
+        .await
+        .expect("create the wrapper");
     let catalog = load_catalog(&client).await;
+    // Functions are known by their implementations (pg_proc.prosrc), whatever their names.
+    let symbols = |name: &str| -> Vec<String> {
+        catalog
+            .functions_named(name)
+            .iter()
+            .flat_map(|f| f.symbols.clone())
+            .collect()
+    };
+    assert_eq!(symbols("innocent"), ["query_to_xml"]);
+    assert!(symbols("ts_stat").contains(&"ts_stat1".to_string()));
+    assert!(symbols("ts_rewrite").contains(&"tsquery_rewrite_query".to_string()));
+    assert_eq!(symbols("pg_cancel_backend"), ["pg_cancel_backend"]);
+    assert_eq!(
+        symbols("pg_stat_get_backend_idset"),
+        ["pg_stat_get_backend_idset"]
+    );
+    for sql in [
+        "SELECT innocent('select 1', true, false, '')",
+        "SELECT public.innocent('select set_config(''default_transaction_read_only'', ''off'', false)', true, false, '')",
+        "SELECT pg_catalog.pg_terminate_backend(1)",
+    ] {
+        let kinds = jitgate_pg_sql::classify_with_catalog(sql, &catalog).expect("parses");
+        assert!(kinds.iter().any(|k| !k.allowed_read_only()), "{sql}");
+    }
     let customers = catalog
         .relation("public", "customers")
         .expect("customers loaded");

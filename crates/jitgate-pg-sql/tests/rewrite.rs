@@ -786,3 +786,23 @@ fn only_settings_that_cannot_echo_statements_may_change() {
         assert!(rw(sql).is_ok(), "{sql}: {:?}", rw(sql));
     }
 }
+
+/// Functions are known by their implementation: a wrapper of dblink_exec or query_to_xml under
+/// a harmless name is refused like the original; so is reaching other sessions.
+#[test]
+fn functions_are_refused_by_what_they_run_not_their_name() {
+    for sql in [
+        "SELECT innocent('dbname=app', 'SELECT ssn FROM customers')",
+        "SELECT public.innocent('dbname=app', 'SELECT 1')",
+        "SELECT also_innocent('SELECT ssn FROM customers', true, false, '')",
+        "SELECT id FROM customers WHERE also_innocent('SELECT 1', true, false, '') IS NOT NULL",
+        "SELECT pg_cancel_backend(1234)",
+        "SELECT pg_catalog.pg_terminate_backend(1234)",
+        "SELECT pg_stat_get_backend_pid(s) FROM pg_stat_get_backend_idset() s",
+        "SELECT pg_blocking_pids(1)",
+        "SELECT * FROM pg_locks",
+        "SELECT ts_rewrite('a'::tsquery, 'SELECT ssn::tsquery, ''x''::tsquery FROM customers')",
+    ] {
+        refused(sql);
+    }
+}

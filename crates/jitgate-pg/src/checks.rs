@@ -10,7 +10,7 @@ use crate::masked::{sqlstate_bytes, MaskedStatements, StreamFilter, SubjectMasks
 use crate::statements::Refusal;
 use jitgate_control::ControlPlane;
 use jitgate_masking::{MaskingPolicy, SubjectView};
-use jitgate_pg_sql::{classify, Protocol, RewriteCache, SearchPath};
+use jitgate_pg_sql::{classify_with_catalog, Catalog, Protocol, RewriteCache, SearchPath};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -52,11 +52,24 @@ impl GuardProvider for SessionChecks {
             let admission = session.admission;
             let resource = session.resource;
             let groups = self.groups(&admission.subject);
-            let read_only = admission.grant.read_only.then_some(ReadOnly);
-            let view = match self
+            let view = self
                 .masking
-                .view_for(&resource.name, &admission.subject, &groups)
-            {
+                .view_for(&resource.name, &admission.subject, &groups);
+            let read_only = admission.grant.read_only;
+            if !read_only && matches!(view, SubjectView::Clear) {
+                // Clear read-write sessions are not analysed: they pay nothing.
+                return Ok(None);
+            }
+            // Both checks know functions by what the catalog says they are.
+            let catalog = self.catalogs.get(resource).await.map_err(|e| Refusal {
+                sqlstate: *b"58000",
+                message: format!("jitgate cannot check this session's statements: {e}"),
+                kind: "masking.unavailable",
+            })?;
+            let read_only = read_only.then(|| ReadOnly {
+                catalog: catalog.clone(),
+            });
+            let view = match view {
                 SubjectView::Clear => {
                     return Ok(read_only.map(|r| SessionGuard {
                         statements: Box::new(r),
@@ -65,11 +78,6 @@ impl GuardProvider for SessionChecks {
                 }
                 SubjectView::Masked(view) => view,
             };
-            let catalog = self.catalogs.get(resource).await.map_err(|e| Refusal {
-                sqlstate: *b"58000",
-                message: format!("jitgate cannot mask this session: {e}"),
-                kind: "masking.unavailable",
-            })?;
             let search_path = match session.search_path {
                 Some(path) => SearchPath::parse(path, &resource.upstream.user),
                 None => SearchPath::default_for(&resource.upstream.user),
@@ -101,13 +109,16 @@ fn view_id(resource: &str, subject: &str, groups: &[String]) -> u64 {
 }
 
 /// A read-only grant: the session runs in read-only transactions (set at the upstream login),
-/// and statements that write, change the schema, run code jitgate cannot see into, or try to
-/// leave read-only mode are refused before they reach the upstream.
-pub struct ReadOnly;
+/// and statements that write, change the schema, run code jitgate cannot see into (functions
+/// that run SQL text, known by their implementation in the catalog), reach other sessions, or
+/// try to leave read-only mode are refused before they reach the upstream.
+pub struct ReadOnly {
+    pub catalog: Arc<Catalog>,
+}
 
 impl StatementPolicy for ReadOnly {
     fn check(&mut self, sql: &str, _: Protocol) -> Verdict {
-        match classify(sql) {
+        match classify_with_catalog(sql, &self.catalog) {
             Ok(kinds) => match kinds.iter().find_map(|k| k.read_only_refusal()) {
                 None => Verdict::Pass,
                 Some((sqlstate, message)) => Verdict::Refuse(refusal(sqlstate, message)),
@@ -131,7 +142,10 @@ mod tests {
     use super::*;
 
     fn refused(sql: &str) -> Option<String> {
-        match ReadOnly.check(sql, Protocol::SimpleQuery) {
+        let mut read_only = ReadOnly {
+            catalog: Arc::new(Catalog::default()),
+        };
+        match read_only.check(sql, Protocol::SimpleQuery) {
             Verdict::Refuse(r) => Some(String::from_utf8_lossy(&r.sqlstate).into_owned()),
             _ => None,
         }
@@ -161,5 +175,13 @@ mod tests {
         );
         assert_eq!(refused("select 1; delete from t").as_deref(), Some("25006"));
         assert_eq!(refused("selec 1").as_deref(), Some("42601"));
+        assert_eq!(
+            refused("select query_to_xml('select 1', true, false, '')").as_deref(),
+            Some("42501")
+        );
+        assert_eq!(
+            refused("select pg_terminate_backend(42)").as_deref(),
+            Some("42501")
+        );
     }
 }

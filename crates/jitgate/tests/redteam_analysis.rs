@@ -352,3 +352,121 @@ async fn the_client_encoding_stays_utf8_for_read_only_sessions() {
         Some("25006")
     );
 }
+
+/// Functions a superuser created long ago under harmless names: one runs query_to_xml (its
+/// implementation says so), one is PL/pgSQL that switches read-only mode off.
+const WRAPPERS: &str = "
+CREATE FUNCTION public.innocent(text, boolean, boolean, text) RETURNS xml
+  AS 'query_to_xml' LANGUAGE internal STABLE STRICT;
+CREATE FUNCTION public.flip() RETURNS text LANGUAGE plpgsql AS
+  $$BEGIN RETURN set_config('default_transaction_read_only', 'off', false); END$$;
+";
+
+/// Class 9: a read-only session cannot leave read-only mode through functions that run SQL
+/// text (by name or by what they are) or through user code; writes stay refused afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_grants_hold_against_functions_that_run_sql_text() {
+    let env = start();
+    env.cluster.psql("app", WRAPPERS).expect("wrappers");
+    let uri = rob(&env);
+    let off = "select set_config(''default_transaction_read_only'', ''off'', false)";
+    let attacks = [
+        format!("select query_to_xml('{off}', true, false, '')"),
+        format!("select pg_catalog.query_to_xml_and_xmlschema('{off}', true, false, '')"),
+        format!("select * from ts_stat('{off}::tsvector')"),
+        format!("select ts_rewrite('a'::tsquery, '{off}::tsquery, ''b''::tsquery')"),
+        format!("select innocent('{off}', true, false, '')"),
+        format!("select public.innocent('{off}', true, false, '')"),
+        "select flip()".to_string(),
+        "select public.flip()".to_string(),
+        "select set_config('default_transaction_read_only', 'off', false)".to_string(),
+        "select set_config(setting_name => 'default_transaction_read_only', \
+         new_value => 'off', is_local => false)"
+            .to_string(),
+        "select table_to_xml('customers', false, false, '')".to_string(),
+    ];
+    for sql in &attacks {
+        assert_eq!(
+            refused_with(&env, &uri, sql).await.as_deref(),
+            Some("42501"),
+            "{sql}"
+        );
+    }
+    // One connection, the attacks then a write: the write is still refused, and nothing was
+    // written.
+    let client = env.connect(&uri).await.expect("rob connects");
+    for sql in &attacks {
+        let _ = client.simple_query(sql).await;
+    }
+    let show = client
+        .simple_query("show default_transaction_read_only")
+        .await
+        .expect("show");
+    let value = show.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+        _ => None,
+    });
+    assert_eq!(value.as_deref(), Some("on"));
+    let write = client
+        .simple_query("insert into notes_log values (1, 'written')")
+        .await
+        .expect_err("a write under a read-only grant");
+    assert_eq!(common::sqlstate(&write).as_deref(), Some("25006"));
+    let count = env
+        .cluster
+        .psql("app", "select count(*) from notes_log")
+        .expect("count");
+    assert_eq!(count.trim(), "0");
+}
+
+/// Class 11: every upstream session logs in as the same service role, and PostgreSQL lets a
+/// role signal and inspect its own backends. A guarded session (masked or read-only) can
+/// neither find another subject's backend nor cancel or end it, nor read its statement text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_sessions_cannot_reach_other_subjects_sessions() {
+    let env = start();
+    let erin = env.connect(&erin(&env)).await.expect("erin connects");
+    let pid = erin
+        .simple_query("select pg_backend_pid()")
+        .await
+        .expect("erin's pid")
+        .iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .expect("a pid");
+    // erin's long statement, with a literal she would not want others to read.
+    let work = tokio::spawn(async move {
+        erin.simple_query("select pg_sleep(4), 'erin-secret-literal'")
+            .await
+            .map(|_| ())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    for uri in [alice(&env), rob(&env)] {
+        for sql in [
+            format!("select pg_cancel_backend({pid})"),
+            format!("select pg_terminate_backend({pid})"),
+            format!("select pg_catalog.pg_terminate_backend({pid}, 100)"),
+            format!("select pg_log_backend_memory_contexts({pid})"),
+            format!("select pg_stat_get_backend_activity(s) from pg_stat_get_backend_idset() s"),
+            "select pg_stat_get_backend_pid(s) from pg_stat_get_backend_idset() s".to_string(),
+            "select * from pg_stat_get_activity(null)".to_string(),
+            "select query from pg_stat_activity".to_string(),
+            "select pid from pg_catalog.pg_stat_activity where pid <> pg_backend_pid()".to_string(),
+            "select pid from pg_locks".to_string(),
+            format!("select pg_blocking_pids({pid})"),
+        ] {
+            assert_eq!(
+                refused_with(&env, &uri, &sql).await.as_deref(),
+                Some("42501"),
+                "{sql}"
+            );
+        }
+    }
+    let finished = work.await.expect("erin's task");
+    assert!(
+        finished.is_ok(),
+        "erin's statement was cancelled: {finished:?}"
+    );
+}

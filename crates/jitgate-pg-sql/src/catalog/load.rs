@@ -86,9 +86,12 @@ SELECT DISTINCT r.ev_class::pg_catalog.text, 'f', p.oid::pg_catalog.text
    AND l.lanname NOT IN ('internal', 'c')
    AND pn.nspname NOT IN ('pg_catalog', 'information_schema')";
 
+/// Per schema and name: whether an overload is written in a query-capable language, and the C
+/// functions (`prosrc` of `internal` and `c` overloads) the others run.
 const FUNCTIONS_SQL: &str = "\
 SELECT n.nspname, p.proname,
-       pg_catalog.bool_or(l.lanname NOT IN ('internal', 'c'))::pg_catalog.text
+       pg_catalog.bool_or(l.lanname NOT IN ('internal', 'c'))::pg_catalog.text,
+       pg_catalog.string_agg(DISTINCT p.prosrc, ',') FILTER (WHERE l.lanname IN ('internal', 'c'))
   FROM pg_catalog.pg_proc p
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
   JOIN pg_catalog.pg_language l ON l.oid = p.prolang
@@ -180,10 +183,16 @@ impl Catalog {
         let mut functions = Vec::with_capacity(rows.functions.len());
         for (i, row) in rows.functions.iter().enumerate() {
             let at = Cursor::new("functions", i, row);
+            let symbols = at.opt(3).unwrap_or("");
             functions.push(FunctionEntry {
                 schema: at.text(0)?.to_string(),
                 name: at.text(1)?.to_string(),
                 runs_queries: at.text(2)? == "true",
+                symbols: symbols
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
             });
         }
         Ok(Catalog::new(version, relations, functions, true))
@@ -312,7 +321,15 @@ mod tests {
                 ]),
             ],
             view_dependencies: vec![row(&[Some("200"), Some("r"), Some("100")])],
-            functions: vec![row(&[Some("public"), Some("leak"), Some("true")])],
+            functions: vec![
+                row(&[Some("public"), Some("leak"), Some("true"), None]),
+                row(&[
+                    Some("public"),
+                    Some("innocent"),
+                    Some("false"),
+                    Some("dblink_exec,dblink_open"),
+                ]),
+            ],
         };
         let catalog = Catalog::from_rows(7, &rows).expect("rows are well formed");
         assert_eq!(catalog.version(), 7);
@@ -332,6 +349,10 @@ mod tests {
             Some(vec![100])
         );
         assert!(catalog.functions_named("leak")[0].runs_queries);
+        assert_eq!(
+            catalog.functions_named("innocent")[0].symbols,
+            ["dblink_exec", "dblink_open"]
+        );
         assert!(catalog.functions_complete());
     }
 

@@ -129,14 +129,36 @@ impl Relation {
     }
 }
 
-/// Functions by name, as far as the rewriter cares: does a function of that name run SQL?
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Functions by name, as far as the analysis cares: what the overloads of that name are.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FunctionEntry {
     pub schema: String,
     pub name: String,
     /// Some overload is written in a language other than `internal` or `c` (SQL, PL/pgSQL, …):
     /// it can run queries the rewriter never sees.
     pub runs_queries: bool,
+    /// The implementations of the overloads written in `internal` or `c`: `pg_proc.prosrc`,
+    /// the C function that runs (`query_to_xml`, `dblink_exec`, `pg_cancel_backend`, …),
+    /// whatever the SQL-level name. Decides what a function is, not what it is called.
+    pub symbols: Vec<String>,
+}
+
+impl FunctionEntry {
+    /// An entry with no C implementations (tests, tools).
+    pub fn new(schema: &str, name: &str, runs_queries: bool) -> FunctionEntry {
+        FunctionEntry {
+            schema: schema.to_string(),
+            name: name.to_string(),
+            runs_queries,
+            symbols: Vec::new(),
+        }
+    }
+
+    /// With these C implementations.
+    pub fn with_symbols(mut self, symbols: &[&str]) -> FunctionEntry {
+        self.symbols = symbols.iter().map(|s| s.to_string()).collect();
+        self
+    }
 }
 
 /// A catalog snapshot. Cheap to share behind an `Arc`; never mutated after it is built.

@@ -4,6 +4,7 @@
 use crate::catalog::Catalog;
 use crate::census::FunctionSighting;
 use crate::error::Refusal;
+use crate::guarded;
 use crate::settings::{self, NewValue};
 
 /// Relations refused by name, in any schema (a same-named user table is refused too: cheaper than
@@ -59,35 +60,13 @@ const DENIED_RELATIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Functions refused by exact name, in any schema.
+/// Functions refused by exact name, in any schema, for masked subjects; what no analysed session
+/// may call (functions that run SQL text, reach other sessions, user code) is `crate::guarded`.
 const DENIED_FUNCTIONS: &[(&str, &str)] = &[
-    ("query_to_xml", "it runs a query given as text"),
-    ("query_to_xmlschema", "it runs a query given as text"),
-    (
-        "query_to_xml_and_xmlschema",
-        "it runs a query given as text",
-    ),
-    ("table_to_xml", "it reads a whole table by name"),
-    ("table_to_xmlschema", "it reads a table by name"),
-    (
-        "table_to_xml_and_xmlschema",
-        "it reads a whole table by name",
-    ),
-    ("ts_stat", "it runs a query given as text"),
-    ("connectby", "it reads a table by name"),
-    ("xpath_table", "it reads a table by name"),
     ("ts_rewrite", "it can run a query given as text"),
     (
         "current_query",
         "it returns the rewritten text, which embeds mask keys",
-    ),
-    (
-        "pg_stat_get_activity",
-        "it returns the statement texts of other sessions",
-    ),
-    (
-        "pg_stat_get_backend_activity",
-        "it returns the statement texts of other sessions",
     ),
     (
         "pg_stat_statements",
@@ -96,10 +75,6 @@ const DENIED_FUNCTIONS: &[(&str, &str)] = &[
     (
         "pg_get_backend_memory_contexts",
         "it shows the texts of cached plans",
-    ),
-    (
-        "pg_log_backend_memory_contexts",
-        "it logs the texts of cached plans",
     ),
     ("pg_read_file", "it reads server files"),
     ("pg_read_binary_file", "it reads server files"),
@@ -115,14 +90,6 @@ const DENIED_FUNCTIONS: &[(&str, &str)] = &[
 
 /// Functions refused by prefix, in any schema.
 const DENIED_FUNCTION_PREFIXES: &[(&str, &str)] = &[
-    ("cursor_to_xml", "it reads from a cursor by name"),
-    ("crosstab", "it runs a query given as text"),
-    ("schema_to_xml", "it reads whole schemas"),
-    ("database_to_xml", "it reads the whole database"),
-    (
-        "dblink",
-        "it runs statements on another connection, unmasked",
-    ),
     ("lo_", "large objects are outside the masking policy"),
     ("pg_file_", "it reads or writes server files"),
     (
@@ -146,17 +113,10 @@ const DENIED_FUNCTION_PREFIXES: &[(&str, &str)] = &[
     ("gin_leafpage_items", "it decodes raw index pages"),
     ("gist_page_items", "it decodes raw index pages"),
     ("hash_page_items", "it decodes raw index pages"),
-    (
-        "pg_background",
-        "it runs statements in another session, unmasked",
-    ),
 ];
 
 /// Relations a masked subject may read but not write: an UPDATE of `pg_settings` is a SET.
 const WRITE_DENIED_RELATIONS: &[&str] = &["pg_settings"];
-
-/// Schemas of PostgreSQL's own functions: trusted to run no user queries (the denylist aside).
-const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema"];
 
 fn refuse(what: &str, why: &str) -> Refusal {
     Refusal::insufficient_privilege(format!(
@@ -166,10 +126,10 @@ fn refuse(what: &str, why: &str) -> Refusal {
 
 /// Refuses a relation name a masked subject may not read.
 pub(crate) fn check_relation_name(name: &str) -> Result<(), Refusal> {
-    match DENIED_RELATIONS.iter().find(|(n, _)| *n == name) {
-        Some((n, why)) => Err(refuse(n, why)),
-        None => Ok(()),
+    if let Some((n, why)) = DENIED_RELATIONS.iter().find(|(n, _)| *n == name) {
+        return Err(refuse(n, why));
     }
+    guarded::check_relation(name).map_err(|d| refuse(&d.function, &d.why))
 }
 
 /// Refuses a write to a relation that stands for something else than data.
@@ -216,43 +176,8 @@ pub(crate) fn check_function(call: &FunctionSighting, catalog: &Catalog) -> Resu
         };
         settings::masked_may_set(&setting, value).map_err(Refusal::insufficient_privilege)?;
     }
-    check_function_code(call, catalog)
-}
-
-/// Refuses calls to functions that can run queries of their own (SQL, PL/pgSQL, …): their bodies
-/// read tables without the rewriter seeing them. PostgreSQL's own functions are trusted.
-fn check_function_code(call: &FunctionSighting, catalog: &Catalog) -> Result<(), Refusal> {
-    let name = call.base_name();
-    let schema = call.schema();
-    if schema.is_some_and(|s| SYSTEM_SCHEMAS.contains(&s)) {
-        return Ok(());
-    }
-    let candidates = catalog
-        .functions_named(name)
-        .iter()
-        .filter(|f| match schema {
-            Some(s) => f.schema == s,
-            // Unqualified: any schema could be on the subject's search_path.
-            None => true,
-        });
-    let mut known = false;
-    for f in candidates {
-        known = true;
-        if f.runs_queries && !SYSTEM_SCHEMAS.contains(&f.schema.as_str()) {
-            return Err(refuse(
-                &format!("function {}.{}", f.schema, f.name),
-                "it is written in a language that can run queries, which jitgate cannot mask",
-            ));
-        }
-    }
-    if !known && catalog.functions_complete() {
-        return Err(Refusal::insufficient_privilege(format!(
-            "function {} is not in jitgate's catalog snapshot; it may have just been created \
-             (the snapshot is refreshed after DDL)",
-            call.name.join(".")
-        )));
-    }
-    Ok(())
+    guarded::check_function(call, catalog)
+        .map_err(|d| refuse(&format!("function {}", d.function), &d.why))
 }
 
 #[cfg(test)]
@@ -270,11 +195,8 @@ mod tests {
     }
 
     fn catalog() -> Catalog {
-        let f = |schema: &str, name: &str, runs_queries| FunctionEntry {
-            schema: schema.into(),
-            name: name.into(),
-            runs_queries,
-        };
+        let f =
+            |schema: &str, name: &str, runs_queries| FunctionEntry::new(schema, name, runs_queries);
         Catalog::new(
             1,
             vec![],
