@@ -30,6 +30,8 @@ pub(crate) struct FunctionSighting {
     /// The second argument when it is a string or boolean literal.
     pub second_arg: Option<String>,
     pub arg_count: usize,
+    /// Column references inside its arguments (at any depth).
+    pub arg_columns: Vec<ColumnSighting>,
 }
 
 impl FunctionSighting {
@@ -71,6 +73,9 @@ const WATCHED: &[&str] = &[
     "MergeStmt",
     "IntoClause",
     "LockingClause",
+    "RangeSubselect",
+    "CommonTableExpr",
+    "RangeFunction",
 ];
 
 #[derive(Debug, Default)]
@@ -86,6 +91,8 @@ pub(crate) struct Census {
     /// A `CASE x WHEN …` with a test expression: it compares with an `=` found through
     /// `search_path`.
     pub case_with_operand: bool,
+    /// Column references inside the argument of each `JSON_ARRAYAGG` / `JSON_OBJECTAGG`.
+    pub json_aggregates: Vec<Vec<ColumnSighting>>,
     /// Which of [`WATCHED`] node types were met (bit i for `WATCHED[i]`).
     watched: u32,
     /// The first (outermost) one.
@@ -107,6 +114,8 @@ struct Frame {
     literals: Vec<String>,
     star: bool,
     arg_count: usize,
+    /// For calls and JSON aggregates: column references met inside their arguments.
+    arg_columns: Vec<ColumnSighting>,
 }
 
 impl Census {
@@ -237,6 +246,7 @@ impl Census {
             literals: Vec::new(),
             star: false,
             arg_count: 0,
+            arg_columns: Vec::new(),
         });
     }
 
@@ -276,6 +286,7 @@ impl Census {
                     first_arg,
                     second_arg,
                     arg_count: frame.arg_count,
+                    arg_columns: frame.arg_columns,
                 });
             }
             "TypeName" => self.type_names.push(frame.strings),
@@ -284,10 +295,24 @@ impl Census {
                 name: frame.strings,
             }),
             "SubLink" if !frame.strings.is_empty() => self.sublink_operators.push(frame.strings),
-            "ColumnRef" => self.columns.push(ColumnSighting {
-                fields: frame.strings,
-                star: frame.star,
-            }),
+            "JsonArrayAgg" | "JsonObjectAgg" => self.json_aggregates.push(frame.arg_columns),
+            "ColumnRef" => {
+                let column = ColumnSighting {
+                    fields: frame.strings,
+                    star: frame.star,
+                };
+                // Every call (or JSON aggregate) it is an argument of, at any depth.
+                for f in &mut self.stack {
+                    let in_args = matches!(
+                        (f.name, f.field),
+                        ("FuncCall", "args") | ("JsonArrayAgg" | "JsonObjectAgg", "arg")
+                    );
+                    if in_args {
+                        f.arg_columns.push(column.clone());
+                    }
+                }
+                self.columns.push(column);
+            }
             _ => {}
         }
     }

@@ -167,6 +167,7 @@ mod tests {
             first_arg: None,
             second_arg: None,
             arg_count: args,
+            arg_columns: Vec::new(),
         }
     }
 

@@ -247,6 +247,10 @@ async fn red_team(cluster: &PgCluster) {
     assert!(symbols("ts_stat").contains(&"ts_stat1".to_string()));
     assert!(symbols("ts_rewrite").contains(&"tsquery_rewrite_query".to_string()));
     assert_eq!(symbols("pg_cancel_backend"), ["pg_cancel_backend"]);
+    // Aggregates by their transition functions.
+    assert!(symbols("string_agg").contains(&"string_agg_transfn".to_string()));
+    assert!(symbols("array_agg").contains(&"array_agg_transfn".to_string()));
+    assert!(symbols("xmlagg").contains(&"xmlconcat2".to_string()));
     assert_eq!(
         symbols("pg_stat_get_backend_idset"),
         ["pg_stat_get_backend_idset"]

@@ -43,6 +43,13 @@ impl ColumnMasks for SubjectMasks {
             .is_some_and(|mask| mask.exact_in_stream(&ty))
     }
 
+    fn masks_by_content(&self, column: &ProtectedColumn<'_>) -> bool {
+        let mask = self
+            .view
+            .mask_for(column.schema, column.table, column.column);
+        matches!(mask, Some(jitgate_masking::Mask::Scan))
+    }
+
     fn may_protect(&self, schema: Option<&str>, table: &str) -> bool {
         match schema {
             Some(schema) => self.view.may_protect(schema, table),

@@ -470,3 +470,37 @@ async fn guarded_sessions_cannot_reach_other_subjects_sessions() {
         "erin's statement was cancelled: {finished:?}"
     );
 }
+
+/// Class 6 (aggregation side): a card split across rows passes the per-value `scan` mask as two
+/// halves; aggregates that join rows may not put them back together, however the column is
+/// named or renamed on the way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_cannot_be_joined_around_a_scan_mask() {
+    let env = start();
+    let uri = alice(&env);
+    for sql in [
+        "select string_agg(notes, ' ' order by id) from customers where id > 1",
+        "select array_to_string(array_agg(notes order by id), ' ') from customers",
+        "select json_agg(c.notes) from customers c",
+        "select jsonb_agg(c) from customers c",
+        "select xmlagg(xmlelement(name n, notes)) from customers",
+        "select string_agg(x, ' ') from (select notes as x from customers where id > 1) s",
+        "with w as (select notes as x from customers) select string_agg(x, ' ') from w",
+        "select json_arrayagg(notes) from customers",
+        "select string_agg(notes, ' ') over (order by id) from customers",
+    ] {
+        assert_eq!(
+            refused_with(&env, &uri, sql).await.as_deref(),
+            Some("42501"),
+            "{sql}"
+        );
+    }
+    // Aggregates over clear columns still run.
+    let (ok, out, err) = run(
+        &env,
+        &uri,
+        "select string_agg(full_name, ', ' order by id) from customers",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "Ada Anders, Ben Baker, Carla Costa");
+}

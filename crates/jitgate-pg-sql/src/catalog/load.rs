@@ -87,14 +87,21 @@ SELECT DISTINCT r.ev_class::pg_catalog.text, 'f', p.oid::pg_catalog.text
    AND pn.nspname NOT IN ('pg_catalog', 'information_schema')";
 
 /// Per schema and name: whether an overload is written in a query-capable language, and the C
-/// functions (`prosrc` of `internal` and `c` overloads) the others run.
+/// functions (`prosrc` of `internal` and `c` code) the others run. An aggregate runs its
+/// transition and final functions: their languages and implementations count as its own.
 const FUNCTIONS_SQL: &str = "\
 SELECT n.nspname, p.proname,
-       pg_catalog.bool_or(l.lanname NOT IN ('internal', 'c'))::pg_catalog.text,
-       pg_catalog.string_agg(DISTINCT p.prosrc, ',') FILTER (WHERE l.lanname IN ('internal', 'c'))
+       COALESCE(pg_catalog.bool_or(c.lanname NOT IN ('internal', 'c')), false)::pg_catalog.text,
+       pg_catalog.string_agg(DISTINCT c.prosrc, ',') FILTER (WHERE c.lanname IN ('internal', 'c'))
   FROM pg_catalog.pg_proc p
   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-  JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+  LEFT JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid
+  JOIN LATERAL (
+        SELECT l.lanname, q.prosrc
+          FROM pg_catalog.pg_proc q
+          JOIN pg_catalog.pg_language l ON l.oid = q.prolang
+         WHERE q.oid IN (p.oid, a.aggtransfn, a.aggfinalfn)
+       ) c ON true
  GROUP BY n.nspname, p.proname";
 
 impl Catalog {

@@ -15,6 +15,7 @@
 //! 3. the census finds any relation the walker did not vet; if it could be protected, the
 //!    statement is refused. The walker need not be complete; together they fail closed.
 
+mod aggregation;
 mod dml;
 mod nodes;
 mod policy;
@@ -116,9 +117,11 @@ pub(crate) fn rewrite_planned(
             .as_ref()
             .is_some_and(crate::classify::changes_catalog);
         // Before the walk: mask expressions are trusted, and checked on their own.
-        for call in &Census::of(&*stmt).functions {
+        let census = Census::of(&*stmt);
+        for call in &census.functions {
             policy::check_function(call, catalog)?;
         }
+        walker.check_aggregation(&census)?;
         if protocol == Protocol::SimpleQuery {
             if let Some(NodeEnum::SelectStmt(select)) = stmt.node.as_ref() {
                 walker.returned_only = returned::evaluated_columns(select);

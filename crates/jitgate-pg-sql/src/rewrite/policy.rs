@@ -191,6 +191,7 @@ mod tests {
             first_arg: first.map(str::to_string),
             second_arg: None,
             arg_count: 1,
+            arg_columns: Vec::new(),
         }
     }
 

@@ -41,6 +41,9 @@ pub(crate) struct MaskedRelation {
     /// [`ColumnMasks::exact_in_results`]), and which the relation masks itself rather than
     /// through a parent: the stream knows a column by its own relation and number.
     pub exact_in_results: Vec<String>,
+    /// Masked columns whose masks judge each value by content (see
+    /// [`ColumnMasks::masks_by_content`]), own or inherited.
+    pub by_content: Vec<String>,
 }
 
 /// Protections of one subject over one catalog snapshot, kept across statements: building a
@@ -162,11 +165,15 @@ impl<'a> Protections<'a> {
         let mut items = Vec::with_capacity(rel.columns.len());
         let mut masked_columns = Vec::new();
         let mut exact_in_results = Vec::new();
+        let mut by_content = Vec::new();
         for col in &rel.columns {
             let quoted = quote_ident(&col.name);
             match self.column_mask(rel, &col.name, &quoted) {
-                (MaskSql::Clear, _) => items.push(quoted),
-                (MaskSql::Expr(sql), own) => {
+                (MaskSql::Clear, _, _) => items.push(quoted),
+                (MaskSql::Expr(sql), own, content) => {
+                    if content {
+                        by_content.push(col.name.clone());
+                    }
                     if own
                         && self
                             .masks
@@ -177,7 +184,7 @@ impl<'a> Protections<'a> {
                     masked_columns.push(col.name.clone());
                     items.push(format!("{sql} AS {quoted}"));
                 }
-                (MaskSql::Unavailable(why), _) => {
+                (MaskSql::Unavailable(why), _, _) => {
                     return Protection::Refused(format!(
                         "column {}.{}.{} is masked but its mask cannot be applied: {why}",
                         rel.schema, rel.name, col.name
@@ -199,6 +206,7 @@ impl<'a> Protections<'a> {
                 query,
                 masked_columns,
                 exact_in_results,
+                by_content,
             })),
             Err(why) => Protection::Refused(format!(
                 "the masks of {}.{} do not form a safe query: {why}",
@@ -207,28 +215,30 @@ impl<'a> Protections<'a> {
         }
     }
 
-    /// The mask of `column` in `rel`, else in its ancestors (all of them, nearest first); and
-    /// whether it is `rel`'s own.
-    fn column_mask(&self, rel: &Relation, column: &str, quoted: &str) -> (MaskSql, bool) {
+    /// The mask of `column` in `rel`, else in its ancestors (all of them, nearest first);
+    /// whether it is `rel`'s own; and whether it masks by content.
+    fn column_mask(&self, rel: &Relation, column: &str, quoted: &str) -> (MaskSql, bool, bool) {
         let mut pending = vec![rel];
         let mut visited = 0;
         while let Some(r) = pending.pop() {
             visited += 1;
             if visited > MAX_NESTING {
                 let why = MaskSql::Unavailable("inheritance nests too deeply".into());
-                return (why, false);
+                return (why, false, false);
             }
             if let Some(col) = r.column(column) {
-                let mask = self.masks.mask_sql(&protected_column(r, col, quoted));
+                let protected = protected_column(r, col, quoted);
+                let mask = self.masks.mask_sql(&protected);
                 if mask != MaskSql::Clear {
-                    return (mask, visited == 1);
+                    let content = self.masks.masks_by_content(&protected);
+                    return (mask, visited == 1, content);
                 }
             }
             // Reversed so that the first (nearest) parent is looked at next.
             let parents = r.parents.iter().rev();
             pending.extend(parents.filter_map(|&p| self.catalog.relation_by_oid(p)));
         }
-        (MaskSql::Clear, false)
+        (MaskSql::Clear, false, false)
     }
 }
 

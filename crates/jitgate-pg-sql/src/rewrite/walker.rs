@@ -146,6 +146,11 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
+    /// How the subject may read `rel`.
+    pub(super) fn protection_of(&mut self, rel: &Relation) -> Protection {
+        self.protections.of(rel)
+    }
+
     /// Whether a name, wherever it appears, might mean a relation the subject may not read as is.
     pub(super) fn possibly_protected(&mut self, schema: &str, name: &str) -> bool {
         let catalog = self.catalog;
@@ -379,9 +384,11 @@ impl<'a> Walker<'a> {
         };
         let mut query = parse_view(&def.sql)
             .map_err(|e| refuse(format!("its definition could not be analysed: {e}")))?;
-        for call in &Census::of(&query).functions {
+        let census = Census::of(&query);
+        for call in &census.functions {
             policy::check_function(call, self.catalog)?;
         }
+        self.check_aggregation(&census)?;
         // The definition's names were resolved when the view was created: the subject's WITH
         // queries must not capture them.
         let outer_ctes = std::mem::take(&mut self.ctes);
