@@ -449,7 +449,7 @@ async fn guarded_sessions_cannot_reach_other_subjects_sessions() {
             format!("select pg_terminate_backend({pid})"),
             format!("select pg_catalog.pg_terminate_backend({pid}, 100)"),
             format!("select pg_log_backend_memory_contexts({pid})"),
-            format!("select pg_stat_get_backend_activity(s) from pg_stat_get_backend_idset() s"),
+            "select pg_stat_get_backend_activity(s) from pg_stat_get_backend_idset() s".to_string(),
             "select pg_stat_get_backend_pid(s) from pg_stat_get_backend_idset() s".to_string(),
             "select * from pg_stat_get_activity(null)".to_string(),
             "select query from pg_stat_activity".to_string(),
