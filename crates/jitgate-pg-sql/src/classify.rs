@@ -165,11 +165,27 @@ fn classify_statement(node: &N, catalog: &Catalog) -> StatementKind {
         let denied = guarded::check_function(f, catalog).err().map(guarded);
         classify_function(f).into_iter().chain(denied)
     });
-    let relations = census
-        .relations
-        .iter()
-        .filter_map(|r| guarded::check_relation(&r.name).err().map(guarded));
+    let relations = census.relations.iter().filter_map(|r| {
+        let denied = guarded::check_relation(&r.name).err().map(guarded);
+        denied.or_else(|| view_calling_unseen_code(catalog, &r.schema, &r.name))
+    });
     functions.chain(relations).fold(kind, StatementKind::worst)
+}
+
+/// A view (any the name can mean) that calls code the analysis cannot see into: a function in
+/// a query-capable language, or one that runs SQL text (it could leave read-only mode).
+fn view_calling_unseen_code(catalog: &Catalog, schema: &str, name: &str) -> Option<StatementKind> {
+    let view = catalog
+        .relations_named(name)
+        .filter(|r| schema.is_empty() || r.schema == schema)
+        .find(|r| r.view.as_ref().is_some_and(|v| v.calls_user_code))?;
+    Some(StatementKind::ReadOnlyEscape {
+        command: "SELECT",
+        reason: format!(
+            "view {}.{} calls functions that run queries jitgate cannot see into",
+            view.schema, view.name
+        ),
+    })
 }
 
 fn by_statement_type(node: &N, census: &Census) -> StatementKind {

@@ -230,7 +230,9 @@ async fn red_team(cluster: &PgCluster) {
     client
         .batch_execute(
             "CREATE FUNCTION public.innocent(text, boolean, boolean, text) RETURNS xml \
-             AS 'query_to_xml' LANGUAGE internal STABLE STRICT",
+             AS 'query_to_xml' LANGUAGE internal STABLE STRICT; \
+             CREATE VIEW public.xml_report AS \
+             SELECT pg_catalog.query_to_xml('SELECT ssn FROM public.customers', true, false, '') AS x",
         )
         .await
         .expect("create the wrapper");
@@ -247,6 +249,22 @@ async fn red_team(cluster: &PgCluster) {
     assert!(symbols("ts_stat").contains(&"ts_stat1".to_string()));
     assert!(symbols("ts_rewrite").contains(&"tsquery_rewrite_query".to_string()));
     assert_eq!(symbols("pg_cancel_backend"), ["pg_cancel_backend"]);
+    // A view over query_to_xml reads what its text says, unseen: refused to both.
+    let report = catalog
+        .relation("public", "xml_report")
+        .expect("view loaded");
+    assert!(report.view.as_ref().is_some_and(|v| v.calls_user_code));
+    let kinds = jitgate_pg_sql::classify_with_catalog("SELECT * FROM xml_report", &catalog)
+        .expect("parses");
+    assert!(kinds.iter().any(|k| !k.allowed_read_only()));
+    let refused = jitgate_pg_sql::rewrite(
+        "SELECT * FROM xml_report",
+        &catalog,
+        &SearchPath::default_for(cluster.superuser()),
+        &TestMasks::new(),
+        jitgate_pg_sql::Protocol::Extended,
+    );
+    assert!(refused.is_err(), "{refused:?}");
     // Aggregates by their transition functions.
     assert!(symbols("string_agg").contains(&"string_agg_transfn".to_string()));
     assert!(symbols("array_agg").contains(&"array_agg_transfn".to_string()));

@@ -360,6 +360,10 @@ CREATE FUNCTION public.innocent(text, boolean, boolean, text) RETURNS xml
   AS 'query_to_xml' LANGUAGE internal STABLE STRICT;
 CREATE FUNCTION public.flip() RETURNS text LANGUAGE plpgsql AS
   $$BEGIN RETURN set_config('default_transaction_read_only', 'off', false); END$$;
+CREATE VIEW public.xml_report AS
+  SELECT query_to_xml('select ssn, card from public.customers', true, false, '') AS x;
+CREATE VIEW public.flipped AS SELECT public.flip() AS was;
+GRANT SELECT ON public.xml_report, public.flipped TO svc;
 ";
 
 /// Class 9: a read-only session cannot leave read-only mode through functions that run SQL
@@ -384,6 +388,9 @@ async fn read_only_grants_hold_against_functions_that_run_sql_text() {
          new_value => 'off', is_local => false)"
             .to_string(),
         "select table_to_xml('customers', false, false, '')".to_string(),
+        // Views a superuser made over such code.
+        "select * from flipped".to_string(),
+        "select * from xml_report".to_string(),
     ];
     for sql in &attacks {
         assert_eq!(
@@ -477,6 +484,7 @@ async fn guarded_sessions_cannot_reach_other_subjects_sessions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_cannot_be_joined_around_a_scan_mask() {
     let env = start();
+    env.cluster.psql("app", WRAPPERS).expect("wrappers");
     let uri = alice(&env);
     for sql in [
         "select string_agg(notes, ' ' order by id) from customers where id > 1",
@@ -495,6 +503,14 @@ async fn rows_cannot_be_joined_around_a_scan_mask() {
             "{sql}"
         );
     }
+    // A view over query_to_xml would read the clear table (known from the snapshot: the
+    // view was there before alice's first login).
+    assert_eq!(
+        refused_with(&env, &uri, "select * from xml_report")
+            .await
+            .as_deref(),
+        Some("42501")
+    );
     // Aggregates over clear columns still run.
     let (ok, out, err) = run(
         &env,

@@ -202,7 +202,32 @@ impl Catalog {
                     .collect(),
             });
         }
+        mark_views_calling_unseen_code(&mut relations, &functions);
         Ok(Catalog::new(version, relations, functions, true))
+    }
+}
+
+/// Views whose definitions call functions no analysed session may call (`crate::guarded`):
+/// built-in ones such as `query_to_xml` leave no trace in `pg_depend` (system objects are
+/// pinned), so each definition is parsed and its calls judged like a statement's. A definition
+/// that does not parse counts as calling them.
+fn mark_views_calling_unseen_code(relations: &mut [Relation], functions: &[FunctionEntry]) {
+    let known = Catalog::new(0, Vec::new(), functions.to_vec(), true);
+    for rel in relations {
+        let Some(def) = rel.view.as_mut() else {
+            continue;
+        };
+        if def.calls_user_code {
+            continue;
+        }
+        def.calls_user_code = match crate::parse::parse(&def.sql, pg_query::ParserOptions::DEFAULT)
+        {
+            Ok(tree) => crate::census::Census::of(&tree)
+                .functions
+                .iter()
+                .any(|call| crate::guarded::check_function(call, &known).is_err()),
+            Err(_) => true,
+        };
     }
 }
 

@@ -93,7 +93,8 @@ pub struct ViewDefinition {
     /// Relations its rule depends on (`pg_depend` on `pg_rewrite`).
     pub depends_on: Vec<u32>,
     /// It calls a function written in a procedural language outside `pg_catalog`, which can read
-    /// any table without the rewriter seeing it.
+    /// any table without the rewriter seeing it, or one whose implementation runs SQL text,
+    /// reads by name or reaches other sessions (`query_to_xml`, `dblink`, …).
     pub calls_user_code: bool,
 }
 

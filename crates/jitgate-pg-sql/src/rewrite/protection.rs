@@ -145,10 +145,11 @@ impl<'a> Protections<'a> {
                 Protection::Masked(_) | Protection::Inline => reads_protected = true,
             }
         }
-        if reads_protected && def.calls_user_code {
+        // Code the view calls can read masked tables whether or not the view's own query does.
+        if def.calls_user_code {
             return Protection::Refused(format!(
-                "view {}.{} reads tables with masked columns and calls functions written in a \
-                 procedural language, which could read them unmasked",
+                "view {}.{} calls functions that run queries jitgate cannot see (a procedural \
+                 language, or SQL given as text), which could read masked columns unmasked",
                 rel.schema, rel.name
             ));
         }
