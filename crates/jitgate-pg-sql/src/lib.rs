@@ -22,11 +22,24 @@
 //! when a protected relation of the same name exists. A text with a backslash is always sent as
 //! printed from the analysed tree, so `standard_conforming_strings` cannot change its meaning.
 //!
+//! Column references are resolved against the relation's real columns: `t.f` with `f` no
+//! column of `t` is `f(t)`, the whole row (`rewrite/references.rs`).
+//!
+//! # What no analysed session may call (42501), masked or read-only
+//! Functions known, by their implementation in the catalog (`pg_proc.prosrc`) or by name, to
+//! run SQL text or read by name (`query_to_xml`, `table_to_xml`, `ts_stat`, `ts_rewrite` with a
+//! query, `crosstab`, `connectby`, `dblink*`, …), to reach other sessions (`pg_cancel_backend`,
+//! `pg_terminate_backend`, `pg_stat_get_backend_*`, `pg_stat_get_activity`, …), functions in a
+//! query-capable language outside `pg_catalog`, functions the snapshot lacks; views of other
+//! sessions (`pg_stat_activity`, `pg_locks`, …) and views calling any of these (`guarded.rs`).
+//! The client encoding stays UTF8.
+//!
 //! # What is refused (42501), for masked subjects only
 //! DO, CALL, CREATE FUNCTION/PROCEDURE/TRIGGER/RULE/EXTENSION/… (an allowlist of statement
-//! types); calls to functions written in a query-capable language outside `pg_catalog`, and to
-//! functions that read by name or query text (`query_to_xml`, `table_to_xml`, `ts_stat`,
-//! `crosstab`, `dblink*`, `lo_*`, `pg_read_file`, `current_query`, …); `pg_statistic`,
+//! types); settings outside an allowlist of those that cannot echo statements, and
+//! `client_min_messages` below NOTICE (`settings.rs`); aggregates that join rows over columns
+//! masked with `scan`; functions that read outside the masking policy (`lo_*`, `pg_read_file`,
+//! `current_query`, …); `pg_statistic`,
 //! `pg_stats*`, `pg_stat_activity`, `pg_stat_statements`, `pg_prepared_statements`, `pg_cursors`,
 //! `pg_largeobject`; EXPLAIN of anything that reads protected data, and EXPLAIN EXECUTE; SET
 //! ROLE / SESSION AUTHORIZATION and `set_config('role', …)`; foreign tables; views or
