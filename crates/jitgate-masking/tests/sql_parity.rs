@@ -25,6 +25,9 @@ const COLUMNS: &[(&str, u32, &str, &[&str])] = &[
             "'Zoë Ünal'",
             "'x'",
             "repeat('Ab9-', 20)",
+            // tokenize's SQL: the last length rewritten in one expression, the first walked.
+            "repeat('a1B', 10) || 'z-'",
+            "repeat('a1B', 11)",
             "'call 415-555-2671, mail a@b.io, card 4111 1111 1111 1111, ip 10.0.0.1'",
             "'it''s \\ back'",
             "NULL",

@@ -82,10 +82,11 @@ pub trait ColumnMasks {
     fn mask_sql(&self, column: &ProtectedColumn<'_>) -> MaskSql;
 
     /// Whether the result stream can apply `column`'s mask to its clear value and get exactly
-    /// what the expression of [`ColumnMasks::mask_sql`] gives. For such columns, a plain SELECT
-    /// sent as a simple query that only returns the column (never filters, orders, groups or
-    /// computes with it) reads it clear from the table and leaves the masking to the result
-    /// stream, which knows the column from its RowDescription; everything else is masked in SQL.
+    /// what the expression of [`ColumnMasks::mask_sql`] gives, in text and binary format alike.
+    /// For such columns, a plain SELECT (simple query or Parse) that only returns the column
+    /// (never filters, orders, groups or computes with it) reads it clear from the table and
+    /// leaves the masking to the result stream, which knows the column from the RowDescription
+    /// of the statement or portal the rows come from; everything else is masked in SQL.
     fn exact_in_results(&self, column: &ProtectedColumn<'_>) -> bool {
         let _ = column;
         false

@@ -4,6 +4,7 @@
 
 use crate::codec::{backend, cstr_prefix, HEADER_LEN};
 use crate::front::ResourceFront;
+use crate::portals::Portals;
 use crate::relay::Flow;
 use crate::results::ResultFilter;
 use crate::statements::{Refusal, StatementLog};
@@ -53,7 +54,8 @@ pub trait GuardProvider: Send + Sync {
 
 /// The client side of a guarded session: rewrites Query and Parse messages, and after a refused
 /// Parse drops the rest of the extended-protocol batch up to its Sync, as PostgreSQL itself
-/// skips a batch after an error.
+/// skips a batch after an error. In a session whose results are filtered, what it forwards is
+/// shown to [`Portals`], which may add a Describe before an Execute.
 pub struct GuardedClient {
     policy: Box<dyn StatementPolicy>,
     skipping_to_sync: bool,
@@ -69,18 +71,26 @@ impl GuardedClient {
         }
     }
 
-    /// Handles one client message, appending what goes upstream to `out`.
+    /// Handles one client message, appending what goes upstream to `out`. `portals` follows
+    /// the extended protocol for a result filter, when the session has one.
     pub fn message(
         &mut self,
         tag: u8,
         msg: &[u8],
         out: &mut BytesMut,
         log: &mut StatementLog,
+        mut portals: Option<&mut Portals>,
     ) -> Flow {
+        let mut forwarding = |tag: u8, msg: &[u8], out: &mut BytesMut| {
+            if let Some(p) = portals.as_deref_mut() {
+                p.forwarding(tag, msg, out);
+            }
+        };
         if self.skipping_to_sync {
             match tag {
                 b'S' => {
                     self.skipping_to_sync = false;
+                    forwarding(b'S', &SYNC, out);
                     out.extend_from_slice(&SYNC);
                     log.client_message(tag, msg);
                 }
@@ -98,15 +108,18 @@ impl GuardedClient {
                 match self.verdict(sql, Protocol::SimpleQuery) {
                     Verdict::Pass => {
                         log.client_message(tag, msg);
+                        forwarding(tag, msg, out);
                         out.extend_from_slice(msg);
                     }
                     Verdict::Rewrite(new) => {
                         // Audited with the text the client sent.
                         log.client_message(tag, msg);
+                        forwarding(tag, msg, out);
                         backend::query(out, &new);
                     }
                     Verdict::Refuse(refusal) => {
                         log.refused(sql, refusal);
+                        forwarding(b'S', &SYNC, out);
                         out.extend_from_slice(&SYNC);
                     }
                 }
@@ -120,10 +133,12 @@ impl GuardedClient {
                 match self.verdict(sql, Protocol::Extended) {
                     Verdict::Pass => {
                         log.client_message(tag, msg);
+                        forwarding(tag, msg, out);
                         out.extend_from_slice(msg);
                     }
                     Verdict::Rewrite(new) => {
                         log.client_message(tag, msg);
+                        forwarding(tag, msg, out);
                         backend::message(out, b'P', |b| {
                             b.extend_from_slice(name);
                             b.put_u8(0);
@@ -147,6 +162,7 @@ impl GuardedClient {
                         kind: "statement.refused",
                     },
                 );
+                forwarding(b'S', &SYNC, out);
                 out.extend_from_slice(&SYNC);
             }
             b'X' => {
@@ -155,6 +171,7 @@ impl GuardedClient {
             }
             _ => {
                 log.client_message(tag, msg);
+                forwarding(tag, msg, out);
                 out.extend_from_slice(msg);
             }
         }
@@ -207,7 +224,7 @@ mod tests {
         let mut log = StatementLog::default();
         let mut out = BytesMut::new();
         for m in messages {
-            guard.message(m[0], m, &mut out, &mut log);
+            guard.message(m[0], m, &mut out, &mut log, None);
         }
         (out.to_vec(), log)
     }

@@ -8,6 +8,7 @@ use crate::codec::scanner::{Limits, Oversize};
 use crate::front::{Front, ResourceFront};
 use crate::guard::GuardedClient;
 use crate::login::{goodbye, open, Fatal, Opened, GOODBYE_TIMEOUT};
+use crate::portals::{Answer, Portals};
 use crate::relay::{self, Direction, Flow, PumpEnd, PumpError, READ_CHUNK};
 use crate::results::ResultFilter;
 use crate::statements::StatementLog;
@@ -156,8 +157,10 @@ impl Relay {
         UW: AsyncWrite + Unpin + Send,
     {
         let log = Mutex::new(StatementLog::default());
+        let portals = Mutex::new(Portals::default());
         let auditor = session.auditor();
         let lock = || log.lock().unwrap_or_else(|p| p.into_inner());
+        let lock_portals = || portals.lock().unwrap_or_else(|p| p.into_inner());
         // Notes a server message for the audit trail; returns a refusal owed to the client.
         let note = |tag: u8, msg: &[u8]| {
             if !matches!(tag, b'C' | b'I' | b's' | b'E' | b'Z') {
@@ -200,37 +203,42 @@ impl Relay {
                 ),
             ),
             // Guarded sessions: statements checked, results filtered, refusals delivered in order.
-            Some(Guard { client, results }) => (
-                Box::pin(self.from_client.pump_rewriting(
-                    &mut client_rx,
-                    &mut up_tx,
-                    |tag, msg, out| client.message(tag, msg, out, &mut lock()),
-                )),
-                Box::pin(self.from_upstream.pump_rewriting(
-                    &mut up_rx,
-                    &mut client_tx,
-                    |tag, msg, out| {
-                        if let Some(refusal) = note(tag, msg) {
-                            let text = String::from_utf8_lossy(&refusal.sqlstate);
-                            backend::error_response(out, Severity::Error, &text, &refusal.message);
-                        }
-                        match (tag, results.as_mut()) {
-                            (b'T', Some(f)) => {
-                                f.row_description(msg);
-                                out.extend_from_slice(msg);
+            Some(Guard { client, results }) => {
+                let filtered = results.is_some();
+                (
+                    Box::pin(self.from_client.pump_rewriting(
+                        &mut client_rx,
+                        &mut up_tx,
+                        move |tag, msg, out| {
+                            let mut portals = lock_portals();
+                            let portals = filtered.then_some(&mut *portals);
+                            client.message(tag, msg, out, &mut lock(), portals)
+                        },
+                    )),
+                    Box::pin(self.from_upstream.pump_rewriting(
+                        &mut up_rx,
+                        &mut client_tx,
+                        |tag, msg, out| {
+                            if let Some(refusal) = note(tag, msg) {
+                                let text = String::from_utf8_lossy(&refusal.sqlstate);
+                                backend::error_response(
+                                    out,
+                                    Severity::Error,
+                                    &text,
+                                    &refusal.message,
+                                );
                             }
-                            (b'D', Some(f)) => {
-                                if !f.data_row(msg, out) {
-                                    return Flow::ForwardAndStop;
+                            match results.as_mut() {
+                                Some(f) => filter(&mut **f, &mut lock_portals(), tag, msg, out),
+                                None => {
+                                    out.extend_from_slice(msg);
+                                    Flow::Forward
                                 }
                             }
-                            (b'E' | b'N', Some(f)) => f.error_or_notice(msg, out),
-                            _ => out.extend_from_slice(msg),
-                        }
-                        Flow::Forward
-                    },
-                )),
-            ),
+                        },
+                    )),
+                )
+            }
         };
         let outcome = tokio::select! {
             biased;
@@ -306,6 +314,53 @@ impl Outcome {
             ),
         }
     }
+}
+
+/// Passes one server message of a filtered session through `filter`, following the extended
+/// protocol with `portals` so that every row is read with its own description. Ends the session
+/// (after a FATAL error the client can read) rather than let a row through unfiltered.
+fn filter(
+    filter: &mut dyn ResultFilter,
+    portals: &mut Portals,
+    tag: u8,
+    msg: &[u8],
+    out: &mut BytesMut,
+) -> Flow {
+    let unfiltered = match (portals.answer(tag), tag) {
+        (Answer::Describes, _) => {
+            filter.row_description(msg);
+            out.extend_from_slice(msg);
+            return Flow::Forward;
+        }
+        (Answer::Injected, b'T') => {
+            filter.row_description(msg);
+            return Flow::Forward;
+        }
+        (Answer::Injected, _) => return Flow::Forward,
+        (Answer::Row, _) => {
+            if filter.data_row(msg, out) {
+                return Flow::Forward;
+            }
+            "a result row jitgate could not filter"
+        }
+        (Answer::OutOfStep(why), _) => why,
+        (Answer::Other, b'E' | b'N') => {
+            filter.error_or_notice(msg, out);
+            return Flow::Forward;
+        }
+        (Answer::Other, _) => {
+            out.extend_from_slice(msg);
+            return Flow::Forward;
+        }
+    };
+    tracing::warn!("ending a filtered session: {unfiltered}");
+    backend::error_response(
+        out,
+        Severity::Fatal,
+        "XX000",
+        &format!("terminating connection: jitgate ended the session rather than pass {unfiltered}"),
+    );
+    Flow::ForwardAndStop
 }
 
 /// Finishes the message being forwarded, then sends a FATAL error — if it can within the time.

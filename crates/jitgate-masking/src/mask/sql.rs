@@ -130,6 +130,12 @@ fn hash(
 
 /// Replaces each ASCII digit and letter by one of its class, offset by a MAC byte for its
 /// position (see `keyed.rs`); a scalar subquery walks the characters in order.
+///
+/// The MAC is computed once per value, in a subquery that `OFFSET 0` keeps the planner from
+/// pulling up: pulled up, its expression is copied into every use, and PostgreSQL computed it
+/// again for every character. The expression stays small on purpose: one written out per
+/// character position was faster still without JIT, but large enough that PostgreSQL's JIT
+/// compiler (on by default for costly queries) spent seconds compiling it.
 fn tokenize(column: &str, text: &str, target: &str, subkey: &crate::key::Subkey) -> String {
     let mac = subkey.sql(&call("convert_to", &["jg_v.jg_t", "'UTF8'"]));
     let code = call("ascii", &["jg_s.jg_ch"]);
@@ -178,7 +184,7 @@ fn tokenize(column: &str, text: &str, target: &str, subkey: &crate::key::Subkey)
     );
     let walk = format!(
         "(SELECT {agg} FROM (SELECT jg_i, {ch} AS jg_ch, {offset} AS jg_o \
-         FROM (SELECT jg_t, {mac} AS jg_h FROM (SELECT {text} AS jg_t) AS jg_v) AS jg_k, \
+         FROM (SELECT jg_t, {mac} AS jg_h FROM (SELECT {text} AS jg_t) AS jg_v OFFSET 0) AS jg_k, \
          {series} AS jg_i) AS jg_s)",
         agg = format_args!("pg_catalog.string_agg({replaced}, '' ORDER BY jg_s.jg_i)"),
         ch = call("substr", &["jg_k.jg_t", "jg_i", "1"]),

@@ -54,23 +54,28 @@ pub struct Rewritten {
     /// snapshot (new relations, renamed columns, views).
     pub changes_catalog: bool,
     /// Masked columns (`schema.table.column`) this text reads clear and only returns, so the
-    /// result stream must mask them (see [`Protocol::SimpleQuery`]). Empty unless asked for.
+    /// result stream must mask them (see [`Protocol`]).
     pub masked_in_results: Vec<String>,
     /// The text sets the session's `search_path` (the last such SET): the front should resolve
     /// later statements with the new path.
     pub search_path_change: Option<SearchPathChange>,
 }
 
-/// How a statement text reached the gateway, which decides where masks may be applied.
+/// How a statement text reached the gateway.
+///
+/// In both, columns a plain SELECT only returns are read clear and left to the result stream
+/// ([`Rewritten::masked_in_results`]) when their masks are exact there. That is sound only
+/// because the front reads every row with the description of the very statement or portal it
+/// comes from, which names each value's table column: a simple Query's statements each send
+/// their RowDescription before their rows, and in the extended protocol the PostgreSQL front
+/// describes the portal immediately before each Execute (its `portals` module), ending the
+/// session on a row whose description it does not hold. A front that cannot promise this must
+/// not use this rewrite for masked subjects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
-    /// A simple-protocol Query: the rows of each of its statements follow their own
-    /// RowDescription, so a result filter always knows which table column each value comes
-    /// from. Columns a plain SELECT only returns may then be masked in the result stream
-    /// ([`Rewritten::masked_in_results`]) when their masks are exact there.
+    /// A simple-protocol Query (possibly several statements).
     SimpleQuery,
-    /// A Parse message (or anything else): rows may arrive long after, or without, the
-    /// description they belong to, so every mask is applied in SQL.
+    /// A Parse message: one statement, executed later through its portals.
     Extended,
 }
 
@@ -102,7 +107,8 @@ pub(crate) fn rewrite_planned(
     catalog: &Catalog,
     search_path: &SearchPath,
     masks: &dyn ColumnMasks,
-    protocol: Protocol,
+    // Both protocols are rewritten alike (see `Protocol`); the cache still keeps them apart.
+    _protocol: Protocol,
     plans: Option<&MaskPlans>,
 ) -> Result<Rewritten, Refusal> {
     let mut tree = parse(sql, ParserOptions::DEFAULT).map_err(Refusal::syntax_error)?;
@@ -122,10 +128,8 @@ pub(crate) fn rewrite_planned(
             policy::check_function(call, catalog)?;
         }
         walker.check_aggregation(&census)?;
-        if protocol == Protocol::SimpleQuery {
-            if let Some(NodeEnum::SelectStmt(select)) = stmt.node.as_ref() {
-                walker.returned_only = returned::evaluated_columns(select);
-            }
+        if let Some(NodeEnum::SelectStmt(select)) = stmt.node.as_ref() {
+            walker.returned_only = returned::evaluated_columns(select);
         }
         walker.statement(stmt)?;
         walker.returned_only = None;
