@@ -13,6 +13,7 @@
 //! - [`rewrite_data_row`] and [`scrub_error_fields`] apply masks and detectors to the result
 //!   stream, one message at a time.
 
+mod blot;
 pub mod detect;
 mod key;
 mod mask;
@@ -22,6 +23,7 @@ mod row;
 mod scrub;
 mod types;
 
+pub use blot::PIECE as KEY_PIECE;
 pub use detect::{CustomDetector, Detector, Finding, Kind, Scanner, Validator};
 pub use key::{MaskKey, WeakKey, MIN_KEY_BYTES};
 pub use mask::{Generalization, Mask, MaskError, SparkType, Written};
