@@ -9,7 +9,7 @@ use crate::front::{Front, ResourceFront};
 use crate::guard::GuardedClient;
 use crate::login::{goodbye, open, Fatal, Opened, GOODBYE_TIMEOUT};
 use crate::relay::{self, Direction, Flow, PumpEnd, PumpError, READ_CHUNK};
-use crate::results::ResultFilter;
+use crate::results::{backend_kind, BackendKind, ResultFilter};
 use crate::statements::StatementLog;
 use crate::stream::PgStream;
 use crate::upstream;
@@ -214,20 +214,38 @@ impl Relay {
                             let text = String::from_utf8_lossy(&refusal.sqlstate);
                             backend::error_response(out, Severity::Error, &text, &refusal.message);
                         }
-                        match (tag, results.as_mut()) {
-                            (b'T', Some(f)) => {
+                        let Some(f) = results.as_mut() else {
+                            out.extend_from_slice(msg);
+                            return Flow::Forward;
+                        };
+                        // A masked session: every kind of message is shown to the filter or
+                        // named as carrying no data; anything else ends the session.
+                        let filtered = match (backend_kind(tag), tag) {
+                            (BackendKind::Rows, b'T') => {
                                 f.row_description(msg);
                                 out.extend_from_slice(msg);
+                                true
                             }
-                            (b'D', Some(f)) => {
-                                if !f.data_row(msg, out) {
-                                    return Flow::ForwardAndStop;
-                                }
+                            (BackendKind::Rows, _) => f.data_row(msg, out),
+                            (BackendKind::ErrorOrNotice, _) => {
+                                f.error_or_notice(msg, out);
+                                true
                             }
-                            (b'E' | b'N', Some(f)) => f.error_or_notice(msg, out),
-                            _ => out.extend_from_slice(msg),
+                            (BackendKind::Data, _) => f.data_message(tag, msg, out),
+                            (BackendKind::Unread, _) => {
+                                out.extend_from_slice(msg);
+                                true
+                            }
+                            (BackendKind::Refused, _) => {
+                                refuse_message(tag, out);
+                                false
+                            }
+                        };
+                        if filtered {
+                            Flow::Forward
+                        } else {
+                            Flow::ForwardAndStop
                         }
-                        Flow::Forward
                     },
                 )),
             ),
@@ -306,6 +324,20 @@ impl Outcome {
             ),
         }
     }
+}
+
+/// Ends a masked session on a message it may not receive, telling the client why.
+fn refuse_message(tag: u8, out: &mut BytesMut) {
+    tracing::warn!(
+        "ending a masked session: the server sent a message of kind {:?} (0x{tag:02x})",
+        tag as char
+    );
+    backend::error_response(
+        out,
+        Severity::Fatal,
+        "08P01",
+        "jitgate: terminating connection: the server sent a message a masked session cannot check",
+    );
 }
 
 /// Finishes the message being forwarded, then sends a FATAL error — if it can within the time.
