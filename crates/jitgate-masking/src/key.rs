@@ -300,6 +300,7 @@ mod tests {
                 assert!(text.contains(&pad[64..]));
             }
         }
+        assert!(key.blot.is_some(), "the searcher builds");
         let mut clean = b"select 1".to_vec();
         assert!(!key.blot(&mut clean));
         assert!(!MaskKey::missing().blot(&mut b"36".repeat(40)));
