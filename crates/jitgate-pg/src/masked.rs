@@ -6,7 +6,7 @@
 use crate::codec::backend::{self, Severity};
 use crate::codec::HEADER_LEN;
 use crate::guard::{Protocol, StatementPolicy, Verdict};
-use crate::results::ResultFilter;
+use crate::results::{ResultFilter, UNCHECKABLE};
 use crate::statements::Refusal;
 use bytes::BytesMut;
 use jitgate_masking::{
@@ -366,12 +366,7 @@ impl ResultFilter for StreamFilter {
                 "ending a masked session: a {:?} message it cannot filter",
                 tag as char
             );
-            backend::error_response(
-                out,
-                Severity::Fatal,
-                "08P01",
-                "jitgate: terminating connection: the server sent a message a masked session cannot check",
-            );
+            backend::error_response(out, Severity::Fatal, "08P01", UNCHECKABLE);
         }
         filtered
     }

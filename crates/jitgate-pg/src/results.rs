@@ -44,6 +44,11 @@ pub enum BackendKind {
 /// CopyInResponse (the client sends, nothing comes back).
 pub const PASSED_UNREAD: &[u8] = b"123nsIZtG";
 
+/// What a masked session's client is told (FATAL, 08P01) when the server sends a message the
+/// filter cannot check.
+pub const UNCHECKABLE: &str =
+    "jitgate: terminating connection: the server sent a message a masked session cannot check";
+
 /// Tags of [`BackendKind::Data`].
 pub const DATA: &[u8] = b"ASHdcC";
 

@@ -9,7 +9,7 @@ use crate::front::{Front, ResourceFront};
 use crate::guard::GuardedClient;
 use crate::login::{goodbye, open, Fatal, Opened, GOODBYE_TIMEOUT};
 use crate::relay::{self, Direction, Flow, PumpEnd, PumpError, READ_CHUNK};
-use crate::results::{backend_kind, BackendKind, ResultFilter};
+use crate::results::{backend_kind, BackendKind, ResultFilter, UNCHECKABLE};
 use crate::statements::StatementLog;
 use crate::stream::PgStream;
 use crate::upstream;
@@ -332,12 +332,7 @@ fn refuse_message(tag: u8, out: &mut BytesMut) {
         "ending a masked session: the server sent a message of kind {:?} (0x{tag:02x})",
         tag as char
     );
-    backend::error_response(
-        out,
-        Severity::Fatal,
-        "08P01",
-        "jitgate: terminating connection: the server sent a message a masked session cannot check",
-    );
+    backend::error_response(out, Severity::Fatal, "08P01", UNCHECKABLE);
 }
 
 /// Finishes the message being forwarded, then sends a FATAL error — if it can within the time.
