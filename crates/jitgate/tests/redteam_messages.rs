@@ -405,3 +405,51 @@ async fn server_echoes_of_rewritten_statements_never_carry_key_material() {
         "no escape-form pad was blotted: {plans:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_out_over_the_extended_protocol_is_scanned_or_refused() {
+    use futures_util::StreamExt;
+    let env = start();
+    let alice = env
+        .gateway
+        .grant("alice", "app", "5m")
+        .expect("alice's grant");
+    let client = env.connect(&alice.uri).await.expect("alice connects");
+
+    // tokio-postgres sends COPY as Parse/Bind/Execute.
+    let mut rows = Vec::new();
+    let stream = client
+        .copy_out("COPY (SELECT id, body FROM tickets) TO STDOUT (FORMAT csv)")
+        .await
+        .expect("copy out");
+    let mut stream = Box::pin(stream);
+    while let Some(chunk) = stream.next().await {
+        rows.extend_from_slice(&chunk.expect("a row"));
+    }
+    assert_clean("an extended-protocol COPY", &rows);
+    assert!(String::from_utf8_lossy(&rows).contains("[ssn]"));
+
+    let binary = match client
+        .copy_out("COPY tickets TO STDOUT (FORMAT binary)")
+        .await
+    {
+        Ok(stream) => {
+            let mut stream = Box::pin(stream);
+            let mut failed = None;
+            while let Some(chunk) = stream.next().await {
+                if let Err(e) = chunk {
+                    failed = Some(e);
+                }
+            }
+            failed.expect("binary COPY refused")
+        }
+        Err(e) => e,
+    };
+    assert_eq!(common::sqlstate(&binary).as_deref(), Some("0A000"));
+    let n: i32 = client
+        .query_one("SELECT 7", &[])
+        .await
+        .expect("the session goes on")
+        .get(0);
+    assert_eq!(n, 7);
+}
