@@ -11,7 +11,8 @@
 //! - [`Scanner`] runs content detectors (SSN, card, e-mail, phone, IBAN, IP, AWS key, JWT,
 //!   private key, and custom patterns) over text.
 //! - [`rewrite_data_row`] and [`scrub_error_fields`] apply masks and detectors to the result
-//!   stream, one message at a time.
+//!   stream, one message at a time; [`MaskKey::blot`] removes the keyed masks' key material
+//!   from any message in place.
 
 mod blot;
 pub mod detect;
