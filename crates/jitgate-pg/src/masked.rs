@@ -133,6 +133,8 @@ pub struct StreamFilter {
     /// column is scanned.
     plan: Option<Vec<ColumnPlan>>,
     copy_out: CopyOut,
+    /// (upstream backend, the client's view of it): see [`ResultFilter::backend_pids`].
+    pids: Option<(i32, i32)>,
     scratch: Vec<u8>,
 }
 
@@ -165,6 +167,7 @@ impl StreamFilter {
             catalog,
             plan: None,
             copy_out: CopyOut::Text,
+            pids: None,
             scratch: Vec::new(),
         }
     }
@@ -180,16 +183,22 @@ impl StreamFilter {
         backend::message(out, tag, |b| b.extend_from_slice(&self.scratch));
     }
 
-    /// NotificationResponse: process id, channel, payload. Both texts are scanned.
+    /// NotificationResponse: process id, channel, payload. Both texts are scanned; the
+    /// sender's process id is the client's own when the session sent it, else 0 (another
+    /// subject's backend is not the masked subject's to know).
     fn notification(&mut self, body: &[u8], out: &mut BytesMut) -> bool {
-        let Some((pid, rest)) = body.split_at_checked(4) else {
+        let Some((pid, rest)) = body.split_first_chunk::<4>() else {
             return false;
         };
         let Some((channel, payload)) = two_cstrs(rest) else {
             return false;
         };
+        let sender = match self.pids {
+            Some((upstream, client)) if i32::from_be_bytes(*pid) == upstream => client,
+            _ => 0,
+        };
         self.scratch.clear();
-        self.scratch.extend_from_slice(pid);
+        self.scratch.extend_from_slice(&sender.to_be_bytes());
         self.scan_into_scratch(channel);
         self.scratch.push(0);
         self.scan_into_scratch(payload);
@@ -348,6 +357,10 @@ impl ResultFilter for StreamFilter {
         self.emit_scratch(msg[0], out);
     }
 
+    fn backend_pids(&mut self, upstream: i32, client: i32) {
+        self.pids = Some((upstream, client));
+    }
+
     fn data_message(&mut self, tag: u8, msg: &[u8], out: &mut BytesMut) -> bool {
         let body = &msg[HEADER_LEN..];
         let filtered = match tag {
@@ -483,15 +496,23 @@ mod tests {
     #[test]
     fn notifications_are_scanned_and_keep_their_frame() {
         let mut f = filter();
+        f.backend_pids(4242, 77);
         let mut out = BytesMut::new();
-        let mut body = 4242i32.to_be_bytes().to_vec();
+        let mut body = 5151i32.to_be_bytes().to_vec();
         body.extend_from_slice(b"leads\0ssn 123-45-6789 for ann@example.com\0");
         assert!(f.data_message(b'A', &msg(b'A', &body), &mut out));
         let got = messages(&out);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, b'A');
-        assert_eq!(&got[0].1[..4], &4242i32.to_be_bytes());
+        // Another backend's process id is not passed on.
+        assert_eq!(&got[0].1[..4], &0i32.to_be_bytes());
         assert_eq!(text(&got[0].1[4..]), "leads\0ssn [ssn] for [email]\0");
+        // The session's own notification names the process id the client was given.
+        out.clear();
+        let mut own = 4242i32.to_be_bytes().to_vec();
+        own.extend_from_slice(b"leads\0hi\0");
+        assert!(f.data_message(b'A', &msg(b'A', &own), &mut out));
+        assert_eq!(&messages(&out)[0].1[..4], &77i32.to_be_bytes());
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub trait ResultFilter: Send {
     /// Any other message that can carry data (see [`BackendKind::Data`]), whole. False when it
     /// cannot be filtered: the session then ends (`out` may hold a FATAL error saying why).
     fn data_message(&mut self, tag: u8, msg: &[u8], out: &mut BytesMut) -> bool;
+    /// The process ids of the session: its upstream backend's, and the one jitgate gave the
+    /// client. Messages that name a backend (notifications) name only the session's own, by
+    /// the id the client knows.
+    fn backend_pids(&mut self, _upstream: i32, _client: i32) {}
 }
 
 /// What a masked session does with a backend message, by its tag.

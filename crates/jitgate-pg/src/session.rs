@@ -107,9 +107,14 @@ async fn serve(opened: Opened, front: &Front, resource: &ResourceFront) {
             },
             |tag| matches!(tag, b'D' | b'd'),
         ),
-        guard: guard.map(|g| Guard {
-            client: GuardedClient::new(g.statements),
-            results: g.results,
+        guard: guard.map(|mut g| {
+            if let Some(results) = g.results.as_mut() {
+                results.backend_pids(upstream.backend_key.0, cancel_key.process_id);
+            }
+            Guard {
+                client: GuardedClient::new(g.statements),
+                results: g.results,
+            }
         }),
         upstream_addr: upstream.server_addr,
         upstream_key: upstream.backend_key,

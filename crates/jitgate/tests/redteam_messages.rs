@@ -261,6 +261,8 @@ async fn notifications_copy_parameters_and_errors_reach_masked_subjects_scanned(
     // What a clear subject sends is free text to the masked one: the detectors are its line,
     // so values no detector recognises (a name) pass, as from a column no rule protects.
     let payload = String::from_utf8_lossy(&notes[0].1).into_owned();
+    // The sender is another subject's backend: its process id is not passed on.
+    assert_eq!(notes[0].1[..4], [0, 0, 0, 0]);
     assert!(
         payload.ends_with("[ssn] / [card] / Ada Anders\0"),
         "{payload:?}"
