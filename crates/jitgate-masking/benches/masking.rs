@@ -193,6 +193,22 @@ fn data_rows(c: &mut Criterion) {
             black_box(out.len())
         })
     });
+    // What a masked session adds to each rewritten row: blotting key material (in place).
+    out.clear();
+    let _ = rewrite_data_row(&body, &columns, &key, Scanner::builtin(), &mut out);
+    let mut row = out.clone();
+    group.bench_function("blotting key material out of the rewritten row", |b| {
+        b.iter(|| black_box(key.blot(black_box(&mut row))))
+    });
+    group.finish();
+
+    let text = mixed_text(64 * 1024);
+    let mut text = text.into_bytes();
+    let mut group = c.benchmark_group("key material");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("blot, mixed text", |b| {
+        b.iter(|| black_box(key.blot(black_box(&mut text))))
+    });
     group.finish();
 }
 

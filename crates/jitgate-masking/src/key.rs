@@ -5,6 +5,9 @@
 //! that carries key material upstream carries only a subkey.
 
 use std::fmt;
+use std::sync::Arc;
+
+use crate::blot::KeyBlot;
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -32,6 +35,8 @@ pub(crate) struct Subkey {
     mac: HmacSha256,
     ipad_hex: String,
     opad_hex: String,
+    /// The key-dependent half of each pad (the rest is HMAC's constant padding).
+    pad_keys: [[u8; 32]; 2],
 }
 
 impl Subkey {
@@ -46,10 +51,16 @@ impl Subkey {
             ipad[i] ^= k;
             opad[i] ^= k;
         }
+        let half = |pad: &[u8; BLOCK]| {
+            let mut out = [0u8; 32];
+            out.copy_from_slice(&pad[..32]);
+            out
+        };
         Subkey {
             mac: root_mac(&key),
             ipad_hex: hex(&ipad),
             opad_hex: hex(&opad),
+            pad_keys: [half(&ipad), half(&opad)],
         }
     }
 
@@ -100,6 +111,8 @@ fn root_mac(key: &[u8]) -> HmacSha256 {
 #[derive(Clone)]
 pub struct MaskKey {
     subkeys: Option<(Subkey, Subkey)>,
+    /// Finds the subkeys' pads in server messages; built once, shared by clones.
+    blot: Option<Arc<KeyBlot>>,
     origin: String,
 }
 
@@ -117,11 +130,16 @@ impl MaskKey {
         if secret.len() < MIN_KEY_BYTES {
             return Err(WeakKey { len: secret.len() });
         }
+        let hash = Subkey::derive(secret, b"jitgate mask hash v1");
+        let tokenize = Subkey::derive(secret, b"jitgate mask tokenize v1");
+        let pads: Vec<&[u8]> = [&hash, &tokenize]
+            .iter()
+            .flat_map(|k| k.pad_keys.iter().map(|p| &p[..]))
+            .collect();
+        let blot = KeyBlot::new(&pads).map(Arc::new);
         Ok(MaskKey {
-            subkeys: Some((
-                Subkey::derive(secret, b"jitgate mask hash v1"),
-                Subkey::derive(secret, b"jitgate mask tokenize v1"),
-            )),
+            subkeys: Some((hash, tokenize)),
+            blot,
             origin: origin.into(),
         })
     }
@@ -131,6 +149,7 @@ impl MaskKey {
     pub fn missing() -> MaskKey {
         MaskKey {
             subkeys: None,
+            blot: None,
             origin: "none".to_string(),
         }
     }
@@ -165,6 +184,38 @@ impl MaskKey {
             .flat_map(|k| [&k.ipad_hex, &k.opad_hex])
             .map(|pad| pad[..64].to_string())
             .collect()
+    }
+
+    /// Replaces, byte for byte with `*`, every piece of this key's material that PostgreSQL
+    /// could print in a message (see the `blot` module): the length of `text` is kept, so a
+    /// wire message stays well framed. Whether anything was replaced. A key that failed to
+    /// build its searcher blots everything that could hold a pad: the whole text, when it has
+    /// a long hex run (fail closed).
+    pub fn blot(&self, text: &mut [u8]) -> bool {
+        match (&self.blot, &self.subkeys) {
+            (Some(blot), _) => blot.blot(text),
+            (None, None) => false,
+            (None, Some(_)) => {
+                let long_hex = text
+                    .split(|b| !b.is_ascii_hexdigit())
+                    .any(|run| run.len() >= crate::blot::PIECE);
+                if long_hex {
+                    text.fill(b'*');
+                }
+                long_hex
+            }
+        }
+    }
+
+    /// Whether `text` holds a piece of this key's material that [`MaskKey::blot`] would replace.
+    pub fn holds_key_material(&self, text: &[u8]) -> bool {
+        match &self.blot {
+            Some(blot) => blot.finds_any(text),
+            None => {
+                let mut copy = text.to_vec();
+                self.blot(&mut copy)
+            }
+        }
     }
 
     /// A short fingerprint of the key (first bytes of SHA-256 of the hash subkey's pad), so an
@@ -230,6 +281,29 @@ mod tests {
             );
         }
         assert!(MaskKey::missing().spark_secrets().is_empty());
+    }
+
+    #[test]
+    fn blotting_removes_every_pad_of_the_sql_and_keeps_its_length() {
+        let key = MaskKey::new(b"0123456789abcdef0123", "test").expect("key");
+        for purpose in [Purpose::Hash, Purpose::Tokenize] {
+            let subkey = key.subkey(purpose).expect("subkey");
+            let mut sql = subkey.sql("x").into_bytes();
+            let len = sql.len();
+            assert!(key.holds_key_material(&sql));
+            assert!(key.blot(&mut sql));
+            assert_eq!(sql.len(), len);
+            let text = String::from_utf8_lossy(&sql);
+            for pad in [&subkey.ipad_hex, &subkey.opad_hex] {
+                assert!(!text.contains(&pad[..crate::blot::PIECE]), "{text}");
+                // The constant half of the pad is not key material and stays.
+                assert!(text.contains(&pad[64..]));
+            }
+        }
+        assert!(key.blot.is_some(), "the searcher builds");
+        let mut clean = b"select 1".to_vec();
+        assert!(!key.blot(&mut clean));
+        assert!(!MaskKey::missing().blot(&mut b"36".repeat(40)));
     }
 
     #[test]

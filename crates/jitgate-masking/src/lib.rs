@@ -11,8 +11,10 @@
 //! - [`Scanner`] runs content detectors (SSN, card, e-mail, phone, IBAN, IP, AWS key, JWT,
 //!   private key, and custom patterns) over text.
 //! - [`rewrite_data_row`] and [`scrub_error_fields`] apply masks and detectors to the result
-//!   stream, one message at a time.
+//!   stream, one message at a time; [`MaskKey::blot`] removes the keyed masks' key material
+//!   from any message in place.
 
+mod blot;
 pub mod detect;
 mod key;
 mod mask;
@@ -22,6 +24,7 @@ mod row;
 mod scrub;
 mod types;
 
+pub use blot::PIECE as KEY_PIECE;
 pub use detect::{CustomDetector, Detector, Finding, Kind, Scanner, Validator};
 pub use key::{MaskKey, WeakKey, MIN_KEY_BYTES};
 pub use mask::{Generalization, Mask, MaskError, SparkType, Written};

@@ -1,20 +1,25 @@
 //! Scrubbing ErrorResponse and NoticeResponse texts, which quote the very values masking hides:
 //! `invalid input syntax for type integer: "123-45-6789"`, `Key (ssn)=(123-45-6789) already
-//! exists.`, `Failing row contains (…)`.
+//! exists.`, `Failing row contains (…)`, an XML parser's report of the line it choked on.
 //!
-//! For every message the texts (M message, D detail, H hint, W context, Q/q internal query) go
-//! through the content detectors. Messages of SQLSTATE classes 22 (data exception) and 23
-//! (integrity constraint violation), whose texts are built from data, are also redacted by shape
-//! in M, D and W, which catches values no detector would recognise:
+//! Every field is untrusted text except those PostgreSQL fills from its own vocabulary or the
+//! catalog ([`NAME_FIELDS`]: severity, SQLSTATE, positions, source location, and the schema,
+//! table, column, type and constraint names). The others — message, detail, hint, context,
+//! internal query, and any field a later server adds — go through the content detectors, and,
+//! unless the SQLSTATE is of a class whose texts only ever quote names ([`NAMES_ONLY_CLASSES`]:
+//! connections, transactions, resources, locks, …), are also redacted by shape, which catches
+//! values no detector would recognise (a translated SSN, a free-text note):
 //! - every double-quoted value, except a quoted name after `constraint`, `relation`, `table`,
 //!   `column`, `type`, … (identifiers are not data). PostgreSQL does not escape quotes inside
 //!   the value, so the value runs to the field's last quote;
 //! - `Key (cols)=(values)`: the values;
 //! - `Failing row contains (…)`: the row;
-//! - byte sequences such as `0xe2 0x82` (encoding errors), and the text after `JSON data, line N:`.
+//! - byte sequences such as `0xe2 0x82` (encoding errors), and the text after `JSON data, line N:`;
+//! - the XML parser's detail (`line N: …`, then the input line it quotes), after its line number.
 //!
 //! Long hex runs (64 digits and more) are replaced in every field: they are what an error
-//! quoting jitgate's own rewritten statement would show of a key-derived HMAC pad.
+//! quoting jitgate's own rewritten statement would show of a key-derived HMAC pad (the
+//! front also blots every piece of its key's pads, see `MaskKey::blot`).
 
 use crate::detect::Scanner;
 
@@ -60,25 +65,58 @@ const KEY_VALUE_ENDS: &[&[u8]] = &[
 const REDACTED: &[u8] = b"[redacted]";
 const LONG_HEX: usize = 64;
 
-/// Whether a SQLSTATE's messages are built from data values.
+/// Fields PostgreSQL fills from its own vocabulary or the catalog, kept as they are: S and V
+/// severity, C SQLSTATE, P and p positions, F L R source location, s t c d n schema, table,
+/// column, data type and constraint names.
+pub const NAME_FIELDS: &[u8] = b"SVCPpFLRstcdn";
+
+/// SQLSTATE classes whose texts quote names and the server's own words, never values:
+/// connection (08), transaction state (25), prepared statement names (26), authorization (28,
+/// 2B, 2D), cursor names (34), catalog names (3D), rollbacks (40), resources and limits (53,
+/// 54), object state and locks (55), operator intervention (57), system errors (58).
+pub const NAMES_ONLY_CLASSES: &[&[u8; 2]] = &[
+    b"08", b"25", b"26", b"28", b"2B", b"2D", b"34", b"3D", b"40", b"53", b"54", b"55", b"57",
+    b"58",
+];
+
+/// Whether a SQLSTATE's texts may be built from data values (and are redacted by shape). A
+/// message without a SQLSTATE, or with a malformed one, may.
 pub fn is_leaky_sqlstate(sqlstate: &[u8]) -> bool {
-    sqlstate.starts_with(b"22") || sqlstate.starts_with(b"23")
+    match sqlstate.get(..2) {
+        Some(class) if sqlstate.len() == 5 => !NAMES_ONLY_CLASSES.iter().any(|c| &c[..] == class),
+        _ => true,
+    }
+}
+
+/// SQLSTATEs of the XML parser's errors, whose detail quotes the input it choked on.
+fn is_xml_sqlstate(sqlstate: &[u8]) -> bool {
+    matches!(
+        sqlstate,
+        b"2200L" | b"2200M" | b"2200N" | b"2200S" | b"2200T" | b"10608"
+    )
 }
 
 /// Appends the scrubbed form of an ErrorResponse or NoticeResponse body (fields of a type byte
 /// and a NUL-terminated string, then a NUL) to `out`; returns whether anything changed. A body
 /// cut short is completed, so the output is always well formed.
 pub fn scrub_error_fields(body: &[u8], scanner: &Scanner, out: &mut Vec<u8>) -> bool {
-    let leaky = fields(body).any(|(code, value)| code == b'C' && is_leaky_sqlstate(value));
+    let sqlstate = fields(body).find(|&(code, _)| code == b'C').map(|(_, v)| v);
+    let leaky = sqlstate.is_none_or(is_leaky_sqlstate);
+    let xml = sqlstate.is_some_and(is_xml_sqlstate);
     let mut changed = false;
     let mut shaped = Vec::new();
     for (code, value) in fields(body) {
         out.push(code);
         let start = out.len();
-        if matches!(code, b'M' | b'D' | b'H' | b'W' | b'Q' | b'q') {
-            let text = if leaky && matches!(code, b'M' | b'D' | b'W') {
+        if !NAME_FIELDS.contains(&code) {
+            // Internal queries (q) are statements, not values: detectors and key material only.
+            let text = if leaky && code != b'q' {
                 shaped.clear();
-                redact_by_shape(value, &mut shaped);
+                if code == b'D' && (xml || is_xml_parser_detail(value)) {
+                    redact_xml_detail(value, &mut shaped);
+                } else {
+                    redact_by_shape(value, &mut shaped);
+                }
                 &shaped[..]
             } else {
                 value
@@ -94,6 +132,25 @@ pub fn scrub_error_fields(body: &[u8], scanner: &Scanner, out: &mut Vec<u8>) -> 
     }
     out.push(0);
     changed
+}
+
+/// libxml's detail: `line N: what went wrong` then the input line and a caret.
+fn is_xml_parser_detail(text: &[u8]) -> bool {
+    text.strip_prefix(b"line ").is_some_and(|rest| {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        digits > 0 && rest[digits..].starts_with(b": ")
+    })
+}
+
+/// `line 1: Start tag expected, '<' not found\n123-45-6789\n^` → `line 1: [redacted]`: the
+/// parser's words quote tag and entity names of the input, and the lines after them the input
+/// itself. A detail of another shape is redacted whole.
+fn redact_xml_detail(text: &[u8], out: &mut Vec<u8>) {
+    if is_xml_parser_detail(text) {
+        redact_after(text, b"line ", 0, out);
+    } else {
+        out.extend_from_slice(REDACTED);
+    }
 }
 
 /// (type byte, value) of each field; stops at the terminating NUL or where the body ends.

@@ -250,3 +250,191 @@ fn truncated_bodies_come_out_well_formed() {
     scrub_error_fields(b"", Scanner::builtin(), &mut out);
     assert_eq!(out, b"\0");
 }
+
+/// An error with the given fields after S, V and C.
+fn error_with(sqlstate: &str, fields: &[(u8, &str)]) -> Vec<(u8, String)> {
+    let mut all = vec![(b'S', "ERROR"), (b'V', "ERROR"), (b'C', sqlstate)];
+    all.extend_from_slice(fields);
+    scrub(&all)
+}
+
+#[test]
+fn xml_parser_details_lose_the_input_they_quote() {
+    // SELECT xmlparse(document '123-45-6789') and xmlparse(content '<a>123-45-6789'), PG 15.
+    let document = error_with(
+        "2200M",
+        &[
+            (b'M', "invalid XML document"),
+            (
+                b'D',
+                "line 1: Start tag expected, '<' not found\n123-45-6789\n^",
+            ),
+        ],
+    );
+    assert_eq!(field(&document, b'M'), "invalid XML document");
+    assert_eq!(field(&document, b'D'), "line 1: [redacted]");
+    // A translated SSN is no detector's business: the shape alone removes it.
+    let content = error_with(
+        "2200N",
+        &[
+            (b'M', "invalid XML content"),
+            (
+                b'D',
+                "line 1: Premature end of data in tag a line 1\n<a>bcd-ef-ghij\n              ^",
+            ),
+        ],
+    );
+    assert_eq!(field(&content, b'D'), "line 1: [redacted]");
+    // Tag names come from the input too.
+    let mismatch = error_with(
+        "2200N",
+        &[
+            (b'M', "invalid XML content"),
+            (
+                b'D',
+                "line 1: Opening and ending tag mismatch: bcdefghij line 1 and a\n<bcdefghij></a>\n",
+            ),
+        ],
+    );
+    assert_eq!(field(&mismatch, b'D'), "line 1: [redacted]");
+    // An XML error whose detail has another shape is redacted whole.
+    let other = error_with(
+        "2200L",
+        &[(b'M', "not an XML document"), (b'D', "bcd-ef-ghij")],
+    );
+    assert_eq!(field(&other, b'D'), "[redacted]");
+}
+
+#[test]
+fn every_class_that_quotes_input_loses_its_quoted_values() {
+    // PostgreSQL 15's own texts for data cast or parsed in a statement.
+    let cases = [
+        (
+            "22015",
+            "interval field value out of range: \"123-45-6789\"",
+            "interval field value out of range: \"[redacted]\"",
+        ),
+        (
+            "22023",
+            "invalid hexadecimal digit: \"-\"",
+            "invalid hexadecimal digit: \"[redacted]\"",
+        ),
+        (
+            "2203A",
+            "JSON object does not contain key \"bcdefghij\"",
+            "JSON object does not contain key \"[redacted]\"",
+        ),
+        (
+            "42601",
+            "syntax error in tsquery: \"x bcd-ef-ghij\"",
+            "syntax error in tsquery: \"[redacted]\"",
+        ),
+        (
+            "42601",
+            "syntax error at or near \"bcd\" of jsonpath input",
+            "syntax error at or near \"[redacted]\" of jsonpath input",
+        ),
+        (
+            "22P02",
+            "invalid input syntax for type point: \"(bcd-ef-ghij)\"",
+            "invalid input syntax for type point: \"[redacted]\"",
+        ),
+        (
+            "22P02",
+            "malformed array literal: \"{bcd-ef-ghij\"",
+            "malformed array literal: \"[redacted]\"",
+        ),
+        // A user's RAISE quoting a value.
+        (
+            "P0001",
+            "customer \"bcd-ef-ghij\" not found",
+            "customer \"[redacted]\" not found",
+        ),
+    ];
+    for (sqlstate, message, want) in cases {
+        let scrubbed = error_with(sqlstate, &[(b'M', message)]);
+        assert_eq!(field(&scrubbed, b'M'), want, "{sqlstate}");
+    }
+    // '…'::regtype: the value comes back in the CONTEXT.
+    let regtype = error_with(
+        "42601",
+        &[
+            (b'M', "syntax error at or near \"bcd\""),
+            (b'W', "invalid type name \"bcd-ef-ghij\""),
+        ],
+    );
+    assert_eq!(field(&regtype, b'W'), "invalid type name \"[redacted]\"");
+    // Hints are shaped too; the names they quote stay.
+    let hint = error_with(
+        "42703",
+        &[
+            (b'M', "column \"sn\" does not exist"),
+            (
+                b'H',
+                "Perhaps you meant to reference the column \"customers.ssn\".",
+            ),
+        ],
+    );
+    assert_eq!(field(&hint, b'M'), "column \"sn\" does not exist");
+    assert_eq!(
+        field(&hint, b'H'),
+        "Perhaps you meant to reference the column \"customers.ssn\"."
+    );
+    // A name the subject's data was cast to (`'…'::regclass`) is a name in PostgreSQL's words:
+    // the detectors still see it.
+    let regclass = error_with(
+        "42P01",
+        &[(b'M', "relation \"123-45-6789\" does not exist")],
+    );
+    assert_eq!(field(&regclass, b'M'), "relation \"[ssn]\" does not exist");
+}
+
+#[test]
+fn names_only_classes_keep_their_quotes_and_unknown_ones_are_shaped() {
+    let lock = error_with(
+        "55P03",
+        &[(b'M', "could not obtain lock on row in relation \"orders\"")],
+    );
+    assert_eq!(
+        field(&lock, b'M'),
+        "could not obtain lock on row in relation \"orders\""
+    );
+    let prepared = error_with(
+        "26000",
+        &[(b'M', "prepared statement \"s1\" does not exist")],
+    );
+    assert_eq!(
+        field(&prepared, b'M'),
+        "prepared statement \"s1\" does not exist"
+    );
+    // No SQLSTATE at all, or a malformed one: shaped (fail closed).
+    let bare = scrub(&[(b'M', "value \"bcd-ef-ghij\"")]);
+    assert_eq!(field(&bare, b'M'), "value \"[redacted]\"");
+    let odd = error_with("2", &[(b'M', "value \"bcd-ef-ghij\"")]);
+    assert_eq!(field(&odd, b'M'), "value \"[redacted]\"");
+}
+
+#[test]
+fn fields_outside_the_name_fields_are_text() {
+    // A field code a later server might add is scanned and shaped like a message.
+    let scrubbed = error_with(
+        "22P02",
+        &[
+            (b'M', "x"),
+            (b'Y', "value \"bcd\" from ann@example.com"),
+            (b't', "customers"),
+            (b'n', "customers_ssn_key"),
+        ],
+    );
+    assert_eq!(field(&scrubbed, b'Y'), "value \"[redacted]\" from [email]");
+    assert_eq!(field(&scrubbed, b't'), "customers");
+    assert_eq!(field(&scrubbed, b'n'), "customers_ssn_key");
+    // A notice's hint and message are scanned whatever the class.
+    let notice = scrub(&[
+        (b'S', "WARNING"),
+        (b'V', "WARNING"),
+        (b'C', "01000"),
+        (b'M', "sent to \"bob@example.org\""),
+    ]);
+    assert_eq!(field(&notice, b'M'), "sent to \"[redacted]\"");
+}

@@ -1,5 +1,7 @@
-//! The second line of defence in the result stream of masked sessions: rows, errors and notices
-//! pass through a filter (content detectors, scrubbed error texts) before the client sees them.
+//! The second line of defence in the result stream of masked sessions: every message the
+//! upstream sends passes a filter before the client sees it. Rows, errors and notices,
+//! notifications, COPY data and parameter reports can carry data and are filtered; a short list
+//! of kinds that carry only protocol state passes unread; anything else ends the session.
 
 use bytes::BytesMut;
 
@@ -13,4 +15,78 @@ pub trait ResultFilter: Send {
     fn data_row(&mut self, msg: &[u8], out: &mut BytesMut) -> bool;
     /// An ErrorResponse or NoticeResponse, whole.
     fn error_or_notice(&mut self, msg: &[u8], out: &mut BytesMut);
+    /// Any other message that can carry data (see [`BackendKind::Data`]), whole. False when it
+    /// cannot be filtered: the session then ends (`out` may hold a FATAL error saying why).
+    fn data_message(&mut self, tag: u8, msg: &[u8], out: &mut BytesMut) -> bool;
+    /// The process ids of the session: its upstream backend's, and the one jitgate gave the
+    /// client. Messages that name a backend (notifications) name only the session's own, by
+    /// the id the client knows.
+    fn backend_pids(&mut self, _upstream: i32, _client: i32) {}
+}
+
+/// What a masked session does with a backend message, by its tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// RowDescription and DataRow: the row path.
+    Rows,
+    /// ErrorResponse and NoticeResponse.
+    ErrorOrNotice,
+    /// NotificationResponse, ParameterStatus, CopyOutResponse, CopyData, CopyDone and
+    /// CommandComplete: they carry values (a payload, a setting's value, the rows of `COPY … TO
+    /// STDOUT`) or end them (a refused COPY drops its CopyDone and CommandComplete).
+    Data,
+    /// Protocol state only: passed unread.
+    Unread,
+    /// Nothing a masked session may receive (FunctionCallResponse after a refused
+    /// FunctionCall, authentication or key data after login, CopyBothResponse of replication,
+    /// a kind unknown to jitgate): the session ends.
+    Refused,
+}
+
+/// Tags that carry protocol state only: ParseComplete, BindComplete, CloseComplete, NoData,
+/// PortalSuspended, EmptyQueryResponse, ReadyForQuery, ParameterDescription (type OIDs),
+/// CopyInResponse (the client sends, nothing comes back).
+pub const PASSED_UNREAD: &[u8] = b"123nsIZtG";
+
+/// What a masked session's client is told (FATAL, 08P01) when the server sends a message the
+/// filter cannot check.
+pub const UNCHECKABLE: &str =
+    "jitgate: terminating connection: the server sent a message a masked session cannot check";
+
+/// Tags of [`BackendKind::Data`].
+pub const DATA: &[u8] = b"ASHdcC";
+
+/// How a masked session treats the backend message tagged `tag` (fail closed: a tag not
+/// named here is refused).
+pub fn backend_kind(tag: u8) -> BackendKind {
+    match tag {
+        b'T' | b'D' => BackendKind::Rows,
+        b'E' | b'N' => BackendKind::ErrorOrNotice,
+        t if DATA.contains(&t) => BackendKind::Data,
+        t if PASSED_UNREAD.contains(&t) => BackendKind::Unread,
+        _ => BackendKind::Refused,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tag_has_one_kind_and_unknown_ones_are_refused() {
+        assert_eq!(backend_kind(b'D'), BackendKind::Rows);
+        assert_eq!(backend_kind(b'N'), BackendKind::ErrorOrNotice);
+        for tag in *b"ASHdcC" {
+            assert_eq!(backend_kind(tag), BackendKind::Data, "{}", tag as char);
+        }
+        for tag in *b"123nsIZtG" {
+            assert_eq!(backend_kind(tag), BackendKind::Unread, "{}", tag as char);
+        }
+        // FunctionCallResponse, CopyBothResponse, Authentication, BackendKeyData,
+        // NegotiateProtocolVersion, and bytes that are no tag at all.
+        for tag in [b'V', b'W', b'R', b'K', b'v', b'x', 0, 0xff] {
+            assert_eq!(backend_kind(tag), BackendKind::Refused, "{tag}");
+        }
+        assert!(!PASSED_UNREAD.iter().any(|t| DATA.contains(t)));
+    }
 }

@@ -10,7 +10,7 @@ use crate::guard::GuardedClient;
 use crate::login::{goodbye, open, Fatal, Opened, GOODBYE_TIMEOUT};
 use crate::portals::{Answer, Portals};
 use crate::relay::{self, Direction, Flow, PumpEnd, PumpError, READ_CHUNK};
-use crate::results::ResultFilter;
+use crate::results::{backend_kind, BackendKind, ResultFilter, UNCHECKABLE};
 use crate::statements::StatementLog;
 use crate::stream::PgStream;
 use crate::upstream;
@@ -108,9 +108,14 @@ async fn serve(opened: Opened, front: &Front, resource: &ResourceFront) {
             },
             |tag| matches!(tag, b'D' | b'd'),
         ),
-        guard: guard.map(|g| Guard {
-            client: GuardedClient::new(g.statements),
-            results: g.results,
+        guard: guard.map(|mut g| {
+            if let Some(results) = g.results.as_mut() {
+                results.backend_pids(upstream.backend_key.0, cancel_key.process_id);
+            }
+            Guard {
+                client: GuardedClient::new(g.statements),
+                results: g.results,
+            }
         }),
         upstream_addr: upstream.server_addr,
         upstream_key: upstream.backend_key,
@@ -344,14 +349,25 @@ fn filter(
             "a result row jitgate could not filter"
         }
         (Answer::OutOfStep(why), _) => why,
-        (Answer::Other, b'E' | b'N') => {
-            filter.error_or_notice(msg, out);
-            return Flow::Forward;
-        }
-        (Answer::Other, _) => {
-            out.extend_from_slice(msg);
-            return Flow::Forward;
-        }
+        // Every other kind of message is shown to the filter or named as carrying no data;
+        // anything else ends the session.
+        (Answer::Other, _) => match backend_kind(tag) {
+            BackendKind::ErrorOrNotice => {
+                filter.error_or_notice(msg, out);
+                return Flow::Forward;
+            }
+            BackendKind::Data if filter.data_message(tag, msg, out) => return Flow::Forward,
+            BackendKind::Data => return Flow::ForwardAndStop,
+            BackendKind::Unread => {
+                out.extend_from_slice(msg);
+                return Flow::Forward;
+            }
+            BackendKind::Rows => "a result row out of step with the statements sent",
+            BackendKind::Refused => {
+                refuse_message(tag, out);
+                return Flow::ForwardAndStop;
+            }
+        },
     };
     tracing::warn!("ending a filtered session: {unfiltered}");
     backend::error_response(
@@ -361,6 +377,15 @@ fn filter(
         &format!("terminating connection: jitgate ended the session rather than pass {unfiltered}"),
     );
     Flow::ForwardAndStop
+}
+
+/// Ends a masked session on a message it may not receive, telling the client why.
+fn refuse_message(tag: u8, out: &mut BytesMut) {
+    tracing::warn!(
+        "ending a masked session: the server sent a message of kind {:?} (0x{tag:02x})",
+        tag as char
+    );
+    backend::error_response(out, Severity::Fatal, "08P01", UNCHECKABLE);
 }
 
 /// Finishes the message being forwarded, then sends a FATAL error — if it can within the time.
