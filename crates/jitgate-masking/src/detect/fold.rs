@@ -82,7 +82,6 @@ pub(crate) fn fold_char(c: char) -> Option<u8> {
     }
 }
 
-#[allow(dead_code)] // read by the SQL forms of `scan`
 /// Every folded character and what it folds to, in code point order: `(from, to)` for
 /// `translate(text, from, to)`. Built once, on first use.
 pub(crate) fn table() -> &'static (String, String) {
