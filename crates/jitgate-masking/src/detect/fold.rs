@@ -82,81 +82,106 @@ pub(crate) fn fold_char(c: char) -> Option<u8> {
     }
 }
 
-/// Every folded character and what it folds to, in code point order: `(from, to)` for
-/// `translate(text, from, to)`. Built once, on first use.
-pub(crate) fn table() -> &'static (String, String) {
-    static TABLE: OnceLock<(String, String)> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut from = String::new();
-        let mut to = String::new();
-        for c in (0x80..=0x10FFFF).filter_map(char::from_u32) {
-            if let Some(b) = fold_char(c) {
-                from.push(c);
-                to.push(char::from(b));
-            }
-        }
-        (from, to)
+/// Every folded character and its ASCII byte, in code point order, for binary search (built
+/// once, on first use, from [`fold_char`] over every code point).
+fn map() -> &'static [(char, u8)] {
+    static MAP: OnceLock<Vec<(char, u8)>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        (0x80..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter_map(|c| fold_char(c).map(|b| (c, b)))
+            .collect()
     })
 }
 
-/// Folded text, and for each of its bytes the byte range of the original character it came from.
+fn lookup(c: char) -> Option<u8> {
+    let map = map();
+    map.binary_search_by_key(&c, |&(k, _)| k)
+        .ok()
+        .map(|i| map[i].1)
+}
+
+/// Every folded character and what it folds to, in code point order: `(from, to)` for
+/// `translate(text, from, to)`.
+pub(crate) fn table() -> (String, String) {
+    map().iter().map(|&(c, b)| (c, char::from(b))).unzip()
+}
+
+/// One folded character: where it is in the folded text and in the original.
+#[derive(Clone, Copy)]
+struct Edit {
+    folded: usize,
+    original: usize,
+    len: usize,
+}
+
+/// Folded text, and where its folded characters came from (everything between them is
+/// copied byte for byte).
 pub(crate) struct Folded {
     pub(crate) text: Vec<u8>,
-    origin: Vec<(u32, u32)>,
+    edits: Vec<Edit>,
 }
 
 impl Folded {
-    /// The original range of the folded range `start..end` (non-empty).
+    /// The original byte range of the folded range `start..end` (non-empty; detectors start and
+    /// end findings on ASCII or folded characters).
     pub(crate) fn original(&self, start: usize, end: usize) -> (usize, usize) {
-        (
-            self.origin[start].0 as usize,
-            self.origin[end - 1].1 as usize,
-        )
+        (self.position(start).0, self.position(end - 1).1)
+    }
+
+    /// The original range of the byte at `at` of the folded text.
+    fn position(&self, at: usize) -> (usize, usize) {
+        let i = self.edits.partition_point(|e| e.folded <= at);
+        match i.checked_sub(1).map(|i| self.edits[i]) {
+            None => (at, at + 1),
+            Some(e) if e.folded == at => (e.original, e.original + e.len),
+            Some(e) => {
+                let o = e.original + e.len + (at - e.folded - 1);
+                (o, o + 1)
+            }
+        }
     }
 }
 
 /// `t` folded, or `None` when nothing in it folds (all ASCII, the common case, costs one pass
-/// of [`<[u8]>::is_ascii`]). Bytes that are not UTF-8 are kept as they are.
+/// of [`<[u8]>::is_ascii`]; other text one lookup per non-ASCII character). Bytes that are not
+/// UTF-8 are kept as they are.
 pub(crate) fn fold(t: &[u8]) -> Option<Folded> {
-    if t.is_ascii() || t.len() > u32::MAX as usize {
+    if t.is_ascii() {
         return None;
     }
-    let mut text = Vec::with_capacity(t.len());
-    let mut origin = Vec::with_capacity(t.len());
-    let mut folded_any = false;
-    let mut at = 0usize;
-    let keep = |text: &mut Vec<u8>, origin: &mut Vec<(u32, u32)>, bytes: &[u8], at: usize| {
-        text.extend_from_slice(bytes);
-        let range = (at as u32, (at + bytes.len()) as u32);
-        origin.extend(std::iter::repeat_n(range, bytes.len()));
-    };
+    let mut text: Vec<u8> = Vec::new();
+    let mut edits = Vec::new();
+    // Bytes of `t` before `copied` are in `text` already.
+    let mut copied = 0;
+    let mut at = 0;
     for chunk in t.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            let len = c.len_utf8();
-            match fold_char(c) {
-                Some(b) => {
-                    folded_any = true;
-                    text.push(b);
-                    origin.push((at as u32, (at + len) as u32));
-                }
-                None => {
-                    let mut buf = [0u8; 4];
-                    keep(
-                        &mut text,
-                        &mut origin,
-                        c.encode_utf8(&mut buf).as_bytes(),
-                        at,
-                    );
-                }
+        let valid = chunk.valid();
+        for (i, c) in valid.char_indices() {
+            if c.is_ascii() {
+                continue;
             }
-            at += len;
+            let Some(b) = lookup(c) else { continue };
+            let original = at + i;
+            if edits.is_empty() {
+                text.reserve(t.len());
+            }
+            text.extend_from_slice(&t[copied..original]);
+            edits.push(Edit {
+                folded: text.len(),
+                original,
+                len: c.len_utf8(),
+            });
+            text.push(b);
+            copied = original + c.len_utf8();
         }
-        for &b in chunk.invalid() {
-            keep(&mut text, &mut origin, &[b], at);
-            at += 1;
-        }
+        at += valid.len() + chunk.invalid().len();
     }
-    folded_any.then_some(Folded { text, origin })
+    if edits.is_empty() {
+        return None;
+    }
+    text.extend_from_slice(&t[copied..]);
+    Some(Folded { text, edits })
 }
 
 #[cfg(test)]
@@ -207,6 +232,9 @@ mod tests {
     fn the_table_lists_every_fold_once() {
         let (from, to) = table();
         assert_eq!(from.chars().count(), to.len());
+        for (c, b) in from.chars().zip(to.bytes()) {
+            assert_eq!(fold_char(c), Some(b));
+        }
         assert!(to.is_ascii());
         assert!(from.contains('１') && from.contains('–') && !from.contains('⑩'));
     }

@@ -31,6 +31,8 @@ use crate::mask::sql_literal;
 
 /// The bytes [`super::text::is_sep`] accepts between digit groups, as a bracket expression.
 pub(crate) const SEP_BYTES: &[u8] = b"-._/ \t\r\n";
+/// What may stand between the digits of a numeric token.
+const JOINER: &str = "[-._/ \t\r\n+()]";
 /// Marks a numeric token's start and end while the SQL form decides on it; folded away from
 /// the text first.
 pub(crate) const TOKEN_OPEN: char = '\u{1}';
@@ -53,8 +55,14 @@ pub(crate) struct Shapes {
     /// `translate` arguments: the fold table plus the token marks (folded to `?`).
     pub(crate) fold_from: String,
     pub(crate) fold_to: String,
+    /// Text that holds a character to fold (what is not between U+0003 and U+007F): only such
+    /// text is translated, since PostgreSQL's `translate` costs the table's length per character.
+    pub(crate) needs_fold: &'static str,
     /// A numeric token.
     pub(crate) token: String,
+    /// Text that may hold a numeric token that passes a test (four digits joined as in a token;
+    /// the shortest test, a dotted quad, has four): other text skips the token machinery.
+    pub(crate) may_hold_number: String,
     /// The tests, in order, with the placeholder of the first that passes.
     pub(crate) token_tests: Vec<(TokenTest, &'static str)>,
     /// What a card's digits must start with (a superset of the issuers' prefixes).
@@ -175,7 +183,9 @@ fn build() -> Shapes {
     Shapes {
         fold_from: format!("{from}{TOKEN_OPEN}{TOKEN_CLOSE}"),
         fold_to: format!("{to}??"),
-        token: "[+(]{0,2}(?<![A-Za-z0-9_])[0-9](?:[-._/ \t\r\n+()]{0,5}[0-9])*".to_string(),
+        needs_fold: "[^\\x03-\\x7f]",
+        token: format!("[+(]{{0,2}}(?<![A-Za-z0-9_])[0-9](?:{JOINER}{{0,5}}[0-9])*"),
+        may_hold_number: format!("[0-9](?:{JOINER}{{0,5}}[0-9]){{3}}"),
         token_tests,
         card_prefix: "^(?:4|5|2[2-7]|3|6)",
         passes,
@@ -197,59 +207,71 @@ fn pg_matches(expr: &str, pattern: &str) -> String {
     op(expr, "~", &sql_literal(pattern))
 }
 
-/// Whether the digit string `d` passes Luhn (PostgreSQL): digits from the right, every second
-/// one doubled and its digits summed (the table `0246813579`).
+/// Whether the digit string `d` passes Luhn (PostgreSQL), with string functions only: the
+/// digits at odd places from the right as they are, those at even places doubled (the table
+/// `0246813579` gives the doubled digit's digit sum), and the digit sum counted as the length
+/// of the digits written in unary. No row source, so the planner's cost stays small (a large
+/// estimate makes PostgreSQL compile the statement with JIT, a second per statement).
 fn pg_luhn(d: &str) -> String {
-    let digit = op(
-        &call(
-            "ascii",
-            &[&call("substr", &[&call("reverse", &[d]), "jg_n", "1"])],
-        ),
-        "-",
-        "48",
+    let reversed = call("reverse", &[d]);
+    let odd = call(
+        "regexp_replace",
+        &[&reversed, &sql_literal("(.).?"), &sql_literal("\\1"), "'g'"],
     );
-    let doubled = op(
-        &call(
-            "ascii",
-            &[&call(
-                "substr",
-                &["'0246813579'", &op("jg_v", "+", "1"), "1"],
-            )],
-        ),
-        "-",
-        "48",
+    let even = call(
+        "regexp_replace",
+        &[&reversed, &sql_literal(".(.?)"), &sql_literal("\\1"), "'g'"],
     );
-    let sum = format!(
-        "(SELECT {} FROM (SELECT jg_n, {digit} AS jg_v FROM {} AS jg_x(jg_n)) AS jg_y)",
-        call(
-            "sum",
-            &[&format!(
-                "CASE WHEN {} THEN {doubled} ELSE jg_v END",
-                op(&op("jg_n", "%", "2"), "=", "0")
-            )]
-        ),
-        call("generate_series", &["1", &call("length", &[d])]),
-    );
-    op(&op(&sum, "%", "10"), "=", "0")
+    let doubled = call("translate", &[&even, "'0123456789'", "'0246813579'"]);
+    let mut unary = call("replace", &[&op(&odd, "||", &doubled), "'0'", "''"]);
+    for digit in 1..=9 {
+        unary = call(
+            "replace",
+            &[
+                &unary,
+                &format!("'{digit}'"),
+                &format!("'{}'", "x".repeat(digit)),
+            ],
+        );
+    }
+    op(&op(&call("length", &[&unary]), "%", "10"), "=", "0")
 }
 
-/// Whether 13–19 digits of consecutive digit groups of token `p` pass the card checks.
+/// Rows `1..=n` with a row estimate of 10 (`regexp_matches` with `g`), where
+/// `generate_series` would make the planner expect 1000.
+fn pg_rows(n: &str, alias: &str, ordinal: &str) -> String {
+    format!(
+        "{} WITH ORDINALITY AS {alias}({alias}_m, {ordinal})",
+        call(
+            "regexp_matches",
+            &[&call("repeat", &["'x'", n]), "'x'", "'g'"]
+        )
+    )
+}
+
+/// Whether 13–19 digits of consecutive digit groups of token `p` pass the card checks. The
+/// windows (first group, number of groups up to 19) come from one row source.
 fn pg_card(p: &str, prefix: &str) -> String {
     let groups = call("regexp_split_to_array", &[p, "'[^0-9]+'"]);
-    let count = call("array_length", &["jg_g", "1"]);
     let d = "jg_c.jg_d";
     let len = call("length", &[d]);
     let digits = call(
         "length",
         &[&call("regexp_replace", &[p, "'[^0-9]'", "''", "'g'"])],
     );
+    let windows = op(&call("array_length", &["jg_g", "1"]), "*", "19");
+    let window = op("jg_o", "-", "1");
+    let first = op(&op(&window, "/", "19"), "+", "1");
+    let count = op(&window, "%", "19");
     format!(
-        "({} AND EXISTS (SELECT 1 FROM (SELECT {groups} AS jg_g) AS jg_ga, {} AS jg_a(jg_i), {} AS jg_b(jg_j), \
+        "({} AND EXISTS (SELECT 1 FROM (SELECT {groups} AS jg_g) AS jg_ga, {}, \
          LATERAL (SELECT {} AS jg_d) AS jg_c WHERE {} AND {} AND {} AND {}))",
         op(&digits, ">=", "13"),
-        call("generate_series", &["1", &count]),
-        call("generate_series", &["jg_i", &count]),
-        call("array_to_string", &["jg_g[jg_i:jg_j]", "''"]),
+        pg_rows(&windows, "jg_a", "jg_o"),
+        call(
+            "array_to_string",
+            &[&format!("jg_g[{first}:{}]", op(&first, "+", &count)), "''"]
+        ),
         op(&len, ">=", "13"),
         op(&len, "<=", "19"),
         pg_matches(d, prefix),
@@ -260,18 +282,22 @@ fn pg_card(p: &str, prefix: &str) -> String {
 /// The PostgreSQL form of `scan` over `text_sql` (a text expression). NULL stays NULL.
 pub(crate) fn scrub_sql(text_sql: &str) -> String {
     let s = shapes();
-    let folded = call(
-        "translate",
-        &[
-            text_sql,
-            &sql_literal(&s.fold_from),
-            &sql_literal(&s.fold_to),
-        ],
+    let folded = format!(
+        "CASE WHEN {} THEN {} ELSE {text_sql} END",
+        pg_matches(text_sql, s.needs_fold),
+        call(
+            "translate",
+            &[
+                text_sql,
+                &sql_literal(&s.fold_from),
+                &sql_literal(&s.fold_to)
+            ],
+        )
     );
     let marked = call(
         "regexp_replace",
         &[
-            &folded,
+            "jg_f",
             &sql_literal(&s.token),
             &sql_literal(&format!("{TOKEN_OPEN}\\&{TOKEN_CLOSE}")),
             "'g'",
@@ -290,24 +316,45 @@ pub(crate) fn scrub_sql(text_sql: &str) -> String {
         };
         cases += &format!(" WHEN {condition} THEN {}", sql_literal(placeholder));
     }
-    let prev = call(
-        "right",
+    // (text before a token, token) pairs; a last empty token carries the text after the last.
+    let pairs = call(
+        "regexp_matches",
         &[
-            &format!(
-                "{} OVER (ORDER BY jg_k ROWS BETWEEN {CONTEXT_CHARS} PRECEDING AND 1 PRECEDING)",
-                call("string_agg", &["jg_p", "''"])
+            &op(
+                &marked,
+                "||",
+                &sql_literal(&format!("{TOKEN_OPEN}{TOKEN_CLOSE}")),
             ),
-            &CONTEXT_CHARS.to_string(),
+            &sql_literal(&format!(
+                "([^{TOKEN_OPEN}]*){TOKEN_OPEN}([^{TOKEN_CLOSE}]*){TOKEN_CLOSE}"
+            )),
+            "'g'",
         ],
     );
+    let before = format!(
+        "coalesce({} OVER (ORDER BY jg_k ROWS BETWEEN {CONTEXT_CHARS} PRECEDING AND 1 PRECEDING), '')",
+        call("string_agg", &[&op("jg_m[1]", "||", "jg_m[2]"), "''"])
+    );
+    let prev = call(
+        "right",
+        &[&op(&before, "||", "jg_m[1]"), &CONTEXT_CHARS.to_string()],
+    );
     let numbers = format!(
-        "(SELECT pg_catalog.string_agg(CASE WHEN {} THEN jg_p{cases} ELSE jg_p END, '' ORDER BY jg_k) \
-         FROM (SELECT jg_p, jg_k, {prev} AS jg_prev FROM {} WITH ORDINALITY AS jg_s(jg_p, jg_k)) AS jg_w)",
-        op(&op("jg_k", "%", "2"), "=", "1"),
-        call(
-            "regexp_split_to_table",
-            &[&marked, &sql_literal(&format!("[{TOKEN_OPEN}{TOKEN_CLOSE}]"))]
+        "(SELECT pg_catalog.string_agg({}, '' ORDER BY jg_k) \
+         FROM (SELECT jg_m[1] AS jg_gap, jg_m[2] AS jg_p, jg_k, {prev} AS jg_prev \
+         FROM {pairs} WITH ORDINALITY AS jg_s(jg_m, jg_k)) AS jg_w)",
+        op(
+            "jg_gap",
+            "||",
+            &format!(
+                "CASE WHEN {} THEN jg_p{cases} ELSE jg_p END",
+                op("jg_p", "=", "''")
+            )
         ),
+    );
+    let numbers = format!(
+        "(SELECT CASE WHEN {} THEN {numbers} ELSE jg_f END FROM (SELECT {folded} AS jg_f) AS jg_fs)",
+        pg_matches("jg_f", &s.may_hold_number),
     );
     s.passes
         .iter()
