@@ -25,6 +25,7 @@
 use std::sync::OnceLock;
 
 use super::fold;
+use super::network::{VERSION_CONTEXT, VERSION_WINDOW};
 use super::numbers::{CONTEXT_WINDOW, PHONE_CONTEXT, SSN_CONTEXT};
 use super::text::MAX_SEP;
 use crate::mask::sql_literal;
@@ -48,6 +49,13 @@ pub(crate) enum TokenTest {
     Card,
     /// The text before the token matches `context` and the token matches `shape`.
     AfterContext { context: String, shape: String },
+    /// The token matches `shape`, unless it matches `alone` and the text before it matches
+    /// `context` (a dotted quad after `version`).
+    UnlessAfter {
+        shape: String,
+        alone: String,
+        context: String,
+    },
 }
 
 /// Everything a dialect needs to render the SQL form of `scan`.
@@ -114,6 +122,8 @@ fn build() -> Shapes {
     let s13 = format!("{sep}{{1,{MAX_SEP}}}");
     let left = "(?:^|[^0-9])";
     let right = "(?:[^0-9]|$)";
+    let octet = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])";
+    let quad = format!(r"{octet}\.{octet}\.{octet}\.{octet}");
     let token_tests = vec![
         (
             TokenTest::Shape(format!(
@@ -133,7 +143,18 @@ fn build() -> Shapes {
             "[phone]",
         ),
         (
-            TokenTest::Shape(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}".to_string()),
+            TokenTest::UnlessAfter {
+                shape: format!("{left}{quad}{right}"),
+                alone: format!("^{quad}$"),
+                // The version word and only printable ASCII (one byte each, as the detector
+                // counts) after it, within the window less one (Java's `$` may stand before a
+                // final line break).
+                context: format!(
+                    "(?=[\t -~]{{1,{}}}$){}[\t -~]*$",
+                    VERSION_WINDOW - 1,
+                    context_pattern(VERSION_CONTEXT)
+                ),
+            },
             "[ip]",
         ),
         (
@@ -311,6 +332,16 @@ pub(crate) fn scrub_sql(text_sql: &str) -> String {
             TokenTest::AfterContext { context, shape } => format!(
                 "({} AND {})",
                 pg_matches("jg_p", shape),
+                pg_matches("jg_prev", context)
+            ),
+            TokenTest::UnlessAfter {
+                shape,
+                alone,
+                context,
+            } => format!(
+                "({} AND NOT coalesce({} AND {}, false))",
+                pg_matches("jg_p", shape),
+                pg_matches("jg_p", alone),
                 pg_matches("jg_prev", context)
             ),
         };

@@ -303,6 +303,16 @@ fn scan(c: &str) -> String {
                     rlike(&prev, context)
                 )
             }
+            TokenTest::UnlessAfter {
+                shape,
+                alone,
+                context,
+            } => format!(
+                "({} AND NOT coalesce({} AND {}, false))",
+                rlike("jgmask_p", shape),
+                rlike("jgmask_p", alone),
+                rlike(&prev, context)
+            ),
         };
         cases += &format!(" WHEN {condition} THEN {}", literal(placeholder));
     }
