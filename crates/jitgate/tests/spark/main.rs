@@ -7,4 +7,6 @@
 
 mod connect;
 mod env;
+#[path = "../../../jitgate-masking/tests/generate/mod.rs"]
+mod generate;
 mod parity;
