@@ -242,6 +242,10 @@ pub(crate) async fn open(
         // LOG and DEBUG messages can carry statement texts, mask keys included.
         forwarded.retain(|(k, _)| !k.eq_ignore_ascii_case("client_min_messages"));
         forwarded.push(("client_min_messages".into(), "notice".into()));
+        // Masking expressions are heavy enough to cross the JIT's cost thresholds, where
+        // compiling them costs far more than evaluating them: masked sessions start without it.
+        forwarded.retain(|(k, _)| !k.eq_ignore_ascii_case("jit"));
+        forwarded.push(("jit".into(), "off".into()));
     }
     if admission.grant.read_only {
         // PostgreSQL itself then refuses writes; the guard stops attempts to switch it off.
