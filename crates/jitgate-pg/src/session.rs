@@ -358,11 +358,12 @@ fn filter(
             }
             BackendKind::Data if filter.data_message(tag, msg, out) => return Flow::Forward,
             BackendKind::Data => return Flow::ForwardAndStop,
-            BackendKind::Unread => {
+            // A prepared statement's RowDescription: no row follows it (rows are answered
+            // above, each under its own portal's description, or end the session).
+            BackendKind::Unread | BackendKind::Rows => {
                 out.extend_from_slice(msg);
                 return Flow::Forward;
             }
-            BackendKind::Rows => "a result row out of step with the statements sent",
             BackendKind::Refused => {
                 refuse_message(tag, out);
                 return Flow::ForwardAndStop;
