@@ -8,3 +8,4 @@
 mod connect;
 mod env;
 mod parity;
+mod redteam;
