@@ -123,9 +123,12 @@ fn scanning(c: &mut Criterion) {
         .chain(generate::negatives(&mut rng, 100))
         .map(|(_, line)| line.replace(['«', '»'], "") + "\n")
         .collect();
+    // The same text without its few non-ASCII characters: what folding costs.
+    let mixed_ascii: String = mixed.chars().filter(char::is_ascii).collect();
     let mut group = c.benchmark_group("scanning");
     for (name, text) in [
         ("mixed text", &mixed),
+        ("mixed text, ASCII only", &mixed_ascii),
         ("plain prose", &prose),
         ("dense corpus lines", &dense),
     ] {

@@ -6,7 +6,7 @@
 //! - `-` may open `-----BEGIN ` (private key), `J` may end `eyJ` (JWT), `A` may open `AKIA` or
 //!   `ASIA` (AWS key); each is a few byte compares before anything more is tried.
 
-use super::text::{digits_at, is_word, starts_number, starts_token};
+use super::text::{digits_at, is_word, sep_run, starts_number, starts_token, MAX_SEP};
 use super::{iban, network, numbers, secrets, Hit, Kind, KindSet};
 
 pub(super) fn scan(t: &[u8], kinds: KindSet, hits: &mut Vec<Hit>) {
@@ -123,11 +123,25 @@ fn numbers_at(t: &[u8], p: usize, kinds: KindSet, hits: &mut Vec<Hit>) -> usize 
     }
 }
 
-/// `::1`, `::ffff:10.0.0.1`: IPv6 that starts with its compression.
+/// `::1`, `::ffff:10.0.0.1`: IPv6 that starts with its compression; or `dcbe:6f9e:…`, whose
+/// first group has no digit to trigger on.
 fn colon_start(t: &[u8], p: usize, kinds: KindSet) -> Option<(Kind, usize, usize)> {
+    if !kinds.contains(Kind::Ip) {
+        return None;
+    }
     let opens = t.get(p + 1) == Some(&b':') && (p == 0 || !(is_word(t[p - 1]) || t[p - 1] == b':'));
-    if kinds.contains(Kind::Ip) && opens {
+    if opens {
         return network::ipv6(t, p).map(|e| (Kind::Ip, p, e));
+    }
+    let letters = t[..p]
+        .iter()
+        .rev()
+        .take(5)
+        .take_while(|b| matches!(b, b'a'..=b'f' | b'A'..=b'F'))
+        .count();
+    let s = p - letters;
+    if (1..=4).contains(&letters) && starts_token(t, s) {
+        return network::ipv6(t, s).map(|e| (Kind::Ip, s, e));
     }
     None
 }
@@ -196,9 +210,14 @@ fn iban_shaped_end(t: &[u8], s: usize) -> Option<usize> {
     let mut end = s + group(s);
     let mut chars = end - s;
     let mut last = chars;
-    while last == 4 && t.get(end) == Some(&b' ') && (1..=4).contains(&group(end + 1)) {
-        last = group(end + 1);
-        end += 1 + last;
+    loop {
+        let gap = sep_run(t, end);
+        let next = group(end + gap);
+        if last != 4 || !(1..=MAX_SEP).contains(&gap) || !(1..=4).contains(&next) {
+            break;
+        }
+        last = next;
+        end += gap + last;
         chars += last;
     }
     let ends_clean = t

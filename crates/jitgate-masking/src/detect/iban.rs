@@ -1,7 +1,7 @@
 //! IBANs: a country code, two check digits and a national account number of the country's fixed
 //! length, printed bare or in groups of four; valid when mod 97 of the rearranged number is 1.
 
-use super::text::is_word;
+use super::text::{is_word, sep_run, MAX_SEP};
 use super::validate::mod97_valid;
 
 /// Total IBAN length per country (SWIFT IBAN registry).
@@ -101,9 +101,10 @@ pub(super) fn iban(t: &[u8], s: usize) -> Option<usize> {
             chars[n] = b;
             n += 1;
             i += 1;
-        } else if b == b' ' && n % 4 == 0 && n > 0 {
-            // Printed IBANs group by four; a space anywhere else ends the number.
-            i += 1;
+        } else if n % 4 == 0 && n > 0 && (1..=MAX_SEP).contains(&sep_run(t, i)) {
+            // Printed IBANs group by four (with spaces, dots or dashes); a separator anywhere
+            // else ends the number.
+            i += sep_run(t, i);
         } else {
             return None;
         }
@@ -127,6 +128,8 @@ mod tests {
             "DE89370400440532013000",
             "GB82 WEST 1234 5698 7654 32",
             "NO9386011117947",
+            "DE89.3704.0044.0532.0130.00",
+            "DE89-3704-0044-0532-0130-00",
         ] {
             assert_eq!(iban(s.as_bytes(), 0), Some(s.len()), "{s}");
         }

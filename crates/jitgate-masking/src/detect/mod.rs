@@ -2,18 +2,23 @@
 //! in the result stream (computed columns, error and notice texts) and for free-text columns
 //! masked with [`crate::Mask::Scan`].
 //!
+//! Text is folded first ([`fold`]: fullwidth digits, `＠`, en-dashes, no-break spaces… match
+//! as the ASCII they stand for), and the digit groups of a number may be joined by any run of
+//! up to three separators (dashes, dots, underscores, slashes, white space).
+//!
 //! Built-in kinds, and what separates them from lookalikes:
-//! - `ssn`: `NNN-NN-NNNN` or `NNN NN NNNN` outside the never-issued ranges (area 000, 666,
+//! - `ssn`: `NNN-NN-NNNN` (any separators between the groups) outside the never-issued ranges (area 000, 666,
 //!   900–999; group 00; serial 0000). Nine bare digits count only within 40 bytes after a context
-//!   word (`SSN`, `social security`, …): alone they are order numbers and ZIP+4 codes as often.
-//! - `card`: 13–19 digits, bare or grouped by spaces or dashes, passing Luhn and a network's
+//!   word (`SSN`, `Social-Security no.`, …): alone they are order numbers and ZIP+4 codes as often.
+//! - `card`: 13–19 digits, bare or in groups joined by separators, passing Luhn and a network's
 //!   prefix and length (Visa, Mastercard incl. 2221–2720, Amex, Discover, JCB, Diners, UnionPay,
 //!   Maestro).
 //! - `email`: local part, `@`, a domain of two or more labels ending in an alphabetic label.
-//! - `phone`: E.164 (`+` and 8–15 digits), NANP with separators or parentheses (area code and
+//! - `phone`: E.164 (`+` and 8–15 digits), NANP with separators (`394/757/5964`) or parentheses (area code and
 //!   exchange starting 2–9); ten bare digits only after a context word. IPv4 addresses, dates
 //!   and version strings do not have these shapes.
-//! - `iban`: country code with that country's length, mod-97 check.
+//! - `iban`: country code with that country's length (groups of four joined by separators),
+//!   mod-97 check.
 //! - `ip`: IPv4 (octets ≤ 255, not after `version`) and IPv6 (full, or compressed with `::`).
 //! - `aws_key`: `AKIA`/`ASIA` + 16 upper-case alphanumerics.
 //! - `jwt`: three base64url parts whose header decodes to a JSON object with `"alg"`.
@@ -25,6 +30,7 @@
 
 mod builtin;
 mod custom;
+pub(crate) mod fold;
 mod iban;
 mod network;
 mod numbers;
@@ -219,7 +225,7 @@ impl Scanner {
 
     /// Sorted, merged raw findings. `hits` stays unallocated when nothing is found.
     fn hits(&self, text: &[u8], hits: &mut Vec<Hit>) {
-        builtin::scan(text, self.kinds, hits);
+        self.builtin_hits(text, hits);
         if !self.custom.is_empty() {
             let mut ranges = Vec::new();
             for (i, detector) in self.custom.iter().enumerate() {
@@ -247,6 +253,23 @@ impl Scanner {
                 }
             }
             *hits = merged;
+        }
+    }
+
+    /// The built-in detectors' findings, matched on the folded text ([`fold`]) and reported as
+    /// ranges of `text`.
+    fn builtin_hits(&self, text: &[u8], hits: &mut Vec<Hit>) {
+        if self.kinds == KindSet::default() {
+            return;
+        }
+        match fold::fold(text) {
+            None => builtin::scan(text, self.kinds, hits),
+            Some(folded) => {
+                builtin::scan(&folded.text, self.kinds, hits);
+                for h in hits.iter_mut() {
+                    (h.start, h.end) = folded.original(h.start, h.end);
+                }
+            }
         }
     }
 
@@ -296,6 +319,33 @@ mod tests {
             redacted,
             "Call [phone] or mail [email]; SSN [ssn], card [card], IBAN [iban] from [ip] key [aws_key]."
         );
+    }
+
+    #[test]
+    fn redacts_the_formats_a_red_team_used() {
+        for (text, want) in [
+            ("SSN 123.45.6789 on file", "SSN [ssn] on file"),
+            ("SSN 123–45–6789 on file", "SSN [ssn] on file"),
+            ("SSN 123_45_6789 on file", "SSN [ssn] on file"),
+            ("SSN １２３-４５-６７８９ on file", "SSN [ssn] on file"),
+            (
+                "Social-Security no. 123456789.",
+                "Social-Security no. [ssn].",
+            ),
+            ("card 4111.1111.1111.1111 ok", "card [card] ok"),
+            ("card 4111  1111  1111  1111 ok", "card [card] ok"),
+            ("card 4111/1111/1111/1111 ok", "card [card] ok"),
+            ("card 4111 1111\n1111 1111 ok", "card [card] ok"),
+            ("call 394/757/5964 now", "call [phone] now"),
+            ("mail ann＠example．com now", "mail [email] now"),
+            ("IBAN DE89.3704.0044.0532.0130.00 ok", "IBAN [iban] ok"),
+            (
+                "card 4111\u{200B}1111\u{200B}1111\u{200B}1111",
+                "card [card]",
+            ),
+        ] {
+            assert_eq!(Scanner::builtin().redact(text), want, "{text}");
+        }
     }
 
     #[test]

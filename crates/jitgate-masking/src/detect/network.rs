@@ -3,7 +3,10 @@
 use super::text::{context_before, digits_at, ends_number, is_word, number_at};
 
 /// Words after which a dotted quad is a version, not an address.
-const VERSION_CONTEXT: &[&[u8]] = &[b"version", b"ver ", b"release", b"build", b"v."];
+pub(crate) const VERSION_CONTEXT: &[&[u8]] = &[b"version", b"ver ", b"release", b"build", b"v."];
+
+/// How far before a dotted quad a version word counts.
+pub(crate) const VERSION_WINDOW: usize = 12;
 
 /// Dotted-decimal IPv4 (no leading zeros, octets up to 255), with an optional `/prefix`.
 /// A following `:port` is allowed; a fifth `.N` is not (that is a version string).
@@ -28,7 +31,7 @@ pub(super) fn ipv4(t: &[u8], p: usize) -> Option<usize> {
             i += 1 + n;
         }
     }
-    let versioned = context_before(t, p, 12, VERSION_CONTEXT);
+    let versioned = context_before(t, p, VERSION_WINDOW, VERSION_CONTEXT);
     (ends_number(t, i) && !versioned).then_some(i)
 }
 

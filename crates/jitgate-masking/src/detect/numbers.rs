@@ -1,21 +1,25 @@
 //! Detectors for numbers that start with a digit: SSNs, payment cards and phone numbers. Each
 //! takes the text and a position where a number may start, and returns where its match ends.
 
-use super::text::{context_before, digit_at, digits_at, ends_number, number_at};
+use super::text::{
+    after_sep, context_before, digit_at, digits_at, ends_number, number_at, sep_run,
+};
 use super::validate::{card_issuer_valid, luhn_valid, ssn_valid};
 
-/// Words that make a bare nine-digit number an SSN (looked for within 40 bytes before it).
-const SSN_CONTEXT: &[&[u8]] = &[
+/// Words that make a bare nine-digit number an SSN (looked for within 40 bytes before it; a
+/// space stands for any separators, or none).
+pub(crate) const SSN_CONTEXT: &[&[u8]] = &[
     b"ssn",
     b"social security",
     b"soc sec",
     b"ss#",
     b"ss no",
+    b"ss num",
     b"taxpayer id",
     b"itin",
 ];
 /// Words that make ten bare digits a phone number.
-const PHONE_CONTEXT: &[&[u8]] = &[
+pub(crate) const PHONE_CONTEXT: &[&[u8]] = &[
     b"phone",
     b"tel",
     b"mobile",
@@ -26,27 +30,22 @@ const PHONE_CONTEXT: &[&[u8]] = &[
     b"whatsapp",
     b"contact",
 ];
-const CONTEXT_WINDOW: usize = 40;
+pub(crate) const CONTEXT_WINDOW: usize = 40;
 
-/// `NNN-NN-NNNN` or `NNN NN NNNN` within the SSA's issued ranges; nine bare digits only after a
-/// context word, since alone they are as likely an order number or a ZIP+4.
+/// `NNN-NN-NNNN` (the groups joined by any separators: `123.45.6789`, `123 – 45 – 6789`) within
+/// the SSA's issued ranges; nine bare digits only after a context word, since alone they are as
+/// likely an order number or a ZIP+4.
 pub(super) fn ssn(t: &[u8], p: usize) -> Option<usize> {
     let run = digits_at(t, p);
     let end = if run == 3 {
-        let sep = *t.get(p + 3)?;
-        let shaped = matches!(sep, b'-' | b' ')
-            && digits_at(t, p + 4) == 2
-            && t.get(p + 6) == Some(&sep)
-            && digits_at(t, p + 7) == 4;
-        if !shaped {
-            return None;
-        }
+        let group = after_sep(t, p + 3).filter(|&q| digits_at(t, q) == 2)?;
+        let serial = after_sep(t, group + 2).filter(|&r| digits_at(t, r) == 4)?;
         let valid = ssn_valid(
             number_at(t, p, 3) as u16,
-            number_at(t, p + 4, 2) as u16,
-            number_at(t, p + 7, 4) as u16,
+            number_at(t, group, 2) as u16,
+            number_at(t, serial, 4) as u16,
         );
-        (valid).then_some(p + 11)?
+        (valid).then_some(serial + 4)?
     } else if run == 9 {
         let valid = ssn_valid(
             number_at(t, p, 3) as u16,
@@ -60,9 +59,10 @@ pub(super) fn ssn(t: &[u8], p: usize) -> Option<usize> {
     ends_number(t, end).then_some(end)
 }
 
-/// 13 to 19 digits, bare or grouped with one kind of separator (space or dash), that pass Luhn
-/// and belong to a card network's prefix and length. When grouped digits run on (a card number
-/// followed by a year), the longest valid prefix ending at a group boundary is taken.
+/// 13 to 19 digits, bare or in groups joined by separators (`4111.1111.1111.1111`,
+/// `4111  1111`, a group broken onto the next line), that pass Luhn and belong to a card
+/// network's prefix and length. When grouped digits run on (a card number followed by a year),
+/// the longest valid prefix ending at a group boundary is taken.
 pub(super) fn card(t: &[u8], p: usize) -> Option<usize> {
     const MAX: usize = 19;
     let mut digits = [0u8; MAX];
@@ -70,7 +70,6 @@ pub(super) fn card(t: &[u8], p: usize) -> Option<usize> {
     // (digit count, end offset) at each group end, longest last.
     let mut group_ends: [(usize, usize); 8] = [(0, 0); 8];
     let mut groups = 0;
-    let mut sep = None;
     let mut i = p;
     loop {
         let run = digits_at(t, i);
@@ -85,19 +84,15 @@ pub(super) fn card(t: &[u8], p: usize) -> Option<usize> {
         }
         group_ends[groups] = (n, i);
         groups += 1;
-        match (t.get(i), sep) {
-            (Some(&s @ (b' ' | b'-')), None) if digit_at(t, i + 1) => {
-                sep = Some(s);
-                i += 1;
-            }
-            (Some(&s), Some(want)) if s == want && digit_at(t, i + 1) => i += 1,
-            _ => break,
+        match after_sep(t, i) {
+            Some(next) => i = next,
+            None => break,
         }
     }
     group_ends[..groups].iter().rev().find_map(|&(count, end)| {
         let number = &digits[..count];
         let fits = (13..=MAX).contains(&count)
-            && ends_number_or_group(t, end, sep)
+            && ends_number_or_group(t, end)
             && card_issuer_valid(number)
             && luhn_valid(number);
         fits.then_some(end)
@@ -105,8 +100,8 @@ pub(super) fn card(t: &[u8], p: usize) -> Option<usize> {
 }
 
 /// A card may end before its own separator when more digit groups follow (`4111 … 1111 2026`).
-fn ends_number_or_group(t: &[u8], end: usize, sep: Option<u8>) -> bool {
-    ends_number(t, end) || (sep.is_some() && t.get(end).copied() == sep && digit_at(t, end + 1))
+fn ends_number_or_group(t: &[u8], end: usize) -> bool {
+    ends_number(t, end) || after_sep(t, end).is_some()
 }
 
 /// Phone numbers starting at digit `p`: E.164 (`+` before `p`), NANP written with separators
@@ -124,8 +119,9 @@ pub(super) fn phone(t: &[u8], p: usize) -> Option<(usize, usize)> {
         return Some((p, e));
     }
     // "1-415-555-2671" or "1 (415) 555-2671": a country code 1 before a NANP number.
-    if t[p] == b'1' && matches!(t.get(p + 1), Some(b'-' | b' ' | b'.')) {
-        let rest = p + 2;
+    let gap = sep_run(t, p + 1);
+    if t[p] == b'1' && (1..=MAX_GAP).contains(&gap) {
+        let rest = p + 1 + gap;
         let e = if t.get(rest) == Some(&b'(') {
             nanp_after_paren(t, rest + 1)
         } else {
@@ -138,7 +134,10 @@ pub(super) fn phone(t: &[u8], p: usize) -> Option<(usize, usize)> {
     bare_with_context(t, p).map(|e| (p, e))
 }
 
-/// `+` and 8 to 15 digits (the E.164 maximum), grouped by single spaces, dashes or dots, or by
+/// The longest run of separators between the groups of a phone number.
+const MAX_GAP: usize = super::text::MAX_SEP;
+
+/// `+` and 8 to 15 digits (the E.164 maximum), in groups joined by separators, or by
 /// parentheses as in `+44 (0)20 7946 0958`.
 fn e164(t: &[u8], p: usize) -> Option<usize> {
     if t[p] == b'0' {
@@ -155,43 +154,45 @@ fn e164(t: &[u8], p: usize) -> Option<usize> {
         count += run;
         i += run;
         end = i;
-        match (t.get(i), t.get(i + 1)) {
-            (Some(b' ' | b'-' | b'.'), Some(b'(')) => i += 2,
-            (Some(b' ' | b'-' | b'.'), Some(d)) if d.is_ascii_digit() => i += 1,
-            (Some(b'('), Some(d)) if d.is_ascii_digit() => i += 1,
-            (Some(b')'), Some(b' ' | b'-')) if digit_at(t, i + 2) => i += 2,
-            (Some(b')'), Some(d)) if d.is_ascii_digit() => i += 1,
+        let gap = sep_run(t, i).min(MAX_GAP + 1);
+        let j = i + gap;
+        match t.get(j) {
+            _ if gap > MAX_GAP => break,
+            Some(b'(') if digit_at(t, j + 1) => i = j + 1,
+            Some(b')') if gap == 0 => {
+                let k = j + 1 + sep_run(t, j + 1);
+                if sep_run(t, j + 1) > MAX_GAP || !digit_at(t, k) {
+                    break;
+                }
+                i = k;
+            }
+            Some(d) if gap > 0 && d.is_ascii_digit() => i = j,
             _ => break,
         }
     }
     ((8..=16).contains(&count) && ends_number(t, end)).then_some(end)
 }
 
-/// NXX area code, then exchange and line: `415-555-2671`, `415.555.2671`, `415 555-2671`.
-/// Dots go together (`415.555 2671` is not a phone), and N is 2–9, as NANP requires.
+/// NXX area code, then exchange and line, joined by separators: `415-555-2671`,
+/// `415.555.2671`, `415 555-2671`, `394/757/5964`. N is 2–9, as NANP requires.
 fn nanp(t: &[u8], p: usize) -> Option<usize> {
     if digits_at(t, p) != 3 || !area_ok(t, p) {
         return None;
     }
-    let s1 = *t.get(p + 3)?;
-    if !matches!(s1, b'-' | b'.' | b' ') {
-        return None;
-    }
-    exchange_and_line(t, p + 4, Some(s1))
+    exchange_and_line(t, after_sep(t, p + 3)?)
 }
 
-/// After `(`: `NXX)` then an optional space or dash, then exchange and line.
+/// After `(`: `NXX)` then up to three separators, then exchange and line.
 fn nanp_after_paren(t: &[u8], p: usize) -> Option<usize> {
     if digits_at(t, p) != 3 || !area_ok(t, p) || t.get(p + 3) != Some(&b')') {
         return None;
     }
     let next = p + 4;
-    let start = if matches!(t.get(next), Some(b' ' | b'-')) {
-        next + 1
-    } else {
-        next
-    };
-    exchange_and_line(t, start, None)
+    let gap = sep_run(t, next);
+    if gap > MAX_GAP {
+        return None;
+    }
+    exchange_and_line(t, next + gap)
 }
 
 fn area_ok(t: &[u8], p: usize) -> bool {
@@ -199,16 +200,12 @@ fn area_ok(t: &[u8], p: usize) -> bool {
     (b'2'..=b'9').contains(&t[p]) && !(t[p + 1] == b'1' && t[p + 2] == b'1')
 }
 
-fn exchange_and_line(t: &[u8], q: usize, first_sep: Option<u8>) -> Option<usize> {
+fn exchange_and_line(t: &[u8], q: usize) -> Option<usize> {
     if digits_at(t, q) != 3 || !(b'2'..=b'9').contains(&t[q]) {
         return None;
     }
-    let s2 = *t.get(q + 3)?;
-    let dots_match = (first_sep == Some(b'.')) == (s2 == b'.') || first_sep.is_none() && s2 != b'.';
-    if !matches!(s2, b'-' | b'.' | b' ') || !dots_match || digits_at(t, q + 4) != 4 {
-        return None;
-    }
-    let end = q + 8;
+    let line = after_sep(t, q + 3).filter(|&r| digits_at(t, r) == 4)?;
+    let end = line + 4;
     ends_number(t, end).then_some(end)
 }
 
@@ -237,7 +234,13 @@ mod tests {
     fn ssn_shapes_and_ranges() {
         assert_eq!(at0(ssn, "123-45-6789"), Some(11));
         assert_eq!(at0(ssn, "123 45 6789."), Some(11));
-        assert_eq!(at0(ssn, "123-45 6789"), None, "mixed separators");
+        assert_eq!(at0(ssn, "123-45 6789"), Some(11), "mixed separators");
+        assert_eq!(at0(ssn, "123.45.6789"), Some(11));
+        assert_eq!(at0(ssn, "123_45_6789"), Some(11));
+        assert_eq!(at0(ssn, "123 - 45 - 6789"), Some(15));
+        assert_eq!(at0(ssn, "123    45 6789"), None, "four spaces part numbers");
+        let t = b"Social-Security no. 123456789";
+        assert_eq!(ssn(t, 20), Some(29));
         assert_eq!(at0(ssn, "666-45-6789"), None);
         assert_eq!(at0(ssn, "123-00-6789"), None);
         assert_eq!(at0(ssn, "123456789"), None, "no context");
@@ -254,6 +257,10 @@ mod tests {
         assert_eq!(at0(card, "3782 822463 10005"), Some(17));
         assert_eq!(at0(card, "2221000000000009"), Some(16));
         assert_eq!(at0(card, "4111111111111112"), None, "Luhn");
+        assert_eq!(at0(card, "4111.1111.1111.1111"), Some(19));
+        assert_eq!(at0(card, "4111  1111  1111  1111"), Some(22));
+        assert_eq!(at0(card, "4111/1111/1111/1111"), Some(19));
+        assert_eq!(at0(card, "4111 1111\n1111 1111"), Some(19));
         assert_eq!(at0(card, "41111111111111111111"), None, "20 digits");
     }
 
@@ -270,5 +277,8 @@ mod tests {
         assert_eq!(p("123-456-7890", 0), None, "area code starts with 1");
         assert_eq!(p("4155552671", 0), None, "bare digits need context");
         assert_eq!(p("call 4155552671", 5), Some((5, 15)));
+        assert_eq!(p("394/757/5964", 0), Some((0, 12)));
+        assert_eq!(p("1 (415) 555-2671", 0), Some((0, 16)));
+        assert_eq!(p("+1-415-555-2671", 1), Some((0, 15)));
     }
 }

@@ -45,15 +45,85 @@ pub(super) fn ends_number(t: &[u8], e: usize) -> bool {
     }
 }
 
+/// Bytes that may stand between the digit groups of one number: dashes, dots, underscores,
+/// slashes and white space (after folding, which turns en-dashes, no-break spaces and the like
+/// into these).
+pub(crate) fn is_sep(b: u8) -> bool {
+    matches!(b, b'-' | b'.' | b'_' | b'/' | b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// The longest run of separators between two digit groups of one number (`4111  1111`,
+/// `4111 -\n1111`).
+pub(crate) const MAX_SEP: usize = 3;
+
+/// Number of separator bytes at `i`, counted up to `MAX_SEP + 1`.
+pub(super) fn sep_run(t: &[u8], i: usize) -> usize {
+    t.get(i..).map_or(0, |rest| {
+        rest.iter()
+            .take(MAX_SEP + 1)
+            .take_while(|b| is_sep(**b))
+            .count()
+    })
+}
+
+/// Where the next digit group starts, when 1 to `MAX_SEP` separators at `i` lead to a digit.
+pub(super) fn after_sep(t: &[u8], i: usize) -> Option<usize> {
+    let n = sep_run(t, i);
+    ((1..=MAX_SEP).contains(&n) && digit_at(t, i + n)).then_some(i + n)
+}
+
 /// Whether one of `words` (lowercase ASCII) appears within `window` bytes before `at`,
-/// case-insensitively: the context that lets a bare nine-digit number be an SSN.
+/// case-insensitively, a space inside a word standing for 0 to `MAX_SEP` separators
+/// (`Social-Security no.`, `SocialSecurity`) and one ending a word for 1 to `MAX_SEP`: the
+/// context that lets a bare nine-digit number be an SSN.
 pub(super) fn context_before(t: &[u8], at: usize, window: usize, words: &[&[u8]]) -> bool {
     let hay = &t[at.saturating_sub(window)..at];
-    words.iter().any(|w| {
-        hay.windows(w.len()).any(|cand| {
-            cand.iter()
-                .zip(w.iter())
-                .all(|(c, w)| c.to_ascii_lowercase() == *w)
-        })
-    })
+    words
+        .iter()
+        .any(|w| (0..hay.len()).any(|i| word_at(&hay[i..], w)))
+}
+
+/// Whether `hay` starts with `word` as [`context_before`] matches it.
+fn word_at(hay: &[u8], word: &[u8]) -> bool {
+    match word.split_first() {
+        None => true,
+        Some((b' ', rest)) => (usize::from(rest.is_empty())..=MAX_SEP)
+            .take_while(|&n| n == 0 || hay.get(n - 1).is_some_and(|b| is_sep(*b)))
+            .any(|n| word_at(&hay[n..], rest)),
+        Some((w, rest)) => hay
+            .first()
+            .is_some_and(|h| h.to_ascii_lowercase() == *w && word_at(&hay[1..], rest)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_words_take_any_separators() {
+        let ssn: &[&[u8]] = &[b"social security", b"ssn"];
+        for t in [
+            "Social-Security no. ",
+            "social_security ",
+            "SocialSecurity: ",
+            "SOCIAL  SECURITY ",
+            "the SSN is ",
+        ] {
+            assert!(context_before(t.as_bytes(), t.len(), 40, ssn), "{t}");
+        }
+        for t in ["social    security ", "socia security ", "s s n "] {
+            assert!(!context_before(t.as_bytes(), t.len(), 40, ssn), "{t}");
+        }
+        let ver: &[&[u8]] = &[b"ver "];
+        assert!(context_before(b"ver. ", 5, 12, ver));
+        assert!(!context_before(b"verify ", 7, 12, ver));
+    }
+
+    #[test]
+    fn separator_runs_join_groups() {
+        assert_eq!(after_sep(b"1 -\n2", 1), Some(4));
+        assert_eq!(after_sep(b"1    2", 1), None);
+        assert_eq!(after_sep(b"1 x", 1), None);
+    }
 }

@@ -12,6 +12,7 @@ use std::fmt;
 
 use super::keyed::{TEXT_HASH_HEX, TOKEN_BLOCK};
 use super::{Generalization, Mask, MaskError};
+use crate::detect::sql_scan::{self, TokenTest, CONTEXT_CHARS, TOKEN_CLOSE, TOKEN_OPEN};
 use crate::key::{MaskKey, Purpose, Subkey};
 
 /// A Spark SQL column type, as far as masking cares. Spark's character types (`char(n)`,
@@ -117,7 +118,7 @@ impl fmt::Display for SparkType {
 
 impl Mask {
     /// Whether this mask can produce a valid value of Spark type `ty` (what
-    /// [`Mask::spark_expr`] checks first). `scan` has no Spark form yet, whatever the type.
+    /// [`Mask::spark_expr`] checks first).
     pub fn applies_to_spark(&self, ty: &SparkType) -> bool {
         use SparkType::*;
         if !ty.is_valid() {
@@ -157,9 +158,12 @@ impl Mask {
     /// which do not depend on it. Lambda variables are named `jgmask_*`, which `column_sql`
     /// must not use.
     ///
+    /// `scan` is the over-masking SQL form of the detectors (see `detect::sql_scan`): every
+    /// finding of a built-in detector is replaced, and more; its expression holds the folding
+    /// table and two raw control characters (U+0001, U+0002) in string literals.
+    ///
     /// Errors: [`MaskError::NotApplicable`] for masks that cannot keep the type,
-    /// [`MaskError::NotInSpark`] for `scan`, [`MaskError::KeyMissing`] for keyed masks without
-    /// a key. Keyed masks embed a key-derived HMAC pad, so the upstream must not log plans or
+    /// [`MaskError::KeyMissing`] for keyed masks without a key. Keyed masks embed a key-derived HMAC pad, so the upstream must not log plans or
     /// statement texts where masked subjects could read them.
     pub fn spark_expr(
         &self,
@@ -167,9 +171,6 @@ impl Mask {
         ty: &SparkType,
         key: &MaskKey,
     ) -> Result<String, MaskError> {
-        if *self == Mask::Scan {
-            return Err(MaskError::NotInSpark { mask: self.name() });
-        }
         if !self.applies_to_spark(ty) {
             return Err(MaskError::NotApplicable {
                 mask: self.name(),
@@ -206,7 +207,7 @@ impl Mask {
             Mask::Hash => hash(&c, ty, keyed(Purpose::Hash)?),
             Mask::Tokenize => tokenize(&c, ty, keyed(Purpose::Tokenize)?),
             Mask::Generalize(g) => generalize(&c, ty, *g),
-            Mask::Scan => unreachable!("refused above"),
+            Mask::Scan => scan(&c),
         })
     }
 }
@@ -237,6 +238,98 @@ fn keep_null(column: &str, ty: &SparkType, expr: &str) -> String {
         "CASE WHEN {column} IS NULL THEN {} ELSE {expr} END",
         typed_null(ty)
     )
+}
+
+/// Whether Spark string `expr` matches `pattern` somewhere (Java regular expressions).
+fn rlike(expr: &str, pattern: &str) -> String {
+    format!("({expr} RLIKE {})", literal(pattern))
+}
+
+/// Whether the digit string `d` passes Luhn: digits from the right, every second one doubled
+/// and its digits summed (the table `0246813579`).
+fn luhn(d: &str) -> String {
+    let digit = format!("(ascii(substring(reverse({d}), jgmask_n, 1)) - 48)");
+    format!(
+        "(aggregate(sequence(1, length({d})), 0, (jgmask_s, jgmask_n) -> jgmask_s + CASE WHEN jgmask_n % 2 = 0 \
+         THEN ascii(substring('0246813579', {digit} + 1, 1)) - 48 ELSE {digit} END) % 10 = 0)"
+    )
+}
+
+/// Whether 13–19 digits of consecutive digit groups of token `p` pass the card checks. `AND`
+/// is evaluated left to right, so Luhn only runs on 13–19 digits.
+fn card(p: &str, prefix: &str) -> String {
+    let groups = format!("split({p}, '[^0-9]+', -1)");
+    let d = format!("array_join(slice({groups}, jgmask_i, jgmask_j - jgmask_i + 1), '')");
+    format!(
+        "(length(regexp_replace({p}, '[^0-9]', '')) >= 13 AND exists(sequence(1, size({groups})), jgmask_i -> \
+         exists(sequence(jgmask_i, size({groups})), jgmask_j -> length({d}) BETWEEN 13 AND 19 AND {} AND {})))",
+        rlike(&d, prefix),
+        luhn(&d),
+    )
+}
+
+/// `scan` in Spark SQL, from the shapes PostgreSQL's form uses: fold, mark numeric tokens,
+/// replace the tokens that pass a test (the 40 characters before each at hand for context
+/// words), then the other shapes.
+fn scan(c: &str) -> String {
+    let s = sql_scan::shapes();
+    let folded = format!(
+        "translate({c}, {}, {})",
+        literal(&s.fold_from),
+        literal(&s.fold_to)
+    );
+    let marked = format!(
+        "regexp_replace({folded}, {}, {})",
+        literal(&s.token),
+        literal(&format!("{TOKEN_OPEN}$0{TOKEN_CLOSE}"))
+    );
+    let pieces = format!(
+        "split({marked}, {}, -1)",
+        literal(&format!("[{TOKEN_OPEN}{TOKEN_CLOSE}]"))
+    );
+    let prev = format!(
+        "right(array_join(slice(jgmask_a, greatest(1, jgmask_k - {}), least(jgmask_k, {CONTEXT_CHARS})), ''), {CONTEXT_CHARS})",
+        CONTEXT_CHARS - 1
+    );
+    let mut cases = String::new();
+    for (test, placeholder) in &s.token_tests {
+        let condition = match test {
+            TokenTest::Shape(shape) => rlike("jgmask_p", shape),
+            TokenTest::Card => card("jgmask_p", s.card_prefix),
+            TokenTest::AfterContext { context, shape } => {
+                format!(
+                    "({} AND {})",
+                    rlike("jgmask_p", shape),
+                    rlike(&prev, context)
+                )
+            }
+            TokenTest::UnlessAfter {
+                shape,
+                alone,
+                context,
+            } => format!(
+                "({} AND NOT coalesce({} AND {}, false))",
+                rlike("jgmask_p", shape),
+                rlike("jgmask_p", alone),
+                rlike(&prev, context)
+            ),
+        };
+        cases += &format!(" WHEN {condition} THEN {}", literal(placeholder));
+    }
+    // Pieces alternate: text, token, text, … (0-based: tokens at odd places).
+    let numbers = format!(
+        "element_at(transform(array({pieces}), jgmask_a -> array_join(transform(jgmask_a, (jgmask_p, jgmask_k) -> \
+         CASE WHEN jgmask_k % 2 = 0 THEN jgmask_p{cases} ELSE jgmask_p END), '')), 1)"
+    );
+    s.passes
+        .iter()
+        .fold(numbers, |inner, (pattern, placeholder)| {
+            format!(
+                "regexp_replace({inner}, {}, {})",
+                literal(pattern),
+                literal(placeholder)
+            )
+        })
 }
 
 /// The redacted constant, of the column's type.
@@ -538,12 +631,14 @@ mod tests {
                 scale: 0,
             },
         );
-        let scan = Mask::Scan.spark_expr("c", &SparkType::String, &key);
-        assert_eq!(scan, Err(MaskError::NotInSpark { mask: "scan" }));
-        assert!(scan
-            .unwrap_err()
-            .to_string()
-            .contains("not available for Spark"));
+        let scan = Mask::Scan
+            .spark_expr("c", &SparkType::String, &key)
+            .expect("scan has a Spark form");
+        assert!(scan.contains("translate((c), ") && scan.contains("RLIKE"));
+        assert!(matches!(
+            Mask::Scan.spark_expr("c", &SparkType::Int, &key),
+            Err(MaskError::NotApplicable { .. })
+        ));
         let missing = MaskKey::missing();
         assert_eq!(
             Mask::Hash.spark_expr("c", &SparkType::String, &missing),

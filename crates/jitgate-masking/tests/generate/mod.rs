@@ -103,6 +103,16 @@ fn group(number: &str, sizes: &[usize], sep: &str) -> String {
     parts.join(sep)
 }
 
+/// ASCII digits as fullwidth ones (`１２３`), as East Asian input methods type them.
+pub fn fullwidth(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '0'..='9' => char::from_u32(0xFF10 + (c as u32 - '0' as u32)).unwrap_or(c),
+            c => c,
+        })
+        .collect()
+}
+
 fn ssn(rng: &mut Rng) -> (String, &'static str) {
     let area = loop {
         let a = rng.range(1, 899);
@@ -111,13 +121,27 @@ fn ssn(rng: &mut Rng) -> (String, &'static str) {
         }
     };
     let (group_no, serial) = (rng.range(1, 99), rng.range(1, 9999));
-    match rng.below(4) {
-        0 => (format!("{area:03} {group_no:02} {serial:04}"), "SSN "),
+    let with = |sep: &str| format!("{area:03}{sep}{group_no:02}{sep}{serial:04}");
+    match rng.below(12) {
+        0 => (with(" "), "SSN "),
         1 => (
-            format!("{area:03}{group_no:02}{serial:04}"),
-            *rng.pick(&["SSN: ", "ssn ", "social security number ", "SS# "]),
+            with(""),
+            *rng.pick(&[
+                "SSN: ",
+                "ssn ",
+                "social security number ",
+                "SS# ",
+                "Social-Security no. ",
+                "social_security: ",
+            ]),
         ),
-        _ => (format!("{area:03}-{group_no:02}-{serial:04}"), ""),
+        2 => (with("."), ""),
+        3 => (with("–"), ""),
+        4 => (with("_"), ""),
+        5 => (fullwidth(&with("-")), ""),
+        6 => (with(" - "), ""),
+        7 => (with("/"), ""),
+        _ => (with("-"), ""),
     }
 }
 
@@ -138,15 +162,17 @@ fn card(rng: &mut Rng) -> String {
     };
     let body = format!("{prefix}{}", rng.digits(len - prefix.len() - 1));
     let number = luhn_complete(&body);
-    match (rng.below(3), len) {
+    let sep = *rng.pick(&[" ", "-", ".", "  ", "/", " - ", "–", "\u{a0}"]);
+    match (rng.below(5), len) {
         (0, _) => number,
-        (_, 15) => group(
-            &number,
-            &[4, 6, 5],
-            if rng.below(2) == 0 { " " } else { "-" },
+        (1, _) => fullwidth(&group(&number, &[4, 4, 4, 4], " ")),
+        (_, 15) => group(&number, &[4, 6, 5], sep),
+        (2, 16) => format!(
+            "{}\\n{}",
+            group(&number[..8], &[4, 4], " "),
+            group(&number[8..], &[4, 4], " ")
         ),
-        (1, _) => group(&number, &[4, 4, 4, 4], " "),
-        _ => group(&number, &[4, 4, 4, 4], "-"),
+        _ => group(&number, &[4, 4, 4, 4], sep),
     }
 }
 
@@ -188,10 +214,10 @@ fn iban(rng: &mut Rng, valid: bool) -> String {
         }
     }
     let iban = format!("{country}{check:02}{bban}");
-    if rng.below(2) == 0 {
-        iban
-    } else {
-        group(&iban, &[4; 9], " ")
+    match rng.below(4) {
+        0 => iban,
+        1 => group(&iban, &[4; 9], "."),
+        _ => group(&iban, &[4; 9], " "),
     }
 }
 
@@ -212,14 +238,17 @@ fn email(rng: &mut Rng) -> String {
         "example.io",
         "sub-domain.example.net",
     ]);
-    format!("{local}@{domain}")
+    let at = if rng.below(6) == 0 { "＠" } else { "@" };
+    format!("{local}{at}{domain}")
 }
 
 fn phone(rng: &mut Rng) -> (String, &'static str) {
     let area = format!("{}{}", rng.range(2, 9), rng.digits(2)).replace("11", "12");
     let exchange = format!("{}{}", rng.range(2, 9), rng.digits(2));
     let line = rng.digits(4);
-    match rng.below(7) {
+    match rng.below(9) {
+        7 => (format!("{area}/{exchange}/{line}"), ""),
+        8 => (fullwidth(&format!("{area}-{exchange}-{line}")), ""),
         0 => (format!("({area}) {exchange}-{line}"), ""),
         1 => (format!("{area}-{exchange}-{line}"), ""),
         2 => (format!("{area}.{exchange}.{line}"), ""),
@@ -478,6 +507,32 @@ pub fn negatives(rng: &mut Rng, n: usize) -> Vec<(String, String)> {
         push(
             "16-digit reference",
             format!("Tracking number {}", rng.digits(16)),
+        );
+        let reference = loop {
+            let digits = rng.digits(16);
+            if !jitgate_masking::detect::luhn_valid(digits.as_bytes()) {
+                break digits;
+            }
+        };
+        let sep = *rng.pick(&[" ", "-", ".", "/"]);
+        push(
+            "16-digit non-Luhn reference, grouped",
+            format!("Ref {}", group(&reference, &[4, 4, 4, 4], sep)),
+        );
+        push(
+            "fullwidth order number",
+            format!("Order #{} shipped", fullwidth(&rng.digits(9))),
+        );
+        push(
+            "dotted date",
+            format!(
+                "on {:02}.{:02}.{} at {:02}.{:02}",
+                rng.range(1, 28),
+                rng.range(1, 12),
+                rng.range(1990, 2030),
+                rng.below(24),
+                rng.below(60)
+            ),
         );
     }
     out
