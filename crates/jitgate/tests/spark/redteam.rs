@@ -402,7 +402,6 @@ fn detectors_read_errors_metrics_and_command_results() {
 /// en-dashes, underscores, fullwidth digits, after "Social-Security no."; cards with dots, double
 /// spaces, slashes, broken by a newline; phones with slashes; fullwidth `＠`; dotted IBANs.
 #[test]
-#[ignore = "needs the detectors' new formats (fix/detectors)"]
 fn arrow_batches_blot_the_formats_the_red_team_found() {
     let Some(spark) = crate::env::spark() else {
         return;
@@ -465,7 +464,6 @@ fn arrow_batches_blot_the_formats_the_red_team_found() {
 /// an aggregation of its values) sees the clear text. Aggregations combine values masked one by
 /// one; a value split across rows is then left to the result detectors (see the README).
 #[test]
-#[ignore = "needs Mask::Scan's Spark SQL form (fix/detectors)"]
 fn scan_columns_are_masked_before_evaluation() {
     let Some(spark) = crate::env::spark() else {
         return;
