@@ -413,6 +413,57 @@ mod tests {
         assert!(error_details(Bytes::from_static(b"\xff\xff"), scanner()).is_err());
     }
 
+    /// The rows of a `DESCRIBE` whose table comment quotes an SSN, as an Arrow IPC stream.
+    fn command_rows() -> Vec<u8> {
+        use arrow_array::{RecordBatch, StringArray};
+        use arrow_ipc::writer::StreamWriter;
+        use arrow_schema::{DataType, Field, Schema};
+        use std::sync::Arc;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("col_name", DataType::Utf8, true),
+            Field::new("data_type", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["Comment", "Owner"])),
+                Arc::new(StringArray::from(vec!["kept by 078-05-1120", "bob"])),
+            ],
+        )
+        .expect("batch");
+        let mut writer = StreamWriter::try_new(Vec::new(), &schema).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.into_inner().expect("finish")
+    }
+
+    #[test]
+    fn sql_command_results_rows_are_redacted() {
+        use spark_connect_proto::execute_plan_response::SqlCommandResult;
+        use spark_connect_proto::{LocalRelation, Relation};
+        let response = |data: Vec<u8>| ExecutePlanResponse {
+            response_type: Some(ResponseType::SqlCommandResult(SqlCommandResult {
+                relation: Some(Relation {
+                    common: None,
+                    rel_type: Some(RelType::LocalRelation(LocalRelation {
+                        data: Some(data.into()),
+                        schema: None,
+                    })),
+                }),
+            })),
+            ..Default::default()
+        };
+        let message = Bytes::from(response(command_rows()).encode_to_vec());
+        let out = result_extras(message, scanner()).expect("ok");
+        let text = String::from_utf8_lossy(&out).to_string();
+        assert!(!text.contains("078-05-1120"), "{text}");
+        assert!(text.contains("kept by [ssn]"), "{text}");
+        let broken = Bytes::from(response(b"not arrow".to_vec()).encode_to_vec());
+        assert!(
+            result_extras(broken, scanner()).is_err(),
+            "unreadable rows are not relayed"
+        );
+    }
+
     #[test]
     fn observed_metrics_are_redacted_to_any_depth() {
         use spark_connect_proto::expression::literal::Array;
