@@ -46,7 +46,8 @@ fn parse(class: &str, line: &str) -> Sample {
 }
 
 fn samples() -> Vec<Sample> {
-    // A longer run: SCAN_SUPERSET_SEED=n SCAN_SUPERSET_GLUED=20000.
+    // A longer run: SCAN_SUPERSET_SEED=n SCAN_SUPERSET_LINES=2000 SCAN_SUPERSET_GLUED=20000
+    // (lines of each kind of value; look-alike lines are a third of that).
     let seed = std::env::var("SCAN_SUPERSET_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -55,10 +56,14 @@ fn samples() -> Vec<Sample> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1500);
+    let lines = std::env::var("SCAN_SUPERSET_LINES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(180);
     let mut rng = Rng::new(seed);
-    let mut out: Vec<Sample> = generate::positives(&mut rng, 200)
+    let mut out: Vec<Sample> = generate::positives(&mut rng, lines)
         .into_iter()
-        .chain(generate::negatives(&mut rng, 60))
+        .chain(generate::negatives(&mut rng, lines / 3))
         .map(|(class, line)| parse(&class, &line))
         .collect();
     // Edges of the SQL form's tests: context and version words at the window's edge, across

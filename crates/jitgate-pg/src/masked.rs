@@ -36,11 +36,14 @@ impl ColumnMasks for SubjectMasks {
         }
     }
 
+    /// The rewriter's question, answered by [`jitgate_masking::Mask::may_mask_in_stream`]:
+    /// masks whose stream form is exact, and `scan`, whose stream form is the detectors
+    /// themselves (its SQL form over-masks, for columns that are evaluated).
     fn exact_in_results(&self, column: &ProtectedColumn<'_>) -> bool {
         let ty = PgTypeInfo::new(column.base_type_oid, column.base_type_name);
         self.view
             .mask_for(column.schema, column.table, column.column)
-            .is_some_and(|mask| mask.exact_in_stream(&ty))
+            .is_some_and(|mask| mask.may_mask_in_stream(&ty))
     }
 
     fn may_protect(&self, schema: Option<&str>, table: &str) -> bool {

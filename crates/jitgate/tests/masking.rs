@@ -386,3 +386,61 @@ async fn clear_subjects_get_results_byte_identical_to_a_direct_connection() {
         assert_eq!(x.get::<_, Option<String>>(4), y.get::<_, Option<String>>(4));
     }
 }
+
+/// A `scan` column that a statement only returns is read clear and scanned by the detectors in
+/// the stream (exactly: fullwidth text stays as written, a reference that fails Luhn stays);
+/// where the column is evaluated, the SQL form replaces at least as much, so that the same note
+/// read through `reverse`, `upper` or a predicate gives nothing away either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_columns_are_scanned_in_the_stream_and_over_masked_where_evaluated() {
+    let env = start();
+    env.cluster
+        .psql(
+            "app",
+            "INSERT INTO customers (id, full_name, notes) VALUES (4, 'Dan Doe', \
+             'ｎｏｔｅ: Social-Security no. 078051120, SSN １２３–４５–６７８９, card 4111.1111.1111.1111, \
+              call 394/757/5964, mail dan＠example．com, ref 1234 5678 9012 3456');",
+        )
+        .expect("a note in every format");
+    let alice = env.gateway.grant("alice", "app", "5m").unwrap();
+    let clear = ["078051120", "6789", "4111.1111", "757/5964", "dan＠example"];
+    let run = |sql: &str| {
+        let (ok, out, err) = env.psql(&alice.uri, &["-At", "-c", sql]);
+        assert!(ok, "{sql}: {err}");
+        out
+    };
+
+    let returned = run("select notes from customers where id = 4");
+    for value in clear {
+        assert!(!returned.contains(value), "{value} in {returned}");
+    }
+    assert!(
+        returned.contains("ｎｏｔｅ"),
+        "scanned in the stream: {returned}"
+    );
+    assert!(
+        returned.contains("1234 5678 9012 3456"),
+        "a reference that fails Luhn is no card: {returned}"
+    );
+    assert!(
+        returned.contains("[ssn]") && returned.contains("[card]"),
+        "{returned}"
+    );
+
+    let reversed = run("select reverse(notes) from customers where id = 4");
+    let upper = run("select upper(notes) from customers where id = 4");
+    for value in clear {
+        let backwards: String = value.chars().rev().collect();
+        assert!(!reversed.contains(&backwards), "{value} in {reversed}");
+        assert!(!upper.contains(&value.to_uppercase()), "{value} in {upper}");
+    }
+    assert!(upper.contains("NOTE:"), "folded in SQL: {upper}");
+    assert!(upper.contains("1234 5678 9012 3456"), "{upper}");
+    for probe in [
+        "select count(*) from customers where notes like '%078051120%'",
+        "select count(*) from customers where notes like '%6789%'",
+        "select count(*) from customers where translate(notes, '.', '') like '%4111111111111111%'",
+    ] {
+        assert_eq!(run(probe).trim(), "0", "{probe}");
+    }
+}

@@ -155,33 +155,61 @@ pub(crate) fn fold(t: &[u8]) -> Option<Folded> {
     // Bytes of `t` before `copied` are in `text` already.
     let mut copied = 0;
     let mut at = 0;
-    for chunk in t.utf8_chunks() {
-        let valid = chunk.valid();
-        for (i, c) in valid.char_indices() {
-            if c.is_ascii() {
-                continue;
-            }
-            let Some(b) = lookup(c) else { continue };
-            let original = at + i;
+    // From one non-ASCII byte to the next: ASCII runs are skipped a chunk at a time.
+    while let Some(n) = next_non_ascii(&t[at..]) {
+        at += n;
+        let (c, len) = char_at(&t[at..]);
+        if let Some(b) = c.and_then(lookup) {
             if edits.is_empty() {
                 text.reserve(t.len());
             }
-            text.extend_from_slice(&t[copied..original]);
+            text.extend_from_slice(&t[copied..at]);
             edits.push(Edit {
                 folded: text.len(),
-                original,
-                len: c.len_utf8(),
+                original: at,
+                len,
             });
             text.push(b);
-            copied = original + c.len_utf8();
+            copied = at + len;
         }
-        at += valid.len() + chunk.invalid().len();
+        at += len;
     }
     if edits.is_empty() {
         return None;
     }
     text.extend_from_slice(&t[copied..]);
     Some(Folded { text, edits })
+}
+
+/// The offset of the first byte of `t` that is not ASCII.
+fn next_non_ascii(t: &[u8]) -> Option<usize> {
+    const CHUNK: usize = 16;
+    let mut i = 0;
+    while let Some(chunk) = t.get(i..i + CHUNK) {
+        if !chunk.is_ascii() {
+            break;
+        }
+        i += CHUNK;
+    }
+    t.get(i..)?
+        .iter()
+        .position(|b| !b.is_ascii())
+        .map(|n| i + n)
+}
+
+/// The character that starts `t` (a non-ASCII byte), and its length; an invalid byte is no
+/// character and one byte long.
+fn char_at(t: &[u8]) -> (Option<char>, usize) {
+    let len = match t[0] {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => return (None, 1),
+    };
+    match t.get(..len).map(std::str::from_utf8) {
+        Some(Ok(s)) => (s.chars().next(), len),
+        _ => (None, 1),
+    }
 }
 
 #[cfg(test)]

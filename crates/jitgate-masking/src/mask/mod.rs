@@ -157,7 +157,8 @@ impl Mask {
     /// returned, never evaluated, to be masked in the result stream. True for the text types
     /// and integers, whose output does not depend on DateStyle, TimeZone, extra_float_digits or
     /// bytea_output, and for masks whose Rust form never declines a value of them. `scan`'s SQL
-    /// is a superset of the detectors, so it is never exact.
+    /// is a superset of the detectors, so it is never exact (but see
+    /// [`Mask::may_mask_in_stream`]).
     pub fn exact_in_stream(&self, ty: &PgTypeInfo) -> bool {
         use PgKind::*;
         if !self.applies_to(ty) {
@@ -174,6 +175,17 @@ impl Mask {
             ),
             _ => false,
         }
+    }
+
+    /// Whether a column that a statement only returns (never filters, joins, orders, groups or
+    /// computes with) may be read clear and masked in the result stream instead of in SQL: when
+    /// the stream's transform is exactly the SQL form ([`Mask::exact_in_stream`]), or when the
+    /// stream's transform is what the mask means and the SQL form only over-approximates it
+    /// for evaluation. `scan` is the second kind: the content detectors are the mask, and its
+    /// SQL form replaces a superset of what they find so that predicates and functions never
+    /// see more than the stream would show; a value that is only returned is scanned exactly.
+    pub fn may_mask_in_stream(&self, ty: &PgTypeInfo) -> bool {
+        self.exact_in_stream(ty) || (*self == Mask::Scan && self.applies_to(ty))
     }
 
     /// A PostgreSQL expression computing the masked value of `column_sql` (an expression the

@@ -7,5 +7,7 @@
 
 mod connect;
 mod env;
+#[path = "../../../jitgate-masking/tests/generate/mod.rs"]
+mod generate;
 mod parity;
 mod redteam;
