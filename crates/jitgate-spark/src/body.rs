@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::edit::{self, MessageEdit};
 use crate::grpc::{self, RowCounter, Status};
+use crate::scrub;
 use crate::session::Live;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -157,6 +158,9 @@ impl Body for OutBody {
                     } else if let Some(trailers) = frame.trailers_mut() {
                         if let Some(live) = &this.live {
                             edit::blot_status(trailers, live.policy.secrets());
+                            if let Some(scanner) = live.policy.result_scanner() {
+                                scrub::status_headers(trailers, scanner);
+                            }
                         }
                         let status = grpc::status_of(trailers);
                         let rest = this.edit.as_mut().map(MessageEdit::rest);

@@ -30,6 +30,7 @@ use crate::catalog::SessionContext;
 use crate::edit::{self, MessageEdit};
 use crate::grpc::{self, Code, FrameError, RowCounter, Status};
 use crate::plan::{self, Schemas, Verdict};
+use crate::scrub;
 use crate::session::{Conn, Live};
 use crate::upstream::{Upstream, UpstreamError};
 
@@ -268,6 +269,9 @@ async fn handle(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<OutB
     let (mut parts, body) = response.into_parts();
     // A trailers-only answer carries its status in the headers.
     edit::blot_status(&mut parts.headers, live.policy.secrets());
+    if let Some(scanner) = live.policy.result_scanner() {
+        scrub::status_headers(&mut parts.headers, scanner);
+    }
     let mut audit = audit;
     if let (Some(a), Some(status)) = (audit.as_mut(), grpc::status_of(&parts.headers)) {
         a.status = Some(status);
@@ -289,12 +293,18 @@ fn answer_edit(live: &Live, method: &str, sql_texts: Vec<(String, String)>) -> O
     }
     let policy = live.policy.clone();
     let results = matches!(method, "ExecutePlan" | "ReattachExecute");
+    let error_details = method == "FetchErrorDetails";
     Some(MessageEdit::new(move |mut message| {
         if !sql_texts.is_empty() {
             message = edit::restore_sql_text(message, &sql_texts);
         }
-        if let Some(scanner) = policy.result_scanner().filter(|_| results) {
-            message = edit::scan_batch(message, scanner)?;
+        if let Some(scanner) = policy.result_scanner() {
+            if results {
+                message = edit::scan_batch(message, scanner)?;
+                message = scrub::result_extras(message, scanner)?;
+            } else if error_details {
+                message = scrub::error_details(message, scanner)?;
+            }
         }
         Ok(edit::blot_message(message, policy.secrets()))
     }))

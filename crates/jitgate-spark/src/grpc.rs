@@ -88,7 +88,7 @@ impl Status {
 /// (non-ASCII bytes are always encoded).
 const GRPC_MESSAGE: &AsciiSet = &CONTROLS.add(b'%');
 
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     utf8_percent_encode(s, GRPC_MESSAGE).to_string()
 }
 
@@ -103,7 +103,7 @@ pub fn status_of(headers: &HeaderMap) -> Option<(i32, String)> {
     Some((code, message))
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 

@@ -13,6 +13,7 @@ mod edit;
 mod front;
 pub mod grpc;
 pub mod plan;
+mod scrub;
 mod session;
 mod upstream;
 

@@ -375,11 +375,15 @@ fn hash(c: &str, ty: &SparkType, subkey: &Subkey) -> String {
 /// `keyed::push_token` does: character n (from 0) takes byte n % 32 of the MAC for n < 32, and of
 /// sha256(MAC || int4(n / 32)) beyond. The MAC is computed once per value (bound to a lambda
 /// variable through a one-element array).
+///
+/// The block number is `floor(n / 32)` (an exact double quotient of an int) rather than Spark's
+/// `div` operator: the gateway re-parses masking subqueries with a parser that has no `div`, so
+/// every function and operator here must be one both read alike.
 fn tokenize(c: &str, ty: &SparkType, subkey: &Subkey) -> String {
     let mac = subkey.spark_hex(&format!("encode({c}, 'UTF-8')"));
     let block = format!(
         "CASE WHEN jgmask_i < {TOKEN_BLOCK} THEN jgmask_h ELSE sha2(concat(unhex(jgmask_h), \
-         unhex(lpad(hex(jgmask_i div {TOKEN_BLOCK}), 8, '0'))), 256) END"
+         unhex(lpad(hex(floor(jgmask_i / {TOKEN_BLOCK})), 8, '0'))), 256) END"
     );
     let offset = format!(
         "CAST(conv(substring({block}, 2 * (jgmask_i % {TOKEN_BLOCK}) + 1, 2), 16, 10) AS int)"

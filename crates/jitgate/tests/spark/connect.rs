@@ -16,10 +16,10 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const MASK_KEY: &str = "a-masking-key-of-enough-length-0123456789";
+pub(crate) const MASK_KEY: &str = "a-masking-key-of-enough-length-0123456789";
 
 /// jitgate with resource `lake` in front of the shared Spark server.
-fn gateway(spark: &SparkServer, sections: &str) -> Gateway {
+pub(crate) fn gateway(spark: &SparkServer, sections: &str) -> Gateway {
     let config = format!(
         r#"
 [server]

@@ -10,3 +10,4 @@ mod env;
 #[path = "../../../jitgate-masking/tests/generate/mod.rs"]
 mod generate;
 mod parity;
+mod redteam;

@@ -354,3 +354,28 @@ fn configuration_that_changes_how_sql_is_read_is_refused() {
     assert_eq!(policy.other_call("Interrupt"), Verdict::Pass);
     assert_eq!(policy.secrets().len(), 8, "four pads, two cases");
 }
+
+/// `spark.read.option("path", <a protected table's files>).table("open")` would read the
+/// protected table's data under an unprotected table's name: read options on tables are refused,
+/// whichever table is named.
+#[test]
+fn read_options_on_tables_are_refused() {
+    let policy = policy();
+    for name in ["open", "people"] {
+        let mut read = read_table(name, 1);
+        if let Some(RelType::Read(Read {
+            read_type: Some(ReadType::NamedTable(t)),
+            ..
+        })) = read.rel_type.as_mut()
+        {
+            t.options
+                .insert("path".into(), "spark-warehouse/people".into());
+        }
+        refused(
+            policy.execute(&mut execute(read), &schemas()),
+            "read options",
+        );
+    }
+    let mut plain = execute(read_table("open", 1));
+    assert_eq!(policy.execute(&mut plain, &schemas()), Verdict::Pass);
+}

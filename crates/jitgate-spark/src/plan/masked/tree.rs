@@ -27,6 +27,15 @@ impl Walk<'_> {
                 }
                 match &read.read_type {
                     Some(ReadType::NamedTable(t)) => {
+                        if !t.options.is_empty() {
+                            // A read option such as `path` can point a table's read at another
+                            // table's files: the masks would be those of the name read.
+                            return Err(refusal(format!(
+                                "jitgate refuses read options on tables to masked subjects \
+                                 (spark.read.option(…).table({})): read the table without them",
+                                t.unparsed_identifier
+                            )));
+                        }
                         let parts = sql::parse_identifier(&t.unparsed_identifier)?;
                         let table = sql::resolve(&parts, &self.policy.namespace)?;
                         if sql::is_protected(&self.policy.view, &table) {
