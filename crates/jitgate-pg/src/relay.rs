@@ -6,7 +6,7 @@
 //! directions run in one task but progress independently, so a client that pipelines while the
 //! server streams results cannot deadlock the two.
 
-use crate::codec::scanner::{Limits, Scanner, Step};
+use crate::codec::scanner::{Limits, Oversize, Scanner, Step};
 use crate::codec::ProtocolError;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -70,6 +70,37 @@ impl Direction {
             passthrough,
             bytes: 0,
         }
+    }
+
+    /// The client's direction of a session: every message is seen whole up to `max` bytes and
+    /// a larger one is refused, except COPY data, which streams above a read (or `max`).
+    pub fn from_client(initial: BytesMut, max: usize) -> Direction {
+        let limits = Limits {
+            whole_max: max,
+            stream_above: READ_CHUNK.min(max),
+            oversize: Oversize::Reject,
+        };
+        Direction::new(initial, limits, |tag| tag == b'd')
+    }
+
+    /// The upstream's direction of a session. With `whole_rows` (a result filter must see every
+    /// row) each message is seen whole up to `max` bytes and a larger one ends the session;
+    /// without, rows and COPY data stream above a read and other messages above `max`.
+    pub fn from_upstream(initial: BytesMut, max: usize, whole_rows: bool) -> Direction {
+        let limits = if whole_rows {
+            Limits {
+                whole_max: max,
+                stream_above: usize::MAX,
+                oversize: Oversize::Reject,
+            }
+        } else {
+            Limits {
+                whole_max: max,
+                stream_above: READ_CHUNK,
+                oversize: Oversize::Stream,
+            }
+        };
+        Direction::new(initial, limits, |tag| matches!(tag, b'D' | b'd'))
     }
 
     /// True when the writing side has been sent whole messages only: jitgate may speak there.
@@ -254,7 +285,6 @@ pub async fn say<W: AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::scanner::Oversize;
 
     fn limits() -> Limits {
         Limits {
@@ -380,5 +410,53 @@ mod tests {
             Err(PumpError::Protocol(ProtocolError::TooLarge { .. }))
         ));
         assert!(out.is_empty());
+    }
+
+    /// A masked session's rows go through its result filter whole: a row over the message bound
+    /// ends the session instead of being buffered, however long it says it is.
+    #[tokio::test]
+    async fn a_row_too_large_to_filter_is_an_error_not_an_allocation() {
+        let mut input = msg(b'D', &[0, 1, 0, 0, 0, 4, b'1', b'2', b'3', b'4']);
+        input.push(b'D');
+        input.extend_from_slice(&0x7fff_fff0u32.to_be_bytes());
+        input.extend_from_slice(&[0, 1]);
+        let mut reader = &input[..];
+        let mut out = Vec::new();
+        let mut d = Direction::from_upstream(BytesMut::new(), 1 << 20, true);
+        let err = d.pump(&mut reader, &mut out, |_, _| Flow::Forward).await;
+        assert!(matches!(
+            err,
+            Err(PumpError::Protocol(ProtocolError::TooLarge {
+                tag: 'D',
+                ..
+            }))
+        ));
+        assert!(input[..15].starts_with(&out));
+    }
+
+    /// COPY data is not bound by the message bound, however small it is set; a Query is.
+    #[tokio::test]
+    async fn copy_data_streams_above_a_small_message_bound() {
+        let copy = msg(b'd', &vec![b'x'; 100_000]);
+        let mut reader = &copy[..];
+        let mut out = Vec::new();
+        let mut d = Direction::from_client(BytesMut::new(), 1024);
+        let end = d.pump(&mut reader, &mut out, |_, _| Flow::Forward).await;
+        assert!(matches!(end, Ok(PumpEnd::Eof)));
+        assert_eq!(out, copy);
+
+        let query = msg(b'Q', &vec![b' '; 100_000]);
+        let mut reader = &query[..];
+        let mut d = Direction::from_client(BytesMut::new(), 1024);
+        let err = d
+            .pump(&mut reader, &mut Vec::new(), |_, _| Flow::Forward)
+            .await;
+        assert!(matches!(
+            err,
+            Err(PumpError::Protocol(ProtocolError::TooLarge {
+                tag: 'Q',
+                ..
+            }))
+        ));
     }
 }

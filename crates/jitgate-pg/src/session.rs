@@ -4,12 +4,11 @@
 
 use crate::catalog;
 use crate::codec::backend::{self, Severity};
-use crate::codec::scanner::{Limits, Oversize};
 use crate::front::{Front, ResourceFront};
 use crate::guard::GuardedClient;
 use crate::login::{goodbye, open, Fatal, Opened, GOODBYE_TIMEOUT};
 use crate::portals::{Answer, Portals};
-use crate::relay::{self, Direction, Flow, PumpEnd, PumpError, READ_CHUNK};
+use crate::relay::{self, Direction, Flow, PumpEnd, PumpError};
 use crate::results::{backend_kind, BackendKind, ResultFilter, UNCHECKABLE};
 use crate::statements::StatementLog;
 use crate::stream::PgStream;
@@ -81,33 +80,9 @@ async fn serve(opened: Opened, front: &Front, resource: &ResourceFront) {
     let max = front.settings.max_message_bytes;
     let guarded = guard.is_some();
     let mut relay = Relay {
-        from_client: Direction::new(
-            client_buf,
-            Limits {
-                whole_max: max,
-                stream_above: READ_CHUNK,
-                oversize: Oversize::Reject,
-            },
-            |tag| tag == b'd',
-        ),
-        from_upstream: Direction::new(
-            upstream.read_buf,
-            // A filtered session sees every row whole (a row too large to filter ends it).
-            if guarded {
-                Limits {
-                    whole_max: max,
-                    stream_above: usize::MAX,
-                    oversize: Oversize::Reject,
-                }
-            } else {
-                Limits {
-                    whole_max: max,
-                    stream_above: READ_CHUNK,
-                    oversize: Oversize::Stream,
-                }
-            },
-            |tag| matches!(tag, b'D' | b'd'),
-        ),
+        from_client: Direction::from_client(client_buf, max),
+        // A filtered session sees every row whole (a row too large to filter ends it).
+        from_upstream: Direction::from_upstream(upstream.read_buf, max, guarded),
         guard: guard.map(|mut g| {
             if let Some(results) = g.results.as_mut() {
                 results.backend_pids(upstream.backend_key.0, cancel_key.process_id);

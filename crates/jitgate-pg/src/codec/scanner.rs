@@ -20,7 +20,8 @@ pub enum Oversize {
 /// Per-direction limits for the scanner.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Messages up to this size (header included) are gathered whole before forwarding.
+    /// Messages up to this size (header included) are gathered whole before forwarding; larger
+    /// ones are streamed (see `stream_above`) or handled as `oversize` says, never buffered.
     pub whole_max: usize,
     /// Messages of a `passthrough` kind larger than this are streamed, even when `whole_max` allows more.
     pub stream_above: usize,
@@ -75,8 +76,10 @@ impl Scanner {
         if total <= buf.len() {
             return Ok(Step::Whole { tag, len: total });
         }
-        let stream = if passthrough(tag) {
-            total > limits.stream_above
+        // Nothing larger than `whole_max` is gathered whole, passthrough kinds included: a
+        // session that must see rows whole refuses a larger one rather than buffer it.
+        let stream = if passthrough(tag) && total > limits.stream_above {
+            true
         } else if total > limits.whole_max {
             match limits.oversize {
                 Oversize::Stream => true,
@@ -174,6 +177,37 @@ mod tests {
             s.step(&buf[..10], &LIMITS, is_data),
             Err(ProtocolError::TooLarge { tag: 'Q', .. })
         ));
+    }
+
+    /// A session whose rows must be seen whole never streams them; a DataRow claiming 2 GiB
+    /// made it reserve 2 GiB before its first byte arrived (the bound the pg_codec fuzz target
+    /// checks).
+    #[test]
+    fn rows_that_must_be_seen_whole_are_bounded_too() {
+        let whole = Limits {
+            whole_max: 64,
+            stream_above: usize::MAX,
+            oversize: Oversize::Reject,
+        };
+        let mut huge = vec![b'D'];
+        huge.extend_from_slice(&0x7fff_fff0u32.to_be_bytes());
+        huge.extend_from_slice(&[0, 1]);
+        assert!(matches!(
+            Scanner::default().step(&huge, &whole, |t| t == b'D'),
+            Err(ProtocolError::TooLarge { tag: 'D', .. })
+        ));
+        let row = msg(b'D', 100);
+        assert!(Scanner::default()
+            .step(&row[..10], &whole, |t| t == b'D')
+            .is_err());
+        // Within the bound a row is still gathered whole.
+        let row = msg(b'D', 50);
+        assert_eq!(
+            Scanner::default()
+                .step(&row[..10], &whole, |t| t == b'D')
+                .unwrap(),
+            Step::NeedMore { want: 55 }
+        );
     }
 
     #[test]
