@@ -9,7 +9,8 @@ use jitgate_testkit::free_port;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long the Spark server may take to listen (the JVM, then Spark, start on two cores).
@@ -38,9 +39,28 @@ pub fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
+thread_local! {
+    /// This test's turn at the Spark server (see [`spark`]), held until its thread ends.
+    static TURN: RefCell<Option<MutexGuard<'static, ()>>> = const { RefCell::new(None) };
+}
+
 /// The shared Spark Connect server, started by the first test that needs it; None (with a
-/// message) when this machine has no Java.
+/// message) when this machine has no Java. Tests take turns: one Spark server on two cores
+/// (`local[2]`) answers one heavy query at a time, and a test whose calls queue behind another's
+/// scans would fail on timing it does not test. A test's turn lasts until its thread ends.
 pub fn spark() -> Option<&'static SparkServer> {
+    static TURNS: Mutex<()> = Mutex::new(());
+    TURN.with(|turn| {
+        let mut turn = turn.borrow_mut();
+        if turn.is_none() {
+            // A test that failed during its turn leaves the lock poisoned; the server is fine.
+            *turn = Some(TURNS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        }
+    });
+    server()
+}
+
+fn server() -> Option<&'static SparkServer> {
     static SERVER: OnceLock<Option<SparkServer>> = OnceLock::new();
     SERVER
         .get_or_init(|| {
