@@ -7,9 +7,9 @@
 
 use jitgate_testkit::free_port;
 use serde_json::Value;
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::cell::RefCell;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -54,7 +54,11 @@ pub fn spark() -> Option<&'static SparkServer> {
         let mut turn = turn.borrow_mut();
         if turn.is_none() {
             // A test that failed during its turn leaves the lock poisoned; the server is fine.
-            *turn = Some(TURNS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+            *turn = Some(
+                TURNS
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            );
         }
     });
     server()
