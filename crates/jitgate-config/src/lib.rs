@@ -19,14 +19,6 @@ mod server;
 mod spark;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_masking;
-#[cfg(test)]
-mod tests_oidc;
-#[cfg(test)]
-mod tests_policy;
-#[cfg(test)]
-mod tests_spark;
 mod users;
 
 use std::path::Path;

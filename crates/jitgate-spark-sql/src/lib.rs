@@ -76,6 +76,4 @@ impl Refusal {
 }
 
 #[cfg(test)]
-mod tests_rewrite;
-#[cfg(test)]
-mod testutil;
+mod tests;

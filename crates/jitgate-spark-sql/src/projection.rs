@@ -121,7 +121,7 @@ pub fn masking_projection(
 mod tests {
     use super::*;
     use crate::resolve;
-    use crate::testutil::{ns, people, view};
+    use crate::tests::util::{ns, people, view};
 
     fn cols(list: &[(&str, &str)]) -> Vec<Column> {
         list.iter()

@@ -164,7 +164,7 @@ impl LineStarts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{ns, view};
+    use crate::tests::util::{ns, view};
 
     const MASKING: &str =
         "SELECT `id` AS `id`, CAST(NULL AS string) AS `ssn` FROM `default`.`people`";

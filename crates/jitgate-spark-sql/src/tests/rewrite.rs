@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use jitgate_masking::SparkType;
 
-use crate::testutil::{ns, view};
+use crate::tests::util::{ns, view};
 use crate::{
     analyse, masking_projection, parse_identifier, resolve, Column, ColumnType, Refusal, TableRef,
 };

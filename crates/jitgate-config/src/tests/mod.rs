@@ -1,5 +1,10 @@
 //! Behaviour of `parse`/`load`: the model produced, defaults, and where errors point.
 
+mod masking;
+mod oidc;
+mod policy;
+mod spark;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -384,7 +389,7 @@ fn load_names_an_unreadable_file() {
 fn the_shipped_example_is_valid() {
     // Keeps examples/jitgate.toml honest; its password comes from this variable.
     std::env::set_var("PROD_PG_PASSWORD", "example");
-    let text = include_str!("../../../examples/jitgate.toml");
+    let text = include_str!("../../../../examples/jitgate.toml");
     let config = parse_ok(text);
     assert_eq!(config.resources.len(), 1);
     assert!(config.describe().contains("password: env PROD_PG_PASSWORD"));
