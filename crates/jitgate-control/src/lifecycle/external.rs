@@ -6,7 +6,7 @@
 //! subject it is handed and decides what the groups mean.
 
 use super::{checks, LifecycleError, Login};
-use crate::audit::AuditEvent;
+use crate::audit::{kind, AuditEvent};
 use crate::control::ControlPlane;
 use crate::identity::Subject;
 use crate::model::{ExternalSubject, Grant, GrantEnd, Millis};
@@ -52,7 +52,7 @@ impl ControlPlane {
         let (token, expires_at) = self.issue_token_until(subject, expires_at)?;
         self.audit(
             AuditEvent::new(
-                "login.oidc",
+                kind::LOGIN_OIDC,
                 json!({"provider": provider, "groups": subject.groups,
                        "removed_groups": change.removed, "expires_at": expires_at}),
             )
@@ -116,7 +116,7 @@ impl ControlPlane {
                     continue;
                 }
                 let end = GrantEnd::Revoked { by: by.clone() };
-                if self.end_grant_as(&grant.id, end, "grant.revoked")? {
+                if self.end_grant_as(&grant.id, end, kind::GRANT_REVOKED)? {
                     change.ended_grants.push(grant.id);
                 }
             }
@@ -130,7 +130,7 @@ impl ControlPlane {
         }
         self.audit(
             AuditEvent::new(
-                "subject.groups_changed",
+                kind::SUBJECT_GROUPS_CHANGED,
                 json!({"provider": provider, "removed": change.removed, "added": change.added,
                        "ended_grants": change.ended_grants, "cut_sessions": change.cut_sessions,
                        "revoked_tokens": change.revoked_tokens}),
@@ -208,7 +208,7 @@ impl ControlPlane {
     fn audit_external_refused(&self, provider: &str, name: &str, reason: &str) {
         let login: String = name.chars().take(128).collect();
         self.audit(AuditEvent::new(
-            "login.failed",
+            kind::LOGIN_FAILED,
             json!({"login": login, "via": format!("oidc:{provider}"), "reason": reason}),
         ));
     }

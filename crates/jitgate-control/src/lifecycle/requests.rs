@@ -2,7 +2,7 @@
 
 use super::checks::{self, human};
 use super::{LifecycleError, LIST_LIMIT};
-use crate::audit::AuditEvent;
+use crate::audit::{kind, AuditEvent};
 use crate::control::ControlPlane;
 use crate::identity::Subject;
 use crate::model::{new_id, Approval, Decision, Grant, Millis, Request, RequestState};
@@ -77,7 +77,7 @@ impl ControlPlane {
             None
         };
         self.store().insert_request(&request, grant.as_ref())?;
-        self.audit(request_event("request.created", &request).merge(json!({
+        self.audit(request_event(kind::REQUEST_CREATED, &request).merge(json!({
             "duration_ms": request.duration_ms,
             "reason": request.reason,
             "approvals_required": request.approvals_required,
@@ -129,7 +129,7 @@ impl ControlPlane {
         };
         let outcome = self.store().approve_request(&vote, needed, &grant)?;
         let after = settled(outcome, request_id)?;
-        self.audit(request_event("approval.added", &after).merge(json!({
+        self.audit(request_event(kind::APPROVAL_ADDED, &after).merge(json!({
             "by": approver.name,
             "comment": comment,
             "approvals": after.approval_count(),
@@ -160,7 +160,7 @@ impl ControlPlane {
         };
         let after = settled(self.store().deny_request(&vote)?, request_id)?;
         self.audit(
-            request_event("request.denied", &after)
+            request_event(kind::REQUEST_DENIED, &after)
                 .merge(json!({"by": approver.name, "comment": comment})),
         );
         Ok(after)
@@ -180,7 +180,9 @@ impl ControlPlane {
             .store()
             .cancel_request(request_id, &requester.name, self.now())?;
         let after = settled(outcome, request_id)?;
-        self.audit(request_event("request.cancelled", &after).merge(json!({"by": requester.name})));
+        self.audit(
+            request_event(kind::REQUEST_CANCELLED, &after).merge(json!({"by": requester.name})),
+        );
         Ok(after)
     }
 
@@ -193,7 +195,7 @@ impl ControlPlane {
     pub(crate) fn expire_requests_due(&self, now: Millis) -> Result<usize, StoreError> {
         let expired = self.store().expire_requests(now)?;
         for request in &expired {
-            self.audit(request_event("request.expired", request));
+            self.audit(request_event(kind::REQUEST_EXPIRED, request));
         }
         Ok(expired.len())
     }
@@ -329,7 +331,7 @@ impl ControlPlane {
 
     fn audit_approved(&self, request: &Request, grant: &Grant, by: &str) {
         self.audit(
-            request_event("request.approved", request)
+            request_event(kind::REQUEST_APPROVED, request)
                 .merge(json!({"by": by, "grant_id": grant.id}))
                 .grant(&grant.id),
         );

@@ -11,7 +11,7 @@ use super::{
 use crate::audit::{chain_hash, stored_detail, AuditEvent, ChainedEvent, GENESIS};
 use crate::model::{
     ApiToken, Approval, Credential, ExternalRenewal, ExternalSubject, Grant, GrantEnd, Millis,
-    Request, SessionEnd, SessionRecord,
+    OrphanedSession, Request, SessionEnd, SessionRecord, UpstreamCancel,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::path::Path;
@@ -300,7 +300,8 @@ impl Store for SqliteStore {
 
     fn insert_session(&self, s: &SessionRecord) -> StoreResult<()> {
         self.conn().execute(
-            &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, 0, 0)"),
+            &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, 0, 0) \
+                      ON CONFLICT (id) DO NOTHING"),
             params![s.id, s.subject, s.grant_id, s.resource, s.client_addr, s.started_at],
         )?;
         Ok(())
@@ -309,7 +310,7 @@ impl Store for SqliteStore {
     fn end_session(&self, id: &str, end: &SessionEnd) -> StoreResult<()> {
         self.conn().execute(
             "UPDATE sessions SET ended_at = ?2, end_reason = ?3, bytes_from_client = ?4, \
-             bytes_to_client = ?5 WHERE id = ?1 AND ended_at IS NULL",
+             bytes_to_client = ?5, upstream_cancel = NULL WHERE id = ?1 AND ended_at IS NULL",
             params![
                 id,
                 end.at,
@@ -321,11 +322,63 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn end_orphaned_sessions(&self, at: Millis, reason: &str) -> StoreResult<usize> {
-        Ok(self.conn().execute(
-            "UPDATE sessions SET ended_at = ?1, end_reason = ?2 WHERE ended_at IS NULL",
+    fn record_upstream_cancel(
+        &self,
+        s: &SessionRecord,
+        cancel: &UpstreamCancel,
+    ) -> StoreResult<()> {
+        let cancel = serde_json::to_string(cancel).map_err(|e| StoreError::Corrupt {
+            table: "sessions",
+            why: format!("upstream cancel: {e}"),
+        })?;
+        self.conn().execute(
+            &format!(
+                "INSERT INTO sessions ({SESSION_COLUMNS}, upstream_cancel) \
+                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, 0, 0, ?7) \
+                      ON CONFLICT (id) DO UPDATE SET upstream_cancel = excluded.upstream_cancel"
+            ),
+            params![
+                s.id,
+                s.subject,
+                s.grant_id,
+                s.resource,
+                s.client_addr,
+                s.started_at,
+                cancel
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn end_orphaned_sessions(&self, at: Millis, reason: &str) -> StoreResult<Vec<OrphanedSession>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let orphans = {
+            let sql = format!(
+                "SELECT {SESSION_COLUMNS}, upstream_cancel FROM sessions WHERE ended_at IS NULL \
+                 ORDER BY started_at, id"
+            );
+            let mut stmt = tx.prepare(&sql)?;
+            let rows = stmt.query_map([], |r| {
+                let mut record = session_from_row(r)?;
+                record.ended_at = Some(at);
+                record.end_reason = Some(reason.to_owned());
+                let cancel: Option<String> = r.get(10)?;
+                Ok(OrphanedSession {
+                    record,
+                    // An unreadable key cancels nothing; the session is closed all the same.
+                    upstream_cancel: cancel.and_then(|c| serde_json::from_str(&c).ok()),
+                })
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        tx.execute(
+            "UPDATE sessions SET ended_at = ?1, end_reason = ?2, upstream_cancel = NULL \
+             WHERE ended_at IS NULL",
             params![at, reason],
-        )?)
+        )?;
+        tx.commit()?;
+        Ok(orphans)
     }
 
     fn sessions(&self, open_only: bool) -> StoreResult<Vec<SessionRecord>> {

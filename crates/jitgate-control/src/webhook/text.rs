@@ -1,6 +1,6 @@
 //! One readable sentence per audit event, for chat webhooks (Slack's `{"text": …}`).
 
-use crate::audit::AuditEvent;
+use crate::audit::{kind, AuditEvent};
 use crate::model::rfc3339;
 use serde_json::Value;
 use std::time::Duration;
@@ -22,7 +22,7 @@ pub fn sentence(seq: i64, event: &AuditEvent) -> String {
     let grant = event.grant_id.clone().unwrap_or_default();
     let by = field("by");
     let text = match event.kind.as_str() {
-        "request.created" => {
+        kind::REQUEST_CREATED => {
             let duration = d
                 .get("duration_ms")
                 .and_then(Value::as_u64)
@@ -38,23 +38,23 @@ pub fn sentence(seq: i64, event: &AuditEvent) -> String {
                 field("reason")
             )
         }
-        "approval.added" => format!(
+        kind::APPROVAL_ADDED => format!(
             "{by} approved {who}'s request {request} for {resource} ({} of {})",
             field("approvals"),
             field("needed")
         ),
-        "request.approved" => {
+        kind::REQUEST_APPROVED => {
             format!("{who}'s request {request} for {resource} was approved by {by} (grant {grant})")
         }
-        "request.denied" => format!(
+        kind::REQUEST_DENIED => format!(
             "{by} denied {who}'s request {request} for {resource}: {}",
             field("comment")
         ),
-        "request.cancelled" => format!("{who} cancelled request {request} for {resource}"),
-        "request.expired" => {
+        kind::REQUEST_CANCELLED => format!("{who} cancelled request {request} for {resource}"),
+        kind::REQUEST_EXPIRED => {
             format!("{who}'s request {request} for {resource} expired without a decision")
         }
-        "grant.created" => {
+        kind::GRANT_CREATED => {
             let until = d
                 .get("expires_at")
                 .and_then(Value::as_i64)
@@ -62,14 +62,18 @@ pub fn sentence(seq: i64, event: &AuditEvent) -> String {
                 .unwrap_or_default();
             format!("{who} has access to {resource} until {until} (grant {grant})")
         }
-        "grant.revoked" => format!("{by} revoked {who}'s grant {grant} on {resource}"),
-        "grant.ended" => format!("{who} ended their grant {grant} on {resource}"),
-        "grant.expired" => format!("{who}'s grant {grant} on {resource} expired"),
-        kind if kind.starts_with("alert.") => {
-            format!("ALERT {}: {}", &kind["alert.".len()..], field("message"))
+        kind::GRANT_REVOKED => format!("{by} revoked {who}'s grant {grant} on {resource}"),
+        kind::GRANT_ENDED => format!("{who} ended their grant {grant} on {resource}"),
+        kind::GRANT_EXPIRED => format!("{who}'s grant {grant} on {resource} expired"),
+        other if other.starts_with(kind::ALERT_PREFIX) => {
+            format!(
+                "ALERT {}: {}",
+                &other[kind::ALERT_PREFIX.len()..],
+                field("message")
+            )
         }
-        kind => {
-            let mut s = kind.to_string();
+        other => {
+            let mut s = other.to_string();
             if let Some(subject) = &event.subject {
                 s.push_str(&format!(" by {subject}"));
             }
