@@ -9,8 +9,6 @@
 
 pub mod admission;
 mod alerts;
-#[cfg(test)]
-mod alerts_tests;
 pub mod audit;
 pub mod clock;
 mod control;
@@ -25,6 +23,8 @@ mod recorder;
 pub mod scram;
 mod session;
 pub mod store;
+#[cfg(test)]
+mod tests_alerts;
 pub mod webhook;
 
 pub use admission::{

@@ -107,26 +107,7 @@ impl ControlPlane {
             return Ok(change);
         }
         if !change.removed.is_empty() {
-            // Tokens keep their login-time groups; one with the lost group must not keep
-            // approving or overseeing until it expires.
-            change.revoked_tokens = self.store().revoke_subject_tokens(&subject.name, now)?;
-            let by = format!("oidc:{provider} (group removed)");
-            for grant in self.live_grants(&subject.name)? {
-                if self.still_justified(&grant, &groups) {
-                    continue;
-                }
-                let end = GrantEnd::Revoked { by: by.clone() };
-                if self.end_grant_as(&grant.id, end, kind::GRANT_REVOKED)? {
-                    change.ended_grants.push(grant.id);
-                }
-            }
-            let exemption_lost = change
-                .removed
-                .iter()
-                .any(|g| self.policy().exemption_groups.contains(g));
-            if exemption_lost {
-                change.cut_sessions = self.cut_sessions(&subject.name, "masking exemption lost");
-            }
+            self.enforce_lost_groups(provider, &subject.name, &groups, &mut change, now)?;
         }
         self.audit(
             AuditEvent::new(
@@ -138,6 +119,35 @@ impl ControlPlane {
             .subject(&subject.name),
         );
         Ok(change)
+    }
+
+    /// What losing groups takes away: tokens (they keep their login-time groups), grants the
+    /// remaining groups no longer justify, and sessions that lose a masking exemption.
+    fn enforce_lost_groups(
+        &self,
+        provider: &str,
+        name: &str,
+        groups: &[String],
+        change: &mut GroupChange,
+        now: Millis,
+    ) -> Result<(), LifecycleError> {
+        // One with the lost group must not keep approving or overseeing until it expires.
+        change.revoked_tokens = self.store().revoke_subject_tokens(name, now)?;
+        let by = format!("oidc:{provider} (group removed)");
+        for grant in self.live_grants(name)? {
+            if self.still_justified(&grant, groups) {
+                continue;
+            }
+            let end = GrantEnd::Revoked { by: by.clone() };
+            if self.end_grant_as(&grant.id, end, kind::GRANT_REVOKED)? {
+                change.ended_grants.push(grant.id);
+            }
+        }
+        let exemptions = &self.policy().exemption_groups;
+        if change.removed.iter().any(|g| exemptions.contains(g)) {
+            change.cut_sessions = self.cut_sessions(name, "masking exemption lost");
+        }
+        Ok(())
     }
 
     /// A name from `provider` must not be a local user's (whoever controls an IdP account

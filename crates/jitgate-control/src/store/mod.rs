@@ -7,10 +7,6 @@
 
 mod migrations;
 mod sqlite;
-mod sqlite_lifecycle;
-#[cfg(test)]
-mod sqlite_lifecycle_tests;
-mod sqlite_subjects;
 
 pub use sqlite::SqliteStore;
 
