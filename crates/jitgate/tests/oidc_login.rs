@@ -149,6 +149,9 @@ fn granted_uri(env: &common::Env, user: &str) -> String {
 
 /// psql running `select pg_sleep(60)` through jitgate, once its session is open.
 fn sleeping_psql(env: &common::Env, uri: &str) -> Child {
+    // Sessions known before, open or not: an earlier session's end may still be on its way to
+    // the store.
+    let before: Vec<String> = env.sessions().into_iter().map(|s| s.id).collect();
     let psql = Command::new("psql")
         .arg(uri)
         .args(["-X", "-A", "-t", "-c", "select pg_sleep(60)"])
@@ -158,7 +161,11 @@ fn sleeping_psql(env: &common::Env, uri: &str) -> Child {
         .spawn()
         .expect("psql");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !env.sessions().iter().any(|s| s.ended_at.is_none()) {
+    while !env
+        .sessions()
+        .iter()
+        .any(|s| s.ended_at.is_none() && !before.contains(&s.id))
+    {
         assert!(Instant::now() < deadline, "the psql session did not open");
         std::thread::sleep(Duration::from_millis(50));
     }
