@@ -6,7 +6,8 @@ use super::sqlite::{
     grant_from_row, insert_grant_in, session_from_row, GRANT_COLUMNS, SESSION_COLUMNS,
 };
 use super::{
-    CredentialQuery, GrantQuery, RequestQuery, SessionQuery, StoreError, StoreResult, Transition,
+    CredentialQuery, Cursor, GrantQuery, RequestQuery, SessionQuery, StoreError, StoreResult,
+    Transition,
 };
 use crate::model::{
     ApiToken, Approval, Credential, Decision, Grant, Millis, Request, RequestState, SessionRecord,
@@ -16,6 +17,16 @@ use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 /// SQLite's "no limit" is -1.
+/// The time of a listing's `after` cursor (NULL: from the start).
+fn after_at(after: &Option<Cursor>) -> Option<Millis> {
+    after.as_ref().map(|c| c.at)
+}
+
+/// The id of a listing's `after` cursor.
+fn after_id(after: &Option<Cursor>) -> Option<&str> {
+    after.as_ref().map(|c| c.id.as_str())
+}
+
 fn sql_limit(limit: usize) -> i64 {
     if limit == 0 {
         -1
@@ -90,11 +101,18 @@ pub(super) fn find_credentials(
         "SELECT {CREDENTIAL_COLUMNS} FROM credentials c JOIN grants g ON g.id = c.grant_id \
          WHERE c.deleted_at IS NULL AND (?1 IS NULL OR c.subject = ?1) \
          AND (?2 IS NULL OR c.expires_at <= ?2 OR g.ended_at IS NOT NULL) \
+         AND (?4 IS NULL OR c.created_at < ?4 OR (c.created_at = ?4 AND c.id > ?5)) \
          ORDER BY c.created_at DESC, c.id LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![q.subject, q.unusable_at, sql_limit(q.limit)],
+        params![
+            q.subject,
+            q.unusable_at,
+            sql_limit(q.limit),
+            after_at(&q.after),
+            after_id(&q.after)
+        ],
         credential_from_row,
     )?;
     rows.collect::<Result<_, _>>()
@@ -119,11 +137,19 @@ pub(super) fn find_grants(conn: &Connection, q: &GrantQuery) -> StoreResult<Vec<
         "SELECT {GRANT_COLUMNS} FROM grants WHERE (?1 IS NULL OR subject = ?1) \
          AND (?2 IS NULL OR resource = ?2) \
          AND (?3 IS NULL OR (ended_at IS NULL AND starts_at <= ?3 AND expires_at > ?3)) \
+         AND (?5 IS NULL OR starts_at < ?5 OR (starts_at = ?5 AND id > ?6)) \
          ORDER BY starts_at DESC, id LIMIT ?4"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![q.subject, q.resource, q.live_at, sql_limit(q.limit)],
+        params![
+            q.subject,
+            q.resource,
+            q.live_at,
+            sql_limit(q.limit),
+            after_at(&q.after),
+            after_id(&q.after)
+        ],
         grant_from_row,
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -135,11 +161,19 @@ pub(super) fn find_sessions(
 ) -> StoreResult<Vec<SessionRecord>> {
     let sql = format!(
         "SELECT {SESSION_COLUMNS} FROM sessions WHERE (?1 IS NULL OR subject = ?1) \
-         AND (?2 = 0 OR ended_at IS NULL) ORDER BY started_at DESC, id LIMIT ?3"
+         AND (?2 = 0 OR ended_at IS NULL) \
+         AND (?4 IS NULL OR started_at < ?4 OR (started_at = ?4 AND id > ?5)) \
+         ORDER BY started_at DESC, id LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![q.subject, q.open_only, sql_limit(q.limit)],
+        params![
+            q.subject,
+            q.open_only,
+            sql_limit(q.limit),
+            after_at(&q.after),
+            after_id(&q.after)
+        ],
         session_from_row,
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -212,7 +246,9 @@ pub(super) fn request(conn: &Connection, id: &str) -> StoreResult<Option<Request
 pub(super) fn find_requests(conn: &Connection, q: &RequestQuery) -> StoreResult<Vec<Request>> {
     let sql = format!(
         "SELECT {REQUEST_COLUMNS} FROM requests WHERE (?1 IS NULL OR subject = ?1) \
-         AND (?2 IS NULL OR state = ?2) ORDER BY created_at DESC, id LIMIT ?3"
+         AND (?2 IS NULL OR state = ?2) \
+         AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id > ?5)) \
+         ORDER BY created_at DESC, id LIMIT ?3"
     );
     let mut requests: Vec<Request> = {
         let mut stmt = conn.prepare_cached(&sql)?;
@@ -220,7 +256,9 @@ pub(super) fn find_requests(conn: &Connection, q: &RequestQuery) -> StoreResult<
             params![
                 q.subject,
                 q.state.map(RequestState::as_str),
-                sql_limit(q.limit)
+                sql_limit(q.limit),
+                after_at(&q.after),
+                after_id(&q.after)
             ],
             request_from_row,
         )?;
