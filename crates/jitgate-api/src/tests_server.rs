@@ -90,7 +90,7 @@ async fn a_withheld_body_is_answered_408_and_closed() {
 
 #[tokio::test]
 async fn connections_over_the_cap_get_503_until_one_ends() {
-    let (addr, _stop) = start(limits(NEVER, 3)).await;
+    let (addr, _stop) = start(limits(Duration::from_secs(3600), 3)).await;
     let mut idle = Vec::new();
     for _ in 0..3 {
         idle.push(TcpStream::connect(addr).await.expect("connecting"));
@@ -133,7 +133,7 @@ async fn health_answers_a_new_client_once_idle_connections_time_out() {
 
 #[tokio::test]
 async fn shutdown_lets_a_kept_alive_connection_go() {
-    let (addr, stop) = start(limits(NEVER, 3)).await;
+    let (addr, stop) = start(limits(Duration::from_secs(3600), 3)).await;
     let mut idle = TcpStream::connect(addr).await.expect("connecting");
     idle.write_all(b"GET /api/v1/health HTTP/1.1\r\nhost: x\r\n\r\n")
         .await
