@@ -98,6 +98,11 @@ pub async fn serve_router(
 async fn back_off(error: std::io::Error, pause: Duration) -> Duration {
     tracing::warn!("api: accepting a connection failed: {error}; retrying in {pause:?}");
     tokio::time::sleep(pause).await;
+    next_pause(pause)
+}
+
+/// Each failure in a row waits twice as long as the one before, up to [`MAX_ACCEPT_BACKOFF`].
+fn next_pause(pause: Duration) -> Duration {
     (pause * 2).min(MAX_ACCEPT_BACKOFF)
 }
 
@@ -149,5 +154,23 @@ async fn stopped(stopping: &mut watch::Receiver<bool>) {
 fn log_end(result: hyper::Result<()>) {
     if let Err(e) = result {
         tracing::debug!("api: connection ended: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_failures_back_off_doubling_up_to_a_cap() {
+        let mut pause = FIRST_ACCEPT_BACKOFF;
+        let mut pauses = Vec::new();
+        for _ in 0..12 {
+            pauses.push(pause);
+            pause = next_pause(pause);
+        }
+        assert_eq!(pauses[1], FIRST_ACCEPT_BACKOFF * 2);
+        assert!(pauses.windows(2).all(|w| w[1] >= w[0]), "{pauses:?}");
+        assert_eq!(pauses.last(), Some(&MAX_ACCEPT_BACKOFF));
     }
 }
