@@ -114,6 +114,8 @@ enum Command {
         #[arg(long, requires = "oidc")]
         browser: bool,
         #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
         server: ServerArg,
     },
     /// Ask for time-limited access to a resource
@@ -353,13 +355,16 @@ impl Cli {
                 oidc,
                 device,
                 browser,
+                json,
                 server,
             } => match (oidc, user) {
                 (Some(provider), _) => {
                     let flow = verbs::login_oidc::Flow::choose(device, browser);
-                    verbs::login_oidc::login(&server.server, &provider, flow)
+                    verbs::login_oidc::login(&server.server, &provider, flow, json.json)
                 }
-                (None, Some(user)) => verbs::login::login(&server.server, &user, password_stdin),
+                (None, Some(user)) => {
+                    verbs::login::login(&server.server, &user, password_stdin, json.json)
+                }
                 // clap requires one of them.
                 (None, None) => Err(anyhow::anyhow!("give a user name or --oidc PROVIDER")),
             },

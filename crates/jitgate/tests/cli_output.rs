@@ -82,6 +82,28 @@ fn every_verb_speaks_to_people_by_default_and_json_with_the_flag() {
 }
 
 #[test]
+fn login_says_who_in_words_or_json_without_the_token() {
+    let env = start_without_database(&NORMAL);
+    let alice = env.gateway.user("alice");
+    let pw = format!("{}\n", access_env::password("alice"));
+    let args = ["login", "alice", "--password-stdin"];
+    let out = alice.run_with_stdin(&args, &pw).expect("running login");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.starts_with("logged in to "),
+        "{said}"
+    );
+    let args = ["login", "alice", "--password-stdin", "--json"];
+    let out = alice.run_with_stdin(&args, &pw).expect("running login");
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(answer["subject"], "alice", "{answer}");
+    assert!(
+        answer.get("token").is_none(),
+        "the token stays in the cache: {answer}"
+    );
+}
+
+#[test]
 fn listings_follow_pages_or_stop_at_the_limit() {
     let env = start_without_database(&NORMAL);
     env.login_all();
