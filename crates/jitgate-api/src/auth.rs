@@ -24,9 +24,7 @@ impl FromRequestParts<ApiState> for Caller {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+            .and_then(bearer_token)
             .ok_or_else(|| {
                 ApiError::unauthenticated("the Authorization header must be `Bearer TOKEN`")
             })?
@@ -40,5 +38,39 @@ impl FromRequestParts<ApiState> for Caller {
                 "the token is unknown, expired or revoked; log in again",
             )
         })
+    }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` value. The scheme is matched without regard to
+/// case (RFC 9110, section 11.1); spaces around the token are ignored.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        for header in ["Bearer t0k", "bearer t0k", "BEARER t0k", "bEaReR   t0k  "] {
+            assert_eq!(bearer_token(header), Some("t0k"), "{header:?}");
+        }
+    }
+
+    #[test]
+    fn other_schemes_and_empty_tokens_are_refused() {
+        for header in [
+            "Basic dTpw",
+            "Bearer",
+            "Bearer   ",
+            "Bearert0k",
+            "",
+            "Token t0k",
+        ] {
+            assert_eq!(bearer_token(header), None, "{header:?}");
+        }
     }
 }

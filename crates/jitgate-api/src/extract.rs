@@ -5,7 +5,9 @@ use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
@@ -24,18 +26,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
-/// An optional JSON body: no body at all (as `curl -X POST` sends) is `T::default()`; a body,
-/// whatever its content type, must be valid JSON for `T`. (Bearer tokens are not sent by
-/// browsers on their own, so accepting any content type opens no cross-site request hole.)
+/// An optional JSON body: no body at all (as `curl -X POST` sends) is `T::default()`; a body
+/// must be sent as `Content-Type: application/json` (415 otherwise, as for required bodies) and
+/// be valid JSON for `T`. One rule for every body: what a route reads is always declared JSON.
 pub struct JsonOrEmpty<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonOrEmpty<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let declared_json = is_json(req.headers());
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|r| rejection(r.status(), r.body_text()))?;
+        if bytes.is_empty() {
+            return Ok(JsonOrEmpty(T::default()));
+        }
+        if !declared_json {
+            return Err(rejection(StatusCode::UNSUPPORTED_MEDIA_TYPE, String::new()));
+        }
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonOrEmpty(T::default()));
         }
@@ -43,6 +52,20 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonOrEmp
             .map(JsonOrEmpty)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))
     }
+}
+
+/// `Content-Type: application/json`, with or without parameters (`; charset=utf-8`), as
+/// axum's `Json` accepts it (`application/*+json` too).
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(mime) = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+    else {
+        return false;
+    };
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
 /// A body with no fields, for actions that take none: `{}` or nothing; anything else is a

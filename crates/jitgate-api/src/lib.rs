@@ -8,23 +8,31 @@
 
 mod auth;
 mod blocking;
+mod body;
 mod connection;
 mod error;
 mod extract;
 mod limits;
 mod oversize;
+mod paging;
 mod providers;
 mod recheck;
 mod routes;
+mod server;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_oidc;
+#[cfg(test)]
+mod tests_paging;
+#[cfg(test)]
+mod tests_server;
 mod views;
 
 pub use connection::{percent_encode, ConnectionInfo};
 pub use error::{ApiError, ApiResult};
 pub use recheck::recheck_groups;
+pub use server::ServeLimits;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -33,7 +41,6 @@ use jitgate_control::ControlPlane;
 use providers::OidcProviders;
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Largest request body accepted: the biggest legitimate one (a request with a 1000-character
@@ -76,20 +83,21 @@ pub fn router(state: ApiState) -> Router {
     routes::api_routes()
         // Bodies that say their size are refused up front; the extractors' limit catches those
         // that do not (chunked).
+        // Bodies are read whole, in time, before a handler runs (inside the size check).
+        .layer(axum::middleware::from_fn(body::read_in_time))
         .layer(axum::middleware::from_fn(oversize::refuse_oversized))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves. Each caller's address reaches the
-/// handlers (failed logins are audited with it).
+/// Serves the API on `listener` within `limits` until `shutdown` resolves, then lets the calls
+/// in flight finish. Each caller's address reaches the handlers (failed logins are audited with
+/// it).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
+    limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve_router(listener, router(state), limits, shutdown).await
 }

@@ -51,9 +51,24 @@ impl ServerArg {
 
 #[derive(Args)]
 pub struct JsonArg {
-    /// Print JSON instead of a table
-    #[arg(long)]
+    /// Print the server's answer as JSON instead of words or a table for people
+    #[arg(long, global = true)]
     pub json: bool,
+}
+
+/// How much of a listing to show: every page by default.
+#[derive(Args)]
+pub struct LimitArg {
+    /// Show at most N rows (the newest); without it every page is fetched
+    #[arg(long, value_name = "N", value_parser = parse_limit)]
+    pub limit: Option<usize>,
+}
+
+fn parse_limit(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("the limit is a number of rows, 1 or more".into()),
+    }
 }
 
 #[derive(Subcommand)]
@@ -99,6 +114,8 @@ enum Command {
         #[arg(long, requires = "oidc")]
         browser: bool,
         #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
         server: ServerArg,
     },
     /// Ask for time-limited access to a resource
@@ -122,6 +139,8 @@ enum Command {
         #[arg(long)]
         pending: bool,
         #[command(flatten)]
+        limit: LimitArg,
+        #[command(flatten)]
         json: JsonArg,
         #[command(flatten)]
         server: ServerArg,
@@ -134,6 +153,8 @@ enum Command {
         #[arg(long)]
         comment: Option<String>,
         #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
         server: ServerArg,
     },
     /// Deny a pending request (approvers)
@@ -144,12 +165,16 @@ enum Command {
         #[arg(long)]
         comment: Option<String>,
         #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
         server: ServerArg,
     },
     /// Withdraw your own pending request
     Cancel {
         /// Request id
         id: String,
+        #[command(flatten)]
+        json: JsonArg,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -159,6 +184,8 @@ enum Command {
         #[arg(long)]
         active: bool,
         #[command(flatten)]
+        limit: LimitArg,
+        #[command(flatten)]
         json: JsonArg,
         #[command(flatten)]
         server: ServerArg,
@@ -167,6 +194,8 @@ enum Command {
     Revoke {
         /// Grant id
         grant_id: String,
+        #[command(flatten)]
+        json: JsonArg,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -188,12 +217,16 @@ enum Command {
         #[command(subcommand)]
         action: TokensAction,
         #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
         server: ServerArg,
     },
     /// Client sessions; `sessions kill ID` ends one
     Sessions {
         #[command(subcommand)]
         action: Option<SessionsAction>,
+        #[command(flatten)]
+        limit: LimitArg,
         #[command(flatten)]
         json: JsonArg,
         #[command(flatten)]
@@ -206,8 +239,8 @@ enum Command {
         /// Keep printing new events as they happen
         #[arg(long, short = 'f')]
         follow: bool,
-        /// Print one JSON object per event, one per line
-        #[arg(long)]
+        /// Print one JSON object per event, one per line (`audit verify`: the server's answer)
+        #[arg(long, global = true)]
         json: bool,
         #[command(flatten)]
         server: ServerArg,
@@ -227,7 +260,7 @@ enum TokensAction {
         #[arg(long)]
         expired: bool,
         #[command(flatten)]
-        json: JsonArg,
+        limit: LimitArg,
     },
     /// Delete a token: it no longer opens new sessions
     Delete {
@@ -279,12 +312,20 @@ enum AdminAction {
     },
 }
 
-/// Durations in seconds, minutes or hours: `90s`, `30m`, `2h` (also `1h30m`).
+/// Durations in seconds, minutes or hours: `90s`, `30m`, `2h` (also `1h30m`). Grants are
+/// counted in whole seconds, so the shortest is `1s` and fractions of a second are refused
+/// rather than rounded away.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text)
         .map_err(|e| format!("{e}; use a number with s, m or h, e.g. 30m"))?;
     if d.is_zero() {
-        return Err("a duration must be longer than zero".into());
+        return Err("a duration must be longer than zero; the shortest is 1s".into());
+    }
+    if d.subsec_nanos() != 0 {
+        return Err(format!(
+            "{text} is not a whole number of seconds: durations are counted in seconds \
+             (the shortest is 1s); use s, m or h, e.g. 30m"
+        ));
     }
     Ok(d)
 }
@@ -314,13 +355,16 @@ impl Cli {
                 oidc,
                 device,
                 browser,
+                json,
                 server,
             } => match (oidc, user) {
                 (Some(provider), _) => {
                     let flow = verbs::login_oidc::Flow::choose(device, browser);
-                    verbs::login_oidc::login(&server.server, &provider, flow)
+                    verbs::login_oidc::login(&server.server, &provider, flow, json.json)
                 }
-                (None, Some(user)) => verbs::login::login(&server.server, &user, password_stdin),
+                (None, Some(user)) => {
+                    verbs::login::login(&server.server, &user, password_stdin, json.json)
+                }
                 // clap requires one of them.
                 (None, None) => Err(anyhow::anyhow!("give a user name or --oidc PROVIDER")),
             },
@@ -335,53 +379,76 @@ impl Cli {
             }
             Command::Requests {
                 pending,
+                limit,
                 json,
                 server,
-            } => verbs::requests::list(&server.client()?, pending, json.json),
+            } => verbs::requests::list(&server.client()?, pending, limit.limit, json.json),
             Command::Approve {
                 id,
                 comment,
+                json,
                 server,
-            } => verbs::requests::decide(&server.client()?, &id, true, comment.as_deref()),
+            } => {
+                verbs::requests::decide(&server.client()?, &id, true, comment.as_deref(), json.json)
+            }
             Command::Deny {
                 id,
                 comment,
-                server,
-            } => verbs::requests::decide(&server.client()?, &id, false, comment.as_deref()),
-            Command::Cancel { id, server } => verbs::requests::cancel(&server.client()?, &id),
-            Command::Grants {
-                active,
                 json,
                 server,
-            } => verbs::grants::list(&server.client()?, active, json.json),
-            Command::Revoke { grant_id, server } => {
-                verbs::grants::revoke(&server.client()?, &grant_id)
+            } => verbs::requests::decide(
+                &server.client()?,
+                &id,
+                false,
+                comment.as_deref(),
+                json.json,
+            ),
+            Command::Cancel { id, json, server } => {
+                verbs::requests::cancel(&server.client()?, &id, json.json)
             }
+            Command::Grants {
+                active,
+                limit,
+                json,
+                server,
+            } => verbs::grants::list(&server.client()?, active, limit.limit, json.json),
+            Command::Revoke {
+                grant_id,
+                json,
+                server,
+            } => verbs::grants::revoke(&server.client()?, &grant_id, json.json),
             Command::Connect {
                 resource,
                 uri,
                 json,
                 server,
             } => verbs::connect::connect(&server.client()?, &resource, uri, json),
-            Command::Tokens { action, server } => {
-                let client = server.client()?;
-                match action {
-                    TokensAction::List { expired, json } => {
-                        verbs::tokens::list(&client, expired, json.json)
-                    }
-                    TokensAction::Delete { id } => verbs::tokens::delete(&client, &id),
-                    TokensAction::Prune => verbs::tokens::prune(&client),
-                }
-            }
-            Command::Sessions {
+            Command::Tokens {
                 action,
                 json,
                 server,
             } => {
                 let client = server.client()?;
                 match action {
-                    None => verbs::sessions::list(&client, json.json),
-                    Some(SessionsAction::Kill { id }) => verbs::sessions::kill(&client, &id),
+                    TokensAction::List { expired, limit } => {
+                        verbs::tokens::list(&client, expired, limit.limit, json.json)
+                    }
+                    TokensAction::Delete { id } => verbs::tokens::delete(&client, &id, json.json),
+                    TokensAction::Prune => verbs::tokens::prune(&client, json.json),
+                }
+            }
+            Command::Sessions {
+                action,
+                limit,
+                json,
+                server,
+            } => {
+                let client = server.client()?;
+                match action {
+                    None => verbs::sessions::list(&client, limit.limit, json.json),
+                    Some(SessionsAction::Kill { id }) => {
+                        verbs::sessions::kill(&client, &id, json.json)
+                    }
                 }
             }
             Command::Audit {
@@ -393,7 +460,7 @@ impl Cli {
                 let client = server.client()?;
                 match action {
                     None => verbs::audit::show(&client, follow, json),
-                    Some(AuditAction::Verify) => verbs::audit::verify(&client),
+                    Some(AuditAction::Verify) => verbs::audit::verify(&client, json),
                 }
             }
             Command::Admin { action } => match action {
@@ -430,5 +497,13 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn durations_below_a_second_say_the_unit_and_the_minimum() {
+        let message = parse_duration("500ms").expect_err("less than a second");
+        assert!(message.contains("the shortest is 1s"), "{message}");
+        assert!(parse_duration("1500ms").is_err());
+        assert_eq!(parse_duration("1000ms"), Ok(Duration::from_secs(1)));
     }
 }

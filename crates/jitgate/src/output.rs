@@ -7,6 +7,22 @@ pub fn print_json(value: &Value) {
     println!("{value}");
 }
 
+/// Prints the server's answer as JSON with `--json`, else as `human` words it for people.
+pub fn emit(as_json: bool, value: &Value, human: impl FnOnce(&Value) -> String) {
+    if as_json {
+        print_json(value);
+    } else {
+        print!("{}", with_newline(human(value)));
+    }
+}
+
+fn with_newline(mut text: String) -> String {
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
 /// A field of a JSON object as display text: strings bare, null and absent as `-`.
 pub fn text(value: &Value, field: &str) -> String {
     match value.get(field) {
@@ -61,13 +77,14 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// Prints the table, or `empty` when it has no rows (a bare header row reads as an error).
-    pub fn print(&self, empty: &str) {
+    /// The table as text, or `empty` (and a newline) when it has no rows (a bare header row
+    /// reads as an error).
+    pub fn text(&self, empty: &str) -> String {
         if self.rows.is_empty() {
-            println!("{empty}");
-            return;
+            format!("{empty}\n")
+        } else {
+            self.render()
         }
-        print!("{}", self.render());
     }
 
     fn render(&self) -> String {

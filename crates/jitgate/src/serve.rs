@@ -95,7 +95,8 @@ impl Api {
         let state = jitgate_api::ApiState::new(control, &config.resources).with_oidc(&config.oidc);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let recheck = tokio::spawn(jitgate_api::recheck_groups(state.clone()));
-        let task = tokio::spawn(jitgate_api::serve(listener, state, async {
+        let limits = jitgate_api::ServeLimits::from(&config.api);
+        let task = tokio::spawn(jitgate_api::serve(listener, state, limits, async {
             let _ = stopped.await;
         }));
         Ok(Api {

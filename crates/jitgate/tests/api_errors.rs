@@ -131,6 +131,16 @@ impl Case {
         self.content_type = Some("text/plain");
         self
     }
+    fn raw_body(mut self, body: impl Into<String>) -> Case {
+        self.body = Some(body.into());
+        self.content_type = None;
+        self
+    }
+    fn typed(mut self, content_type: &'static str, body: impl Into<String>) -> Case {
+        self.body = Some(body.into());
+        self.content_type = Some(content_type);
+        self
+    }
     fn expect(mut self, status: u16, code: &'static str) -> Case {
         self.status = status;
         self.code = code;
@@ -220,6 +230,27 @@ fn every_endpoint_refuses_bad_input_with_a_json_error_and_no_change() {
             .by(&dana)
             .json("not json")
             .expect(400, "invalid_json"),
+        // One rule for optional bodies: none, or declared JSON.
+        case("approve: a text/plain body", "POST", r("/approve"))
+            .by(&dana)
+            .text(r#"{"comment":"ok"}"#)
+            .expect(415, "unsupported_media_type"),
+        case("deny: a text/plain body", "POST", r("/deny"))
+            .by(&dana)
+            .text("{}")
+            .expect(415, "unsupported_media_type"),
+        case(
+            "cancel: a body without a content type",
+            "POST",
+            r("/cancel"),
+        )
+        .by(&alice)
+        .raw_body("{}")
+        .expect(415, "unsupported_media_type"),
+        case("prune: a form body", "POST", "/api/v1/credentials/prune")
+            .by(&alice)
+            .typed("application/x-www-form-urlencoded", "a=1")
+            .expect(415, "unsupported_media_type"),
         case("deny: malformed JSON", "POST", r("/deny"))
             .by(&dana)
             .json("{\"comment\": }")
@@ -355,6 +386,10 @@ fn every_endpoint_refuses_bad_input_with_a_json_error_and_no_change() {
         .by(&alice)
         .json(r#"{"resource":"app","duration_seconds":10800,"reason":"x"}"#)
         .expect(400, "duration_too_long"),
+        case("request: 999999 hours", "POST", "/api/v1/requests")
+            .by(&alice)
+            .json(r#"{"resource":"app","duration_seconds":3599996400,"reason":"x"}"#)
+            .expect(400, "duration_too_long"),
         case("request: control characters", "POST", "/api/v1/requests")
             .by(&alice)
             .json(

@@ -29,13 +29,26 @@ fn the_tour_runs_end_to_end_and_shows_masking_and_revocation() {
         "→ 0: the predicate only ever saw masked values",
         "refused: ERROR 42501",
         "terminating connection: access grant revoked",
-        "\"ok\":true",
+        "audit trail intact:",
+        "expired token(s)",
     ] {
         assert!(
             stdout.contains(expected),
             "missing {expected:?} in:\n{stdout}"
         );
     }
+    // What the tour shows under `$ jitgate …` is what the CLI prints for people: never the
+    // API's raw JSON, and listings as tables with their rows.
+    assert!(!stdout.contains("{\""), "raw JSON in the tour:\n{stdout}");
+    let expired = section(
+        &stdout,
+        "$ jitgate tokens list --expired",
+        "$ jitgate tokens prune",
+    );
+    assert!(
+        expired.contains("LOGIN") && expired.contains("alice"),
+        "the expired tokens are listed:\n{expired}"
+    );
     // alice's rows show masked SSNs, erin's the clear ones: step 3 has none of step 4's values.
     let masked = section(&stdout, "[3/8]", "[4/8]");
     let clear = section(&stdout, "[4/8]", "[5/8]");

@@ -6,9 +6,11 @@ use crate::blocking::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Query;
 use crate::limits::MAX_AUDIT_PAGE;
+use crate::paging;
 use crate::views::AuditView;
 use crate::ApiState;
 use axum::extract::State;
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use jitgate_control::audit::ChainBreak;
 use jitgate_control::identity::Subject;
@@ -41,6 +43,7 @@ fn require_admin(control: &ControlPlane, caller: &Subject) -> ApiResult<()> {
 pub async fn page(
     State(state): State<ApiState>,
     Caller(caller): Caller,
+    uri: Uri,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<Response> {
     require_admin(&state.control, &caller)?;
@@ -56,13 +59,21 @@ pub async fn page(
         // Events are written in batches; a reader should see everything that happened before
         // it asked (a follower would otherwise see them a window late).
         control.flush();
+        // One more than asked for tells whether another page follows.
         control
-            .audit_page(query.after, query.limit)
+            .audit_page(query.after, query.limit + 1)
             .map_err(|e| ApiError::internal("reading the audit trail", e))
     })
     .await?;
+    let more = events.len() > query.limit;
+    let events = &events[..events.len().min(query.limit)];
+    let next = events.last().filter(|_| more).map(|e| e.seq.to_string());
     let views: Vec<AuditView<'_>> = events.iter().map(AuditView::from).collect();
-    Ok(axum::Json(views).into_response())
+    Ok(paging::with_next(
+        axum::Json(views).into_response(),
+        &uri,
+        next.as_deref(),
+    ))
 }
 
 /// Walks the whole chain. A broken chain is an answer (200, `ok: false`), not a failure of the

@@ -4,9 +4,12 @@ use crate::auth::Caller;
 use crate::blocking::blocking;
 use crate::error::ApiResult;
 use crate::extract::{Empty, Id, JsonOrEmpty, Query};
+use crate::paging;
 use crate::views::CredentialView;
 use crate::ApiState;
 use axum::extract::State;
+use axum::http::Uri;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -15,19 +18,24 @@ use serde_json::{json, Value};
 pub struct ListQuery {
     #[serde(default)]
     expired: bool,
+    limit: Option<usize>,
+    after: Option<String>,
 }
 
+/// A page of the credentials the caller may see, newest first.
 pub async fn list(
     State(state): State<ApiState>,
     Caller(caller): Caller,
+    uri: Uri,
     Query(query): Query<ListQuery>,
-) -> ApiResult<axum::Json<Vec<CredentialView>>> {
+) -> ApiResult<Response> {
+    let page = paging::request(query.limit, query.after.as_deref())?;
     let control = state.control.clone();
     let credentials =
-        blocking(move || Ok(control.list_credentials(&caller, query.expired)?)).await?;
-    Ok(axum::Json(
-        credentials.iter().map(CredentialView::from).collect(),
-    ))
+        blocking(move || Ok(control.list_credentials_page(&caller, query.expired, &page)?)).await?;
+    Ok(paging::answer(&uri, credentials, |c| {
+        CredentialView::from(c)
+    }))
 }
 
 pub async fn remove(

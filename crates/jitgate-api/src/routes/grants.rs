@@ -6,9 +6,12 @@ use crate::connection::ConnectionInfo;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Empty, Id, Json, JsonOrEmpty, Query};
 use crate::limits;
+use crate::paging;
 use crate::views::GrantView;
 use crate::ApiState;
 use axum::extract::State;
+use axum::http::Uri;
+use axum::response::Response;
 use jitgate_control::model::rfc3339;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +20,8 @@ use serde::{Deserialize, Serialize};
 pub struct ListQuery {
     #[serde(default)]
     active: bool,
+    limit: Option<usize>,
+    after: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -34,17 +39,19 @@ pub struct ConnectAnswer {
     expires_at: String,
 }
 
+/// A page of the grants the caller may see, newest first.
 pub async fn list(
     State(state): State<ApiState>,
     Caller(caller): Caller,
+    uri: Uri,
     Query(query): Query<ListQuery>,
-) -> ApiResult<axum::Json<Vec<GrantView>>> {
+) -> ApiResult<Response> {
+    let page = paging::request(query.limit, query.after.as_deref())?;
     let control = state.control.clone();
-    let grants = blocking(move || Ok(control.list_grants(&caller, query.active)?)).await?;
+    let grants =
+        blocking(move || Ok(control.list_grants_page(&caller, query.active, &page)?)).await?;
     let now = state.control.now();
-    Ok(axum::Json(
-        grants.iter().map(|g| GrantView::new(g, now)).collect(),
-    ))
+    Ok(paging::answer(&uri, grants, |g| GrantView::new(g, now)))
 }
 
 pub async fn show(

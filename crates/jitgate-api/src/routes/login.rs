@@ -87,8 +87,8 @@ pub async fn logout(
     let token = headers
         .get(AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned())
+        .and_then(crate::auth::bearer_token)
+        .map(str::to_owned)
         .unwrap_or_default();
     let control = state.control.clone();
     blocking(move || Ok(control.revoke_token(&token)?)).await?;

@@ -5,10 +5,12 @@ use crate::blocking::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Empty, Id, Json, JsonOrEmpty, Query};
 use crate::limits;
+use crate::paging;
 use crate::views::RequestView;
 use crate::ApiState;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
 use jitgate_control::model::Request;
 use jitgate_control::{ControlPlane, LifecycleError, Subject};
 use serde::Deserialize;
@@ -27,6 +29,8 @@ pub struct NewRequest {
 pub struct ListQuery {
     #[serde(default)]
     pending: bool,
+    limit: Option<usize>,
+    after: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -47,7 +51,7 @@ pub async fn create(
     limits::required_text("reason", &body.reason, limits::MAX_REASON)?;
     if body.duration_seconds == 0 {
         return Err(ApiError::invalid_input(
-            "duration_seconds must be more than zero",
+            "duration_seconds must be at least 1: durations are whole seconds",
         ));
     }
     let control = state.control.clone();
@@ -63,14 +67,18 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(RequestView::from(&request))))
 }
 
+/// A page of the requests the caller may see, newest first.
 pub async fn list(
     State(state): State<ApiState>,
     Caller(caller): Caller,
+    uri: Uri,
     Query(query): Query<ListQuery>,
-) -> ApiResult<axum::Json<Vec<RequestView>>> {
+) -> ApiResult<Response> {
+    let page = paging::request(query.limit, query.after.as_deref())?;
     let control = state.control.clone();
-    let requests = blocking(move || Ok(control.list_requests(&caller, query.pending)?)).await?;
-    Ok(axum::Json(requests.iter().map(RequestView::from).collect()))
+    let requests =
+        blocking(move || Ok(control.list_requests_page(&caller, query.pending, &page)?)).await?;
+    Ok(paging::answer(&uri, requests, |r| RequestView::from(r)))
 }
 
 pub async fn show(State(state): State<ApiState>, Caller(caller): Caller, Id(id): Id) -> One {

@@ -5,9 +5,12 @@ use crate::blocking::blocking;
 use crate::error::ApiResult;
 use crate::extract::{Id, JsonOrEmpty, Query};
 use crate::limits;
+use crate::paging;
 use crate::views::SessionView;
 use crate::ApiState;
 use axum::extract::State;
+use axum::http::Uri;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -16,6 +19,8 @@ use serde_json::{json, Value};
 pub struct ListQuery {
     #[serde(default)]
     open: bool,
+    limit: Option<usize>,
+    after: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -25,14 +30,18 @@ pub struct KillBody {
     reason: Option<String>,
 }
 
+/// A page of the sessions the caller may see, newest first.
 pub async fn list(
     State(state): State<ApiState>,
     Caller(caller): Caller,
+    uri: Uri,
     Query(query): Query<ListQuery>,
-) -> ApiResult<axum::Json<Vec<SessionView>>> {
+) -> ApiResult<Response> {
+    let page = paging::request(query.limit, query.after.as_deref())?;
     let control = state.control.clone();
-    let sessions = blocking(move || Ok(control.list_sessions(&caller, query.open)?)).await?;
-    Ok(axum::Json(sessions.iter().map(SessionView::from).collect()))
+    let sessions =
+        blocking(move || Ok(control.list_sessions_page(&caller, query.open, &page)?)).await?;
+    Ok(paging::answer(&uri, sessions, |s| SessionView::from(s)))
 }
 
 pub async fn kill(

@@ -16,6 +16,14 @@ pub struct Api {
     pub token_ttl: Duration,
     /// How long a request may wait for a decision before it expires; default 1h.
     pub pending_ttl: Duration,
+    /// Longest wait for a request's headers, counted from the connection's start or from the
+    /// end of the previous answer: also how long a kept-alive connection may sit idle; default
+    /// 10s.
+    pub header_timeout: Duration,
+    /// Longest wait for a request's body once its headers are in; default 30s.
+    pub body_timeout: Duration,
+    /// Most HTTP connections open at once; more are answered 503 and closed; default 128.
+    pub max_connections: usize,
 }
 
 /// `[users.NAME]`: a user of the embedded identity provider.

@@ -41,6 +41,9 @@ fn full_policy_parses_into_the_model() {
 listen = "127.0.0.1:9090"
 token_ttl = "2h"
 pending_ttl = "15m"
+header_timeout = "5s"
+body_timeout = "20s"
+max_connections = 64
 
 [users.alice]
 password_hash = "{hash}"
@@ -105,6 +108,9 @@ within = "10m"
     assert_eq!(config.api.listen.to_string(), "127.0.0.1:9090");
     assert_eq!(config.api.token_ttl, Duration::from_secs(7200));
     assert_eq!(config.api.pending_ttl, Duration::from_secs(900));
+    assert_eq!(config.api.header_timeout, Duration::from_secs(5));
+    assert_eq!(config.api.body_timeout, Duration::from_secs(20));
+    assert_eq!(config.api.max_connections, 64);
 
     let alice = &config.users[0];
     assert_eq!(
@@ -206,6 +212,10 @@ fn policy_defaults() {
     assert_eq!(config.api.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.api.token_ttl, Duration::from_secs(12 * 3600));
     assert_eq!(config.api.pending_ttl, Duration::from_secs(3600));
+    // Idle and half-sent connections are bounded even when the file says nothing.
+    assert_eq!(config.api.header_timeout, Duration::from_secs(10));
+    assert_eq!(config.api.body_timeout, Duration::from_secs(30));
+    assert_eq!(config.api.max_connections, 128);
     assert!(config.users.is_empty() && config.access.is_empty());
     assert_eq!(config.roles, Roles::default());
     assert!(config.webhooks.is_empty() && config.alerts.is_empty());
@@ -250,6 +260,8 @@ fn policy_errors_name_file_line_column_and_key() {
         (format!("{BASE}\n[roles]\napprover = \"dba\"\n"), r#"jitgate.toml:11:12: roles.approver: expected an array, found "dba""#),
         (format!("{BASE}\n[api]\nlisten = \"127.0.0.1:6432\"\n"), r#"jitgate.toml:11:10: api.listen: 127.0.0.1:6432 is already the listen address of resource "prod-pg""#),
         (format!("{BASE}\n[api]\npending_ttl = 5\n"), "jitgate.toml:11:15: api.pending_ttl: expected a positive duration"),
+        (format!("{BASE}\n[api]\nmax_connections = 0\n"), "jitgate.toml:11:19: api.max_connections: expected an integer from 1 to 1000000"),
+        (format!("{BASE}\n[api]\nheader_timeout = \"0s\"\n"), "jitgate.toml:11:18: api.header_timeout: expected a positive duration"),
         (format!("{BASE}\n[users.alice]\ngroups = [1]\npassword_env = \"X\"\n"), "jitgate.toml:11:11: users.alice.groups[0]: expected a non-empty string, found 1"),
         (format!("{BASE}\n[users.\"al ice\"]\n"), r#"jitgate.toml:10:8: users."al ice": a user name starts with a letter or digit"#),
         (format!("{BASE}\n[users.alice]\ngroups = []\n"), r#"jitgate.toml:10:1: users.alice: missing key "password_hash (or password_env, password_file)""#),

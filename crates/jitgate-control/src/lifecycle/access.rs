@@ -2,12 +2,13 @@
 //! credential), credentials and sessions, each listed by what the actor may see.
 
 use super::checks;
-use super::{LifecycleError, LIST_LIMIT};
+use super::paging::{merge, Fetched, Page, PageRequest};
+use super::LifecycleError;
 use crate::audit::{kind, AuditEvent};
 use crate::control::ControlPlane;
 use crate::identity::Subject;
 use crate::model::{Credential, Grant, GrantEnd, IssuedCredential, SessionRecord};
-use crate::store::{CredentialQuery, GrantQuery, SessionQuery};
+use crate::store::{CredentialQuery, Cursor, GrantQuery, SessionQuery};
 use serde_json::json;
 
 impl ControlPlane {
@@ -74,25 +75,44 @@ impl ControlPlane {
         }
     }
 
-    /// Grants the actor may see, newest first: their own, or all on resources they oversee.
-    /// `active_only` keeps those live now.
+    /// The first page of [`ControlPlane::list_grants_page`].
     pub fn list_grants(
         &self,
         actor: &Subject,
         active_only: bool,
     ) -> Result<Vec<Grant>, LifecycleError> {
+        Ok(self
+            .list_grants_page(actor, active_only, &PageRequest::first())?
+            .items)
+    }
+
+    /// Grants the actor may see, newest first: their own, or all on resources they oversee.
+    /// `active_only` keeps those live now.
+    pub fn list_grants_page(
+        &self,
+        actor: &Subject,
+        active_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Grant>, LifecycleError> {
         let policy = self.policy();
         let everyone = policy.oversees_any(actor);
         let grants = self.store().find_grants(&GrantQuery {
             subject: (!everyone).then(|| actor.name.clone()),
             resource: None,
             live_at: active_only.then(|| self.now()),
-            limit: LIST_LIMIT,
+            limit: page.fetch(),
+            after: page.after.clone(),
         })?;
-        Ok(grants
-            .into_iter()
-            .filter(|g| g.subject == actor.name || policy.oversees(actor, &g.resource))
-            .collect())
+        let key = |g: &Grant| Cursor {
+            at: g.starts_at,
+            id: g.id.clone(),
+        };
+        Ok(merge(
+            vec![Fetched::new(grants, page, key)],
+            page,
+            key,
+            |g| g.subject == actor.name || policy.oversees(actor, &g.resource),
+        ))
     }
 
     /// Mints a credential for the caller's live grant on `resource`, expiring with the grant:
@@ -112,6 +132,7 @@ impl ControlPlane {
             resource: Some(resource.to_owned()),
             live_at: Some(self.now()),
             limit: 0,
+            after: None,
         })?;
         // With several live grants, the one that lasts longest serves best.
         let grant = live
@@ -121,18 +142,41 @@ impl ControlPlane {
         Ok(self.issue_credential(&grant.id)?)
     }
 
-    /// Credentials the actor may see, newest first: their own, all for admins. `expired_only`
-    /// keeps those no longer usable (expired, or their grant ended). Deleted ones never show.
+    /// The first page of [`ControlPlane::list_credentials_page`].
     pub fn list_credentials(
         &self,
         actor: &Subject,
         expired_only: bool,
     ) -> Result<Vec<Credential>, LifecycleError> {
-        Ok(self.store().find_credentials(&CredentialQuery {
+        Ok(self
+            .list_credentials_page(actor, expired_only, &PageRequest::first())?
+            .items)
+    }
+
+    /// Credentials the actor may see, newest first: their own, all for admins. `expired_only`
+    /// keeps those no longer usable (expired, or their grant ended). Deleted ones never show.
+    pub fn list_credentials_page(
+        &self,
+        actor: &Subject,
+        expired_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Credential>, LifecycleError> {
+        let credentials = self.store().find_credentials(&CredentialQuery {
             subject: self.own_unless_admin(actor),
             unusable_at: expired_only.then(|| self.now()),
-            limit: LIST_LIMIT,
-        })?)
+            limit: page.fetch(),
+            after: page.after.clone(),
+        })?;
+        let key = |c: &Credential| Cursor {
+            at: c.created_at,
+            id: c.id.clone(),
+        };
+        Ok(merge(
+            vec![Fetched::new(credentials, page, key)],
+            page,
+            key,
+            |_| true,
+        ))
     }
 
     /// Deletes a credential (its holder's or, for admins, anyone's); it stops admitting at once.
@@ -183,12 +227,24 @@ impl ControlPlane {
         Ok(pruned)
     }
 
-    /// Sessions the actor may see, newest first: their own, or all on resources they oversee.
+    /// The first page of [`ControlPlane::list_sessions_page`].
     pub fn list_sessions(
         &self,
         actor: &Subject,
         open_only: bool,
     ) -> Result<Vec<SessionRecord>, LifecycleError> {
+        Ok(self
+            .list_sessions_page(actor, open_only, &PageRequest::first())?
+            .items)
+    }
+
+    /// Sessions the actor may see, newest first: their own, or all on resources they oversee.
+    pub fn list_sessions_page(
+        &self,
+        actor: &Subject,
+        open_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<SessionRecord>, LifecycleError> {
         // Session rows are written by the recorder thread; a listing shows every session
         // that has begun before it was asked for.
         self.flush();
@@ -197,12 +253,19 @@ impl ControlPlane {
         let sessions = self.store().find_sessions(&SessionQuery {
             subject: (!everyone).then(|| actor.name.clone()),
             open_only,
-            limit: LIST_LIMIT,
+            limit: page.fetch(),
+            after: page.after.clone(),
         })?;
-        Ok(sessions
-            .into_iter()
-            .filter(|s| s.subject == actor.name || policy.oversees(actor, &s.resource))
-            .collect())
+        let key = |s: &SessionRecord| Cursor {
+            at: s.started_at,
+            id: s.id.clone(),
+        };
+        Ok(merge(
+            vec![Fetched::new(sessions, page, key)],
+            page,
+            key,
+            |s| s.subject == actor.name || policy.oversees(actor, &s.resource),
+        ))
     }
 
     /// Ends a live session now (approvers of its resource and admins may). The session must run

@@ -181,6 +181,7 @@ impl ControlPlane {
             resource: None,
             live_at: Some(self.now()),
             limit: 0,
+            after: None,
         })?)
     }
 
@@ -202,6 +203,7 @@ impl ControlPlane {
             subject: Some(subject.to_owned()),
             open_only: true,
             limit: 0,
+            after: None,
         }) {
             Ok(open) => open,
             Err(e) => {

@@ -7,6 +7,7 @@
 mod access;
 mod checks;
 mod external;
+pub mod paging;
 mod renewal;
 mod requests;
 mod tokens;
@@ -19,6 +20,7 @@ mod tests_access;
 mod tests_external;
 
 pub use external::GroupChange;
+pub use paging::{Page, PageRequest};
 pub use tokens::Login;
 
 use crate::control::ControlError;

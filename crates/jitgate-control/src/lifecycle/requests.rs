@@ -1,12 +1,13 @@
 //! Requests and their decisions: request, approve, deny, cancel, expire, and listing them.
 
 use super::checks::{self, human};
-use super::{LifecycleError, LIST_LIMIT};
+use super::paging::{merge, Fetched, Page, PageRequest};
+use super::LifecycleError;
 use crate::audit::{kind, AuditEvent};
 use crate::control::ControlPlane;
 use crate::identity::Subject;
 use crate::model::{new_id, Approval, Decision, Grant, Millis, Request, RequestState};
-use crate::store::{RequestQuery, StoreError, Transition};
+use crate::store::{Cursor, RequestQuery, StoreError, Transition};
 use jitgate_config::AccessRule;
 use serde_json::json;
 use std::time::Duration;
@@ -88,10 +89,11 @@ impl ControlPlane {
                 subject: subject.name.clone(),
                 resource: resource.to_owned(),
             })?;
-        if duration > rule.max_duration {
+        let max = rule.max_duration.min(checks::MAX_DURATION);
+        if duration > max {
             return Err(LifecycleError::DurationTooLong {
                 requested: human(duration),
-                max: human(rule.max_duration),
+                max: human(max),
             });
         }
         Ok(rule)
@@ -219,44 +221,54 @@ impl ControlPlane {
         self.visible_request(actor, request_id)
     }
 
-    /// Requests the actor may see, newest first (at most [`LIST_LIMIT`]): their own; for
-    /// approvers also the pending requests they may decide; for admins all. `pending_only`
-    /// keeps pending ones only.
+    /// The first page of [`ControlPlane::list_requests_page`].
     pub fn list_requests(
         &self,
         actor: &Subject,
         pending_only: bool,
     ) -> Result<Vec<Request>, LifecycleError> {
+        Ok(self
+            .list_requests_page(actor, pending_only, &PageRequest::first())?
+            .items)
+    }
+
+    /// Requests the actor may see, newest first: their own; for approvers also the pending
+    /// requests they may decide; for admins all. `pending_only` keeps pending ones only.
+    pub fn list_requests_page(
+        &self,
+        actor: &Subject,
+        pending_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Request>, LifecycleError> {
         self.expire_due()?;
         let state = pending_only.then_some(RequestState::Pending);
         let policy = self.policy();
-        if policy.is_admin(actor) {
-            return Ok(self.store().find_requests(&RequestQuery {
-                subject: None,
+        let key = |r: &Request| Cursor {
+            at: r.created_at,
+            id: r.id.clone(),
+        };
+        let query = |subject: Option<String>, state: Option<RequestState>| {
+            let rows = self.store().find_requests(&RequestQuery {
+                subject,
                 state,
-                limit: LIST_LIMIT,
-            })?);
-        }
-        let mut requests = self.store().find_requests(&RequestQuery {
-            subject: Some(actor.name.clone()),
-            state,
-            limit: LIST_LIMIT,
-        })?;
-        if policy.oversees_any(actor) {
-            let pending = self.store().find_requests(&RequestQuery {
-                subject: None,
-                state: Some(RequestState::Pending),
-                limit: LIST_LIMIT,
+                limit: page.fetch(),
+                after: page.after.clone(),
             })?;
-            requests.extend(
-                pending
-                    .into_iter()
-                    .filter(|r| r.subject != actor.name && self.may_decide(actor, r)),
-            );
-            requests.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
-            requests.truncate(LIST_LIMIT);
+            Ok::<_, LifecycleError>(Fetched::new(rows, page, key))
+        };
+        if policy.is_admin(actor) {
+            return Ok(merge(vec![query(None, state)?], page, key, |_| true));
         }
-        Ok(requests)
+        let mut fetched = vec![query(Some(actor.name.clone()), state)?];
+        if policy.oversees_any(actor) {
+            // Their own come from the first query, so that the two never overlap; the others'
+            // show when the actor may decide them.
+            let pending = query(None, Some(RequestState::Pending))?;
+            fetched.push(pending.without(|r| r.subject == actor.name));
+        }
+        Ok(merge(fetched, page, key, |r| {
+            r.subject == actor.name || self.may_decide(actor, r)
+        }))
     }
 
     fn visible_request(

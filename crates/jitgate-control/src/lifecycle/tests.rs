@@ -327,6 +327,11 @@ fn durations_are_capped_by_the_rule() {
         })
     );
     assert_eq!(code(too_long), "duration_too_long");
+    // Absurd lengths are the same refusal, not a different code.
+    let absurd = f
+        .control
+        .request_access(&alice(), "prod-pg", 999_999 * 60 * MIN, "x");
+    assert_eq!(code(absurd), "duration_too_long");
     // A rule tightened while a request waits caps the grant at the new maximum.
     let request = f.ask(&alice(), 60);
     let tighter = fixture_with(

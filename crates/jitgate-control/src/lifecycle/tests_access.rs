@@ -287,3 +287,63 @@ fn the_audit_chain_verifies_and_names_a_tampered_event() {
         other => panic!("expected an edited event, got {other:?}"),
     }
 }
+
+/// Every page of a listing, walked with `list` from the first page until no cursor is left.
+fn walk<T>(
+    limit: usize,
+    list: impl Fn(&super::PageRequest) -> Result<super::Page<T>, LifecycleError>,
+) -> Vec<T> {
+    let mut page = super::PageRequest { limit, after: None };
+    let mut all = Vec::new();
+    loop {
+        let got = list(&page).expect("a page");
+        assert!(got.items.len() <= limit);
+        all.extend(got.items);
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => return all,
+        }
+    }
+}
+
+#[test]
+fn pages_of_an_approvers_requests_add_up_to_the_whole_listing() {
+    let f = fixture(vec![rule(1)]);
+    for _ in 0..4 {
+        f.ask(&alice(), 30);
+        f.ask(&bob(), 30);
+        f.ask(&dana(), 30);
+        f.clock.advance(MIN);
+    }
+    // Some of the others' requests are decided: they leave the approver's view.
+    let alices = f.control.list_requests(&alice(), false).expect("l");
+    for request in alices.iter().take(2) {
+        f.control
+            .approve(&dana(), &request.id, "")
+            .expect("approve");
+    }
+    let ids = |list: Vec<crate::model::Request>| -> Vec<String> {
+        list.into_iter().map(|r| r.id).collect()
+    };
+    let whole = ids(f.control.list_requests(&dana(), false).expect("l"));
+    assert_eq!(whole.len(), 10, "dana's 4 and the 6 pending of others");
+    for limit in [1, 2, 3, 7] {
+        let paged = ids(walk(limit, |p| {
+            f.control.list_requests_page(&dana(), false, p)
+        }));
+        assert_eq!(paged, whole, "pages of {limit}");
+    }
+    let grants: Vec<String> = f
+        .control
+        .list_grants(&root(), false)
+        .expect("g")
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    let paged: Vec<String> = walk(1, |p| f.control.list_grants_page(&root(), false, p))
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    assert_eq!(paged, grants);
+    assert_eq!(grants.len(), 2);
+}

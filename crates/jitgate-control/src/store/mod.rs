@@ -28,12 +28,35 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A place in a newest-first listing: the time a row sorts by (created, started) and its id,
+/// which breaks ties. A query with `after` lists the rows that come after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub at: Millis,
+    pub id: String,
+}
+
+impl Ord for Cursor {
+    /// Listing order: newest first, ties by id.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.at.cmp(&self.at).then_with(|| self.id.cmp(&other.id))
+    }
+}
+
+impl PartialOrd for Cursor {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// Which requests to list, newest first. `limit` 0 means no limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestQuery {
     pub subject: Option<String>,
     pub state: Option<RequestState>,
     pub limit: usize,
+    /// Only rows listed after this one.
+    pub after: Option<Cursor>,
 }
 
 /// Which grants to list, newest first. `limit` 0 means no limit.
@@ -44,6 +67,8 @@ pub struct GrantQuery {
     /// Only grants live at this instant (started, not expired, not ended).
     pub live_at: Option<Millis>,
     pub limit: usize,
+    /// Only rows listed after this one.
+    pub after: Option<Cursor>,
 }
 
 /// Which credentials to list, newest first; deleted ones never are. `limit` 0 means no limit.
@@ -53,6 +78,8 @@ pub struct CredentialQuery {
     /// Only credentials no longer usable at this instant: expired, or their grant ended.
     pub unusable_at: Option<Millis>,
     pub limit: usize,
+    /// Only rows listed after this one.
+    pub after: Option<Cursor>,
 }
 
 /// Which sessions to list, newest first. `limit` 0 means no limit.
@@ -61,6 +88,8 @@ pub struct SessionQuery {
     pub subject: Option<String>,
     pub open_only: bool,
     pub limit: usize,
+    /// Only rows listed after this one.
+    pub after: Option<Cursor>,
 }
 
 /// What an attempt to move a request on did.

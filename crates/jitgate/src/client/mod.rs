@@ -115,6 +115,26 @@ impl Client {
         self.read(&url, response)
     }
 
+    /// The rows of a paged listing, following each page's `Link: <…>; rel="next"`: all of
+    /// them, or the first `limit`.
+    pub fn get_all(&self, path: &str, limit: Option<usize>) -> CallResult<Vec<Value>> {
+        let mut rows: Vec<Value> = Vec::new();
+        let mut next = Some(with_limit(path, limit));
+        while let Some(path) = next.take() {
+            let url = self.url(&path);
+            let response = self.authorised(self.agent.get(&url)).call();
+            let (page, link): (Vec<Value>, _) = self.read_linked(&url, response)?;
+            rows.extend(page);
+            if let Some(limit) = limit.filter(|&l| rows.len() >= l) {
+                rows.truncate(limit);
+                break;
+            }
+            // A page that links to itself would never end.
+            next = link.as_deref().and_then(next_path).filter(|n| *n != path);
+        }
+        Ok(rows)
+    }
+
     pub fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> CallResult<T> {
         let url = self.url(path);
         let response = self.authorised(self.agent.post(&url)).send_json(body);
@@ -143,6 +163,15 @@ impl Client {
         url: &str,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> CallResult<T> {
+        Ok(self.read_linked(url, response)?.0)
+    }
+
+    /// The answer and its `Link` header, if any.
+    fn read_linked<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> CallResult<(T, Option<String>)> {
         let mut response = response.map_err(|e| {
             Failure::new(
                 "unreachable",
@@ -150,6 +179,11 @@ impl Client {
             )
         })?;
         let status = response.status();
+        let link = response
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response.body_mut().read_to_string().map_err(|e| {
             Failure::new(
                 "bad_response",
@@ -157,9 +191,10 @@ impl Client {
             )
         })?;
         if status.is_success() {
-            return serde_json::from_str(&text).map_err(|e| {
+            let value = serde_json::from_str(&text).map_err(|e| {
                 Failure::new("bad_response", format!("unexpected answer from {url}: {e}"))
-            });
+            })?;
+            return Ok((value, link));
         }
         Err(self.failure(status.as_u16(), &text))
     }
@@ -188,6 +223,31 @@ impl Client {
     }
 }
 
+/// `path` asking for pages no larger than `limit` (the server's largest is 1000).
+fn with_limit(path: &str, limit: Option<usize>) -> String {
+    match limit {
+        None => path.to_owned(),
+        Some(limit) => {
+            let joiner = if path.contains('?') { '&' } else { '?' };
+            format!("{path}{joiner}limit={}", limit.clamp(1, 1000))
+        }
+    }
+}
+
+/// The API path of a `Link: </api/v1/PATH>; rel="next"` header; other links are ignored.
+fn next_path(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let is_next = params
+            .split(';')
+            .any(|p| p.trim().eq_ignore_ascii_case("rel=\"next\""));
+        is_next
+            .then(|| target.strip_prefix("/api/v1").map(str::to_owned))
+            .flatten()
+    })
+}
+
 /// `https://gw.example/` and `https://gw.example` are the same server (and the same cache key).
 pub fn normalise_server(server: &str) -> String {
     server.trim().trim_end_matches('/').to_owned()
@@ -212,6 +272,23 @@ mod tests {
     fn typed_ids_cannot_escape_their_segment() {
         assert_eq!(segment("r_abc-1"), "r_abc-1");
         assert_eq!(segment("../x?y"), "..%2Fx%3Fy");
+    }
+
+    #[test]
+    fn next_links_become_api_paths() {
+        let link = r#"</api/v1/sessions?open=true&after=1.s_b>; rel="next""#;
+        assert_eq!(
+            next_path(link).as_deref(),
+            Some("/sessions?open=true&after=1.s_b")
+        );
+        // Only next links to this API are followed.
+        assert_eq!(next_path(r#"</api/v1/x>; rel="prev""#), None);
+        assert_eq!(next_path(r#"<https://evil.example/x>; rel="next""#), None);
+        assert_eq!(
+            with_limit("/grants?active=true", Some(5000)),
+            "/grants?active=true&limit=1000"
+        );
+        assert_eq!(with_limit("/grants", Some(7)), "/grants?limit=7");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use super::Demo;
 use crate::client::Client;
+use crate::verbs;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -32,25 +33,27 @@ pub fn tell(demo: &Demo) -> anyhow::Result<()> {
         &json!({"resource": "demo", "duration_seconds": 900, "reason": "INC-1234: refund investigation"}),
     )?;
     let request_id = text(&request, "id");
-    println!(
-        "  $ jitgate request demo --duration 15m --reason 'INC-1234: refund investigation'\n  \
-         request {request_id} is {}; it needs 1 approval from group dba",
-        text(&request, "status")
+    shown(
+        "jitgate request demo --duration 15m --reason 'INC-1234: refund investigation'",
+        &verbs::requests::request_text(&request),
     );
     demo.check_interrupted()?;
 
     step(2, "dana (an approver) sees it and approves it");
     let pending: Value = dana.get("/requests?pending=true")?;
-    println!(
-        "  $ jitgate requests --pending\n  {} pending: {request_id} from alice",
-        pending.as_array().map_or(0, Vec::len)
+    shown(
+        "jitgate requests --pending",
+        &verbs::requests::list_text(&pending, true),
     );
     let approved: Value = dana.post(
         &format!("/requests/{request_id}/approve"),
         &json!({"comment": "ok for INC-1234"}),
     )?;
     let grant_id = text(&approved, "grant_id");
-    println!("  $ jitgate approve {request_id}\n  approved: grant {grant_id}, 15 minutes from now");
+    shown(
+        &format!("jitgate approve {request_id}"),
+        &verbs::requests::decide_text(&approved),
+    );
     demo.check_interrupted()?;
 
     step(3, "alice connects and queries: personal data is masked");
@@ -135,7 +138,10 @@ pub fn tell(demo: &Demo) -> anyhow::Result<()> {
         })
         .await??;
         let at = Instant::now();
-        println!("  $ jitgate revoke {}", text(&revoked, "id"));
+        shown(
+            &format!("jitgate revoke {}", text(&revoked, "id")),
+            &verbs::grants::revoke_text(&revoked),
+        );
         let (result, ended) = busy.await?;
         Ok::<_, anyhow::Error>((result, ended.saturating_duration_since(at)))
     })?;
@@ -151,12 +157,12 @@ pub fn tell(demo: &Demo) -> anyhow::Result<()> {
 
     step(7, "alice lists her expired credentials and prunes them");
     let expired: Value = alice.get("/credentials?expired=true")?;
-    println!(
-        "  $ jitgate tokens list --expired\n  {} expired credential(s)",
-        expired.as_array().map_or(0, Vec::len)
+    shown(
+        "jitgate tokens list --expired",
+        &verbs::tokens::list_text(&expired, true),
     );
     let pruned: Value = alice.post("/credentials/prune", &json!({}))?;
-    println!("  $ jitgate tokens prune\n  {}", compact(&pruned));
+    shown("jitgate tokens prune", &verbs::tokens::prune_text(&pruned));
     demo.check_interrupted()?;
 
     step(
@@ -164,7 +170,8 @@ pub fn tell(demo: &Demo) -> anyhow::Result<()> {
         "erin verifies the audit trail (hash-chained, append-only)",
     );
     let verified: Value = erin.get("/audit/verify")?;
-    println!("  $ jitgate audit verify\n  {}", compact(&verified));
+    let verdict = verbs::audit::verify_text(&verified).unwrap_or_else(|f| f.to_string());
+    shown("jitgate audit verify", &verdict);
     println!("\nThat was jitgate. Everything the demo started has been stopped and removed.");
     Ok(())
 }
@@ -181,8 +188,13 @@ fn text(v: &Value, key: &str) -> String {
     }
 }
 
-fn compact(v: &Value) -> String {
-    v.to_string()
+/// A command as typed and what the CLI prints for it, the same words (`verbs` writes both),
+/// indented under the step.
+fn shown(command: &str, output: &str) {
+    println!("  $ {command}");
+    for line in output.lines() {
+        println!("  {line}");
+    }
 }
 
 fn connect_uri(client: &Client) -> anyhow::Result<String> {

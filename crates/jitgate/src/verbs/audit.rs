@@ -1,7 +1,7 @@
 //! `audit [--follow] [--json]` and `audit verify`.
 
 use crate::client::{Client, Failure};
-use crate::output::{text, time};
+use crate::output::{emit, print_json, text, time};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -56,21 +56,31 @@ fn line(event: &Value) -> String {
     parts.join("  ")
 }
 
-/// Asks the server to walk the whole chain; exits non-zero naming the first broken event.
-pub fn verify(client: &Client) -> anyhow::Result<()> {
+/// Asks the server to walk the whole chain; exits non-zero naming the first broken event (with
+/// `--json`, after printing the server's answer).
+pub fn verify(client: &Client, as_json: bool) -> anyhow::Result<()> {
     let answer: Value = client.get("/audit/verify")?;
-    let checked = text(&answer, "checked");
-    if answer.get("ok").and_then(Value::as_bool) == Some(true) {
-        println!("audit trail intact: {checked} event(s) verified");
-        return Ok(());
+    let verdict = verify_text(&answer);
+    match &verdict {
+        Ok(intact) => emit(as_json, &answer, |_| intact.clone()),
+        Err(_) if as_json => print_json(&answer),
+        Err(_) => {}
     }
-    let seq = text(&answer, "broken_seq");
-    let why = text(&answer, "message");
+    verdict.map(|_| ()).map_err(Into::into)
+}
+
+/// `audit trail intact: N event(s) verified`, or the failure naming the broken event.
+pub fn verify_text(answer: &Value) -> Result<String, Failure> {
+    let checked = text(answer, "checked");
+    if answer.get("ok").and_then(Value::as_bool) == Some(true) {
+        return Ok(format!("audit trail intact: {checked} event(s) verified"));
+    }
+    let seq = text(answer, "broken_seq");
+    let why = text(answer, "message");
     Err(Failure::new(
         "audit_chain_broken",
         format!("audit trail broken at event {seq}: {why} ({checked} event(s) before it verified)"),
-    )
-    .into())
+    ))
 }
 
 #[cfg(test)]

@@ -1,20 +1,27 @@
 //! `grants [--active]` and `revoke GRANT_ID`.
 
 use crate::client::{segment, Client};
-use crate::output::{print_json, text, time, Table};
+use crate::output::{emit, text, time, Table};
 use serde_json::{json, Value};
 
-pub fn list(client: &Client, active: bool, as_json: bool) -> anyhow::Result<()> {
+pub fn list(
+    client: &Client,
+    active: bool,
+    limit: Option<usize>,
+    as_json: bool,
+) -> anyhow::Result<()> {
     let path = if active {
         "/grants?active=true"
     } else {
         "/grants"
     };
-    let grants: Value = client.get(path)?;
-    if as_json {
-        print_json(&grants);
-        return Ok(());
-    }
+    let grants = Value::Array(client.get_all(path, limit)?);
+    emit(as_json, &grants, |g| list_text(g, active));
+    Ok(())
+}
+
+/// The grants as a table, one row each.
+pub fn list_text(grants: &Value, active: bool) -> String {
     let mut table = Table::new(&[
         "ID",
         "SUBJECT",
@@ -35,21 +42,26 @@ pub fn list(client: &Client, active: bool, as_json: bool) -> anyhow::Result<()> 
             text(g, "granted_by"),
         ]);
     }
-    table.print(if active {
+    table.text(if active {
         "no active grants"
     } else {
         "no grants"
-    });
+    })
+}
+
+pub fn revoke(client: &Client, grant_id: &str, as_json: bool) -> anyhow::Result<()> {
+    let grant: Value = client.post(&format!("/grants/{}/revoke", segment(grant_id)), &json!({}))?;
+    emit(as_json, &grant, revoke_text);
     Ok(())
 }
 
-pub fn revoke(client: &Client, grant_id: &str) -> anyhow::Result<()> {
-    let grant: Value = client.post(&format!("/grants/{}/revoke", segment(grant_id)), &json!({}))?;
-    println!(
-        "grant {grant_id} of {} on {} is {}; its live sessions end within a second",
-        text(&grant, "subject"),
-        text(&grant, "resource"),
-        text(&grant, "status"),
-    );
-    Ok(())
+/// `grant g_… of alice on app is revoked; …`.
+pub fn revoke_text(grant: &Value) -> String {
+    format!(
+        "grant {} of {} on {} is {}; its live sessions end within a second",
+        text(grant, "id"),
+        text(grant, "subject"),
+        text(grant, "resource"),
+        text(grant, "status"),
+    )
 }

@@ -1,6 +1,7 @@
 //! `jitgate login USER [--password-stdin]`.
 
 use crate::client::{CachedToken, Client, Failure, TokenCache};
+use crate::output::emit;
 use anyhow::Context;
 use serde::Deserialize;
 use serde_json::json;
@@ -22,6 +23,18 @@ pub(super) struct LoginAnswer {
 }
 
 impl LoginAnswer {
+    /// What `--json` prints of a login: who and until when, never the token (it is kept in
+    /// the private token cache, and standard output ends up in logs).
+    pub fn summary(&self, server: &str) -> serde_json::Value {
+        json!({
+            "server": server,
+            "subject": self.subject,
+            "groups": self.groups,
+            "roles": self.roles,
+            "expires_at": self.expires_at,
+        })
+    }
+
     /// The roles as the CLI prints them.
     pub fn roles_shown(&self) -> String {
         if self.roles.is_empty() {
@@ -32,7 +45,7 @@ impl LoginAnswer {
     }
 }
 
-pub fn login(server: &str, user: &str, password_stdin: bool) -> anyhow::Result<()> {
+pub fn login(server: &str, user: &str, password_stdin: bool, as_json: bool) -> anyhow::Result<()> {
     let password = if password_stdin {
         read_stdin_password()?
     } else {
@@ -52,13 +65,15 @@ pub fn login(server: &str, user: &str, password_stdin: bool) -> anyhow::Result<(
             oidc: None,
         },
     )?;
-    println!(
-        "logged in to {} as {} (roles: {}) until {}",
-        client.server(),
-        answer.subject,
-        answer.roles_shown(),
-        answer.expires_at
-    );
+    emit(as_json, &answer.summary(client.server()), |_| {
+        format!(
+            "logged in to {} as {} (roles: {}) until {}",
+            client.server(),
+            answer.subject,
+            answer.roles_shown(),
+            answer.expires_at
+        )
+    });
     Ok(())
 }
 

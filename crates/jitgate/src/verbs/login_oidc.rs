@@ -6,6 +6,7 @@
 
 use super::login::LoginAnswer;
 use crate::client::{CachedToken, Client, Failure, OidcRenewal, TokenCache};
+use crate::output::emit;
 use anyhow::Context;
 use jitgate_oidc::flows::{PublicClient, Tokens};
 use serde::Deserialize;
@@ -52,7 +53,7 @@ struct ProviderInfo {
     client_secret: Option<String>,
 }
 
-pub fn login(server: &str, provider: &str, flow: Flow) -> anyhow::Result<()> {
+pub fn login(server: &str, provider: &str, flow: Flow, as_json: bool) -> anyhow::Result<()> {
     let client = Client::anonymous(server);
     let idp = public_client(&client, provider)?;
     let (tokens, nonce) = match flow {
@@ -78,14 +79,16 @@ pub fn login(server: &str, provider: &str, flow: Flow) -> anyhow::Result<()> {
     };
     let (cached, answer) = exchange(&client, provider, &tokens, nonce.as_deref())?;
     TokenCache::open()?.put(client.server(), cached)?;
-    println!(
-        "logged in to {} as {} through {provider} (groups: {}; roles: {}) until {}",
-        client.server(),
-        answer.subject,
-        answer.groups.join(", "),
-        answer.roles_shown(),
-        answer.expires_at
-    );
+    emit(as_json, &answer.summary(client.server()), |_| {
+        format!(
+            "logged in to {} as {} through {provider} (groups: {}; roles: {}) until {}",
+            client.server(),
+            answer.subject,
+            answer.groups.join(", "),
+            answer.roles_shown(),
+            answer.expires_at
+        )
+    });
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! `request`, `requests`, `approve`, `deny`, `cancel`: asking for access and deciding on it.
 
 use crate::client::{segment, Client};
-use crate::output::{self, print_json, text, time, Table};
+use crate::output::{self, emit, text, time, Table};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -18,39 +18,47 @@ pub fn request(
         "reason": reason,
     });
     let request: Value = client.post("/requests", &body)?;
-    if as_json {
-        print_json(&request);
-        return Ok(());
-    }
-    match text(&request, "status").as_str() {
-        "approved" => println!(
-            "request {} approved at once: grant {}; run `jitgate connect {}`",
-            text(&request, "id"),
-            text(&request, "grant_id"),
-            text(&request, "resource"),
-        ),
-        status => println!(
-            "request {} for {} is {status}; it needs {} approval(s) before {}",
-            text(&request, "id"),
-            text(&request, "resource"),
-            text(&request, "approvals_required"),
-            time(&request, "expires_at"),
-        ),
-    }
+    emit(as_json, &request, request_text);
     Ok(())
 }
 
-pub fn list(client: &Client, pending: bool, as_json: bool) -> anyhow::Result<()> {
+/// What became of a new request.
+pub fn request_text(request: &Value) -> String {
+    match text(request, "status").as_str() {
+        "approved" => format!(
+            "request {} approved at once: grant {}; run `jitgate connect {}`",
+            text(request, "id"),
+            text(request, "grant_id"),
+            text(request, "resource"),
+        ),
+        status => format!(
+            "request {} for {} is {status}; it needs {} approval(s) before {}",
+            text(request, "id"),
+            text(request, "resource"),
+            text(request, "approvals_required"),
+            time(request, "expires_at"),
+        ),
+    }
+}
+
+pub fn list(
+    client: &Client,
+    pending: bool,
+    limit: Option<usize>,
+    as_json: bool,
+) -> anyhow::Result<()> {
     let path = if pending {
         "/requests?pending=true"
     } else {
         "/requests"
     };
-    let requests: Value = client.get(path)?;
-    if as_json {
-        print_json(&requests);
-        return Ok(());
-    }
+    let requests = Value::Array(client.get_all(path, limit)?);
+    emit(as_json, &requests, |r| list_text(r, pending));
+    Ok(())
+}
+
+/// The requests as a table, one row each.
+pub fn list_text(requests: &Value, pending: bool) -> String {
     let mut table = Table::new(&[
         "ID",
         "SUBJECT",
@@ -76,12 +84,11 @@ pub fn list(client: &Client, pending: bool, as_json: bool) -> anyhow::Result<()>
             text(r, "reason"),
         ]);
     }
-    table.print(if pending {
+    table.text(if pending {
         "no pending requests"
     } else {
         "no requests"
-    });
-    Ok(())
+    })
 }
 
 /// `approve` and `deny`.
@@ -90,31 +97,40 @@ pub fn decide(
     id: &str,
     approve: bool,
     comment: Option<&str>,
+    as_json: bool,
 ) -> anyhow::Result<()> {
     let verb = if approve { "approve" } else { "deny" };
     let request: Value = client.post(
         &format!("/requests/{}/{verb}", segment(id)),
         &json!({ "comment": comment }),
     )?;
-    match text(&request, "status").as_str() {
-        "approved" => println!(
-            "request {id} approved: grant {} for {} on {}",
-            text(&request, "grant_id"),
-            text(&request, "subject"),
-            text(&request, "resource"),
-        ),
-        "pending" => println!(
-            "approval of {id} recorded; it still needs {} more",
-            remaining(&request)
-        ),
-        status => println!("request {id} is {status}"),
-    }
+    emit(as_json, &request, decide_text);
     Ok(())
 }
 
-pub fn cancel(client: &Client, id: &str) -> anyhow::Result<()> {
+/// Where a request stands after a vote.
+pub fn decide_text(request: &Value) -> String {
+    let id = text(request, "id");
+    match text(request, "status").as_str() {
+        "approved" => format!(
+            "request {id} approved: grant {} for {} on {}",
+            text(request, "grant_id"),
+            text(request, "subject"),
+            text(request, "resource"),
+        ),
+        "pending" => format!(
+            "approval of {id} recorded; it still needs {} more",
+            remaining(request)
+        ),
+        status => format!("request {id} is {status}"),
+    }
+}
+
+pub fn cancel(client: &Client, id: &str, as_json: bool) -> anyhow::Result<()> {
     let request: Value = client.post(&format!("/requests/{}/cancel", segment(id)), &json!({}))?;
-    println!("request {id} is {}", text(&request, "status"));
+    emit(as_json, &request, |r| {
+        format!("request {} is {}", text(r, "id"), text(r, "status"))
+    });
     Ok(())
 }
 

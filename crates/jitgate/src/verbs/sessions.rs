@@ -1,15 +1,17 @@
 //! `sessions` and `sessions kill ID`.
 
 use crate::client::{segment, Client};
-use crate::output::{print_json, text, time, Table};
+use crate::output::{emit, text, time, Table};
 use serde_json::{json, Value};
 
-pub fn list(client: &Client, as_json: bool) -> anyhow::Result<()> {
-    let sessions: Value = client.get("/sessions")?;
-    if as_json {
-        print_json(&sessions);
-        return Ok(());
-    }
+pub fn list(client: &Client, limit: Option<usize>, as_json: bool) -> anyhow::Result<()> {
+    let sessions = Value::Array(client.get_all("/sessions", limit)?);
+    emit(as_json, &sessions, list_text);
+    Ok(())
+}
+
+/// The sessions as a table, one row each.
+pub fn list_text(sessions: &Value) -> String {
     let mut table = Table::new(&[
         "ID", "SUBJECT", "RESOURCE", "GRANT", "CLIENT", "STARTED", "ENDED", "REASON",
     ]);
@@ -25,12 +27,11 @@ pub fn list(client: &Client, as_json: bool) -> anyhow::Result<()> {
             text(s, "end_reason"),
         ]);
     }
-    table.print("no sessions");
-    Ok(())
+    table.text("no sessions")
 }
 
-pub fn kill(client: &Client, id: &str) -> anyhow::Result<()> {
-    let _: Value = client.post(&format!("/sessions/{}/kill", segment(id)), &json!({}))?;
-    println!("session {id} is being ended");
+pub fn kill(client: &Client, id: &str, as_json: bool) -> anyhow::Result<()> {
+    let answer: Value = client.post(&format!("/sessions/{}/kill", segment(id)), &json!({}))?;
+    emit(as_json, &answer, |_| format!("session {id} is being ended"));
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The `credentials` table: what a client logs in with, kept as SCRAM verifiers; deleted
 //! credentials stay for the record but never log in.
 
-use super::rows::{bad_column, corrupt, sql_limit};
+use super::rows::{after_at, after_id, bad_column, corrupt, sql_limit};
 use crate::model::{Credential, Millis};
 use crate::scram::ScramVerifier;
 use crate::store::{CredentialQuery, StoreResult};
@@ -62,11 +62,12 @@ pub(super) fn find(conn: &Connection, q: &CredentialQuery) -> StoreResult<Vec<Cr
         "SELECT {CREDENTIAL_COLUMNS} FROM credentials c JOIN grants g ON g.id = c.grant_id \
          WHERE c.deleted_at IS NULL AND (?1 IS NULL OR c.subject = ?1) \
          AND (?2 IS NULL OR c.expires_at <= ?2 OR g.ended_at IS NOT NULL) \
+         AND (?4 IS NULL OR c.created_at < ?4 OR (c.created_at = ?4 AND c.id > ?5)) \
          ORDER BY c.created_at DESC, c.id LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![q.subject, q.unusable_at, sql_limit(q.limit)],
+        params![q.subject, q.unusable_at, sql_limit(q.limit), after_at(&q.after), after_id(&q.after)],
         credential_from_row,
     )?;
     rows.collect::<Result<_, _>>()

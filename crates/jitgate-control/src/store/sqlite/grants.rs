@@ -1,6 +1,6 @@
 //! The `grants` table: approved, time-bounded rights, and their early ends.
 
-use super::rows::sql_limit;
+use super::rows::{after_at, after_id, sql_limit};
 use crate::model::{Grant, GrantEnd, Millis};
 use crate::store::{GrantQuery, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
@@ -93,11 +93,12 @@ pub(super) fn find(conn: &Connection, q: &GrantQuery) -> StoreResult<Vec<Grant>>
         "SELECT {GRANT_COLUMNS} FROM grants WHERE (?1 IS NULL OR subject = ?1) \
          AND (?2 IS NULL OR resource = ?2) \
          AND (?3 IS NULL OR (ended_at IS NULL AND starts_at <= ?3 AND expires_at > ?3)) \
+         AND (?5 IS NULL OR starts_at < ?5 OR (starts_at = ?5 AND id > ?6)) \
          ORDER BY starts_at DESC, id LIMIT ?4"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![q.subject, q.resource, q.live_at, sql_limit(q.limit)],
+        params![q.subject, q.resource, q.live_at, sql_limit(q.limit), after_at(&q.after), after_id(&q.after)],
         grant_from_row,
     )?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -3,7 +3,7 @@
 //! so another process cannot change it between the check and the write.
 
 use super::grants::insert_grant_in;
-use super::rows::{bad_column, corrupt, groups_from, groups_json, sql_limit};
+use super::rows::{after_at, after_id, bad_column, corrupt, groups_from, groups_json, sql_limit};
 use crate::model::{Approval, Decision, Grant, Millis, Request, RequestState};
 use crate::store::{RequestQuery, StoreError, StoreResult, Transition};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
@@ -75,7 +75,9 @@ pub(super) fn get(conn: &Connection, id: &str) -> StoreResult<Option<Request>> {
 pub(super) fn find(conn: &Connection, q: &RequestQuery) -> StoreResult<Vec<Request>> {
     let sql = format!(
         "SELECT {REQUEST_COLUMNS} FROM requests WHERE (?1 IS NULL OR subject = ?1) \
-         AND (?2 IS NULL OR state = ?2) ORDER BY created_at DESC, id LIMIT ?3"
+         AND (?2 IS NULL OR state = ?2) \
+         AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id > ?5)) \
+         ORDER BY created_at DESC, id LIMIT ?3"
     );
     let mut requests: Vec<Request> = {
         let mut stmt = conn.prepare_cached(&sql)?;
@@ -83,7 +85,9 @@ pub(super) fn find(conn: &Connection, q: &RequestQuery) -> StoreResult<Vec<Reque
             params![
                 q.subject,
                 q.state.map(RequestState::as_str),
-                sql_limit(q.limit)
+                sql_limit(q.limit),
+                after_at(&q.after),
+                after_id(&q.after)
             ],
             request_from_row,
         )?;

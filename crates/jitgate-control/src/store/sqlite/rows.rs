@@ -1,8 +1,19 @@
 //! Helpers every table of the SQLite store shares: limits, JSON columns, and corrupt rows
 //! told apart from SQL errors.
 
-use crate::store::StoreError;
+use crate::model::Millis;
+use crate::store::{Cursor, StoreError};
 use rusqlite::types::Type;
+
+/// The time of a listing's `after` cursor (NULL: from the start).
+pub(super) fn after_at(after: &Option<Cursor>) -> Option<Millis> {
+    after.as_ref().map(|c| c.at)
+}
+
+/// The id of a listing's `after` cursor.
+pub(super) fn after_id(after: &Option<Cursor>) -> Option<&str> {
+    after.as_ref().map(|c| c.id.as_str())
+}
 
 /// SQLite's "no limit" is -1.
 pub(super) fn sql_limit(limit: usize) -> i64 {

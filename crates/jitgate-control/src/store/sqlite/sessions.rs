@@ -2,7 +2,7 @@
 //! its upstream work while it runs (a credential to the upstream: kept here only, and
 //! forgotten when the session ends).
 
-use super::rows::sql_limit;
+use super::rows::{after_at, after_id, sql_limit};
 use crate::model::{Millis, OrphanedSession, SessionEnd, SessionRecord, UpstreamCancel};
 use crate::store::{SessionQuery, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
@@ -132,11 +132,13 @@ pub(super) fn get(conn: &Connection, id: &str) -> StoreResult<Option<SessionReco
 pub(super) fn find(conn: &Connection, q: &SessionQuery) -> StoreResult<Vec<SessionRecord>> {
     let sql = format!(
         "SELECT {SESSION_COLUMNS} FROM sessions WHERE (?1 IS NULL OR subject = ?1) \
-         AND (?2 = 0 OR ended_at IS NULL) ORDER BY started_at DESC, id LIMIT ?3"
+         AND (?2 = 0 OR ended_at IS NULL) \
+         AND (?4 IS NULL OR started_at < ?4 OR (started_at = ?4 AND id > ?5)) \
+         ORDER BY started_at DESC, id LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![q.subject, q.open_only, sql_limit(q.limit)],
+        params![q.subject, q.open_only, sql_limit(q.limit), after_at(&q.after), after_id(&q.after)],
         session_from_row,
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
