@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The caps, the same for every front.
+/// The caps, the same for every front (the configuration's `[server]` settings give them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Client connections open at once, over all fronts.
@@ -18,20 +18,6 @@ pub struct Limits {
     pub max_logging_in: usize,
     /// Connections that have not finished logging in, from one client address.
     pub max_logging_in_per_address: usize,
-}
-
-impl Limits {
-    pub const DEFAULT: Limits = Limits {
-        max_connections: 1000,
-        max_logging_in: 256,
-        max_logging_in_per_address: 64,
-    };
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits::DEFAULT
-    }
 }
 
 /// Which cap a connection met; it is closed at once (after a word to the client where the

@@ -174,7 +174,11 @@ async fn logged_in_connections_are_capped_by_max_connections() {
 
 #[tokio::test]
 async fn draining_closes_the_listening_socket() {
-    let limits = Limits::DEFAULT;
+    let limits = Limits {
+        max_connections: 10,
+        max_logging_in: 10,
+        max_logging_in_per_address: 10,
+    };
     let mut run = start(limits, false).await;
     let held = connect_from([127, 0, 0, 1], run.addr).await;
     run.served.recv().await.expect("served");

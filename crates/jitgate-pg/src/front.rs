@@ -1,16 +1,20 @@
 //! The PostgreSQL front: one listener per resource, one task per client connection.
 
 use crate::cancel::CancelRegistry;
+use crate::codec::backend::{self, Severity};
 use crate::guard::GuardProvider;
 use crate::session;
 use crate::tls::{client_acceptor, upstream_connector, TlsSetupError, UpstreamTlsConnector};
+use bytes::BytesMut;
 use jitgate_config::{ClientTlsMode, Config, PostgresUpstream, Upstream};
 use jitgate_control::ControlPlane;
+use jitgate_front::{Connection, Handler, Limiter, Listener, OverCap, Shutdown};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 #[derive(Debug, thiserror::Error)]
@@ -125,32 +129,74 @@ impl PgFront {
             .collect()
     }
 
-    /// Accepts connections until the process ends; without PostgreSQL resources, waits
-    /// forever (so that it can stand beside the other fronts in one `select!`).
-    pub async fn run(self) {
+    /// Accepts connections until the gateway drains, under the caps of `limiter`; every
+    /// session is handed `shutdown`, to end it when the drain time is over. Without PostgreSQL
+    /// resources, returns at once.
+    pub async fn run(self, limiter: Arc<Limiter>, shutdown: Shutdown) {
         let mut tasks = tokio::task::JoinSet::new();
         for (listener, resource) in self.listeners {
-            let front = self.front.clone();
-            tasks.spawn(accept_loop(listener, front, resource));
+            let handler = ResourceListener {
+                front: self.front.clone(),
+                resource,
+            };
+            tasks.spawn(Listener::serve(
+                listener,
+                limiter.clone(),
+                shutdown.clone(),
+                handler,
+            ));
         }
         while tasks.join_next().await.is_some() {}
-        std::future::pending::<()>().await;
     }
 }
 
-async fn accept_loop(listener: TcpListener, front: Arc<Front>, resource: Arc<ResourceFront>) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let front = front.clone();
-                let resource = resource.clone();
-                tokio::spawn(session::run(stream, peer, front, resource));
-            }
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(resource = %resource.name, "accept: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+/// One resource's listener: what the accept loop hands its connections to.
+struct ResourceListener {
+    front: Arc<Front>,
+    resource: Arc<ResourceFront>,
+}
+
+impl Handler for ResourceListener {
+    fn name(&self) -> &str {
+        &self.resource.name
+    }
+
+    fn serve(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        connection: Connection,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        session::run(
+            stream,
+            peer,
+            self.front.clone(),
+            self.resource.clone(),
+            connection,
+        )
+    }
+
+    /// Says FATAL 53300 before closing, as PostgreSQL does when it has too many clients —
+    /// without waiting: only what fits the socket's buffer now is written.
+    fn refuse(&self, stream: TcpStream, _peer: SocketAddr, why: &OverCap) {
+        // What the client has sent already is read and dropped, so that closing the socket
+        // ends it with a FIN the client reads after the error, rather than a reset.
+        let mut sink = [0u8; 1024];
+        for _ in 0..8 {
+            if !matches!(stream.try_read(&mut sink), Ok(n) if n > 0) {
+                break;
             }
         }
+        let mut msg = BytesMut::new();
+        backend::error_response(
+            &mut msg,
+            Severity::Fatal,
+            TOO_MANY_CONNECTIONS,
+            why.client_message(),
+        );
+        let _ = stream.try_write(&msg);
     }
 }
+
+/// SQLSTATE too_many_connections.
+const TOO_MANY_CONNECTIONS: &str = "53300";

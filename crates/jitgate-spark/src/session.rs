@@ -12,6 +12,7 @@ use jitgate_control::audit::AuditEvent;
 use jitgate_control::model::GrantEnd;
 use jitgate_control::scram::ScramVerifier;
 use jitgate_control::{Admission, ControlPlane, SessionStop, LOGIN_FAILED};
+use jitgate_front::{Connection, LoginPermit, Shutdown};
 use jitgate_masking::SubjectView;
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -98,16 +99,21 @@ pub struct Conn {
     pub front: Arc<ResourceFront>,
     peer: SocketAddr,
     tls: bool,
+    /// The connection's place among those logging in, until its first call is admitted.
+    login: Mutex<Option<LoginPermit>>,
+    shutdown: Shutdown,
     state: tokio::sync::Mutex<State>,
     closed: watch::Sender<bool>,
 }
 
 impl Conn {
-    pub fn new(front: Arc<ResourceFront>, peer: SocketAddr, tls: bool) -> Conn {
+    pub fn new(front: Arc<ResourceFront>, peer: SocketAddr, tls: bool, c: Connection) -> Conn {
         Conn {
             front,
             peer,
             tls,
+            login: Mutex::new(Some(c.permit)),
+            shutdown: c.shutdown,
             state: tokio::sync::Mutex::new(State::Fresh),
             closed: watch::Sender::new(false),
         }
@@ -140,6 +146,9 @@ impl Conn {
         }
         let live = self.open(token).await?;
         *state = State::Live(live.clone());
+        if let Some(permit) = self.login.lock().ok().and_then(|mut p| p.take()) {
+            permit.logged_in();
+        }
         Ok(live)
     }
 
@@ -220,15 +229,17 @@ impl Conn {
         let mut closed = self.closed.subscribe();
         let watched = live.clone();
         let upstream = front.upstream.clone();
+        // Held until the session is closed, so that the gateway waits for it at shutdown.
+        let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
-            let reason = tokio::select! {
-                stop = session.stopped() => {
-                    let (message, reason) = match &stop {
-                        SessionStop::Grant(GrantEnd::Expired) => ("access grant expired".to_string(), "grant expired".to_string()),
-                        SessionStop::Grant(GrantEnd::Revoked { .. }) => ("access grant revoked".to_string(), "grant revoked".to_string()),
-                        SessionStop::Killed(why) => (format!("session terminated: {why}"), format!("killed: {why}")),
-                    };
-                    stop_tx.send_replace(Some(Status::new(Code::PermissionDenied, message)));
+            let stop = tokio::select! {
+                stop = session.stopped() => Some(Stop::from(&stop)),
+                () = shutdown.forced() => Some(Stop::shutdown()),
+                _ = async { closed.wait_for(|c| *c).await.map(|_| ()) } => None,
+            };
+            let reason = match stop {
+                Some(Stop { status, reason }) => {
+                    stop_tx.send_replace(Some(status));
                     // In-flight streams end now; the upstream is told to stop their work too.
                     let sessions: Vec<SparkSession> = watched
                         .sessions
@@ -238,7 +249,7 @@ impl Conn {
                     upstream.release(sessions).await;
                     reason
                 }
-                _ = async { closed.wait_for(|c| *c).await.map(|_| ()) } => "client disconnected".to_string(),
+                None => "client disconnected".to_string(),
             };
             session.close(
                 &reason,
@@ -274,6 +285,46 @@ impl Conn {
             return Arc::new(Masked::new(view, front.namespace.clone()));
         }
         Arc::new(Clear)
+    }
+}
+
+/// How a session ends when it must: the status its calls get, and the reason on record.
+struct Stop {
+    status: Status,
+    reason: String,
+}
+
+impl Stop {
+    fn from(stop: &SessionStop) -> Stop {
+        let (message, reason) = match stop {
+            SessionStop::Grant(GrantEnd::Expired) => (
+                "access grant expired".to_string(),
+                "grant expired".to_string(),
+            ),
+            SessionStop::Grant(GrantEnd::Revoked { .. }) => (
+                "access grant revoked".to_string(),
+                "grant revoked".to_string(),
+            ),
+            SessionStop::Killed(why) => (
+                format!("session terminated: {why}"),
+                format!("killed: {why}"),
+            ),
+        };
+        Stop {
+            status: Status::new(Code::PermissionDenied, message),
+            reason,
+        }
+    }
+
+    /// The drain time at shutdown is over: the client may try again elsewhere.
+    fn shutdown() -> Stop {
+        Stop {
+            status: Status::new(
+                Code::Unavailable,
+                "terminating connection: jitgate is shutting down",
+            ),
+            reason: "gateway shutting down".to_string(),
+        }
     }
 }
 
