@@ -2,7 +2,9 @@
 
 use crate::cancel::CancelRegistry;
 use crate::codec::backend::{self, Severity};
+use crate::codec::startup::{read_startup, StartupRequest};
 use crate::guard::GuardProvider;
+use crate::login::forward_cancel;
 use crate::session;
 use crate::tls::{client_acceptor, upstream_connector, TlsSetupError, UpstreamTlsConnector};
 use bytes::BytesMut;
@@ -11,9 +13,10 @@ use jitgate_control::ControlPlane;
 use jitgate_front::{Connection, Handler, Limiter, Listener, OverCap, Shutdown};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
@@ -134,10 +137,12 @@ impl PgFront {
     /// resources, returns at once.
     pub async fn run(self, limiter: Arc<Limiter>, shutdown: Shutdown) {
         let mut tasks = tokio::task::JoinSet::new();
+        let refusing = Arc::new(AtomicUsize::new(0));
         for (listener, resource) in self.listeners {
             let handler = ResourceListener {
                 front: self.front.clone(),
                 resource,
+                refusing: refusing.clone(),
             };
             tasks.spawn(Listener::serve(
                 listener,
@@ -154,6 +159,8 @@ impl PgFront {
 struct ResourceListener {
     front: Arc<Front>,
     resource: Arc<ResourceFront>,
+    /// Refused connections being told why, over every listener.
+    refusing: Arc<AtomicUsize>,
 }
 
 impl Handler for ResourceListener {
@@ -176,26 +183,69 @@ impl Handler for ResourceListener {
         )
     }
 
-    /// Says FATAL 53300 before closing, as PostgreSQL does when it has too many clients —
-    /// without waiting: only what fits the socket's buffer now is written.
+    /// Says FATAL 53300 before closing, as PostgreSQL does when it has too many clients.
     fn refuse(&self, stream: TcpStream, _peer: SocketAddr, why: &OverCap) {
-        // What the client has sent already is read and dropped, so that closing the socket
-        // ends it with a FIN the client reads after the error, rather than a reset.
-        let mut sink = [0u8; 1024];
-        for _ in 0..8 {
-            if !matches!(stream.try_read(&mut sink), Ok(n) if n > 0) {
-                break;
-            }
-        }
-        let mut msg = BytesMut::new();
-        backend::error_response(
-            &mut msg,
-            Severity::Fatal,
-            TOO_MANY_CONNECTIONS,
-            why.client_message(),
-        );
-        let _ = stream.try_write(&msg);
+        let Some(place) = RefusalPlace::take(&self.refusing) else {
+            // A flood: closed without a word.
+            return;
+        };
+        let front = self.front.clone();
+        let message = why.client_message();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(REFUSAL_TIMEOUT, refuse(stream, &front, message)).await;
+            drop(place);
+        });
     }
+}
+
+/// How many refused connections may be told why at once, and for how long each: what a flood of
+/// connections over the caps can make jitgate hold is bounded too.
+const MAX_REFUSING: usize = 64;
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A refused connection's place among those being told why.
+struct RefusalPlace(Arc<AtomicUsize>);
+
+impl RefusalPlace {
+    fn take(refusing: &Arc<AtomicUsize>) -> Option<RefusalPlace> {
+        let taken = refusing.fetch_add(1, Ordering::AcqRel);
+        let place = RefusalPlace(refusing.clone());
+        (taken < MAX_REFUSING).then_some(place)
+    }
+}
+
+impl Drop for RefusalPlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Reads the client's start-up (declining encryption, so that the answer can be read), then
+/// answers FATAL `message`. A CancelRequest is still forwarded: a client must be able to stop its
+/// query however busy jitgate is.
+async fn refuse(mut stream: TcpStream, front: &Front, message: &str) {
+    loop {
+        match read_startup(&mut stream).await {
+            Ok(StartupRequest::Ssl | StartupRequest::GssEnc) => {
+                if stream.write_all(b"N").await.is_err() {
+                    return;
+                }
+            }
+            Ok(StartupRequest::Cancel {
+                process_id,
+                secret_key,
+            }) => {
+                forward_cancel(front, process_id, secret_key).await;
+                return;
+            }
+            Ok(StartupRequest::Startup(_)) => break,
+            Err(_) => return,
+        }
+    }
+    let mut msg = BytesMut::new();
+    backend::error_response(&mut msg, Severity::Fatal, TOO_MANY_CONNECTIONS, message);
+    let _ = stream.write_all(&msg).await;
+    let _ = stream.shutdown().await;
 }
 
 /// SQLSTATE too_many_connections.
