@@ -8,6 +8,7 @@ use crate::guard::{
 };
 use crate::masked::{sqlstate_bytes, MaskedStatements, StreamFilter, SubjectMasks};
 use crate::statements::Refusal;
+use jitgate_control::audit::kind;
 use jitgate_control::ControlPlane;
 use jitgate_masking::{MaskingPolicy, SubjectView};
 use jitgate_pg_sql::{classify_with_catalog, Catalog, Protocol, RewriteCache, SearchPath};
@@ -64,7 +65,7 @@ impl GuardProvider for SessionChecks {
             let catalog = self.catalogs.get(resource).await.map_err(|e| Refusal {
                 sqlstate: *b"58000",
                 message: format!("jitgate cannot check this session's statements: {e}"),
-                kind: "masking.unavailable",
+                kind: kind::MASKING_UNAVAILABLE,
             })?;
             let read_only = read_only.then(|| ReadOnly {
                 catalog: catalog.clone(),
@@ -133,7 +134,7 @@ fn refusal(sqlstate: &str, message: String) -> Refusal {
     Refusal {
         sqlstate: sqlstate_bytes(sqlstate),
         message,
-        kind: "read_only.refused",
+        kind: kind::READ_ONLY_REFUSED,
     }
 }
 

@@ -9,6 +9,7 @@ use crate::relay::Flow;
 use crate::results::ResultFilter;
 use crate::statements::{Refusal, StatementLog};
 use bytes::{BufMut, BytesMut};
+use jitgate_control::audit::kind;
 use jitgate_control::Admission;
 pub use jitgate_pg_sql::Protocol;
 use std::future::Future;
@@ -159,7 +160,7 @@ impl GuardedClient {
                     Refusal {
                         sqlstate: *b"42501",
                         message: "jitgate: the FunctionCall protocol message is not allowed in this session".into(),
-                        kind: "statement.refused",
+                        kind: kind::STATEMENT_REFUSED,
                     },
                 );
                 forwarding(b'S', &SYNC, out);
@@ -184,7 +185,7 @@ impl GuardedClient {
             Err(_) => Verdict::Refuse(Refusal {
                 sqlstate: *b"22021",
                 message: "jitgate: statement text is not valid UTF-8".into(),
-                kind: "statement.refused",
+                kind: kind::STATEMENT_REFUSED,
             }),
         }
     }
@@ -209,7 +210,7 @@ mod tests {
                 Verdict::Refuse(Refusal {
                     sqlstate: *b"42501",
                     message: "no".into(),
-                    kind: "masking.refused",
+                    kind: kind::MASKING_REFUSED,
                 })
             } else if sql.contains("shout") {
                 Verdict::Rewrite(sql.to_uppercase())

@@ -11,6 +11,7 @@ pub mod front;
 pub mod guard;
 mod login;
 mod masked;
+pub mod orphans;
 pub mod portals;
 pub mod relay;
 pub mod results;

@@ -13,8 +13,9 @@ use crate::relay::READ_CHUNK;
 use crate::stream::PgStream;
 use crate::upstream::{self, UpstreamConn};
 use bytes::{BufMut, BytesMut};
-use jitgate_control::audit::AuditEvent;
-use jitgate_control::scram::ScramVerifier;
+use jitgate_control::audit::{kind, AuditEvent};
+use jitgate_control::model::UpstreamCancel;
+use jitgate_control::{LoginContext, LoginRefused, Proof, Protocol};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -154,60 +155,41 @@ pub(crate) async fn open(
         ClientAuthMethod::Scram
     };
 
-    let credential = match front.control.find_credential(&login) {
-        Ok(c) => c,
+    let attempt = match front.control.begin_login(LoginContext {
+        login: &login,
+        resource: &resource.name,
+        peer,
+        protocol: Protocol::Postgres,
+    }) {
+        Ok(attempt) => attempt,
         Err(e) => {
             tracing::error!("looking up credential: {e}");
             return Err((stream, Fatal::new("58000", "jitgate cannot read its store")));
         }
     };
-    let verifier = credential
-        .as_ref()
-        .map(|c| c.verifier.clone())
-        .unwrap_or_else(|| ScramVerifier::unmatchable(&login));
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    let auth = authenticate(
+    let proof = match authenticate(
         &mut stream,
         &mut buf,
         method,
-        &verifier,
+        attempt.verifier(),
         front.settings.max_message_bytes,
     )
-    .await;
-    let audit_failure = |reason: &str| {
-        front.control.audit(
-            AuditEvent::new(
-                "login.failed",
-                json!({"login": login, "client_addr": peer.to_string(), "reason": reason}),
-            )
-            .resource(&resource.name),
-        );
+    .await
+    {
+        Ok(()) => Proof::Verified,
+        Err(ClientAuthError::Disconnected) => return Ok(None),
+        Err(ClientAuthError::Failed) => Proof::Failed,
+        Err(e) => Proof::ProtocolError(e.to_string()),
     };
-    let credential = match (auth, credential) {
-        (Ok(()), Some(c)) => c,
-        (Err(ClientAuthError::Disconnected), _) => return Ok(None),
-        (Ok(()), None) | (Err(ClientAuthError::Failed), _) => {
-            audit_failure("wrong credential");
-            return Err((
-                stream,
-                Fatal::new(
-                    "28P01",
-                    format!("password authentication failed for user \"{login}\""),
-                ),
-            ));
-        }
-        (Err(e), _) => {
-            audit_failure("authentication protocol error");
-            return Err((stream, Fatal::new("08P01", e.to_string())));
-        }
-    };
-
-    let admission = match front.control.admit(&credential, &resource.name) {
+    let admission = match attempt.finish(proof) {
         Ok(a) => a,
-        Err(refusal) => {
-            audit_failure(&refusal.to_string());
-            let message = refusal.client_message(&login, &resource.name);
-            return Err((stream, Fatal::new("28P01", message)));
+        Err(refused) => {
+            let sqlstate = match refused {
+                LoginRefused::Protocol(_) => "08P01",
+                _ => "28P01",
+            };
+            return Err((stream, Fatal::new(sqlstate, refused.client_message())));
         }
     };
 
@@ -262,7 +244,7 @@ pub(crate) async fn open(
         Err(e) => {
             tracing::warn!(resource = %resource.name, "upstream login failed: {e}");
             front.control.audit(
-                AuditEvent::new("upstream.failed", json!({"error": e.to_string()}))
+                AuditEvent::new(kind::UPSTREAM_FAILED, json!({"error": e.to_string()}))
                     .subject(&admission.subject)
                     .resource(&resource.name)
                     .grant(&admission.grant.id),
@@ -281,6 +263,15 @@ pub(crate) async fn open(
     };
 
     let session = front.control.open_session(&admission, &peer.to_string());
+    // Should jitgate die mid-session, its next start cancels what the session left running.
+    if upstream.backend_key != (0, 0) {
+        let (process_id, secret_key) = upstream.backend_key;
+        session.set_upstream_cancel(UpstreamCancel::Postgres {
+            addr: upstream.server_addr,
+            process_id,
+            secret_key,
+        });
+    }
     let cancel_key = front.cancels.register(CancelTarget {
         upstream_addr: upstream.server_addr,
         upstream_key: upstream.backend_key,

@@ -14,7 +14,6 @@ use crate::statements::StatementLog;
 use crate::stream::PgStream;
 use crate::upstream;
 use bytes::BytesMut;
-use jitgate_control::model::GrantEnd;
 use jitgate_control::SessionStop;
 use jitgate_front::{Connection, Shutdown};
 use std::future::Future;
@@ -75,8 +74,6 @@ struct Guard {
 /// How the relay ended.
 enum Outcome {
     Stopped(SessionStop),
-    /// The drain time at shutdown is over.
-    Shutdown,
     Client(Result<PumpEnd, PumpError>),
     Upstream(Result<PumpEnd, PumpError>),
 }
@@ -241,7 +238,7 @@ impl Relay {
         let outcome = tokio::select! {
             biased;
             stop = session.stopped() => Outcome::Stopped(stop),
-            () = shutdown.forced() => Outcome::Shutdown,
+            () = shutdown.forced() => Outcome::Stopped(SessionStop::Shutdown),
             r = client_pump => Outcome::Client(r),
             r = upstream_pump => Outcome::Upstream(r),
         };
@@ -276,29 +273,10 @@ impl Relay {
 impl Outcome {
     /// Why the session ended, for the record, and what to tell the client, if anything.
     fn describe(&self) -> (String, Option<Fatal>) {
-        let ended = |why: &str| {
-            Some(Fatal::new(
-                "57P01",
-                format!("terminating connection: {why}"),
-            ))
-        };
         match self {
-            Outcome::Stopped(SessionStop::Grant(GrantEnd::Expired)) => {
-                ("grant expired".to_owned(), ended("access grant expired"))
-            }
-            Outcome::Stopped(SessionStop::Grant(GrantEnd::Revoked { by })) => (
-                format!("grant revoked by {by}"),
-                ended("access grant revoked"),
-            ),
-            // Killed by an administrator ("ended by dana: …") or by the control plane (a lost
-            // masking exemption): the client is told which.
-            Outcome::Stopped(SessionStop::Killed(why)) => (
-                format!("killed: {why}"),
-                ended(&format!("session ended ({why})")),
-            ),
-            Outcome::Shutdown => (
-                "gateway shutting down".to_owned(),
-                ended("jitgate is shutting down"),
+            Outcome::Stopped(stop) => (
+                stop.reason(),
+                Some(Fatal::new("57P01", stop.client_message())),
             ),
             Outcome::Client(Ok(PumpEnd::Stopped)) => ("client terminated".to_owned(), None),
             Outcome::Client(Ok(PumpEnd::Eof)) => ("client disconnected".to_owned(), None),

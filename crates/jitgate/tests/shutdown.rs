@@ -6,6 +6,7 @@
 mod common;
 
 use common::{message, sqlstate, start_with};
+use jitgate_control::SessionStop;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpSocket, TcpStream};
@@ -51,10 +52,7 @@ async fn sigterm_ends_a_running_query_with_57p01_cancels_it_upstream_and_records
         .expect("query task")
         .expect_err("the query must not outlive the gateway");
     assert_eq!(sqlstate(&err).as_deref(), Some("57P01"), "{err}");
-    assert_eq!(
-        message(&err),
-        "terminating connection: jitgate is shutting down"
-    );
+    assert_eq!(message(&err), SessionStop::Shutdown.client_message());
     // Cancelled upstream, not left running for nobody.
     assert_eq!(
         upstream_until(&env, SLEEPING, "0"),
@@ -70,7 +68,7 @@ async fn sigterm_ends_a_running_query_with_57p01_cancels_it_upstream_and_records
         .map(|e| e.event.detail_value())
         .collect();
     assert_eq!(ended.len(), 1, "{ended:?}");
-    assert_eq!(ended[0]["reason"], "gateway shutting down");
+    assert_eq!(ended[0]["reason"], SessionStop::Shutdown.reason());
     let sessions = env.sessions();
     assert_eq!(sessions.len(), 1);
     assert!(sessions[0].ended_at.is_some(), "session left open");
