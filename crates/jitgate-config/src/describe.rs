@@ -24,6 +24,16 @@ impl Config {
             "login timeout: {}",
             humantime::format_duration(s.login_timeout)
         );
+        let _ = writeln!(
+            out,
+            "connections: at most {} open, {} logging in ({} from one address)",
+            s.max_connections, s.max_logging_in, s.max_logging_in_per_address
+        );
+        let _ = writeln!(
+            out,
+            "drain at shutdown: {}",
+            humantime::format_duration(s.drain_timeout)
+        );
         let _ = write!(out, "client TLS: {}", s.client_tls.mode.as_str());
         if let (Some(cert), Some(key)) = (&s.client_tls.cert, &s.client_tls.key) {
             let unused = if s.client_tls.mode == ClientTlsMode::Off {

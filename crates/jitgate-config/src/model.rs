@@ -62,6 +62,15 @@ pub struct Server {
     pub allow_cleartext_without_tls: bool,
     /// How long a client may take to finish authenticating; default 30s.
     pub login_timeout: Duration,
+    /// Client connections open at once, over every front; default 1000.
+    pub max_connections: usize,
+    /// Connections that have not finished logging in, over every front; default 256.
+    pub max_logging_in: usize,
+    /// Connections that have not finished logging in from one client address; default 64.
+    pub max_logging_in_per_address: usize,
+    /// At shutdown, how long sessions may go on before they are ended; default 30s, zero ends
+    /// them at once.
+    pub drain_timeout: Duration,
 }
 
 /// `[server.tls]`: TLS between database clients and jitgate.

@@ -238,6 +238,15 @@ impl<'a> Field<'a> {
             .ok_or_else(|| self.expected("a positive duration such as \"30s\" or \"5m\""))
     }
 
+    /// A humantime duration where zero means "at once", e.g. "0s" or "30s".
+    pub fn duration_or_zero(&self) -> Result<Duration, ConfigError> {
+        let parsed = match self.value.get_ref() {
+            DeValue::String(s) => humantime::parse_duration(s).ok(),
+            _ => None,
+        };
+        parsed.ok_or_else(|| self.expected("a duration such as \"30s\" or \"0s\""))
+    }
+
     /// One of a fixed set of words, e.g. a TLS mode; `name` gives each option's word.
     pub fn choice<T: Copy>(
         &self,

@@ -11,6 +11,14 @@ const DEFAULT_MESSAGE_BYTES: i64 = 16 << 20;
 const MIN_MESSAGE_BYTES: i64 = 1024;
 const MAX_MESSAGE_BYTES: i64 = 1 << 30;
 const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Each session holds two descriptors (client and upstream); 1000 sessions fit a common limit
+/// of 4096 open files with room for the store and the API.
+const DEFAULT_MAX_CONNECTIONS: i64 = 1000;
+/// Logins are quick; many at once is a pool starting, or a flood.
+const DEFAULT_MAX_LOGGING_IN: i64 = 256;
+const DEFAULT_MAX_LOGGING_IN_PER_ADDRESS: i64 = 64;
+const MAX_CAP: i64 = 1_000_000;
+const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Reads `[server]` (an empty stand-in when the file has none).
 pub(crate) fn read_server(doc: &Doc<'_>, s: &Section<'_>) -> Result<Server, ConfigError> {
@@ -20,8 +28,17 @@ pub(crate) fn read_server(doc: &Doc<'_>, s: &Section<'_>) -> Result<Server, Conf
         "max_message_bytes",
         "login_timeout",
         "allow_cleartext_without_tls",
+        "max_connections",
+        "max_logging_in",
+        "max_logging_in_per_address",
+        "drain_timeout",
         "tls",
     ])?;
+    let cap = |key: &str, default: i64| -> Result<usize, ConfigError> {
+        // `integer` checks the range, so the cast cannot truncate.
+        Ok(s.optional(key, |f| f.integer(1, MAX_CAP))?
+            .unwrap_or(default) as usize)
+    };
     let default_store = doc.resolve("jitgate.sqlite");
     Ok(Server {
         store: s.optional("store", |f| f.path())?.unwrap_or(default_store),
@@ -46,6 +63,15 @@ pub(crate) fn read_server(doc: &Doc<'_>, s: &Section<'_>) -> Result<Server, Conf
         login_timeout: s
             .optional("login_timeout", |f| f.duration())?
             .unwrap_or(DEFAULT_LOGIN_TIMEOUT),
+        max_connections: cap("max_connections", DEFAULT_MAX_CONNECTIONS)?,
+        max_logging_in: cap("max_logging_in", DEFAULT_MAX_LOGGING_IN)?,
+        max_logging_in_per_address: cap(
+            "max_logging_in_per_address",
+            DEFAULT_MAX_LOGGING_IN_PER_ADDRESS,
+        )?,
+        drain_timeout: s
+            .optional("drain_timeout", |f| f.duration_or_zero())?
+            .unwrap_or(DEFAULT_DRAIN_TIMEOUT),
     })
 }
 

@@ -1,16 +1,23 @@
 //! The PostgreSQL front: one listener per resource, one task per client connection.
 
 use crate::cancel::CancelRegistry;
+use crate::codec::backend::{self, Severity};
+use crate::codec::startup::{read_startup, StartupRequest};
 use crate::guard::GuardProvider;
+use crate::login::forward_cancel;
 use crate::session;
 use crate::tls::{client_acceptor, upstream_connector, TlsSetupError, UpstreamTlsConnector};
+use bytes::BytesMut;
 use jitgate_config::{ClientTlsMode, Config, PostgresUpstream, Upstream};
 use jitgate_control::ControlPlane;
+use jitgate_front::{Connection, Handler, Limiter, Listener, OverCap, Shutdown};
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 #[derive(Debug, thiserror::Error)]
@@ -125,32 +132,121 @@ impl PgFront {
             .collect()
     }
 
-    /// Accepts connections until the process ends; without PostgreSQL resources, waits
-    /// forever (so that it can stand beside the other fronts in one `select!`).
-    pub async fn run(self) {
+    /// Accepts connections until the gateway drains, under the caps of `limiter`; every
+    /// session is handed `shutdown`, to end it when the drain time is over. Without PostgreSQL
+    /// resources, returns at once.
+    pub async fn run(self, limiter: Arc<Limiter>, shutdown: Shutdown) {
         let mut tasks = tokio::task::JoinSet::new();
+        let refusing = Arc::new(AtomicUsize::new(0));
         for (listener, resource) in self.listeners {
-            let front = self.front.clone();
-            tasks.spawn(accept_loop(listener, front, resource));
+            let handler = ResourceListener {
+                front: self.front.clone(),
+                resource,
+                refusing: refusing.clone(),
+            };
+            tasks.spawn(Listener::serve(
+                listener,
+                limiter.clone(),
+                shutdown.clone(),
+                handler,
+            ));
         }
         while tasks.join_next().await.is_some() {}
-        std::future::pending::<()>().await;
     }
 }
 
-async fn accept_loop(listener: TcpListener, front: Arc<Front>, resource: Arc<ResourceFront>) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let front = front.clone();
-                let resource = resource.clone();
-                tokio::spawn(session::run(stream, peer, front, resource));
-            }
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(resource = %resource.name, "accept: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+/// One resource's listener: what the accept loop hands its connections to.
+struct ResourceListener {
+    front: Arc<Front>,
+    resource: Arc<ResourceFront>,
+    /// Refused connections being told why, over every listener.
+    refusing: Arc<AtomicUsize>,
+}
+
+impl Handler for ResourceListener {
+    fn name(&self) -> &str {
+        &self.resource.name
+    }
+
+    fn serve(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        connection: Connection,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        session::run(
+            stream,
+            peer,
+            self.front.clone(),
+            self.resource.clone(),
+            connection,
+        )
+    }
+
+    /// Says FATAL 53300 before closing, as PostgreSQL does when it has too many clients.
+    fn refuse(&self, stream: TcpStream, _peer: SocketAddr, why: &OverCap) {
+        let Some(place) = RefusalPlace::take(&self.refusing) else {
+            // A flood: closed without a word.
+            return;
+        };
+        let front = self.front.clone();
+        let message = why.client_message();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(REFUSAL_TIMEOUT, refuse(stream, &front, message)).await;
+            drop(place);
+        });
     }
 }
+
+/// How many refused connections may be told why at once, and for how long each: what a flood of
+/// connections over the caps can make jitgate hold is bounded too.
+const MAX_REFUSING: usize = 64;
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A refused connection's place among those being told why.
+struct RefusalPlace(Arc<AtomicUsize>);
+
+impl RefusalPlace {
+    fn take(refusing: &Arc<AtomicUsize>) -> Option<RefusalPlace> {
+        let taken = refusing.fetch_add(1, Ordering::AcqRel);
+        let place = RefusalPlace(refusing.clone());
+        (taken < MAX_REFUSING).then_some(place)
+    }
+}
+
+impl Drop for RefusalPlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Reads the client's start-up (declining encryption, so that the answer can be read), then
+/// answers FATAL `message`. A CancelRequest is still forwarded: a client must be able to stop its
+/// query however busy jitgate is.
+async fn refuse(mut stream: TcpStream, front: &Front, message: &str) {
+    loop {
+        match read_startup(&mut stream).await {
+            Ok(StartupRequest::Ssl | StartupRequest::GssEnc) => {
+                if stream.write_all(b"N").await.is_err() {
+                    return;
+                }
+            }
+            Ok(StartupRequest::Cancel {
+                process_id,
+                secret_key,
+            }) => {
+                forward_cancel(front, process_id, secret_key).await;
+                return;
+            }
+            Ok(StartupRequest::Startup(_)) => break,
+            Err(_) => return,
+        }
+    }
+    let mut msg = BytesMut::new();
+    backend::error_response(&mut msg, Severity::Fatal, TOO_MANY_CONNECTIONS, message);
+    let _ = stream.write_all(&msg).await;
+    let _ = stream.shutdown().await;
+}
+
+/// SQLSTATE too_many_connections.
+const TOO_MANY_CONNECTIONS: &str = "53300";

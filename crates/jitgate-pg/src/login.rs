@@ -339,7 +339,7 @@ fn forwarded_params(params: &StartupParams) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn forward_cancel(front: &Front, process_id: i32, secret_key: i32) {
+pub(crate) async fn forward_cancel(front: &Front, process_id: i32, secret_key: i32) {
     // A wrong key gets the same silence as a right one: nothing to learn by guessing.
     let Some(target) = front.cancels.lookup(process_id, secret_key) else {
         return;

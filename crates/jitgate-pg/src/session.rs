@@ -15,6 +15,7 @@ use crate::stream::PgStream;
 use crate::upstream;
 use bytes::BytesMut;
 use jitgate_control::SessionStop;
+use jitgate_front::{Connection, Shutdown};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -23,19 +24,28 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Serves one accepted connection to the end.
+/// Serves one accepted connection to the end; `connection` is its place among those logging in
+/// (given back once logged in) and its view of the gateway's shutdown.
 pub async fn run(
     tcp: TcpStream,
     peer: SocketAddr,
     front: Arc<Front>,
     resource: Arc<ResourceFront>,
+    connection: Connection,
 ) {
+    let Connection { permit, shutdown } = connection;
     let _ = tcp.set_nodelay(true);
     let login = tokio::time::timeout(
         front.settings.login_timeout,
         open(tcp, peer, &front, &resource),
-    )
-    .await;
+    );
+    let login = tokio::select! {
+        login = login => login,
+        () = shutdown.forced() => {
+            tracing::info!(%peer, "login cut short: jitgate is shutting down");
+            return;
+        }
+    };
     let opened = match login {
         Ok(Ok(Some(opened))) => opened,
         Ok(Ok(None)) => return,
@@ -48,7 +58,8 @@ pub async fn run(
             return;
         }
     };
-    serve(opened, &front, &resource).await;
+    permit.logged_in();
+    serve(opened, &front, &resource, &shutdown).await;
 }
 
 /// A direction of the relay, boxed once per session so both kinds of session share one select.
@@ -67,7 +78,7 @@ enum Outcome {
     Upstream(Result<PumpEnd, PumpError>),
 }
 
-async fn serve(opened: Opened, front: &Front, resource: &ResourceFront) {
+async fn serve(opened: Opened, front: &Front, resource: &ResourceFront, shutdown: &Shutdown) {
     let Opened {
         client,
         client_buf,
@@ -99,12 +110,16 @@ async fn serve(opened: Opened, front: &Front, resource: &ResourceFront) {
         (PgStream::Plain(mut c), PgStream::Plain(mut u)) => {
             let (cr, cw) = c.split();
             let (ur, uw) = u.split();
-            relay.run((cr, cw), (ur, uw), &mut session, resource).await
+            relay
+                .run((cr, cw), (ur, uw), &mut session, resource, shutdown)
+                .await
         }
         (c, u) => {
             let client = tokio::io::split(c);
             let upstream = tokio::io::split(u);
-            relay.run(client, upstream, &mut session, resource).await
+            relay
+                .run(client, upstream, &mut session, resource, shutdown)
+                .await
         }
     };
     drop(cancel_key);
@@ -128,6 +143,7 @@ impl Relay {
         (mut up_rx, mut up_tx): (UR, UW),
         session: &mut jitgate_control::Session,
         resource: &ResourceFront,
+        shutdown: &Shutdown,
     ) -> String
     where
         CR: AsyncRead + Unpin + Send,
@@ -222,6 +238,7 @@ impl Relay {
         let outcome = tokio::select! {
             biased;
             stop = session.stopped() => Outcome::Stopped(stop),
+            () = shutdown.forced() => Outcome::Stopped(SessionStop::Shutdown),
             r = client_pump => Outcome::Client(r),
             r = upstream_pump => Outcome::Upstream(r),
         };

@@ -5,6 +5,7 @@
 //! plan policy, which may rewrite them (masking) after reading table schemas from the upstream.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use jitgate_config::{ClientTlsMode, Config, Upstream as UpstreamConfig};
 use jitgate_control::ControlPlane;
+use jitgate_front::{Connection, Handler, Limiter, Listener, Shutdown};
 use jitgate_masking::MaskingPolicy;
 use jitgate_spark_sql::Namespace;
 use prost::Message;
@@ -133,30 +135,40 @@ impl SparkFront {
             .collect()
     }
 
-    /// Serves until the process ends; without spark-connect resources, waits forever.
-    pub async fn run(self) {
+    /// Serves until the gateway drains, under the caps of `limiter`; every connection is handed
+    /// `shutdown`, to end its session when the drain time is over. Without spark-connect
+    /// resources, returns at once.
+    pub async fn run(self, limiter: Arc<Limiter>, shutdown: Shutdown) {
         let mut tasks = tokio::task::JoinSet::new();
         for (listener, front) in self.listeners {
-            tasks.spawn(accept_loop(listener, front));
+            tasks.spawn(Listener::serve(
+                listener,
+                limiter.clone(),
+                shutdown.clone(),
+                ResourceListener(front),
+            ));
         }
         while tasks.join_next().await.is_some() {}
-        std::future::pending::<()>().await;
     }
 }
 
-async fn accept_loop(listener: TcpListener, front: Arc<ResourceFront>) {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                // Out of descriptors and the like: pause rather than spin.
-                tracing::warn!(resource = %front.name, "accepting a Spark Connect client: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+/// One resource's listener: what the accept loop hands its connections to. Connections over a
+/// cap are closed unanswered: HTTP/2 has nothing cheaper to say before the client's preface.
+struct ResourceListener(Arc<ResourceFront>);
+
+impl Handler for ResourceListener {
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    fn serve(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        connection: Connection,
+    ) -> impl Future<Output = ()> + Send + 'static {
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(stream, peer, front.clone()));
+        self::connection(stream, peer, self.0.clone(), connection)
     }
 }
 
@@ -165,7 +177,12 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One client connection: TLS if it opens with a handshake (and TLS is configured), plaintext
 /// HTTP/2 otherwise.
-async fn connection(stream: TcpStream, peer: SocketAddr, front: Arc<ResourceFront>) {
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    front: Arc<ResourceFront>,
+    connection: Connection,
+) {
     let mut first = [0u8; 1];
     let is_tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
         Ok(Ok(1)) => first[0] == TLS_HANDSHAKE,
@@ -175,32 +192,47 @@ async fn connection(stream: TcpStream, peer: SocketAddr, front: Arc<ResourceFron
         (Some(acceptor), true) => {
             let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
             match accepted {
-                Ok(Ok(tls)) => serve(tls, peer, front, true).await,
+                Ok(Ok(tls)) => serve(tls, peer, front, true, connection).await,
                 Ok(Err(e)) => tracing::debug!(%peer, "Spark Connect TLS handshake failed: {e}"),
                 Err(_) => tracing::debug!(%peer, "Spark Connect TLS handshake timed out"),
             }
         }
         // A TLS client where no TLS is configured: nothing it could understand can be said.
         (None, true) => tracing::debug!(%peer, "TLS handshake refused: [server.tls] is off"),
-        (_, false) => serve(stream, peer, front, false).await,
+        (_, false) => serve(stream, peer, front, false, connection).await,
     }
 }
 
 /// The first byte of a TLS connection (a handshake record).
 const TLS_HANDSHAKE: u8 = 0x16;
 
-async fn serve<S>(io: S, peer: SocketAddr, front: Arc<ResourceFront>, tls: bool)
+/// How long calls in flight get to end with jitgate's status once the drain time is over.
+const FORCED_GOODBYE: Duration = Duration::from_secs(2);
+
+async fn serve<S>(io: S, peer: SocketAddr, front: Arc<ResourceFront>, tls: bool, c: Connection)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let conn = Arc::new(Conn::new(front, peer, tls));
+    let shutdown = c.shutdown.clone();
+    let conn = Arc::new(Conn::new(front, peer, tls, c));
     let service = {
         let conn = conn.clone();
         hyper::service::service_fn(move |req| handle(conn.clone(), req))
     };
     let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-        .serve_connection(TokioIo::new(io), service)
-        .await;
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(served);
+    // A drain lets the connection go on; once forced, the session's stop task ends the calls
+    // under way with jitgate's status, and GOAWAY tells the client to make no more.
+    let served = tokio::select! {
+        r = &mut served => r,
+        () = shutdown.forced() => {
+            served.as_mut().graceful_shutdown();
+            tokio::time::timeout(FORCED_GOODBYE, &mut served)
+                .await
+                .unwrap_or(Ok(()))
+        }
+    };
     if let Err(e) = served {
         tracing::debug!(%peer, "Spark Connect connection ended: {e}");
     }

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use http::HeaderMap;
 use jitgate_control::audit::AuditEvent;
-use jitgate_control::{Admission, ControlPlane, LoginContext, Proof, Protocol};
+use jitgate_control::{Admission, ControlPlane, LoginContext, Proof, Protocol, SessionStop};
+use jitgate_front::{Connection, LoginPermit, Shutdown};
 use jitgate_masking::SubjectView;
 use subtle::ConstantTimeEq;
 use tokio::sync::watch;
@@ -95,16 +96,21 @@ pub struct Conn {
     pub front: Arc<ResourceFront>,
     peer: SocketAddr,
     tls: bool,
+    /// The connection's place among those logging in, until its first call is admitted.
+    login: Mutex<Option<LoginPermit>>,
+    shutdown: Shutdown,
     state: tokio::sync::Mutex<State>,
     closed: watch::Sender<bool>,
 }
 
 impl Conn {
-    pub fn new(front: Arc<ResourceFront>, peer: SocketAddr, tls: bool) -> Conn {
+    pub fn new(front: Arc<ResourceFront>, peer: SocketAddr, tls: bool, c: Connection) -> Conn {
         Conn {
             front,
             peer,
             tls,
+            login: Mutex::new(Some(c.permit)),
+            shutdown: c.shutdown,
             state: tokio::sync::Mutex::new(State::Fresh),
             closed: watch::Sender::new(false),
         }
@@ -137,6 +143,9 @@ impl Conn {
         }
         let live = self.open(token).await?;
         *state = State::Live(live.clone());
+        if let Some(permit) = self.login.lock().ok().and_then(|mut p| p.take()) {
+            permit.logged_in();
+        }
         Ok(live)
     }
 
@@ -208,10 +217,18 @@ impl Conn {
         let mut closed = self.closed.subscribe();
         let watched = live.clone();
         let upstream = front.upstream.clone();
+        // Held until the session is closed, so that the gateway waits for it at shutdown.
+        let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
-            let reason = tokio::select! {
-                stop = session.stopped() => {
-                    stop_tx.send_replace(Some(Status::new(Code::PermissionDenied, stop.client_message())));
+            let stop = tokio::select! {
+                stop = session.stopped() => Some(stop),
+                () = shutdown.forced() => Some(SessionStop::Shutdown),
+                _ = async { closed.wait_for(|c| *c).await.map(|_| ()) } => None,
+            };
+            let reason = match stop {
+                Some(stop) => {
+                    stop_tx
+                        .send_replace(Some(Status::new(stop_code(&stop), stop.client_message())));
                     // In-flight streams end now; the upstream is told to stop their work too.
                     let sessions: Vec<SparkSession> = watched
                         .sessions
@@ -221,7 +238,7 @@ impl Conn {
                     upstream.release(sessions).await;
                     stop.reason()
                 }
-                _ = async { closed.wait_for(|c| *c).await.map(|_| ()) } => "client disconnected".to_string(),
+                None => "client disconnected".to_string(),
             };
             session.close(
                 &reason,
@@ -257,6 +274,15 @@ impl Conn {
             return Arc::new(Masked::new(view, front.namespace.clone()));
         }
         Arc::new(Clear)
+    }
+}
+
+/// The status code calls of a stopped session end with: a gateway shutting down is unavailable
+/// (the client may try again elsewhere); any other end takes the client's access away.
+fn stop_code(stop: &SessionStop) -> Code {
+    match stop {
+        SessionStop::Shutdown => Code::Unavailable,
+        _ => Code::PermissionDenied,
     }
 }
 

@@ -1,6 +1,7 @@
 //! `jitgate serve`: the gateway process.
 
 use anyhow::Context;
+use jitgate_front::{DrainOutcome, Limiter, Limits, ShutdownController};
 use jitgate_pg::PgFront;
 use std::path::Path;
 use std::time::Duration;
@@ -16,7 +17,9 @@ pub fn serve(config_path: &Path) -> anyhow::Result<()> {
     })
 }
 
-/// Runs the gateway described by `config` until `shutdown` resolves (or a listener fails).
+/// Runs the gateway described by `config` until `shutdown` resolves (or the HTTP API fails),
+/// then drains: no new connections, sessions go on for `[server] drain_timeout`, and those
+/// still open then are ended, on record, before this returns.
 pub fn run(
     config: &jitgate_config::Config,
     shutdown: impl std::future::Future<Output = ()>,
@@ -55,20 +58,62 @@ pub fn run(
         for (name, addr) in spark.local_addrs() {
             tracing::info!(resource = %name, "listening for Spark Connect clients on {addr}");
         }
+        let limiter = Limiter::new(limits(&config.server));
+        let sessions = ShutdownController::new();
+        let fronts = [
+            tokio::spawn(front.run(limiter.clone(), sessions.handle())),
+            tokio::spawn(spark.run(limiter.clone(), sessions.handle())),
+        ];
         let mut api = Api::start(config, control.clone()).await?;
         let enforcement = tokio::spawn(control.clone().enforce());
         let outcome = tokio::select! {
-            _ = front.run() => Ok(()),
-            _ = spark.run() => Ok(()),
             ended = &mut api.task => Err(api_ended(ended)),
             _ = shutdown => Ok(()),
         };
-        api.stop().await;
+        // Grants are still enforced while sessions drain.
+        tokio::join!(
+            api.stop(),
+            drain(&sessions, &limiter, config.server.drain_timeout)
+        );
         enforcement.abort();
+        for front in fronts {
+            front.abort();
+        }
         outcome
     })?;
+    // Sessions ended above are on record once the audit trail is flushed.
     control.flush();
     Ok(())
+}
+
+/// The `[server]` caps on connections, as the fronts apply them.
+fn limits(server: &jitgate_config::Server) -> Limits {
+    Limits {
+        max_connections: server.max_connections,
+        max_logging_in: server.max_logging_in,
+        max_logging_in_per_address: server.max_logging_in_per_address,
+    }
+}
+
+/// How long sessions ended at the end of the drain time get to tell their clients, cancel what
+/// runs upstream and close their records.
+const FORCED_END: Duration = Duration::from_secs(5);
+
+/// Stops accepting on every front, lets sessions finish for `drain_timeout`, then ends the rest.
+async fn drain(sessions: &ShutdownController, limiter: &Limiter, drain_timeout: Duration) {
+    let (open, _) = limiter.open_and_logging_in();
+    tracing::info!(
+        "no longer accepting connections; {open} open may go on for {}",
+        humantime::format_duration(drain_timeout)
+    );
+    match sessions.shut_down(drain_timeout, FORCED_END).await {
+        DrainOutcome::Drained => tracing::info!("every connection has ended"),
+        DrainOutcome::Forced => tracing::info!("ended the connections left after the drain time"),
+        DrainOutcome::Abandoned { .. } => {
+            let (open, _) = limiter.open_and_logging_in();
+            tracing::warn!("{open} connection(s) did not end when told to; leaving them");
+        }
+    }
 }
 
 /// The HTTP API, served beside the PostgreSQL fronts in the same runtime.

@@ -72,6 +72,10 @@ workers = 4
 max_message_bytes = 1_048_576
 login_timeout = "1m 30s"
 allow_cleartext_without_tls = true
+max_connections = 50
+max_logging_in = 20
+max_logging_in_per_address = 5
+drain_timeout = "0s"
 
 [server.tls]
 mode = "required"
@@ -99,6 +103,15 @@ upstream.tls = "disable"
     assert_eq!(s.store, PathBuf::from("/var/lib/jitgate/store.sqlite"));
     assert_eq!((s.workers, s.max_message_bytes), (4, 1 << 20));
     assert_eq!(s.login_timeout, Duration::from_secs(90));
+    assert_eq!(
+        (
+            s.max_connections,
+            s.max_logging_in,
+            s.max_logging_in_per_address
+        ),
+        (50, 20, 5)
+    );
+    assert_eq!(s.drain_timeout, Duration::ZERO, "zero drains not at all");
     assert!(s.allow_cleartext_without_tls);
     assert_eq!(s.client_tls.mode, ClientTlsMode::Required);
     assert_eq!(s.client_tls.cert, Some(dir.path().join("server.crt")));
@@ -159,6 +172,15 @@ fn defaults_fill_what_the_file_leaves_out() {
     assert_eq!(s.store, here.join("jitgate.sqlite"));
     assert_eq!((s.workers, s.max_message_bytes), (1, 16 << 20));
     assert_eq!(s.login_timeout, Duration::from_secs(30));
+    assert_eq!(
+        (
+            s.max_connections,
+            s.max_logging_in,
+            s.max_logging_in_per_address
+        ),
+        (1000, 256, 64)
+    );
+    assert_eq!(s.drain_timeout, Duration::from_secs(30));
     assert!(!s.allow_cleartext_without_tls);
     assert_eq!(
         s.client_tls,
@@ -210,6 +232,8 @@ fn value_errors_name_file_line_column_and_key() {
         (format!("{MINIMAL}port = 70000\n"), "jitgate.toml:9:8: resources.prod-pg.upstream.port: expected an integer from 1 to 65535, found 70000"),
         (format!("[server]\nworkers = 0\n{MINIMAL}"), "jitgate.toml:2:11: server.workers: expected an integer from 1 to 64, found 0"),
         (format!("[server]\nlogin_timeout = \"soon\"\n{MINIMAL}"), r#"jitgate.toml:2:17: server.login_timeout: expected a positive duration such as "30s" or "5m", found "soon""#),
+        (format!("[server]\ndrain_timeout = \"later\"\n{MINIMAL}"), r#"jitgate.toml:2:17: server.drain_timeout: expected a duration such as "30s" or "0s", found "later""#),
+        (format!("[server]\nmax_logging_in = 0\n{MINIMAL}"), "jitgate.toml:2:18: server.max_logging_in: expected an integer from 1 to 1000000, found 0"),
         (format!("[server]\nallow_cleartext_without_tls = 1\n{MINIMAL}"), "jitgate.toml:2:31: server.allow_cleartext_without_tls: expected true or false, found 1"),
         (MINIMAL.replace("127.0.0.1:6432", "localhost"), r#"jitgate.toml:3:10: resources.prod-pg.listen: expected a socket address such as "127.0.0.1:6432", found "localhost""#),
         (MINIMAL.replace("kind = \"postgres\"", "kind = \"mysql\""), r#"jitgate.toml:2:8: resources.prod-pg.kind: unknown kind "mysql"; known kinds: "postgres""#),
@@ -258,7 +282,8 @@ fn unknown_keys_are_refused_with_the_valid_ones() {
     assert_eq!(
         error(&format!("[server]\nwrokers = 2\n{MINIMAL}")),
         "jitgate.toml:2:1: server.wrokers: unknown key; valid keys are: store, workers, \
-         max_message_bytes, login_timeout, allow_cleartext_without_tls, tls"
+         max_message_bytes, login_timeout, allow_cleartext_without_tls, max_connections, \
+         max_logging_in, max_logging_in_per_address, drain_timeout, tls"
     );
     let got = error(&format!("{MINIMAL}pasword = \"x\"\n"));
     assert!(got.starts_with("jitgate.toml:9:1: resources.prod-pg.upstream.pasword: unknown key; valid keys are: host, port,"), "{got}");

@@ -20,10 +20,16 @@ pub(crate) const MASK_KEY: &str = "a-masking-key-of-enough-length-0123456789";
 
 /// jitgate with resource `lake` in front of the shared Spark server.
 pub(crate) fn gateway(spark: &SparkServer, sections: &str) -> Gateway {
+    gateway_with(spark, "", sections)
+}
+
+/// Like [`gateway`], with extra `[server]` lines.
+fn gateway_with(spark: &SparkServer, server_extra: &str, sections: &str) -> Gateway {
     let config = format!(
         r#"
 [server]
 store = "jitgate.sqlite"
+{server_extra}
 
 [resources.lake]
 kind = "spark-connect"
@@ -281,6 +287,48 @@ fn revoking_mid_query_ends_the_call_within_a_second() {
         cut_at - revoked_at < 1000,
         "the gateway cut the call {} ms after the revocation",
         cut_at - revoked_at
+    );
+}
+
+#[test]
+fn sigterm_ends_a_running_call_unavailable_releases_the_upstream_and_records_the_end() {
+    let Some(spark) = spark() else { return };
+    let mut gw = gateway_with(spark, "drain_timeout = \"1s\"", "");
+    let grant = gw.grant("alice", "lake", "5m").expect("grant");
+    let mut child = driver(&grant.uri, &["sql:select 2 as y", "long"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("driver");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("first step").expect("read");
+    assert!(first.contains("\"ok\": true"), "{first}");
+    // The long computation is running upstream by now.
+    std::thread::sleep(Duration::from_secs(2));
+    let status = gw.stop().expect("jitgate exits");
+    assert!(status.success(), "exit status {status}");
+    let second: Value =
+        serde_json::from_str(&lines.next().expect("second").expect("read")).expect("json");
+    let _ = child.wait();
+    assert_eq!(second["grpc"], "UNAVAILABLE", "{second}");
+    let error = second["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(&jitgate_control::SessionStop::Shutdown.client_message()),
+        "{second}"
+    );
+
+    // On record, and the upstream told to stop, before the process exited.
+    let events = audit(&gw, |_| true);
+    let ended = events
+        .iter()
+        .find(|e| e.event.kind == "session.ended")
+        .map(detail)
+        .expect("session ended");
+    assert_eq!(ended["reason"], "gateway shutting down", "{ended}");
+    assert!(
+        gw.log().contains("released Spark session upstream"),
+        "no session release:\n{}",
+        gw.log()
     );
 }
 

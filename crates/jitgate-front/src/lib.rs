@@ -1,0 +1,13 @@
+//! The skeleton every protocol front of jitgate stands on, so that a new front is mostly its
+//! protocol: an accept loop ([`Listener`]) that caps the connections it holds and the connections
+//! still logging in ([`Limiter`]), backs off when the process runs out of descriptors
+//! ([`AcceptBackoff`]), and stops accepting, drains and finally forces the sessions it started
+//! when the gateway shuts down ([`ShutdownController`], [`Shutdown`]).
+
+mod accept;
+mod limits;
+mod shutdown;
+
+pub use accept::{accept, AcceptBackoff, Connection, Handler, Listener};
+pub use limits::{ConnectionSlot, Counts, Limiter, Limits, LoginPermit, OverCap};
+pub use shutdown::{DrainOutcome, Phase, Shutdown, ShutdownController};
