@@ -2,16 +2,17 @@
 
 use crate::cancel::CancelRegistry;
 use crate::guard::GuardProvider;
+use crate::resource::ResourceFront;
 use crate::session;
-use crate::tls::{client_acceptor, upstream_connector, TlsSetupError, UpstreamTlsConnector};
-use jitgate_config::{ClientTlsMode, Config, PostgresUpstream, Upstream};
+use crate::shared::{Front, FrontSettings};
+use crate::tls::{client_acceptor, upstream_connector, TlsSetupError};
+use jitgate_config::{ClientTlsMode, Config, Upstream};
 use jitgate_control::ControlPlane;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrontError {
@@ -23,42 +24,6 @@ pub enum FrontError {
     },
     #[error(transparent)]
     Tls(#[from] TlsSetupError),
-}
-
-/// Settings shared by every connection of the process.
-pub struct FrontSettings {
-    pub client_tls: Option<TlsAcceptor>,
-    pub tls_required: bool,
-    pub allow_cleartext_without_tls: bool,
-    /// Ask clients for the credential in clear (over TLS) instead of SCRAM-SHA-256.
-    pub password_auth: bool,
-    pub max_message_bytes: usize,
-    pub login_timeout: Duration,
-}
-
-/// One resource as the front serves it.
-pub struct ResourceFront {
-    pub name: Arc<str>,
-    pub upstream: PostgresUpstream,
-    pub upstream_tls: Option<UpstreamTlsConnector>,
-    /// Counts DDL seen through jitgate, so the masking rewriter's catalog is reloaded after it.
-    pub ddl_epoch: AtomicU64,
-}
-
-/// Everything a connection needs to reach.
-pub struct Front {
-    pub control: Arc<ControlPlane>,
-    pub settings: FrontSettings,
-    pub resources: Vec<Arc<ResourceFront>>,
-    pub cancels: Arc<CancelRegistry>,
-    /// Decides which sessions are masked or read-only; `None` serves everyone in the clear.
-    pub guards: Option<Arc<dyn GuardProvider>>,
-}
-
-impl Front {
-    pub fn resource(&self, name: &str) -> Option<&Arc<ResourceFront>> {
-        self.resources.iter().find(|r| &*r.name == name)
-    }
 }
 
 /// A bound front, ready to accept.

@@ -5,16 +5,14 @@
 pub mod auth;
 pub mod cancel;
 mod catalog;
-pub mod checks;
 pub mod codec;
 pub mod front;
 pub mod guard;
 mod login;
-mod masked;
-pub mod portals;
 pub mod relay;
-pub mod results;
+pub mod resource;
 mod session;
+mod shared;
 pub mod statements;
 pub mod stream;
 pub mod tls;
