@@ -5,6 +5,10 @@
 //! key). Session-near-expiry alerts are checked by the enforcement scheduler, which already
 //! wakes at least four times a second.
 
+use crate::audit::kind::{
+    ALERT_FAILED_LOGINS, ALERT_LONG_STATEMENT, ALERT_MASKED_REFUSALS, ALERT_SESSION_NEAR_EXPIRY,
+    LOGIN_FAILED, MASKING_REFUSED,
+};
 use crate::audit::AuditEvent;
 use crate::model::{Millis, SessionRecord};
 use crate::recorder::StatementRecord;
@@ -14,10 +18,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Audit kind counted by `failed_logins` rules.
-pub const LOGIN_FAILED: &str = "login.failed";
-/// Audit kind counted by `masked_refusals` rules (written by the masking front).
-pub const MASKING_REFUSED: &str = "masking.refused";
 /// After this many events a counter forgets keys that have gone quiet, bounding its memory.
 const PRUNE_EVERY: u64 = 1024;
 
@@ -78,7 +78,7 @@ impl EventAlerts {
             );
             out.push(
                 AuditEvent::new(
-                    "alert.long_statement",
+                    ALERT_LONG_STATEMENT,
                     json!({"message": message, "duration_us": s.duration_us,
                            "threshold_ms": threshold.as_millis() as u64}),
                 )
@@ -184,7 +184,7 @@ impl Counter {
                 let message =
                     format!("{count} statements of {key} were refused by masking within {within}");
                 let mut alert = AuditEvent::new(
-                    "alert.masked_refusals",
+                    ALERT_MASKED_REFUSALS,
                     json!({"message": message, "count": count, "within_ms": self.within_ms()}),
                 )
                 .subject(key);
@@ -204,7 +204,7 @@ impl Counter {
                     "{count} failed logins on {key} within {within} (the last as {last:?} from {from})"
                 );
                 let mut alert = AuditEvent::new(
-                    "alert.failed_logins",
+                    ALERT_FAILED_LOGINS,
                     json!({"message": message, "count": count, "within_ms": self.within_ms()}),
                 );
                 if let Some(r) = &e.resource {
@@ -297,7 +297,7 @@ impl SessionAlerts {
                 );
                 alerts.push(
                     AuditEvent::new(
-                        "alert.session_near_expiry",
+                        ALERT_SESSION_NEAR_EXPIRY,
                         json!({"message": message, "expires_at": watched.expires_at,
                                "before_ms": *before_ms}),
                     )

@@ -6,6 +6,77 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+/// The kinds of audit event jitgate writes: one name for each, wherever it is written or
+/// compared (alerts, webhooks, the fronts, the API).
+pub mod kind {
+    use crate::model::GrantEnd;
+
+    /// A client's credential or API login was refused.
+    pub const LOGIN_FAILED: &str = "login.failed";
+    /// A subject logged in through an OpenID Connect provider.
+    pub const LOGIN_OIDC: &str = "login.oidc";
+
+    pub const REQUEST_CREATED: &str = "request.created";
+    pub const REQUEST_APPROVED: &str = "request.approved";
+    pub const REQUEST_DENIED: &str = "request.denied";
+    pub const REQUEST_CANCELLED: &str = "request.cancelled";
+    pub const REQUEST_EXPIRED: &str = "request.expired";
+    /// An approving vote that did not yet decide its request.
+    pub const APPROVAL_ADDED: &str = "approval.added";
+
+    pub const GRANT_CREATED: &str = "grant.created";
+    pub const GRANT_EXPIRED: &str = "grant.expired";
+    pub const GRANT_REVOKED: &str = "grant.revoked";
+    /// The holder gave their grant up.
+    pub const GRANT_ENDED: &str = "grant.ended";
+
+    pub const CREDENTIAL_ISSUED: &str = "credential.issued";
+    pub const CREDENTIAL_DELETED: &str = "credential.deleted";
+    pub const CREDENTIALS_PRUNED: &str = "credentials.pruned";
+
+    pub const TOKEN_ISSUED: &str = "token.issued";
+    pub const TOKEN_REVOKED: &str = "token.revoked";
+
+    pub const SUBJECT_GROUPS_CHANGED: &str = "subject.groups_changed";
+    pub const SUBJECT_DISOWNED: &str = "subject.disowned";
+
+    pub const SESSION_STARTED: &str = "session.started";
+    pub const SESSION_ENDED: &str = "session.ended";
+    pub const SESSION_KILLED: &str = "session.killed";
+
+    /// A statement a session ran (its text, duration, rows, outcome).
+    pub const STATEMENT: &str = "statement";
+    /// A statement jitgate refused outright (the guard could not judge it).
+    pub const STATEMENT_REFUSED: &str = "statement.refused";
+    /// A statement refused because it would read masked data in the clear.
+    pub const MASKING_REFUSED: &str = "masking.refused";
+    /// A masked session refused because its masking could not be prepared.
+    pub const MASKING_UNAVAILABLE: &str = "masking.unavailable";
+    /// A write refused under a read-only grant.
+    pub const READ_ONLY_REFUSED: &str = "read_only.refused";
+
+    /// jitgate could not log in to a resource's upstream.
+    pub const UPSTREAM_FAILED: &str = "upstream.failed";
+    /// jitgate asked the upstream to cancel what a session left running (a session a previous
+    /// run of the gateway could not end itself).
+    pub const UPSTREAM_CANCELLED: &str = "upstream.cancelled";
+
+    /// Prefix of every alert kind.
+    pub const ALERT_PREFIX: &str = "alert.";
+    pub const ALERT_LONG_STATEMENT: &str = "alert.long_statement";
+    pub const ALERT_MASKED_REFUSALS: &str = "alert.masked_refusals";
+    pub const ALERT_FAILED_LOGINS: &str = "alert.failed_logins";
+    pub const ALERT_SESSION_NEAR_EXPIRY: &str = "alert.session_near_expiry";
+
+    /// The kind recorded when a grant ends this way.
+    pub fn grant_end(end: &GrantEnd) -> &'static str {
+        match end {
+            GrantEnd::Expired => GRANT_EXPIRED,
+            GrantEnd::Revoked { .. } => GRANT_REVOKED,
+        }
+    }
+}
+
 /// An event to be recorded. The store assigns its sequence number and hashes.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEvent {
@@ -192,8 +263,9 @@ mod tests {
         let mut prev = GENESIS.to_owned();
         (1..=n)
             .map(|seq| {
-                let event = AuditEvent::new("statement", json!({"text": format!("select {seq}")}))
-                    .subject("alice");
+                let event =
+                    AuditEvent::new(kind::STATEMENT, json!({"text": format!("select {seq}")}))
+                        .subject("alice");
                 let hash = chain_hash(&prev, seq, &event);
                 let e = ChainedEvent {
                     seq,

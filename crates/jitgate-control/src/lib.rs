@@ -1,18 +1,19 @@
 //! jitgate's control plane: the single source of truth for who may reach which resource, now.
 //!
-//! Protocol fronts ask it whether a credential admits its holder ([`ControlPlane::admit`]), open a
-//! [`Session`] that is told the moment its grant ends, and audit what happens in it. Subjects
+//! Protocol fronts ask it whether a credential admits its holder ([`ControlPlane::begin_login`],
+//! [`admission`]), open a [`Session`] that is told the moment its grant ends, and audit what
+//! happens in it. Subjects
 //! request access, approvers decide, and grants, credentials and sessions follow
 //! ([`lifecycle`]). Everything is kept in a [`store::Store`] (SQLite by default); every change
 //! is an audit event, which webhooks and alerts hear of.
 
+pub mod admission;
 mod alerts;
-#[cfg(test)]
-mod alerts_tests;
 pub mod audit;
 pub mod clock;
 mod control;
 mod directory;
+pub mod enforcement;
 pub mod identity;
 pub mod lifecycle;
 pub mod model;
@@ -20,16 +21,20 @@ mod notifier;
 pub mod policy;
 mod recorder;
 pub mod scram;
+mod session;
 pub mod store;
+#[cfg(test)]
+mod tests_alerts;
 pub mod webhook;
 
-pub use alerts::{LOGIN_FAILED, MASKING_REFUSED};
-pub use clock::{Clock, ManualClock};
-pub use control::{
-    Admission, AuditCheckError, ControlError, ControlPlane, Refusal, Session, SessionAuditor,
-    SessionStop,
+pub use admission::{
+    Admission, AdmissionRefusal, LoginAttempt, LoginContext, LoginRefused, Proof, Protocol,
 };
+pub use clock::{Clock, ManualClock};
+pub use control::{AuditCheckError, ControlError, ControlPlane};
+pub use enforcement::{OrphanedUpstream, Recovered};
 pub use identity::{IdentityError, IdentityProvider, LocalUsers, Role, Subject};
 pub use lifecycle::{LifecycleError, Login};
 pub use notifier::{GrantState, GrantWatch};
 pub use policy::{ControlSettings, Policy};
+pub use session::{Session, SessionAuditor, SessionStop};

@@ -146,6 +146,41 @@ pub struct SessionEnd {
     pub bytes_to_client: u64,
 }
 
+/// What it takes to cancel the work a session started upstream, should jitgate die before the
+/// session ends. Kept in the session's row only (it is a credential to the upstream backend):
+/// never in audit events, API views or logs.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(tag = "protocol", rename_all = "snake_case")]
+pub enum UpstreamCancel {
+    /// A PostgreSQL CancelRequest to the backend that serves the session.
+    Postgres {
+        addr: std::net::SocketAddr,
+        process_id: i32,
+        secret_key: i32,
+    },
+}
+
+impl std::fmt::Debug for UpstreamCancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UpstreamCancel::Postgres {
+                addr, process_id, ..
+            } => write!(
+                f,
+                "Postgres {{ addr: {addr}, process_id: {process_id}, .. }}"
+            ),
+        }
+    }
+}
+
+/// A session a previous run of the gateway left open, now closed, and what cancels its
+/// upstream work (if it recorded that).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrphanedSession {
+    pub record: SessionRecord,
+    pub upstream_cancel: Option<UpstreamCancel>,
+}
+
 /// Where a request is in its lifecycle. Only `Pending` ever changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -3,7 +3,7 @@
 //! shared pointers; building, hashing and storing its event happens here.
 
 use crate::alerts::EventAlerts;
-use crate::audit::AuditEvent;
+use crate::audit::{kind, AuditEvent};
 use crate::model::{Millis, SessionEnd, SessionRecord};
 use crate::store::Store;
 use crate::webhook::WebhookRouter;
@@ -59,7 +59,7 @@ impl StatementRecord {
             sqlstate: sqlstate.as_deref(),
         };
         let ids = &self.session;
-        let mut event = AuditEvent::with_detail("statement", &detail)
+        let mut event = AuditEvent::with_detail(kind::STATEMENT, &detail)
             .subject(&ids.subject)
             .resource(&ids.resource)
             .grant(&ids.grant_id)

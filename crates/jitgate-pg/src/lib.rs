@@ -9,6 +9,7 @@ pub mod codec;
 pub mod front;
 pub mod guard;
 mod login;
+pub mod orphans;
 pub mod relay;
 pub mod resource;
 mod session;

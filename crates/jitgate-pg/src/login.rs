@@ -18,9 +18,9 @@ use crate::shared::Front;
 use crate::stream::PgStream;
 use crate::upstream::{self, UpstreamConn, UpstreamError};
 use bytes::{BufMut, BytesMut};
-use jitgate_control::audit::AuditEvent;
-use jitgate_control::scram::ScramVerifier;
-use jitgate_control::Admission;
+use jitgate_control::audit::{kind, AuditEvent};
+use jitgate_control::model::UpstreamCancel;
+use jitgate_control::{Admission, LoginAttempt, LoginContext, LoginRefused, Proof, Protocol};
 use jitgate_sqlstate::SqlState;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -143,8 +143,8 @@ impl Login<'_> {
         params: &StartupParams,
     ) -> Result<LoggedIn, Stop> {
         let (login, method) = self.check_startup(stream, params).await?;
-        let credential = self.authenticate(stream, buf, &login, method).await?;
-        let admission = self.admit(&login, &credential)?;
+        let (attempt, proof) = self.authenticate(stream, buf, &login, method).await?;
+        let admission = self.admit(attempt, proof)?;
         let guard = self.choose_guard(&admission, params).await?;
         let forwarded = upstream_params(params, &admission, guard.as_ref());
         let upstream = self.connect_upstream(&admission, &forwarded).await?;
@@ -152,6 +152,15 @@ impl Login<'_> {
             .front
             .control
             .open_session(&admission, &self.peer.to_string());
+        // Should jitgate die mid-session, its next start cancels what the session left running.
+        if upstream.backend_key != (0, 0) {
+            let (process_id, secret_key) = upstream.backend_key;
+            session.set_upstream_cancel(UpstreamCancel::Postgres {
+                addr: upstream.server_addr,
+                process_id,
+                secret_key,
+            });
+        }
         let cancel_key = self.front.cancels.register(CancelTarget {
             upstream_addr: upstream.server_addr,
             upstream_key: upstream.backend_key,
@@ -218,75 +227,52 @@ impl Login<'_> {
         }
     }
 
-    /// The password exchange, against an unmatchable verifier for unknown logins so that
-    /// both look the same. No message of the exchange may be longer than
-    /// [`PRE_AUTH_MAX_MESSAGE`]: nobody is known yet.
+    /// The password exchange, against the control plane's verifier for the login (one that
+    /// nothing matches for unknown logins, so both look the same). No message of the exchange
+    /// may be longer than [`PRE_AUTH_MAX_MESSAGE`]: nobody is known yet.
     async fn authenticate(
         &self,
         stream: &mut PgStream,
         buf: &mut BytesMut,
         login: &str,
         method: ClientAuthMethod,
-    ) -> Result<jitgate_control::model::Credential, Stop> {
-        let credential = match self.front.control.find_credential(login) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!("looking up credential: {e}");
-                return Err(refused(
-                    SqlState::SYSTEM_ERROR,
-                    "jitgate cannot read its store",
-                ));
-            }
+    ) -> Result<(LoginAttempt, Proof), Stop> {
+        let context = LoginContext {
+            login,
+            resource: &self.resource.name,
+            peer: self.peer,
+            protocol: Protocol::Postgres,
         };
-        let verifier = credential
-            .as_ref()
-            .map(|c| c.verifier.clone())
-            .unwrap_or_else(|| ScramVerifier::unmatchable(login));
-        let auth = authenticate(stream, buf, method, &verifier, PRE_AUTH_MAX_MESSAGE).await;
-        match (auth, credential) {
-            (Ok(()), Some(c)) => Ok(c),
-            (Err(ClientAuthError::Disconnected), _) => Err(Stop::Left),
-            (Ok(()), None) | (Err(ClientAuthError::Failed), _) => {
-                self.audit_failure(login, "wrong credential");
-                Err(refused(
-                    SqlState::INVALID_PASSWORD,
-                    format!("password authentication failed for user \"{login}\""),
-                ))
-            }
-            (Err(e), _) => {
-                self.audit_failure(login, "authentication protocol error");
-                Err(refused(SqlState::PROTOCOL_VIOLATION, e.to_string()))
-            }
-        }
-    }
-
-    /// A live grant behind the credential, for this resource.
-    fn admit(
-        &self,
-        login: &str,
-        credential: &jitgate_control::model::Credential,
-    ) -> Result<Admission, Stop> {
-        let resource = &self.resource.name;
-        self.front
-            .control
-            .admit(credential, resource)
-            .map_err(|refusal| {
-                self.audit_failure(login, &refusal.to_string());
-                refused(
-                    SqlState::INVALID_PASSWORD,
-                    refusal.client_message(login, resource),
-                )
-            })
-    }
-
-    fn audit_failure(&self, login: &str, reason: &str) {
-        self.front.control.audit(
-            AuditEvent::new(
-                "login.failed",
-                json!({"login": login, "client_addr": self.peer.to_string(), "reason": reason}),
-            )
-            .resource(&self.resource.name),
+        let attempt = self.front.control.begin_login(context).map_err(|e| {
+            tracing::error!("looking up credential: {e}");
+            refused(SqlState::SYSTEM_ERROR, "jitgate cannot read its store")
+        })?;
+        let auth = authenticate(
+            stream,
+            buf,
+            method,
+            attempt.verifier(),
+            PRE_AUTH_MAX_MESSAGE,
         );
+        let proof = match auth.await {
+            Ok(()) => Proof::Verified,
+            Err(ClientAuthError::Disconnected) => return Err(Stop::Left),
+            Err(ClientAuthError::Failed) => Proof::Failed,
+            Err(e) => Proof::ProtocolError(e.to_string()),
+        };
+        Ok((attempt, proof))
+    }
+
+    /// A live grant behind the proven credential, for this resource; every refusal is
+    /// audited by the control plane.
+    fn admit(&self, attempt: LoginAttempt, proof: Proof) -> Result<Admission, Stop> {
+        attempt.finish(proof).map_err(|refusal| {
+            let sqlstate = match refusal {
+                LoginRefused::Protocol(_) => SqlState::PROTOCOL_VIOLATION,
+                _ => SqlState::INVALID_PASSWORD,
+            };
+            refused(sqlstate, refusal.client_message())
+        })
     }
 
     /// Masked subjects and read-only grants get their checks now, or no session at all.
@@ -329,7 +315,7 @@ impl Login<'_> {
             let (sqlstate, why) = upstream_refusal(&e);
             self.front.control.audit(
                 AuditEvent::new(
-                    "upstream.failed",
+                    kind::UPSTREAM_FAILED,
                     json!({
                         "error": e.to_string(),
                         "sqlstate": e.sqlstate().map(|s| s.to_string()),

@@ -22,7 +22,6 @@ use crate::statements::StatementLog;
 use crate::stream::PgStream;
 use crate::upstream;
 use bytes::BytesMut;
-use jitgate_control::model::GrantEnd;
 use jitgate_control::{SessionAuditor, SessionStop};
 use jitgate_sqlstate::SqlState;
 use std::future::Future;
@@ -356,25 +355,10 @@ impl Inspector for Guard {
 impl Outcome {
     /// Why the session ended, for the record, and what to tell the client, if anything.
     fn describe(&self) -> (String, Option<Fatal>) {
-        let ended = |why: &str| {
-            Some(Fatal::new(
-                SqlState::ADMIN_SHUTDOWN,
-                format!("terminating connection: {why}"),
-            ))
-        };
         match self {
-            Outcome::Stopped(SessionStop::Grant(GrantEnd::Expired)) => {
-                ("grant expired".to_owned(), ended("access grant expired"))
-            }
-            Outcome::Stopped(SessionStop::Grant(GrantEnd::Revoked { by })) => (
-                format!("grant revoked by {by}"),
-                ended("access grant revoked"),
-            ),
-            // Killed by an administrator ("ended by dana: …") or by the control plane (a lost
-            // masking exemption): the client is told which.
-            Outcome::Stopped(SessionStop::Killed(why)) => (
-                format!("killed: {why}"),
-                ended(&format!("session ended ({why})")),
+            Outcome::Stopped(stop) => (
+                stop.reason(),
+                Some(Fatal::new(SqlState::ADMIN_SHUTDOWN, stop.client_message())),
             ),
             Outcome::Client(Ok(PumpEnd::Stopped)) => ("client terminated".to_owned(), None),
             Outcome::Client(Ok(PumpEnd::Eof)) => ("client disconnected".to_owned(), None),

@@ -183,98 +183,107 @@ impl StatementLog {
     ) -> Option<(StatementRefusal, Arc<str>)> {
         let body = codec::body(msg);
         match tag {
-            backend::COMMAND_COMPLETE
-            | backend::EMPTY_QUERY_RESPONSE
-            | backend::PORTAL_SUSPENDED => {
-                let rows = match tag {
-                    backend::COMMAND_COMPLETE => {
-                        CommandComplete::decode(body).ok().and_then(|c| c.rows())
-                    }
-                    _ => None,
-                };
-                match self.pending.front_mut() {
-                    Some(Pending::Simple { rows: total, .. }) => {
-                        if let Some(n) = rows {
-                            *total = Some(total.unwrap_or(0) + n);
-                        }
-                    }
-                    Some(Pending::Execute { .. }) => {
-                        if let Some(Pending::Execute { text, started }) = self.pending.pop_front() {
-                            done(Finished {
-                                text,
-                                duration: started.elapsed(),
-                                rows,
-                                sqlstate: None,
-                            });
-                        }
-                    }
-                    _ => {}
+            backend::COMMAND_COMPLETE => {
+                let rows = CommandComplete::decode(body).ok().and_then(|c| c.rows());
+                self.result_ended(rows, &mut done);
+            }
+            backend::EMPTY_QUERY_RESPONSE | backend::PORTAL_SUSPENDED => {
+                self.result_ended(None, &mut done)
+            }
+            backend::ERROR_RESPONSE => self.error(ErrorFields(body).sqlstate(), &mut done),
+            backend::READY_FOR_QUERY => return self.ready(&mut done),
+            _ => {}
+        }
+        None
+    }
+
+    /// CommandComplete, EmptyQueryResponse or PortalSuspended: a simple Query adds up its
+    /// rows; an Execute is done.
+    fn result_ended(&mut self, rows: Option<u64>, done: &mut impl FnMut(Finished)) {
+        match self.pending.front_mut() {
+            Some(Pending::Simple { rows: total, .. }) => {
+                if let Some(n) = rows {
+                    *total = Some(total.unwrap_or(0) + n);
                 }
             }
-            backend::ERROR_RESPONSE => {
-                let sqlstate = ErrorFields(body).sqlstate();
-                match self.pending.front_mut() {
-                    Some(Pending::Simple { sqlstate: s, .. }) => {
-                        s.get_or_insert(sqlstate.unwrap_or(SqlState::INTERNAL_ERROR));
-                    }
-                    Some(Pending::Execute { .. }) => {
-                        if let Some(Pending::Execute { text, started }) = self.pending.pop_front() {
-                            done(Finished {
-                                text,
-                                duration: started.elapsed(),
-                                rows: None,
-                                sqlstate,
-                            });
-                        }
-                        self.skipping = true;
-                    }
-                    // An error at Parse or Bind: the batch's statements are skipped.
-                    _ => self.skipping = true,
-                }
-                if self.skipping {
-                    while matches!(self.pending.front(), Some(Pending::Execute { .. })) {
-                        self.pending.pop_front();
-                    }
-                }
-            }
-            backend::READY_FOR_QUERY => {
-                self.skipping = false;
-                while let Some(p) = self.pending.pop_front() {
-                    match p {
-                        Pending::Refused {
-                            text,
-                            started,
-                            refusal,
-                        } => {
-                            done(Finished {
-                                text: text.clone(),
-                                duration: started.elapsed(),
-                                rows: None,
-                                sqlstate: Some(refusal.sqlstate),
-                            });
-                            return Some((refusal, text));
-                        }
-                        Pending::Simple {
-                            text,
-                            started,
-                            rows,
-                            sqlstate,
-                        } => {
-                            done(Finished {
-                                text,
-                                duration: started.elapsed(),
-                                rows,
-                                sqlstate,
-                            });
-                            break;
-                        }
-                        Pending::Sync => break,
-                        // An Execute still open at ReadyForQuery was never answered.
-                        Pending::Execute { .. } => {}
-                    }
+            Some(Pending::Execute { .. }) => {
+                if let Some(Pending::Execute { text, started }) = self.pending.pop_front() {
+                    done(Finished {
+                        text,
+                        duration: started.elapsed(),
+                        rows,
+                        sqlstate: None,
+                    });
                 }
             }
             _ => {}
+        }
+    }
+
+    /// ErrorResponse: a simple Query keeps its first SQLSTATE; an Execute is done with it, and
+    /// the server skips the rest of the extended-protocol batch.
+    fn error(&mut self, sqlstate: Option<SqlState>, done: &mut impl FnMut(Finished)) {
+        match self.pending.front_mut() {
+            Some(Pending::Simple { sqlstate: s, .. }) => {
+                s.get_or_insert(sqlstate.unwrap_or(SqlState::INTERNAL_ERROR));
+            }
+            Some(Pending::Execute { .. }) => {
+                if let Some(Pending::Execute { text, started }) = self.pending.pop_front() {
+                    done(Finished {
+                        text,
+                        duration: started.elapsed(),
+                        rows: None,
+                        sqlstate,
+                    });
+                }
+                self.skipping = true;
+            }
+            // An error at Parse or Bind: the batch's statements are skipped.
+            _ => self.skipping = true,
+        }
+        if self.skipping {
+            while matches!(self.pending.front(), Some(Pending::Execute { .. })) {
+                self.pending.pop_front();
+            }
+        }
+    }
+
+    /// ReadyForQuery: ends a simple Query or a Sync, and delivers a refusal owed before it.
+    fn ready(&mut self, done: &mut impl FnMut(Finished)) -> Option<(StatementRefusal, Arc<str>)> {
+        self.skipping = false;
+        while let Some(p) = self.pending.pop_front() {
+            match p {
+                Pending::Refused {
+                    text,
+                    started,
+                    refusal,
+                } => {
+                    done(Finished {
+                        text: text.clone(),
+                        duration: started.elapsed(),
+                        rows: None,
+                        sqlstate: Some(refusal.sqlstate),
+                    });
+                    return Some((refusal, text));
+                }
+                Pending::Simple {
+                    text,
+                    started,
+                    rows,
+                    sqlstate,
+                } => {
+                    done(Finished {
+                        text,
+                        duration: started.elapsed(),
+                        rows,
+                        sqlstate,
+                    });
+                    break;
+                }
+                Pending::Sync => break,
+                // An Execute still open at ReadyForQuery was never answered.
+                Pending::Execute { .. } => {}
+            }
         }
         None
     }
@@ -283,6 +292,7 @@ impl StatementLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jitgate_control::audit::kind;
 
     fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
         let mut m = vec![tag];
@@ -370,7 +380,7 @@ mod tests {
         let refusal = StatementRefusal {
             sqlstate: SqlState::INSUFFICIENT_PRIVILEGE,
             message: "no".into(),
-            kind: "masking.refused",
+            kind: kind::MASKING_REFUSED,
         };
         log.refused(b"select ssn from customers", refusal.clone());
         let mut done = Vec::new();

@@ -43,7 +43,7 @@ impl Drop for PlanAudit {
         };
         let outcome = code.map_or("CANCELLED", grpc::code_name);
         let event = self.live.event(
-            "statement",
+            jitgate_control::audit::kind::STATEMENT,
             json!({
                 "text": self.summary,
                 "protocol": "spark-connect",

@@ -482,7 +482,7 @@ async fn read_request(method: &str, body: Incoming) -> Result<Bytes, Status> {
 
 fn refused(live: &Live, rpc: &str, summary: &str, status: &Status) {
     live.control.audit(live.event(
-        jitgate_control::MASKING_REFUSED,
+        jitgate_control::audit::kind::MASKING_REFUSED,
         json!({"text": summary, "rpc": rpc, "reason": status.message, "protocol": "spark-connect"}),
     ));
 }

@@ -9,11 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use http::HeaderMap;
 use jitgate_control::audit::AuditEvent;
-use jitgate_control::model::GrantEnd;
-use jitgate_control::scram::ScramVerifier;
-use jitgate_control::{Admission, ControlPlane, SessionStop, LOGIN_FAILED};
+use jitgate_control::{Admission, ControlPlane, LoginContext, Proof, Protocol};
 use jitgate_masking::SubjectView;
-use serde_json::json;
 use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 
@@ -158,46 +155,37 @@ impl Conn {
         }
         // LOGIN.SECRET: secrets are letters and digits, so the last '.' splits them.
         let (login, secret) = token.rsplit_once('.').unwrap_or((token, ""));
-        let credential = front.control.find_credential(login).map_err(|e| {
-            tracing::error!("looking up credential: {e}");
-            Status::new(Code::Unavailable, "jitgate cannot read its store")
-        })?;
-        let verifier = credential
-            .as_ref()
-            .map(|c| c.verifier.clone())
-            .unwrap_or_else(|| ScramVerifier::unmatchable(login));
-        let secret_owned = secret.to_owned();
+        let attempt = front
+            .control
+            .begin_login(LoginContext {
+                login,
+                resource: &front.name,
+                peer: self.peer,
+                protocol: Protocol::SparkConnect,
+            })
+            .map_err(|e| {
+                tracing::error!("looking up credential: {e}");
+                Status::new(Code::Unavailable, "jitgate cannot read its store")
+            })?;
+        let secret = secret.to_owned();
         // A key derivation of thousands of rounds: off the threads that relay traffic.
-        let matches = !secret.is_empty()
-            && tokio::task::spawn_blocking(move || verifier.verify_password(&secret_owned))
-                .await
-                .unwrap_or(false);
-        let audit_failure = |reason: &str| {
-            front.control.audit(
-                AuditEvent::new(
-                    LOGIN_FAILED,
-                    json!({"login": login, "client_addr": self.peer.to_string(), "reason": reason, "protocol": "spark-connect"}),
-                )
-                .resource(&front.name),
-            );
+        let (attempt, matches) = tokio::task::spawn_blocking(move || {
+            let matches = attempt.check_password(&secret);
+            (attempt, matches)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!("checking a credential: {e}");
+            Status::new(Code::Unavailable, "jitgate could not check the credential")
+        })?;
+        let proof = if matches {
+            Proof::Verified
+        } else {
+            Proof::Failed
         };
-        let credential = match (matches, credential) {
-            (true, Some(c)) => c,
-            _ => {
-                audit_failure("wrong credential");
-                return Err(unauthenticated(format!(
-                    "credential \"{login}\" is not valid: use the token `jitgate connect {} --uri` prints",
-                    front.name
-                )));
-            }
-        };
-        let admission = match front.control.admit(&credential, &front.name) {
-            Ok(a) => a,
-            Err(refusal) => {
-                audit_failure(&refusal.to_string());
-                return Err(unauthenticated(refusal.client_message(login, &front.name)));
-            }
-        };
+        let admission = attempt
+            .finish(proof)
+            .map_err(|refused| unauthenticated(refused.client_message()))?;
         let policy = self.policy_for(&admission);
         let mut session = front
             .control
@@ -223,12 +211,7 @@ impl Conn {
         tokio::spawn(async move {
             let reason = tokio::select! {
                 stop = session.stopped() => {
-                    let (message, reason) = match &stop {
-                        SessionStop::Grant(GrantEnd::Expired) => ("access grant expired".to_string(), "grant expired".to_string()),
-                        SessionStop::Grant(GrantEnd::Revoked { .. }) => ("access grant revoked".to_string(), "grant revoked".to_string()),
-                        SessionStop::Killed(why) => (format!("session terminated: {why}"), format!("killed: {why}")),
-                    };
-                    stop_tx.send_replace(Some(Status::new(Code::PermissionDenied, message)));
+                    stop_tx.send_replace(Some(Status::new(Code::PermissionDenied, stop.client_message())));
                     // In-flight streams end now; the upstream is told to stop their work too.
                     let sessions: Vec<SparkSession> = watched
                         .sessions
@@ -236,7 +219,7 @@ impl Conn {
                         .map(|s| s.iter().cloned().collect())
                         .unwrap_or_default();
                     upstream.release(sessions).await;
-                    reason
+                    stop.reason()
                 }
                 _ = async { closed.wait_for(|c| *c).await.map(|_| ()) } => "client disconnected".to_string(),
             };

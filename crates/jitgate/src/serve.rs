@@ -22,7 +22,7 @@ pub fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let control = crate::admin::open_control(config)?;
-    control
+    let recovered = control
         .recover()
         .context("enforcing grants that ended while jitgate was down")?;
     // One thread by default: on a small machine, handing messages between threads costs more
@@ -42,6 +42,12 @@ pub fn run(
             jitgate_pg::guard::SessionChecks::new(control.clone(), config.masking.clone()),
         );
         let front = PgFront::bind(config, control.clone(), Some(checks)).await?;
+        // What sessions of a dead process left running upstream is cancelled beside the start.
+        tokio::spawn(jitgate_pg::orphans::cancel_orphaned(
+            config,
+            control.clone(),
+            recovered.upstream_cancels,
+        ));
         for (name, addr) in front.local_addrs() {
             tracing::info!(resource = %name, "listening for PostgreSQL clients on {addr}");
         }

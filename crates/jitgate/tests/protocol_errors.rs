@@ -288,7 +288,9 @@ async fn the_upstreams_refusal_reason_reaches_the_client() {
         .psql("app", "alter role svc connection limit 1")
         .unwrap();
     let first = env.connect(&grant.uri).await.expect("the one connection");
-    let e = env.connect(&grant.uri).await.err().expect("no second slot");
+    let Err(e) = env.connect(&grant.uri).await else {
+        panic!("a second connection with the upstream full");
+    };
     assert_eq!(common::sqlstate(&e).as_deref(), Some("53300"), "{e}");
     let message = common::message(&e);
     assert!(message.contains("too many connections"), "{message}");
@@ -334,7 +336,9 @@ tls = "disable"
     )
     .expect("starting jitgate");
     let grant = gateway.grant("alice", "app", "5m").unwrap();
-    let e = env.connect(&grant.uri).await.err().expect("no upstream");
+    let Err(e) = env.connect(&grant.uri).await else {
+        panic!("a connection without an upstream");
+    };
     assert_eq!(common::sqlstate(&e).as_deref(), Some("08006"), "{e}");
     let message = common::message(&e);
     assert!(message.contains("refused the connection"), "{message}");

@@ -10,6 +10,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 use axum::Extension;
+use jitgate_control::audit::kind;
 use jitgate_control::audit::AuditEvent;
 use jitgate_control::model::rfc3339;
 use jitgate_control::{ControlPlane, Login};
@@ -35,7 +36,7 @@ pub async fn login(
     if body.user.chars().count() > limits::MAX_USER || body.password.len() > limits::MAX_PASSWORD {
         let login: String = body.user.chars().take(limits::MAX_USER).collect();
         state.control.audit(AuditEvent::new(
-            "login.failed",
+            kind::LOGIN_FAILED,
             json!({"login": login, "client_addr": peer, "via": "api", "reason": "over-long"}),
         ));
         return Err(ApiError::invalid_input(format!(

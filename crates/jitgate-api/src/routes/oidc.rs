@@ -12,6 +12,7 @@ use crate::ApiState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Extension;
+use jitgate_control::audit::kind;
 use jitgate_control::audit::AuditEvent;
 use jitgate_control::{ControlPlane, Login};
 use serde::Deserialize;
@@ -164,7 +165,7 @@ fn refused(control: &ControlPlane, provider: &str, peer: &str, refusal: Refusal)
     match refusal {
         Refusal::Token(why) => {
             control.audit(AuditEvent::new(
-                "login.failed",
+                kind::LOGIN_FAILED,
                 json!({"client_addr": peer, "via": format!("oidc:{provider}"), "reason": why}),
             ));
             ApiError::unauthenticated(format!("token refused: {why}"))

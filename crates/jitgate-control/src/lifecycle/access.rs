@@ -3,7 +3,7 @@
 
 use super::checks;
 use super::{LifecycleError, LIST_LIMIT};
-use crate::audit::AuditEvent;
+use crate::audit::{kind, AuditEvent};
 use crate::control::ControlPlane;
 use crate::identity::Subject;
 use crate::model::{Credential, Grant, GrantEnd, IssuedCredential, SessionRecord};
@@ -18,7 +18,7 @@ impl ControlPlane {
         if !self.policy().oversees(actor, &grant.resource) {
             return self.end_own_grant(actor, grant_id);
         }
-        self.end_live_grant(grant, &actor.name, "grant.revoked")
+        self.end_live_grant(grant, &actor.name, kind::GRANT_REVOKED)
     }
 
     /// The holder gives up their grant early; its live sessions are cut at once.
@@ -30,7 +30,7 @@ impl ControlPlane {
                 grant.subject
             )));
         }
-        self.end_live_grant(grant, &holder.name, "grant.ended")
+        self.end_live_grant(grant, &holder.name, kind::GRANT_ENDED)
     }
 
     fn end_live_grant(&self, grant: Grant, by: &str, kind: &str) -> Result<Grant, LifecycleError> {
@@ -155,7 +155,7 @@ impl ControlPlane {
         }
         self.audit(
             AuditEvent::new(
-                "credential.deleted",
+                kind::CREDENTIAL_DELETED,
                 json!({"credential_id": credential.id, "login": credential.login, "by": actor.name}),
             )
             .subject(&credential.subject)
@@ -173,7 +173,7 @@ impl ControlPlane {
             .store()
             .prune_credentials(subject.as_deref(), self.now())?;
         let mut event = AuditEvent::new(
-            "credentials.pruned",
+            kind::CREDENTIALS_PRUNED,
             json!({"count": pruned, "by": actor.name, "scope": if subject.is_some() { "own" } else { "all" }}),
         );
         if let Some(s) = &subject {
@@ -244,7 +244,7 @@ impl ControlPlane {
         }
         self.audit(
             AuditEvent::new(
-                "session.killed",
+                kind::SESSION_KILLED,
                 json!({"by": actor.name, "reason": reason}),
             )
             .subject(&session.subject)

@@ -6,7 +6,7 @@
 //! subject it is handed and decides what the groups mean.
 
 use super::{checks, LifecycleError, Login};
-use crate::audit::AuditEvent;
+use crate::audit::{kind, AuditEvent};
 use crate::control::ControlPlane;
 use crate::identity::Subject;
 use crate::model::{ExternalSubject, Grant, GrantEnd, Millis};
@@ -52,7 +52,7 @@ impl ControlPlane {
         let (token, expires_at) = self.issue_token_until(subject, expires_at)?;
         self.audit(
             AuditEvent::new(
-                "login.oidc",
+                kind::LOGIN_OIDC,
                 json!({"provider": provider, "groups": subject.groups,
                        "removed_groups": change.removed, "expires_at": expires_at}),
             )
@@ -107,30 +107,11 @@ impl ControlPlane {
             return Ok(change);
         }
         if !change.removed.is_empty() {
-            // Tokens keep their login-time groups; one with the lost group must not keep
-            // approving or overseeing until it expires.
-            change.revoked_tokens = self.store().revoke_subject_tokens(&subject.name, now)?;
-            let by = format!("oidc:{provider} (group removed)");
-            for grant in self.live_grants(&subject.name)? {
-                if self.still_justified(&grant, &groups) {
-                    continue;
-                }
-                let end = GrantEnd::Revoked { by: by.clone() };
-                if self.end_grant_as(&grant.id, end, "grant.revoked")? {
-                    change.ended_grants.push(grant.id);
-                }
-            }
-            let exemption_lost = change
-                .removed
-                .iter()
-                .any(|g| self.policy().exemption_groups.contains(g));
-            if exemption_lost {
-                change.cut_sessions = self.cut_sessions(&subject.name, "masking exemption lost");
-            }
+            self.enforce_lost_groups(provider, &subject.name, &groups, &mut change, now)?;
         }
         self.audit(
             AuditEvent::new(
-                "subject.groups_changed",
+                kind::SUBJECT_GROUPS_CHANGED,
                 json!({"provider": provider, "removed": change.removed, "added": change.added,
                        "ended_grants": change.ended_grants, "cut_sessions": change.cut_sessions,
                        "revoked_tokens": change.revoked_tokens}),
@@ -138,6 +119,35 @@ impl ControlPlane {
             .subject(&subject.name),
         );
         Ok(change)
+    }
+
+    /// What losing groups takes away: tokens (they keep their login-time groups), grants the
+    /// remaining groups no longer justify, and sessions that lose a masking exemption.
+    fn enforce_lost_groups(
+        &self,
+        provider: &str,
+        name: &str,
+        groups: &[String],
+        change: &mut GroupChange,
+        now: Millis,
+    ) -> Result<(), LifecycleError> {
+        // One with the lost group must not keep approving or overseeing until it expires.
+        change.revoked_tokens = self.store().revoke_subject_tokens(name, now)?;
+        let by = format!("oidc:{provider} (group removed)");
+        for grant in self.live_grants(name)? {
+            if self.still_justified(&grant, groups) {
+                continue;
+            }
+            let end = GrantEnd::Revoked { by: by.clone() };
+            if self.end_grant_as(&grant.id, end, kind::GRANT_REVOKED)? {
+                change.ended_grants.push(grant.id);
+            }
+        }
+        let exemptions = &self.policy().exemption_groups;
+        if change.removed.iter().any(|g| exemptions.contains(g)) {
+            change.cut_sessions = self.cut_sessions(name, "masking exemption lost");
+        }
+        Ok(())
     }
 
     /// A name from `provider` must not be a local user's (whoever controls an IdP account
@@ -208,7 +218,7 @@ impl ControlPlane {
     fn audit_external_refused(&self, provider: &str, name: &str, reason: &str) {
         let login: String = name.chars().take(128).collect();
         self.audit(AuditEvent::new(
-            "login.failed",
+            kind::LOGIN_FAILED,
             json!({"login": login, "via": format!("oidc:{provider}"), "reason": reason}),
         ));
     }

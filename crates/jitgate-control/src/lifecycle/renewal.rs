@@ -9,7 +9,7 @@
 use super::external::GroupChange;
 use super::tokens::token_hash;
 use super::LifecycleError;
-use crate::audit::AuditEvent;
+use crate::audit::{kind, AuditEvent};
 use crate::control::ControlPlane;
 use crate::identity::Subject;
 use crate::model::ExternalRenewal;
@@ -94,7 +94,7 @@ impl ControlPlane {
         self.store().set_external_renewal(subject, None, None)?;
         self.audit(
             AuditEvent::new(
-                "subject.disowned",
+                kind::SUBJECT_DISOWNED,
                 json!({"provider": provider, "reason": why}),
             )
             .subject(subject),

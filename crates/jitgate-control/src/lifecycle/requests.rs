@@ -2,7 +2,7 @@
 
 use super::checks::{self, human};
 use super::{LifecycleError, LIST_LIMIT};
-use crate::audit::AuditEvent;
+use crate::audit::{kind, AuditEvent};
 use crate::control::ControlPlane;
 use crate::identity::Subject;
 use crate::model::{new_id, Approval, Decision, Grant, Millis, Request, RequestState};
@@ -30,6 +30,54 @@ impl ControlPlane {
         checks::name("resource", resource)?;
         checks::duration(duration)?;
         checks::text("reason", reason, true)?;
+        let rule = self.rule_for_request(subject, resource, duration)?;
+        let now = self.now();
+        check_window(rule, resource, now)?;
+        let auto = rule.approvals == 0 || subject.in_any(&rule.auto_approve_groups);
+        let expires_at = now.saturating_add(self.policy().pending_ttl.as_millis() as Millis);
+        let mut request = Request {
+            id: new_id("r"),
+            subject: subject.name.clone(),
+            subject_groups: subject.groups.clone(),
+            resource: resource.to_owned(),
+            duration_ms: duration.as_millis() as Millis,
+            reason: reason.to_owned(),
+            state: RequestState::Pending,
+            created_at: now,
+            decided_at: None,
+            decided_by: None,
+            expires_at,
+            approvals_required: rule.approvals,
+            read_only: rule.read_only,
+            grant_id: None,
+            approvals: Vec::new(),
+        };
+        let grant = if auto {
+            Some(approve_by_policy(&mut request, rule, now)?)
+        } else {
+            None
+        };
+        self.store().insert_request(&request, grant.as_ref())?;
+        self.audit(request_event(kind::REQUEST_CREATED, &request).merge(json!({
+            "duration_ms": request.duration_ms,
+            "reason": request.reason,
+            "approvals_required": request.approvals_required,
+            "read_only": request.read_only,
+            "auto_approved": auto,
+        })));
+        if let Some(grant) = &grant {
+            self.audit_approved(&request, grant, POLICY);
+        }
+        Ok(request)
+    }
+
+    /// The access rule that decides a request of `subject` for `resource` for `duration`.
+    fn rule_for_request(
+        &self,
+        subject: &Subject,
+        resource: &str,
+        duration: Duration,
+    ) -> Result<&AccessRule, LifecycleError> {
         let policy = self.policy();
         if !policy.has_resource(resource) {
             return Err(LifecycleError::NotFound(format!("no resource {resource}")));
@@ -46,48 +94,7 @@ impl ControlPlane {
                 max: human(rule.max_duration),
             });
         }
-        let now = self.now();
-        check_window(rule, resource, now)?;
-        let auto = rule.approvals == 0 || subject.in_any(&rule.auto_approve_groups);
-        let mut request = Request {
-            id: new_id("r"),
-            subject: subject.name.clone(),
-            subject_groups: subject.groups.clone(),
-            resource: resource.to_owned(),
-            duration_ms: duration.as_millis() as Millis,
-            reason: reason.to_owned(),
-            state: RequestState::Pending,
-            created_at: now,
-            decided_at: None,
-            decided_by: None,
-            expires_at: now.saturating_add(policy.pending_ttl.as_millis() as Millis),
-            approvals_required: rule.approvals,
-            read_only: rule.read_only,
-            grant_id: None,
-            approvals: Vec::new(),
-        };
-        let grant = if auto {
-            let grant = grant_for(&request, rule, now, POLICY)?;
-            request.state = RequestState::Approved;
-            request.decided_at = Some(now);
-            request.decided_by = Some(POLICY.to_owned());
-            request.grant_id = Some(grant.id.clone());
-            Some(grant)
-        } else {
-            None
-        };
-        self.store().insert_request(&request, grant.as_ref())?;
-        self.audit(request_event("request.created", &request).merge(json!({
-            "duration_ms": request.duration_ms,
-            "reason": request.reason,
-            "approvals_required": request.approvals_required,
-            "read_only": request.read_only,
-            "auto_approved": auto,
-        })));
-        if let Some(grant) = &grant {
-            self.audit_approved(&request, grant, POLICY);
-        }
-        Ok(request)
+        Ok(rule)
     }
 
     /// One approver's yes. The approver must be allowed by the request's rule (or be an admin)
@@ -129,7 +136,7 @@ impl ControlPlane {
         };
         let outcome = self.store().approve_request(&vote, needed, &grant)?;
         let after = settled(outcome, request_id)?;
-        self.audit(request_event("approval.added", &after).merge(json!({
+        self.audit(request_event(kind::APPROVAL_ADDED, &after).merge(json!({
             "by": approver.name,
             "comment": comment,
             "approvals": after.approval_count(),
@@ -160,7 +167,7 @@ impl ControlPlane {
         };
         let after = settled(self.store().deny_request(&vote)?, request_id)?;
         self.audit(
-            request_event("request.denied", &after)
+            request_event(kind::REQUEST_DENIED, &after)
                 .merge(json!({"by": approver.name, "comment": comment})),
         );
         Ok(after)
@@ -180,7 +187,9 @@ impl ControlPlane {
             .store()
             .cancel_request(request_id, &requester.name, self.now())?;
         let after = settled(outcome, request_id)?;
-        self.audit(request_event("request.cancelled", &after).merge(json!({"by": requester.name})));
+        self.audit(
+            request_event(kind::REQUEST_CANCELLED, &after).merge(json!({"by": requester.name})),
+        );
         Ok(after)
     }
 
@@ -193,7 +202,7 @@ impl ControlPlane {
     pub(crate) fn expire_requests_due(&self, now: Millis) -> Result<usize, StoreError> {
         let expired = self.store().expire_requests(now)?;
         for request in &expired {
-            self.audit(request_event("request.expired", request));
+            self.audit(request_event(kind::REQUEST_EXPIRED, request));
         }
         Ok(expired.len())
     }
@@ -329,7 +338,7 @@ impl ControlPlane {
 
     fn audit_approved(&self, request: &Request, grant: &Grant, by: &str) {
         self.audit(
-            request_event("request.approved", request)
+            request_event(kind::REQUEST_APPROVED, request)
                 .merge(json!({"by": by, "grant_id": grant.id}))
                 .grant(&grant.id),
         );
@@ -348,6 +357,20 @@ fn settled(outcome: Transition, request_id: &str) -> Result<Request, LifecycleEr
         }),
         Transition::AlreadyVoted => Err(LifecycleError::AlreadyVoted(request_id.to_owned())),
     }
+}
+
+/// Approves a new request by its rule alone (no vote needed): its grant.
+fn approve_by_policy(
+    request: &mut Request,
+    rule: &AccessRule,
+    now: Millis,
+) -> Result<Grant, LifecycleError> {
+    let grant = grant_for(request, rule, now, POLICY)?;
+    request.state = RequestState::Approved;
+    request.decided_at = Some(now);
+    request.decided_by = Some(POLICY.to_owned());
+    request.grant_id = Some(grant.id.clone());
+    Ok(grant)
 }
 
 fn check_window(rule: &AccessRule, resource: &str, now: Millis) -> Result<(), LifecycleError> {

@@ -3,9 +3,9 @@
 use super::tests::{alice, bob, dana, fixture, fixture_with, oscar, root, rule, MIN, NOON};
 use super::LifecycleError;
 use crate::audit::ChainBreak;
-use crate::control::{Admission, AuditCheckError, SessionStop};
 use crate::model::RequestState;
 use crate::store::SqliteStore;
+use crate::{Admission, AuditCheckError, SessionStop};
 use std::sync::Arc;
 use std::time::Duration;
 

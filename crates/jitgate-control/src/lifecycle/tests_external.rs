@@ -1,9 +1,9 @@
 //! Subjects from an OpenID Connect provider: login, lookup, and what losing a group ends.
 
 use super::tests::{fixture, rule, MIN, NOON};
-use crate::control::{Admission, SessionStop};
 use crate::identity::Subject;
 use crate::model::{GrantEnd, Millis};
+use crate::{Admission, SessionStop};
 use std::time::Duration;
 
 const TTL: Duration = Duration::from_secs(15 * 60);

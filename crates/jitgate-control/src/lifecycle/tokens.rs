@@ -3,7 +3,7 @@
 
 use super::checks;
 use super::LifecycleError;
-use crate::audit::AuditEvent;
+use crate::audit::{kind, AuditEvent};
 use crate::control::ControlPlane;
 use crate::identity::{IdentityError, Subject};
 use crate::model::{ApiToken, Millis};
@@ -70,7 +70,7 @@ impl ControlPlane {
         // A name of any length or content may arrive here; keep the audit row small.
         let login: String = user.chars().take(128).collect();
         self.audit(AuditEvent::new(
-            "login.failed",
+            kind::LOGIN_FAILED,
             json!({"login": login, "client_addr": client_addr, "via": "api", "reason": reason}),
         ));
     }
@@ -106,7 +106,7 @@ impl ControlPlane {
             revoked_at: None,
         })?;
         self.audit(
-            AuditEvent::new("token.issued", json!({"expires_at": expires_at}))
+            AuditEvent::new(kind::TOKEN_ISSUED, json!({"expires_at": expires_at}))
                 .subject(&subject.name),
         );
         Ok((token, expires_at))
@@ -142,7 +142,7 @@ impl ControlPlane {
         };
         let revoked = self.store().revoke_token(&hash, self.now())?;
         if revoked {
-            self.audit(AuditEvent::new("token.revoked", json!({})).subject(&stored.subject));
+            self.audit(AuditEvent::new(kind::TOKEN_REVOKED, json!({})).subject(&stored.subject));
         }
         Ok(revoked)
     }

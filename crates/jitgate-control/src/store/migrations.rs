@@ -110,4 +110,7 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX external_subjects_renewal ON external_subjects(renewal_hash)
         WHERE renewal_hash IS NOT NULL;",
+    // 4: what cancels a session's upstream work (a PostgreSQL backend key, as JSON), for the
+    // next start to cancel what a dead process left running.
+    "ALTER TABLE sessions ADD COLUMN upstream_cancel TEXT;",
 ];

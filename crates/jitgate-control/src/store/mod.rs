@@ -7,17 +7,13 @@
 
 mod migrations;
 mod sqlite;
-mod sqlite_lifecycle;
-#[cfg(test)]
-mod sqlite_lifecycle_tests;
-mod sqlite_subjects;
 
 pub use sqlite::SqliteStore;
 
 use crate::audit::{AuditEvent, ChainedEvent};
 use crate::model::{
     ApiToken, Approval, Credential, ExternalRenewal, ExternalSubject, Grant, GrantEnd, Millis,
-    Request, RequestState, SessionEnd, SessionRecord,
+    OrphanedSession, Request, RequestState, SessionEnd, SessionRecord, UpstreamCancel,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -123,10 +119,19 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the credentials (of `subject`, or everyone's) no longer usable at `now`.
     fn prune_credentials(&self, subject: Option<&str>, now: Millis) -> StoreResult<usize>;
 
+    /// Records a session's start (a session whose row exists already is left as it is).
     fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
     fn end_session(&self, id: &str, end: &SessionEnd) -> StoreResult<()>;
-    /// Marks sessions left open by a previous run as ended; returns how many.
-    fn end_orphaned_sessions(&self, at: Millis, reason: &str) -> StoreResult<usize>;
+    /// Keeps, in the session's row, what cancels its upstream work; writes the row first if
+    /// its start is not recorded yet.
+    fn record_upstream_cancel(
+        &self,
+        session: &SessionRecord,
+        cancel: &UpstreamCancel,
+    ) -> StoreResult<()>;
+    /// Marks sessions left open by a previous run as ended, atomically; returns them, with what
+    /// cancels their upstream work.
+    fn end_orphaned_sessions(&self, at: Millis, reason: &str) -> StoreResult<Vec<OrphanedSession>>;
     fn sessions(&self, open_only: bool) -> StoreResult<Vec<SessionRecord>>;
     fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
     fn find_sessions(&self, query: &SessionQuery) -> StoreResult<Vec<SessionRecord>>;

@@ -8,6 +8,7 @@ use crate::codec::{self, backend, ProtocolError};
 use crate::relay::Flow;
 use crate::statements::{StatementLog, StatementRefusal};
 use bytes::{BufMut, BytesMut};
+use jitgate_control::audit::kind;
 use jitgate_sqlstate::SqlState;
 
 /// The client side of a guarded session: rewrites Query and Parse messages, and after a refused
@@ -170,7 +171,7 @@ fn refusal(sqlstate: SqlState, message: String) -> StatementRefusal {
     StatementRefusal {
         sqlstate,
         message,
-        kind: "statement.refused",
+        kind: kind::STATEMENT_REFUSED,
     }
 }
 
@@ -223,7 +224,7 @@ mod tests {
                 Verdict::Refuse(StatementRefusal {
                     sqlstate: SqlState::INSUFFICIENT_PRIVILEGE,
                     message: "no".into(),
-                    kind: "masking.refused",
+                    kind: kind::MASKING_REFUSED,
                 })
             } else if sql.contains("shout") {
                 Verdict::Rewrite(sql.to_uppercase())

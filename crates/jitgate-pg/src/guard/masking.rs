@@ -5,6 +5,7 @@
 use super::read_only::ReadOnly;
 use super::{Protocol, StatementPolicy, Verdict};
 use crate::statements::StatementRefusal;
+use jitgate_control::audit::kind;
 use jitgate_masking::{MaskedView, PgTypeInfo};
 use jitgate_pg_sql::{
     Catalog, ColumnMasks, MaskSql, ProtectedColumn, RewriteCache, SearchPath, SearchPathChange,
@@ -110,7 +111,7 @@ impl StatementPolicy for MaskedStatements {
             Err(refusal) => Verdict::Refuse(StatementRefusal {
                 sqlstate: refusal.sqlstate,
                 message: format!("jitgate: {}", refusal.message),
-                kind: "masking.refused",
+                kind: kind::MASKING_REFUSED,
             }),
         }
     }

@@ -7,6 +7,7 @@ use super::read_only::ReadOnly;
 use super::stream_filter::StreamFilter;
 use super::{GuardFuture, GuardProvider, SessionContext, SessionGuard, StatementRefusal};
 use crate::catalog::CatalogCache;
+use jitgate_control::audit::kind;
 use jitgate_control::ControlPlane;
 use jitgate_masking::{MaskingPolicy, SubjectView};
 use jitgate_pg_sql::{RewriteCache, SearchPath};
@@ -68,7 +69,7 @@ impl GuardProvider for SessionChecks {
                 .map_err(|e| StatementRefusal {
                     sqlstate: SqlState::SYSTEM_ERROR,
                     message: format!("jitgate cannot check this session's statements: {e}"),
-                    kind: "masking.unavailable",
+                    kind: kind::MASKING_UNAVAILABLE,
                 })?;
             let read_only = read_only.then(|| ReadOnly {
                 catalog: catalog.clone(),

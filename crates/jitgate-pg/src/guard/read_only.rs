@@ -3,6 +3,7 @@
 
 use super::{Protocol, StatementPolicy, Verdict};
 use crate::statements::StatementRefusal;
+use jitgate_control::audit::kind;
 use jitgate_pg_sql::{classify_with_catalog, Catalog};
 use jitgate_sqlstate::SqlState;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ fn refusal(sqlstate: SqlState, message: String) -> StatementRefusal {
     StatementRefusal {
         sqlstate,
         message,
-        kind: "read_only.refused",
+        kind: kind::READ_ONLY_REFUSED,
     }
 }
 

@@ -1,8 +1,9 @@
-//! The SQLite store's subjects known from OpenID Connect providers, and what renews them.
+//! The `external_subjects` table: subjects known from OpenID Connect providers, and what
+//! renews them.
 
-use super::sqlite_lifecycle::{groups_from, groups_json};
-use super::StoreResult;
+use super::rows::{groups_from, groups_json};
 use crate::model::{ExternalRenewal, ExternalSubject, Millis};
+use crate::store::StoreResult;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 pub(super) fn get(conn: &Connection, name: &str) -> StoreResult<Option<ExternalSubject>> {

@@ -1,7 +1,8 @@
 //! Alert thresholds: statement duration, sliding-window counts fired once per window, sessions
 //! near their grant's end, and alerts reaching the audit trail.
 
-use crate::alerts::{EventAlerts, SessionAlerts, LOGIN_FAILED, MASKING_REFUSED};
+use crate::alerts::{EventAlerts, SessionAlerts};
+use crate::audit::kind::{LOGIN_FAILED, MASKING_REFUSED};
 use crate::audit::AuditEvent;
 use crate::control::ControlPlane;
 use crate::model::{Millis, SessionRecord};

@@ -1,0 +1,444 @@
+//! Admission: whether a client presenting a jitgate credential may start a session on a
+//! resource now. One home for every protocol front, so that a new front is mostly its protocol.
+//!
+//! A front names the login ([`ControlPlane::begin_login`]), proves the secret its own way
+//! against the [`LoginAttempt`]'s verifier (a SCRAM exchange, or [`LoginAttempt::check_password`]
+//! for a secret given in clear), and hands the outcome to [`LoginAttempt::finish`], which checks
+//! the grant, audits every refusal as `login.failed`, and says what the client may be told.
+//! Unknown logins get a verifier nothing matches, so they take the same path and time as a wrong
+//! secret and look the same to the client; only the audit trail tells them apart.
+
+use crate::audit::{kind, AuditEvent};
+use crate::control::{ControlError, ControlPlane};
+use crate::model::{Credential, Grant, GrantEnd};
+use crate::scram::ScramVerifier;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The wire protocol a client logs in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Postgres,
+    SparkConnect,
+}
+
+impl Protocol {
+    /// The name in audit events (`protocol`), as in the configuration's resource kinds.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Postgres => "postgres",
+            Protocol::SparkConnect => "spark-connect",
+        }
+    }
+}
+
+/// Who is logging in, to what, from where.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginContext<'a> {
+    pub login: &'a str,
+    pub resource: &'a str,
+    pub peer: SocketAddr,
+    pub protocol: Protocol,
+}
+
+/// What the front's authentication exchange established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proof {
+    /// The client proved the secret of the credential the login names.
+    Verified,
+    /// The secret or proof was wrong (or the login unknown).
+    Failed,
+    /// The exchange broke off in a way the protocol does not allow; what went wrong.
+    ProtocolError(String),
+}
+
+/// A subject admitted to a resource under a live grant.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    pub subject: String,
+    pub grant: Grant,
+    pub credential_id: String,
+}
+
+/// Why a proven credential does not admit its holder now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdmissionRefusal {
+    #[error("access grant expired")]
+    Expired,
+    #[error("access grant revoked")]
+    Revoked,
+    #[error("credential is for resource \"{0}\"")]
+    OtherResource(String),
+    #[error("access grant not found")]
+    NoGrant,
+}
+
+impl AdmissionRefusal {
+    /// What to tell a client whose credential `login` was refused on `resource`, whatever the
+    /// protocol.
+    fn client_message(&self, login: &str, resource: &str) -> String {
+        match self {
+            AdmissionRefusal::OtherResource(r) => {
+                format!("credential \"{login}\" is for resource \"{r}\", not \"{resource}\"")
+            }
+            other => format!("{other}: credential \"{login}\" no longer admits you"),
+        }
+    }
+}
+
+/// Why a login was refused: the credential (unknown login or wrong secret, which the client
+/// cannot tell apart), the grant behind a proven credential, or the exchange itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoginRefused {
+    #[error("{}", if *.unknown_login { "unknown login" } else { "wrong secret" })]
+    Credential {
+        login: String,
+        resource: String,
+        protocol: Protocol,
+        /// No credential has this login (the audit says so; the client is not told).
+        unknown_login: bool,
+    },
+    #[error("{refusal}")]
+    Grant {
+        login: String,
+        resource: String,
+        refusal: AdmissionRefusal,
+    },
+    #[error("authentication protocol error: {0}")]
+    Protocol(String),
+}
+
+impl LoginRefused {
+    /// Why, for the audit trail and the log.
+    pub fn reason(&self) -> String {
+        self.to_string()
+    }
+
+    /// What the client is told.
+    pub fn client_message(&self) -> String {
+        match self {
+            LoginRefused::Credential {
+                login,
+                resource,
+                protocol: Protocol::SparkConnect,
+                ..
+            } => format!(
+                "credential \"{login}\" is not valid: use the token `jitgate connect {resource} --uri` prints"
+            ),
+            // PostgreSQL's own words, which drivers and people recognise.
+            LoginRefused::Credential { login, .. } => {
+                format!("password authentication failed for user \"{login}\"")
+            }
+            LoginRefused::Grant {
+                login,
+                resource,
+                refusal,
+            } => refusal.client_message(login, resource),
+            LoginRefused::Protocol(why) => why.clone(),
+        }
+    }
+
+    /// True when the credential itself was refused (unknown or wrong), false when the grant
+    /// behind it or the exchange was.
+    pub fn is_credential(&self) -> bool {
+        matches!(self, LoginRefused::Credential { .. })
+    }
+}
+
+/// A login under way: the credential its login names (if any) and the verifier to prove the
+/// secret against. Owned, so that a key derivation can run on a blocking thread.
+pub struct LoginAttempt {
+    control: Arc<ControlPlane>,
+    login: String,
+    resource: String,
+    peer: SocketAddr,
+    protocol: Protocol,
+    credential: Option<Credential>,
+    verifier: ScramVerifier,
+}
+
+impl std::fmt::Debug for LoginAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAttempt")
+            .field("login", &self.login)
+            .field("resource", &self.resource)
+            .field("peer", &self.peer)
+            .field("protocol", &self.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoginAttempt {
+    /// What the secret is proven against: the credential's verifier, or one nothing matches for
+    /// an unknown login.
+    pub fn verifier(&self) -> &ScramVerifier {
+        &self.verifier
+    }
+
+    /// Checks a secret given in clear: a key derivation of thousands of rounds, so callers run
+    /// it off the threads that relay traffic. An empty secret never matches.
+    pub fn check_password(&self, secret: &str) -> bool {
+        !secret.is_empty() && self.verifier.verify_password(secret)
+    }
+
+    /// Ends the login: with a proven credential, admits its holder if the grant is live now.
+    /// Every refusal is audited (`login.failed`, with the login, client address, reason and
+    /// protocol).
+    pub fn finish(self, proof: Proof) -> Result<Admission, LoginRefused> {
+        let outcome = self.judge(proof);
+        if let Err(refused) = &outcome {
+            self.audit_refusal(refused);
+        }
+        outcome
+    }
+
+    fn judge(&self, proof: Proof) -> Result<Admission, LoginRefused> {
+        let credential = match (proof, &self.credential) {
+            (Proof::ProtocolError(why), _) => return Err(LoginRefused::Protocol(why)),
+            (Proof::Verified, Some(credential)) => credential,
+            (Proof::Failed, found) | (Proof::Verified, found @ None) => {
+                return Err(LoginRefused::Credential {
+                    login: self.login.clone(),
+                    resource: self.resource.clone(),
+                    protocol: self.protocol,
+                    unknown_login: found.is_none(),
+                })
+            }
+        };
+        self.control
+            .admit(credential, &self.resource)
+            .map_err(|refusal| LoginRefused::Grant {
+                login: self.login.clone(),
+                resource: self.resource.clone(),
+                refusal,
+            })
+    }
+
+    fn audit_refusal(&self, refused: &LoginRefused) {
+        self.control.audit(
+            AuditEvent::new(
+                kind::LOGIN_FAILED,
+                json!({"login": self.login, "client_addr": self.peer.to_string(),
+                       "reason": refused.reason(), "protocol": self.protocol.as_str()}),
+            )
+            .resource(&self.resource),
+        );
+    }
+}
+
+impl ControlPlane {
+    /// Starts a login: looks up the credential the login names. Fails only when the store
+    /// cannot be read.
+    pub fn begin_login(
+        self: &Arc<Self>,
+        context: LoginContext<'_>,
+    ) -> Result<LoginAttempt, ControlError> {
+        let credential = self.find_credential(context.login)?;
+        let verifier = credential
+            .as_ref()
+            .map(|c| c.verifier.clone())
+            .unwrap_or_else(|| ScramVerifier::unmatchable(context.login));
+        Ok(LoginAttempt {
+            control: self.clone(),
+            login: context.login.to_owned(),
+            resource: context.resource.to_owned(),
+            peer: context.peer,
+            protocol: context.protocol,
+            credential,
+            verifier,
+        })
+    }
+
+    /// The credential a client names by its login, if any.
+    pub(crate) fn find_credential(&self, login: &str) -> Result<Option<Credential>, ControlError> {
+        Ok(self.store.credential_by_login(login)?)
+    }
+
+    /// Whether a credential (already proven by its holder) admits them to `resource` now.
+    /// Reads the store, so an end made by another process is seen.
+    pub(crate) fn admit(
+        &self,
+        credential: &Credential,
+        resource: &str,
+    ) -> Result<Admission, AdmissionRefusal> {
+        if credential.resource != resource {
+            return Err(AdmissionRefusal::OtherResource(credential.resource.clone()));
+        }
+        let grant = match self.store.grant(&credential.grant_id) {
+            Ok(Some(g)) => g,
+            Ok(None) => return Err(AdmissionRefusal::NoGrant),
+            Err(e) => {
+                // Fail closed: an unreadable store admits nobody.
+                tracing::error!("admission: {e}");
+                return Err(AdmissionRefusal::NoGrant);
+            }
+        };
+        match grant.end_at(self.now()) {
+            None => Ok(Admission {
+                subject: grant.subject.clone(),
+                credential_id: credential.id.clone(),
+                grant,
+            }),
+            Some(GrantEnd::Expired) => Err(AdmissionRefusal::Expired),
+            Some(GrantEnd::Revoked { .. }) => Err(AdmissionRefusal::Revoked),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+    use std::time::Duration;
+
+    const RESOURCE: &str = "prod-pg";
+
+    fn control() -> Arc<ControlPlane> {
+        ControlPlane::new(Arc::new(SqliteStore::in_memory().expect("store")))
+    }
+
+    fn context(login: &str, protocol: Protocol) -> LoginContext<'_> {
+        LoginContext {
+            login,
+            resource: RESOURCE,
+            peer: "192.0.2.7:50000".parse().expect("address"),
+            protocol,
+        }
+    }
+
+    /// A live credential of alice on `RESOURCE`: its login and secret.
+    fn credential(control: &ControlPlane) -> (String, String, String) {
+        let grant = control
+            .issue_grant("alice", RESOURCE, Duration::from_secs(600), "dana")
+            .expect("grant");
+        let issued = control.issue_credential(&grant.id).expect("credential");
+        (issued.credential.login, issued.secret, grant.id)
+    }
+
+    fn failed_logins(control: &ControlPlane) -> Vec<serde_json::Value> {
+        control.flush();
+        let events = control.audit_page(0, 100).expect("audit");
+        events
+            .iter()
+            .filter(|e| e.event.kind == kind::LOGIN_FAILED)
+            .map(|e| e.event.detail_value())
+            .collect()
+    }
+
+    #[test]
+    fn the_right_secret_admits_under_a_live_grant_and_audits_no_failure() {
+        let control = control();
+        let (login, secret, grant_id) = credential(&control);
+        let attempt = control
+            .begin_login(context(&login, Protocol::SparkConnect))
+            .expect("begin");
+        assert!(attempt.check_password(&secret));
+        let admission = attempt.finish(Proof::Verified).expect("admitted");
+        assert_eq!(admission.subject, "alice");
+        assert_eq!(admission.grant.id, grant_id);
+        assert!(failed_logins(&control).is_empty());
+    }
+
+    #[test]
+    fn unknown_logins_and_wrong_secrets_look_alike_to_the_client_but_not_in_the_audit() {
+        let control = control();
+        let (login, secret, _) = credential(&control);
+        let mut told = Vec::new();
+        for (who, tried) in [(login.as_str(), "guess"), ("alice-nobody", secret.as_str())] {
+            let attempt = control
+                .begin_login(context(who, Protocol::Postgres))
+                .expect("begin");
+            assert!(!attempt.check_password(tried));
+            let refused = attempt.finish(Proof::Failed).expect_err("refused");
+            assert!(refused.is_credential());
+            told.push(refused.client_message().replace(who, "LOGIN"));
+        }
+        assert_eq!(told[0], told[1], "the client cannot tell which");
+        let audited = failed_logins(&control);
+        assert_eq!(audited.len(), 2);
+        assert_eq!(audited[0]["reason"], "wrong secret");
+        assert_eq!(audited[1]["reason"], "unknown login");
+        for event in &audited {
+            assert_eq!(event["client_addr"], "192.0.2.7:50000");
+            assert_eq!(event["protocol"], "postgres");
+        }
+        assert_eq!(audited[1]["login"], "alice-nobody");
+    }
+
+    #[test]
+    fn a_proof_claimed_for_an_unknown_login_admits_nobody() {
+        let control = control();
+        let attempt = control
+            .begin_login(context("mallory", Protocol::Postgres))
+            .expect("begin");
+        let refused = attempt.finish(Proof::Verified).expect_err("refused");
+        assert!(refused.is_credential());
+        assert_eq!(failed_logins(&control)[0]["reason"], "unknown login");
+    }
+
+    #[test]
+    fn an_empty_secret_never_matches() {
+        let control = control();
+        let (login, _, _) = credential(&control);
+        let attempt = control
+            .begin_login(context(&login, Protocol::SparkConnect))
+            .expect("begin");
+        assert!(!attempt.check_password(""));
+    }
+
+    #[test]
+    fn a_proven_credential_of_a_revoked_grant_is_refused_for_its_grant() {
+        let control = control();
+        let (login, _, grant_id) = credential(&control);
+        control
+            .end_grant(&grant_id, GrantEnd::Revoked { by: "dana".into() })
+            .expect("revoke");
+        let attempt = control
+            .begin_login(context(&login, Protocol::SparkConnect))
+            .expect("begin");
+        let refused = attempt.finish(Proof::Verified).expect_err("refused");
+        assert!(!refused.is_credential());
+        assert_eq!(
+            refused.client_message(),
+            format!("access grant revoked: credential \"{login}\" no longer admits you")
+        );
+        let audited = failed_logins(&control);
+        assert_eq!(audited[0]["reason"], "access grant revoked");
+        assert_eq!(audited[0]["protocol"], "spark-connect");
+    }
+
+    #[test]
+    fn a_credential_for_another_resource_says_which() {
+        let control = control();
+        let (login, _, _) = credential(&control);
+        let attempt = control
+            .begin_login(LoginContext {
+                resource: "other-pg",
+                ..context(&login, Protocol::Postgres)
+            })
+            .expect("begin");
+        let refused = attempt.finish(Proof::Verified).expect_err("refused");
+        assert_eq!(
+            refused.client_message(),
+            format!("credential \"{login}\" is for resource \"{RESOURCE}\", not \"other-pg\"")
+        );
+    }
+
+    #[test]
+    fn a_broken_exchange_is_audited_with_what_broke() {
+        let control = control();
+        let (login, _, _) = credential(&control);
+        let attempt = control
+            .begin_login(context(&login, Protocol::Postgres))
+            .expect("begin");
+        let refused = attempt
+            .finish(Proof::ProtocolError("SASL response too long".into()))
+            .expect_err("refused");
+        assert_eq!(refused.client_message(), "SASL response too long");
+        assert_eq!(
+            failed_logins(&control)[0]["reason"],
+            "authentication protocol error: SASL response too long"
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! The control plane's front door: the [`ControlPlane`] every protocol front and admin command
+//! holds, how it is built, and what it shares with its parts. Admission, sessions, enforcement
+//! and the request lifecycle are in modules of their own, as methods of the same type.
+
+mod grants;
+
+use crate::alerts::{EventAlerts, SessionAlerts};
+use crate::audit::{AuditEvent, ChainBreak, ChainVerifier, ChainedEvent};
+use crate::clock::Clock;
+use crate::directory::Directory;
+use crate::identity::IdentityProvider;
+use crate::model::Millis;
+use crate::notifier::Notifier;
+use crate::policy::{ControlSettings, Policy};
+use crate::recorder::{Observers, Recorder};
+use crate::store::{Store, StoreError};
+use crate::webhook::{WebhookQueues, WebhookRouter};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no grant {0}")]
+    NoSuchGrant(String),
+    #[error("grant {id} is not live ({why})")]
+    GrantNotLive { id: String, why: &'static str },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Why the audit chain could not be verified: it is broken (and where), or unreadable.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditCheckError {
+    #[error("audit chain broken: {0}")]
+    Broken(#[from] ChainBreak),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Events per page when the audit chain is verified.
+const VERIFY_PAGE: usize = 5000;
+
+pub struct ControlPlane {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) recorder: Recorder,
+    pub(crate) notifier: Notifier,
+    policy: Policy,
+    identity: Directory,
+    clock: Clock,
+    pub(crate) session_alerts: SessionAlerts,
+    webhook_queues: WebhookQueues,
+}
+
+impl ControlPlane {
+    /// Starts a control plane with no policy, users, webhooks or alerts (admin commands, tests);
+    /// the recorder thread runs until it is dropped.
+    pub fn new(store: Arc<dyn Store>) -> Arc<ControlPlane> {
+        ControlPlane::with_settings(store, ControlSettings::default())
+    }
+
+    /// Starts a control plane with the policy, users, webhooks and alerts of a configuration.
+    pub fn from_config(
+        store: Arc<dyn Store>,
+        config: &jitgate_config::Config,
+    ) -> Arc<ControlPlane> {
+        ControlPlane::with_settings(store, ControlSettings::from_config(config))
+    }
+
+    /// Starts a control plane; webhook delivery threads start here too.
+    pub fn with_settings(store: Arc<dyn Store>, settings: ControlSettings) -> Arc<ControlPlane> {
+        let (webhooks, webhook_queues) = if settings.webhooks.is_empty() {
+            (None, WebhookQueues::default())
+        } else {
+            let (router, queues) = WebhookRouter::start(&settings.webhooks, settings.webhook_retry);
+            (Some(router), queues)
+        };
+        let observers = Observers {
+            alerts: EventAlerts::new(&settings.alerts),
+            webhooks,
+        };
+        let (recorder, _thread) = Recorder::start(store.clone(), observers);
+        Arc::new(ControlPlane {
+            identity: Directory::new(settings.identity, store.clone()),
+            store,
+            recorder,
+            notifier: Notifier::default(),
+            policy: settings.policy,
+            clock: settings.clock,
+            session_alerts: SessionAlerts::new(&settings.alerts),
+            webhook_queues,
+        })
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// The access policy this control plane enforces.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Who is who: protocol fronts look up a subject's current groups (masking exemptions).
+    /// Local users, then subjects known from an OpenID Connect provider.
+    pub fn identity(&self) -> &dyn IdentityProvider {
+        &self.identity
+    }
+
+    pub(crate) fn directory(&self) -> &Directory {
+        &self.identity
+    }
+
+    /// Now, by this control plane's clock (milliseconds since the Unix epoch).
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// Writes what is pending and waits, up to `wait`, for webhook deliveries to finish; for a
+    /// clean shutdown and for short-lived admin commands. True if everything was delivered.
+    pub fn shutdown(&self, wait: Duration) -> bool {
+        self.flush();
+        self.webhook_queues.drain(Instant::now() + wait)
+    }
+
+    /// Checks the whole audit chain, page by page; the number of events checked, or the first
+    /// event found edited, missing or out of order.
+    pub fn verify_audit(&self) -> Result<u64, AuditCheckError> {
+        let mut verifier = ChainVerifier::default();
+        let mut after = 0;
+        loop {
+            let page = self.store.audit_after(after, VERIFY_PAGE)?;
+            let Some(last) = page.last() else {
+                return Ok(verifier.checked);
+            };
+            after = last.seq;
+            for event in &page {
+                verifier.check(event)?;
+            }
+        }
+    }
+
+    /// Up to `limit` stored events after sequence number `after`, in order: for export (JSON
+    /// lines) and for following the trail.
+    pub fn audit_page(&self, after: i64, limit: usize) -> Result<Vec<ChainedEvent>, ControlError> {
+        Ok(self.store.audit_after(after, limit)?)
+    }
+
+    pub fn audit(&self, event: AuditEvent) {
+        self.recorder.audit(event);
+    }
+
+    /// Waits until every audit event and session record sent so far is in the store.
+    pub fn flush(&self) {
+        self.recorder.flush();
+    }
+}
