@@ -22,6 +22,7 @@
 //! front also blots every piece of its key's pads, see `MaskKey::blot`).
 
 use crate::detect::Scanner;
+use jitgate_sqlstate::SqlState;
 
 /// Words after which a quoted string is a name, not a value.
 const IDENTIFIER_BEFORE: &[&[u8]] = &[
@@ -74,35 +75,39 @@ pub const NAME_FIELDS: &[u8] = b"SVCPpFLRstcdn";
 /// connection (08), transaction state (25), prepared statement names (26), authorization (28,
 /// 2B, 2D), cursor names (34), catalog names (3D), rollbacks (40), resources and limits (53,
 /// 54), object state and locks (55), operator intervention (57), system errors (58).
-pub const NAMES_ONLY_CLASSES: &[&[u8; 2]] = &[
-    b"08", b"25", b"26", b"28", b"2B", b"2D", b"34", b"3D", b"40", b"53", b"54", b"55", b"57",
-    b"58",
+pub const NAMES_ONLY_CLASSES: &[&str] = &[
+    "08", "25", "26", "28", "2B", "2D", "34", "3D", "40", "53", "54", "55", "57", "58",
+];
+
+/// SQLSTATEs of the XML parser's errors, whose detail quotes the input it choked on.
+const XML_SQLSTATES: &[SqlState] = &[
+    SqlState::from_static("2200L"),
+    SqlState::from_static("2200M"),
+    SqlState::from_static("2200N"),
+    SqlState::from_static("2200S"),
+    SqlState::from_static("2200T"),
+    SqlState::from_static("10608"),
 ];
 
 /// Whether a SQLSTATE's texts may be built from data values (and are redacted by shape). A
-/// message without a SQLSTATE, or with a malformed one, may.
-pub fn is_leaky_sqlstate(sqlstate: &[u8]) -> bool {
-    match sqlstate.get(..2) {
-        Some(class) if sqlstate.len() == 5 => !NAMES_ONLY_CLASSES.iter().any(|c| &c[..] == class),
-        _ => true,
-    }
+/// message without a SQLSTATE, or with a malformed one (see [`sqlstate_of`]), may.
+pub fn is_leaky_sqlstate(sqlstate: Option<SqlState>) -> bool {
+    sqlstate.is_none_or(|s| !NAMES_ONLY_CLASSES.contains(&s.class()))
 }
 
-/// SQLSTATEs of the XML parser's errors, whose detail quotes the input it choked on.
-fn is_xml_sqlstate(sqlstate: &[u8]) -> bool {
-    matches!(
-        sqlstate,
-        b"2200L" | b"2200M" | b"2200N" | b"2200S" | b"2200T" | b"10608"
-    )
+/// The SQLSTATE field of an error or notice body; `None` when it is missing or malformed.
+fn sqlstate_of(body: &[u8]) -> Option<SqlState> {
+    let (_, code) = fields(body).find(|&(code, _)| code == b'C')?;
+    SqlState::from_bytes(code).ok()
 }
 
 /// Appends the scrubbed form of an ErrorResponse or NoticeResponse body (fields of a type byte
 /// and a NUL-terminated string, then a NUL) to `out`; returns whether anything changed. A body
 /// cut short is completed, so the output is always well formed.
 pub fn scrub_error_fields(body: &[u8], scanner: &Scanner, out: &mut Vec<u8>) -> bool {
-    let sqlstate = fields(body).find(|&(code, _)| code == b'C').map(|(_, v)| v);
-    let leaky = sqlstate.is_none_or(is_leaky_sqlstate);
-    let xml = sqlstate.is_some_and(is_xml_sqlstate);
+    let sqlstate = sqlstate_of(body);
+    let leaky = is_leaky_sqlstate(sqlstate);
+    let xml = sqlstate.is_some_and(|s| XML_SQLSTATES.contains(&s));
     let mut changed = false;
     let mut shaped = Vec::new();
     for (code, value) in fields(body) {

@@ -10,9 +10,10 @@ use pg_query::protobuf::{self, node::Node as N};
 
 use crate::catalog::Catalog;
 use crate::census::Census;
-use crate::error::{ParseError, INSUFFICIENT_PRIVILEGE, READ_ONLY_SQL_TRANSACTION};
+use crate::error::ParseError;
 use crate::guarded;
 use crate::settings;
+use jitgate_sqlstate::SqlState;
 
 /// One statement's effect. Variants are ordered from harmless to worst.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,16 +63,16 @@ impl StatementKind {
     }
 
     /// For a read-only grant: the SQLSTATE and message to refuse it with, or `None` to run it.
-    pub fn read_only_refusal(&self) -> Option<(&'static str, String)> {
+    pub fn read_only_refusal(&self) -> Option<(SqlState, String)> {
         match self {
             StatementKind::Read { .. } | StatementKind::Session { .. } => None,
             StatementKind::Write { command } | StatementKind::Ddl { command } => Some((
-                READ_ONLY_SQL_TRANSACTION,
+                SqlState::READ_ONLY_SQL_TRANSACTION,
                 format!("cannot execute {command}: this grant is read-only"),
             )),
             StatementKind::Opaque { command, reason }
             | StatementKind::ReadOnlyEscape { command, reason } => Some((
-                INSUFFICIENT_PRIVILEGE,
+                SqlState::INSUFFICIENT_PRIVILEGE,
                 format!("cannot execute {command} under a read-only grant: {reason}"),
             )),
         }
@@ -595,7 +596,7 @@ mod tests {
             let refusal = kind.read_only_refusal();
             assert_eq!(
                 refusal.as_ref().map(|r| r.0),
-                Some(READ_ONLY_SQL_TRANSACTION),
+                Some(SqlState::READ_ONLY_SQL_TRANSACTION),
                 "{sql}: {kind:?}"
             );
         }
@@ -638,7 +639,7 @@ mod tests {
             let refusal = kind.read_only_refusal();
             assert_eq!(
                 refusal.as_ref().map(|r| r.0),
-                Some(INSUFFICIENT_PRIVILEGE),
+                Some(SqlState::INSUFFICIENT_PRIVILEGE),
                 "{sql}: {kind:?}"
             );
         }
@@ -669,7 +670,7 @@ mod tests {
             let kind = one(sql);
             assert_eq!(
                 kind.read_only_refusal().map(|r| r.0),
-                Some(INSUFFICIENT_PRIVILEGE),
+                Some(SqlState::INSUFFICIENT_PRIVILEGE),
                 "{sql}: {kind:?}"
             );
         }

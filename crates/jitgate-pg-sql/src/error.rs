@@ -1,14 +1,7 @@
 //! Errors: statements that do not parse, and statements refused for a subject.
 
+use jitgate_sqlstate::SqlState;
 use std::fmt;
-
-/// SQLSTATE `42501` (insufficient_privilege): the statement could read protected data around the
-/// masking rewrite, or jitgate cannot tell that it does not.
-pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
-/// SQLSTATE `42601` (syntax_error): PostgreSQL's own grammar rejected the text.
-pub const SYNTAX_ERROR: &str = "42601";
-/// SQLSTATE `25006` (read_only_sql_transaction): a write under a read-only grant.
-pub const READ_ONLY_SQL_TRANSACTION: &str = "25006";
 
 /// The text is not valid PostgreSQL (as libpg_query, i.e. PostgreSQL's parser, sees it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,23 +14,24 @@ pub struct ParseError {
 /// this SQLSTATE and message, so both are written for the person at the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub sqlstate: &'static str,
+    pub sqlstate: SqlState,
     pub message: String,
 }
 
 impl Refusal {
-    /// 42501: the statement is refused because of masking.
+    /// 42501 (insufficient_privilege): the statement could read protected data around the
+    /// masking rewrite, or jitgate cannot tell that it does not.
     pub fn insufficient_privilege(message: impl Into<String>) -> Refusal {
         Refusal {
-            sqlstate: INSUFFICIENT_PRIVILEGE,
+            sqlstate: SqlState::INSUFFICIENT_PRIVILEGE,
             message: message.into(),
         }
     }
 
-    /// 42601: the statement does not parse; it would not be analysable, so it is not sent.
+    /// 42601 (syntax_error): PostgreSQL's own grammar rejected the text; it would not be analysable, so it is not sent.
     pub fn syntax_error(e: ParseError) -> Refusal {
         Refusal {
-            sqlstate: SYNTAX_ERROR,
+            sqlstate: SqlState::SYNTAX_ERROR,
             message: e.message,
         }
     }

@@ -67,9 +67,8 @@ pub use catalog::{
     ViewDefinition,
 };
 pub use classify::{classify, classify_with_catalog, StatementKind};
-pub use error::{
-    ParseError, Refusal, INSUFFICIENT_PRIVILEGE, READ_ONLY_SQL_TRANSACTION, SYNTAX_ERROR,
-};
+pub use error::{ParseError, Refusal};
+pub use jitgate_sqlstate::SqlState;
 pub use masks::{ColumnMasks, MaskSql, ProtectedColumn, ProtectedWrites};
 pub use rewrite::{rewrite, Protocol, Rewritten, SearchPathChange};
 pub use search_path::SearchPath;

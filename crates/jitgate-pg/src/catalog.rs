@@ -2,8 +2,9 @@
 //! masking rewriter resolves names against: loaded over a service connection of jitgate's own,
 //! cached per resource, and reloaded after DDL passes through jitgate or when it grows old.
 
-use crate::codec::{backend, read_message, Message};
-use crate::front::ResourceFront;
+use crate::codec::backend::{self, DataRow, ErrorFields};
+use crate::codec::{read_message, Message};
+use crate::resource::ResourceFront;
 use crate::upstream;
 use bytes::BytesMut;
 use jitgate_pg_sql::{Catalog, CatalogRows, Row};
@@ -109,15 +110,15 @@ async fn simple_query(
             .await
             .map_err(|e| format!("reading the catalog: {e}"))?;
         match tag {
-            b'D' => rows.push(parse_row(&body).ok_or("malformed DataRow in the catalog")?),
-            b'E' => {
-                let message = backend::fields(&body)
-                    .find(|(c, _)| *c == b'M')
-                    .map(|(_, m)| String::from_utf8_lossy(m).into_owned())
-                    .unwrap_or_default();
+            backend::DATA_ROW => {
+                rows.push(parse_row(&body).ok_or("malformed DataRow in the catalog")?)
+            }
+            backend::ERROR_RESPONSE => {
+                let message = ErrorFields(&body).message().unwrap_or_default();
+                let message = String::from_utf8_lossy(message);
                 error = Some(format!("catalog query failed: {message}"));
             }
-            b'Z' => break,
+            backend::READY_FOR_QUERY => break,
             _ => {}
         }
     }
@@ -128,21 +129,9 @@ async fn simple_query(
 }
 
 fn parse_row(body: &[u8]) -> Option<Row> {
-    let count = i16::from_be_bytes(body.get(..2)?.try_into().ok()?);
-    let mut at = 2;
-    let mut row = Vec::with_capacity(count.max(0) as usize);
-    for _ in 0..count {
-        let len = i32::from_be_bytes(body.get(at..at + 4)?.try_into().ok()?);
-        at += 4;
-        if len < 0 {
-            row.push(None);
-        } else {
-            let value = body.get(at..at + len as usize)?;
-            row.push(Some(String::from_utf8_lossy(value).into_owned()));
-            at += len as usize;
-        }
-    }
-    Some(row)
+    let values = DataRow::decode(body).and_then(|row| row.values()).ok()?;
+    let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+    Some(values.into_iter().map(|v| v.map(text)).collect())
 }
 
 /// Whether a CommandComplete tag says the schema may have changed.

@@ -5,11 +5,14 @@ use crate::codec::backend::{self, Severity};
 use crate::codec::startup::{read_startup, StartupRequest};
 use crate::guard::GuardProvider;
 use crate::login::forward_cancel;
+use crate::resource::ResourceFront;
 use crate::session;
-use crate::tls::{client_acceptor, upstream_connector, TlsSetupError, UpstreamTlsConnector};
+use crate::shared::{Front, FrontSettings};
+use crate::tls::{client_acceptor, upstream_connector, TlsSetupError};
 use bytes::BytesMut;
-use jitgate_config::{ClientTlsMode, Config, PostgresUpstream, Upstream};
+use jitgate_config::{ClientTlsMode, Config, Upstream};
 use jitgate_control::ControlPlane;
+use jitgate_sqlstate::SqlState;
 use jitgate_front::{Connection, Handler, Limiter, Listener, OverCap, Shutdown};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrontError {
@@ -30,42 +32,6 @@ pub enum FrontError {
     },
     #[error(transparent)]
     Tls(#[from] TlsSetupError),
-}
-
-/// Settings shared by every connection of the process.
-pub struct FrontSettings {
-    pub client_tls: Option<TlsAcceptor>,
-    pub tls_required: bool,
-    pub allow_cleartext_without_tls: bool,
-    /// Ask clients for the credential in clear (over TLS) instead of SCRAM-SHA-256.
-    pub password_auth: bool,
-    pub max_message_bytes: usize,
-    pub login_timeout: Duration,
-}
-
-/// One resource as the front serves it.
-pub struct ResourceFront {
-    pub name: Arc<str>,
-    pub upstream: PostgresUpstream,
-    pub upstream_tls: Option<UpstreamTlsConnector>,
-    /// Counts DDL seen through jitgate, so the masking rewriter's catalog is reloaded after it.
-    pub ddl_epoch: AtomicU64,
-}
-
-/// Everything a connection needs to reach.
-pub struct Front {
-    pub control: Arc<ControlPlane>,
-    pub settings: FrontSettings,
-    pub resources: Vec<Arc<ResourceFront>>,
-    pub cancels: Arc<CancelRegistry>,
-    /// Decides which sessions are masked or read-only; `None` serves everyone in the clear.
-    pub guards: Option<Arc<dyn GuardProvider>>,
-}
-
-impl Front {
-    pub fn resource(&self, name: &str) -> Option<&Arc<ResourceFront>> {
-        self.resources.iter().find(|r| &*r.name == name)
-    }
 }
 
 /// A bound front, ready to accept.
@@ -243,10 +209,8 @@ async fn refuse(mut stream: TcpStream, front: &Front, message: &str) {
         }
     }
     let mut msg = BytesMut::new();
-    backend::error_response(&mut msg, Severity::Fatal, TOO_MANY_CONNECTIONS, message);
+    backend::error_response(&mut msg, Severity::Fatal, SqlState::TOO_MANY_CONNECTIONS, message);
     let _ = stream.write_all(&msg).await;
     let _ = stream.shutdown().await;
 }
 
-/// SQLSTATE too_many_connections.
-const TOO_MANY_CONNECTIONS: &str = "53300";

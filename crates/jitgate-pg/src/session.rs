@@ -1,26 +1,35 @@
 //! One client connection, from its first byte to its last: login (see [`crate::login`]), then
 //! the relay, and a clean end — with a FATAL error the client can read when the grant ends
 //! under it.
+//!
+//! The relay is one short loop over two [`Direction`]s; what looks at the messages is an
+//! [`Inspector`]: [`Clear`] for clear, read-write sessions (messages forwarded in place, noted
+//! for the audit trail) or a [`Guard`] (statements checked, results filtered). Whatever ended
+//! the relay, [`Relay::finish`] cancels a query left running upstream, says the last words to
+//! the client and terminates the upstream session.
 
 use crate::catalog;
 use crate::codec::backend::{self, Severity};
-use crate::front::{Front, ResourceFront};
-use crate::guard::GuardedClient;
+use crate::codec::{self, frontend};
+use crate::guard::portals::Portals;
+use crate::guard::results::filter_message;
+use crate::guard::{GuardedClient, ResultFilter, StatementRefusal};
 use crate::login::{goodbye, open, Fatal, Opened, GOODBYE_TIMEOUT};
-use crate::portals::{Answer, Portals};
 use crate::relay::{self, Direction, Flow, PumpEnd, PumpError};
-use crate::results::{backend_kind, BackendKind, ResultFilter, UNCHECKABLE};
+use crate::resource::ResourceFront;
+use crate::shared::Front;
 use crate::statements::StatementLog;
 use crate::stream::PgStream;
 use crate::upstream;
 use bytes::BytesMut;
-use jitgate_control::SessionStop;
+use jitgate_control::{SessionAuditor, SessionStop};
 use jitgate_front::{Connection, Shutdown};
+use jitgate_sqlstate::SqlState;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -65,12 +74,6 @@ pub async fn run(
 /// A direction of the relay, boxed once per session so both kinds of session share one select.
 type PumpFuture<'a> = Pin<Box<dyn Future<Output = Result<PumpEnd, PumpError>> + Send + 'a>>;
 
-/// The checks of a masked or read-only session; clear, read-write sessions have none.
-struct Guard {
-    client: GuardedClient,
-    results: Option<Box<dyn ResultFilter>>,
-}
-
 /// How the relay ended.
 enum Outcome {
     Stopped(SessionStop),
@@ -100,8 +103,10 @@ async fn serve(opened: Opened, front: &Front, resource: &ResourceFront, shutdown
             Guard {
                 client: GuardedClient::new(g.statements),
                 results: g.results,
+                portals: Mutex::default(),
             }
         }),
+        clear: Clear,
         upstream_addr: upstream.server_addr,
         upstream_key: upstream.backend_key,
     };
@@ -130,17 +135,22 @@ async fn serve(opened: Opened, front: &Front, resource: &ResourceFront, shutdown
 struct Relay {
     from_client: Direction,
     from_upstream: Direction,
+    /// The inspector of a clear session; unused when it is guarded.
+    clear: Clear,
     guard: Option<Guard>,
     upstream_addr: SocketAddr,
     upstream_key: (i32, i32),
 }
 
+/// The two ends of a connection, read and write halves.
+type Ends<R, W> = (R, W);
+
 impl Relay {
     /// Relays until either side ends or the session must stop; returns why it ended.
     async fn run<CR, CW, UR, UW>(
         &mut self,
-        (mut client_rx, mut client_tx): (CR, CW),
-        (mut up_rx, mut up_tx): (UR, UW),
+        (mut client_rx, mut client_tx): Ends<CR, CW>,
+        (mut up_rx, mut up_tx): Ends<UR, UW>,
         session: &mut jitgate_control::Session,
         resource: &ResourceFront,
         shutdown: &Shutdown,
@@ -151,103 +161,47 @@ impl Relay {
         UR: AsyncRead + Unpin + Send,
         UW: AsyncWrite + Unpin + Send,
     {
-        let log = Mutex::new(StatementLog::default());
-        let portals = Mutex::new(Portals::default());
-        let auditor = session.auditor();
-        let lock = || log.lock().unwrap_or_else(|p| p.into_inner());
-        let lock_portals = || portals.lock().unwrap_or_else(|p| p.into_inner());
-        // Notes a server message for the audit trail; returns a refusal owed to the client.
-        let note = |tag: u8, msg: &[u8]| {
-            if !matches!(tag, b'C' | b'I' | b's' | b'E' | b'Z') {
-                return None;
-            }
-            if tag == b'C' && catalog::is_ddl_tag(&msg[5..]) {
-                resource.ddl_epoch.fetch_add(1, Ordering::Release);
-            }
-            let refused = lock().server_message(tag, msg, |f| {
-                auditor.statement(f.text, f.duration, f.rows, f.sqlstate);
-            });
-            if let Some((refusal, text)) = &refused {
-                auditor.refused(refusal.kind, text, &refusal.message);
-            }
-            refused.map(|(refusal, _)| refusal)
+        let seen = Seen {
+            log: Mutex::default(),
+            auditor: session.auditor(),
+            resource,
         };
-
-        let (client_pump, upstream_pump): (PumpFuture<'_>, PumpFuture<'_>) = match &mut self.guard {
-            // Clear, read-write sessions: messages pass untouched, in place.
-            None => (
-                Box::pin(
-                    self.from_client
-                        .pump(&mut client_rx, &mut up_tx, |tag, msg| {
-                            if matches!(tag, b'Q' | b'F' | b'P' | b'B' | b'E' | b'S' | b'C') {
-                                lock().client_message(tag, msg);
-                            }
-                            if tag == b'X' {
-                                Flow::ForwardAndStop
-                            } else {
-                                Flow::Forward
-                            }
-                        }),
-                ),
-                Box::pin(
-                    self.from_upstream
-                        .pump(&mut up_rx, &mut client_tx, |tag, msg| {
-                            note(tag, msg);
-                            Flow::Forward
-                        }),
-                ),
-            ),
-            // Guarded sessions: statements checked, results filtered, refusals delivered in order.
-            Some(Guard { client, results }) => {
-                let filtered = results.is_some();
-                (
-                    Box::pin(self.from_client.pump_rewriting(
-                        &mut client_rx,
-                        &mut up_tx,
-                        move |tag, msg, out| {
-                            let mut portals = lock_portals();
-                            let portals = filtered.then_some(&mut *portals);
-                            client.message(tag, msg, out, &mut lock(), portals)
-                        },
-                    )),
-                    Box::pin(self.from_upstream.pump_rewriting(
-                        &mut up_rx,
-                        &mut client_tx,
-                        |tag, msg, out| {
-                            if let Some(refusal) = note(tag, msg) {
-                                let text = String::from_utf8_lossy(&refusal.sqlstate);
-                                backend::error_response(
-                                    out,
-                                    Severity::Error,
-                                    &text,
-                                    &refusal.message,
-                                );
-                            }
-                            match results.as_mut() {
-                                Some(f) => filter(&mut **f, &mut lock_portals(), tag, msg, out),
-                                None => {
-                                    out.extend_from_slice(msg);
-                                    Flow::Forward
-                                }
-                            }
-                        },
-                    )),
-                )
-            }
+        let client = (&mut client_rx, &mut client_tx);
+        let upstream = (&mut up_rx, &mut up_tx);
+        let directions = (&mut self.from_client, &mut self.from_upstream);
+        let (to_upstream, to_client) = match &mut self.guard {
+            None => self.clear.pumps(&seen, directions, client, upstream),
+            Some(guard) => guard.pumps(&seen, directions, client, upstream),
         };
         let outcome = tokio::select! {
             biased;
             stop = session.stopped() => Outcome::Stopped(stop),
             () = shutdown.forced() => Outcome::Stopped(SessionStop::Shutdown),
-            r = client_pump => Outcome::Client(r),
-            r = upstream_pump => Outcome::Upstream(r),
+            r = to_upstream => Outcome::Client(r),
+            r = to_client => Outcome::Upstream(r),
         };
+        let busy = seen.log().busy();
+        self.finish(&outcome, busy, &mut client_tx, &mut up_tx, resource)
+            .await;
+        outcome.describe().0
+    }
 
-        let busy = lock().busy();
-        let (reason, fatal) = outcome.describe();
-        // A query still running upstream is cancelled rather than left to finish for nobody.
+    /// Ends a relay: cancels a query still running upstream (unless the client left on its
+    /// own), tells the client why when it should know, and terminates the upstream session.
+    async fn finish<CW, UW>(
+        &mut self,
+        outcome: &Outcome,
+        busy: bool,
+        client_tx: &mut CW,
+        up_tx: &mut UW,
+        resource: &ResourceFront,
+    ) where
+        CW: AsyncWrite + Unpin + Send,
+        UW: AsyncWrite + Unpin + Send,
+    {
         let client_left = matches!(outcome, Outcome::Client(Ok(PumpEnd::Stopped)));
         if busy && !client_left {
+            // Rather than left to finish for nobody.
             let _ = upstream::cancel(
                 self.upstream_addr,
                 resource.upstream_tls.as_ref(),
@@ -255,8 +209,8 @@ impl Relay {
             )
             .await;
         }
-        if let Some(fatal) = &fatal {
-            say_fatal(&mut client_tx, &mut self.from_upstream, fatal).await;
+        if let (_, Some(fatal)) = outcome.describe() {
+            say_fatal(client_tx, &mut self.from_upstream, &fatal).await;
         }
         let mut bye = BytesMut::new();
         backend::terminate(&mut bye);
@@ -266,7 +220,152 @@ impl Relay {
         })
         .await;
         let _ = tokio::time::timeout(GOODBYE_TIMEOUT, client_tx.shutdown()).await;
-        reason
+    }
+}
+
+/// What both directions of a session share: the statements in flight, for the audit trail.
+struct Seen<'r> {
+    log: Mutex<StatementLog>,
+    auditor: SessionAuditor,
+    resource: &'r ResourceFront,
+}
+
+impl Seen<'_> {
+    fn log(&self) -> MutexGuard<'_, StatementLog> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes a server message for the audit trail; returns a refusal owed to the client.
+    fn server_message(&self, tag: u8, msg: &[u8]) -> Option<StatementRefusal> {
+        use backend::{COMMAND_COMPLETE, EMPTY_QUERY_RESPONSE, ERROR_RESPONSE, PORTAL_SUSPENDED};
+        if !matches!(
+            tag,
+            COMMAND_COMPLETE
+                | EMPTY_QUERY_RESPONSE
+                | PORTAL_SUSPENDED
+                | ERROR_RESPONSE
+                | backend::READY_FOR_QUERY
+        ) {
+            return None;
+        }
+        if tag == COMMAND_COMPLETE && catalog::is_ddl_tag(codec::body(msg)) {
+            self.resource.ddl_epoch.fetch_add(1, Ordering::Release);
+        }
+        let refused = self.log().server_message(tag, msg, |f| {
+            let sqlstate = f.sqlstate.map(SqlState::into_bytes);
+            self.auditor.statement(f.text, f.duration, f.rows, sqlstate);
+        });
+        let (refusal, text) = refused?;
+        self.auditor.refused(refusal.kind, &text, &refusal.message);
+        Some(refusal)
+    }
+}
+
+/// Looks at the messages of a session in both directions.
+trait Inspector {
+    /// The two directions of the relay, from the client and from the upstream, ready to race.
+    fn pumps<'a, CR, CW, UR, UW>(
+        &'a mut self,
+        seen: &'a Seen<'_>,
+        directions: (&'a mut Direction, &'a mut Direction),
+        client: (&'a mut CR, &'a mut CW),
+        upstream: (&'a mut UR, &'a mut UW),
+    ) -> (PumpFuture<'a>, PumpFuture<'a>)
+    where
+        CR: AsyncRead + Unpin + Send,
+        CW: AsyncWrite + Unpin + Send,
+        UR: AsyncRead + Unpin + Send,
+        UW: AsyncWrite + Unpin + Send;
+}
+
+/// Clear, read-write sessions: messages pass untouched, in place, and are noted for the audit.
+struct Clear;
+
+impl Inspector for Clear {
+    fn pumps<'a, CR, CW, UR, UW>(
+        &'a mut self,
+        seen: &'a Seen<'_>,
+        (from_client, from_upstream): (&'a mut Direction, &'a mut Direction),
+        (client_rx, client_tx): (&'a mut CR, &'a mut CW),
+        (up_rx, up_tx): (&'a mut UR, &'a mut UW),
+    ) -> (PumpFuture<'a>, PumpFuture<'a>)
+    where
+        CR: AsyncRead + Unpin + Send,
+        CW: AsyncWrite + Unpin + Send,
+        UR: AsyncRead + Unpin + Send,
+        UW: AsyncWrite + Unpin + Send,
+    {
+        use frontend::{BIND, CLOSE, EXECUTE, FUNCTION_CALL, PARSE, QUERY, SYNC, TERMINATE};
+        let to_upstream = from_client.pump(client_rx, up_tx, move |tag, msg| {
+            if matches!(
+                tag,
+                QUERY | FUNCTION_CALL | PARSE | BIND | EXECUTE | SYNC | CLOSE
+            ) {
+                seen.log().client_message(tag, msg);
+            }
+            if tag == TERMINATE {
+                Flow::ForwardAndStop
+            } else {
+                Flow::Forward
+            }
+        });
+        let to_client = from_upstream.pump(up_rx, client_tx, move |tag, msg| {
+            seen.server_message(tag, msg);
+            Flow::Forward
+        });
+        (Box::pin(to_upstream), Box::pin(to_client))
+    }
+}
+
+/// The checks of a masked or read-only session: statements checked, results filtered,
+/// refusals delivered in order.
+struct Guard {
+    client: GuardedClient,
+    results: Option<Box<dyn ResultFilter>>,
+    /// Followed by both directions when results are filtered.
+    portals: Mutex<Portals>,
+}
+
+impl Inspector for Guard {
+    fn pumps<'a, CR, CW, UR, UW>(
+        &'a mut self,
+        seen: &'a Seen<'_>,
+        (from_client, from_upstream): (&'a mut Direction, &'a mut Direction),
+        (client_rx, client_tx): (&'a mut CR, &'a mut CW),
+        (up_rx, up_tx): (&'a mut UR, &'a mut UW),
+    ) -> (PumpFuture<'a>, PumpFuture<'a>)
+    where
+        CR: AsyncRead + Unpin + Send,
+        CW: AsyncWrite + Unpin + Send,
+        UR: AsyncRead + Unpin + Send,
+        UW: AsyncWrite + Unpin + Send,
+    {
+        let Guard {
+            client,
+            results,
+            portals,
+        } = self;
+        let portals = &*portals;
+        let lock_portals = move || portals.lock().unwrap_or_else(|p| p.into_inner());
+        let filtered = results.is_some();
+        let to_upstream = from_client.pump_rewriting(client_rx, up_tx, move |tag, msg, out| {
+            let mut portals = lock_portals();
+            let portals = filtered.then_some(&mut *portals);
+            client.message(tag, msg, out, &mut seen.log(), portals)
+        });
+        let to_client = from_upstream.pump_rewriting(up_rx, client_tx, move |tag, msg, out| {
+            if let Some(refusal) = seen.server_message(tag, msg) {
+                backend::error_response(out, Severity::Error, refusal.sqlstate, &refusal.message);
+            }
+            match results.as_mut() {
+                Some(f) => filter_message(&mut **f, &mut lock_portals(), tag, msg, out),
+                None => {
+                    out.extend_from_slice(msg);
+                    Flow::Forward
+                }
+            }
+        });
+        (Box::pin(to_upstream), Box::pin(to_client))
     }
 }
 
@@ -276,93 +375,28 @@ impl Outcome {
         match self {
             Outcome::Stopped(stop) => (
                 stop.reason(),
-                Some(Fatal::new("57P01", stop.client_message())),
+                Some(Fatal::new(SqlState::ADMIN_SHUTDOWN, stop.client_message())),
             ),
             Outcome::Client(Ok(PumpEnd::Stopped)) => ("client terminated".to_owned(), None),
             Outcome::Client(Ok(PumpEnd::Eof)) => ("client disconnected".to_owned(), None),
             Outcome::Client(Err(PumpError::Protocol(e))) => (
                 format!("client protocol violation: {e}"),
-                Some(Fatal::new("08P01", format!("protocol violation: {e}"))),
+                Some(Fatal::new(
+                    SqlState::PROTOCOL_VIOLATION,
+                    format!("protocol violation: {e}"),
+                )),
             ),
             Outcome::Client(Err(e)) => (format!("client connection lost: {e}"), None),
             Outcome::Upstream(Ok(_)) => ("upstream closed the connection".to_owned(), None),
             Outcome::Upstream(Err(e)) => (
                 format!("upstream connection lost: {e}"),
                 Some(Fatal::new(
-                    "08006",
+                    SqlState::CONNECTION_FAILURE,
                     "terminating connection: lost the upstream connection",
                 )),
             ),
         }
     }
-}
-
-/// Passes one server message of a filtered session through `filter`, following the extended
-/// protocol with `portals` so that every row is read with its own description. Ends the session
-/// (after a FATAL error the client can read) rather than let a row through unfiltered.
-fn filter(
-    filter: &mut dyn ResultFilter,
-    portals: &mut Portals,
-    tag: u8,
-    msg: &[u8],
-    out: &mut BytesMut,
-) -> Flow {
-    let unfiltered = match (portals.answer(tag), tag) {
-        (Answer::Describes, _) => {
-            filter.row_description(msg);
-            out.extend_from_slice(msg);
-            return Flow::Forward;
-        }
-        (Answer::Injected, b'T') => {
-            filter.row_description(msg);
-            return Flow::Forward;
-        }
-        (Answer::Injected, _) => return Flow::Forward,
-        (Answer::Row, _) => {
-            if filter.data_row(msg, out) {
-                return Flow::Forward;
-            }
-            "a result row jitgate could not filter"
-        }
-        (Answer::OutOfStep(why), _) => why,
-        // Every other kind of message is shown to the filter or named as carrying no data;
-        // anything else ends the session.
-        (Answer::Other, _) => match backend_kind(tag) {
-            BackendKind::ErrorOrNotice => {
-                filter.error_or_notice(msg, out);
-                return Flow::Forward;
-            }
-            BackendKind::Data if filter.data_message(tag, msg, out) => return Flow::Forward,
-            BackendKind::Data => return Flow::ForwardAndStop,
-            // A prepared statement's RowDescription: no row follows it (rows are answered
-            // above, each under its own portal's description, or end the session).
-            BackendKind::Unread | BackendKind::Rows => {
-                out.extend_from_slice(msg);
-                return Flow::Forward;
-            }
-            BackendKind::Refused => {
-                refuse_message(tag, out);
-                return Flow::ForwardAndStop;
-            }
-        },
-    };
-    tracing::warn!("ending a filtered session: {unfiltered}");
-    backend::error_response(
-        out,
-        Severity::Fatal,
-        "XX000",
-        &format!("terminating connection: jitgate ended the session rather than pass {unfiltered}"),
-    );
-    Flow::ForwardAndStop
-}
-
-/// Ends a masked session on a message it may not receive, telling the client why.
-fn refuse_message(tag: u8, out: &mut BytesMut) {
-    tracing::warn!(
-        "ending a masked session: the server sent a message of kind {:?} (0x{tag:02x})",
-        tag as char
-    );
-    backend::error_response(out, Severity::Fatal, "08P01", UNCHECKABLE);
 }
 
 /// Finishes the message being forwarded, then sends a FATAL error — if it can within the time.
@@ -372,6 +406,6 @@ async fn say_fatal<W: AsyncWrite + Unpin>(client: &mut W, pending: &mut Directio
         return;
     }
     let mut msg = BytesMut::new();
-    backend::error_response(&mut msg, Severity::Fatal, &fatal.sqlstate, &fatal.message);
+    backend::error_response(&mut msg, Severity::Fatal, fatal.sqlstate, &fatal.message);
     let _ = tokio::time::timeout(GOODBYE_TIMEOUT, relay::say(client, pending, &msg)).await;
 }

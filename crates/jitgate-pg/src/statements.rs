@@ -4,7 +4,10 @@
 //!
 //! Pure bookkeeping: the relay feeds it the messages it sees in each direction.
 
-use crate::codec::{backend, cstr_prefix};
+use crate::codec;
+use crate::codec::backend::{self, CommandComplete, ErrorFields};
+use crate::codec::frontend::{self, Bind, Execute, Named, Parse, Query, Target};
+use jitgate_sqlstate::SqlState;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +18,7 @@ pub struct Finished {
     pub text: Arc<str>,
     pub duration: Duration,
     pub rows: Option<u64>,
-    pub sqlstate: Option<[u8; 5]>,
+    pub sqlstate: Option<SqlState>,
 }
 
 #[derive(Debug)]
@@ -25,7 +28,7 @@ enum Pending {
         text: Arc<str>,
         started: Instant,
         rows: Option<u64>,
-        sqlstate: Option<[u8; 5]>,
+        sqlstate: Option<SqlState>,
     },
     /// An Execute: done at CommandComplete, EmptyQueryResponse, PortalSuspended or an error.
     Execute { text: Arc<str>, started: Instant },
@@ -36,14 +39,15 @@ enum Pending {
     Refused {
         text: Arc<str>,
         started: Instant,
-        refusal: Refusal,
+        refusal: StatementRefusal,
     },
 }
 
-/// Why jitgate did not forward a statement, for the client and the audit trail.
+/// Why jitgate did not forward a statement, for the client and the audit trail: the analysis's
+/// refusal (see [`jitgate_pg_sql::Refusal`]), or the guard's own, with the audit event kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub sqlstate: [u8; 5],
+pub struct StatementRefusal {
+    pub sqlstate: SqlState,
     pub message: String,
     /// Audit event kind, e.g. `masking.refused` or `read_only.refused`.
     pub kind: &'static str,
@@ -71,7 +75,7 @@ impl StatementLog {
 
     /// Notes a statement that jitgate answers with `refusal` instead of forwarding it; a Sync
     /// goes upstream in its place, so the refusal is delivered in order with other answers.
-    pub fn refused(&mut self, text: &[u8], refusal: Refusal) {
+    pub fn refused(&mut self, text: &[u8], refusal: StatementRefusal) {
         self.pending.push_back(Pending::Refused {
             text: text_of(text),
             started: Instant::now(),
@@ -79,74 +83,93 @@ impl StatementLog {
         });
     }
 
-    /// Notes a message from the client. `msg` is the whole message, header included.
+    /// Notes a message from the client. `msg` is the whole message, header included; one that
+    /// does not decode is not noted (the server refuses it with its own error).
     pub fn client_message(&mut self, tag: u8, msg: &[u8]) {
-        let body = &msg[5..];
+        let body = codec::body(msg);
         match tag {
-            b'Q' => self.pending.push_back(Pending::Simple {
-                text: text_of(cstr_prefix(body)),
-                started: Instant::now(),
-                rows: None,
-                sqlstate: None,
-            }),
-            b'F' => self.pending.push_back(Pending::Simple {
-                text: Arc::from("<function call>"),
-                started: Instant::now(),
-                rows: None,
-                sqlstate: None,
-            }),
-            b'P' => {
-                let name = cstr_prefix(body);
-                let query = cstr_prefix(body.get(name.len() + 1..).unwrap_or(&[]));
-                // Drivers re-send the same unnamed statement all the time: keep its text.
-                match self.prepared.get_mut(name) {
-                    Some(text) if text.as_bytes() == query => {}
-                    Some(text) => *text = text_of(query),
-                    None => {
-                        self.prepared.insert(name.into(), text_of(query));
-                    }
+            frontend::QUERY => {
+                if let Ok(q) = Query::decode(body) {
+                    self.simple(text_of(q.sql));
                 }
             }
-            b'B' => {
-                let portal = cstr_prefix(body);
-                let statement = cstr_prefix(body.get(portal.len() + 1..).unwrap_or(&[]));
-                let text = self
-                    .prepared
-                    .get(statement)
-                    .cloned()
-                    .unwrap_or_else(|| Arc::from("<unknown prepared statement>"));
-                match self.portals.get_mut(portal) {
-                    Some(slot) => *slot = text,
-                    None => {
-                        self.portals.insert(portal.into(), text);
-                    }
+            frontend::FUNCTION_CALL => self.simple(Arc::from("<function call>")),
+            frontend::PARSE => {
+                if let Ok(p) = Parse::decode(body) {
+                    self.prepare(p.name, p.sql);
                 }
             }
-            b'E' => {
-                let portal = cstr_prefix(body);
-                let text = self
-                    .portals
-                    .get(portal)
-                    .cloned()
-                    .unwrap_or_else(|| Arc::from("<unknown portal>"));
-                self.pending.push_back(Pending::Execute {
-                    text,
-                    started: Instant::now(),
-                });
-            }
-            b'S' => self.pending.push_back(Pending::Sync),
-            b'C' => {
-                // Close: 'S' statement or 'P' portal, then its name.
-                if let Some((&kind, rest)) = body.split_first() {
-                    let name = cstr_prefix(rest);
-                    match kind {
-                        b'S' => self.prepared.remove(name),
-                        _ => self.portals.remove(name),
-                    };
+            frontend::BIND => {
+                if let Ok(b) = Bind::decode(body) {
+                    self.bind(b.portal, b.statement);
                 }
             }
+            frontend::EXECUTE => {
+                if let Ok(e) = Execute::decode(body) {
+                    self.execute(e.portal);
+                }
+            }
+            frontend::SYNC => self.pending.push_back(Pending::Sync),
+            frontend::CLOSE => match Named::decode(body, "Close") {
+                Ok(Named {
+                    target: Target::Statement,
+                    name,
+                }) => {
+                    self.prepared.remove(name);
+                }
+                Ok(Named { name, .. }) => {
+                    self.portals.remove(name);
+                }
+                Err(_) => {}
+            },
             _ => {}
         }
+    }
+
+    fn simple(&mut self, text: Arc<str>) {
+        self.pending.push_back(Pending::Simple {
+            text,
+            started: Instant::now(),
+            rows: None,
+            sqlstate: None,
+        });
+    }
+
+    fn prepare(&mut self, name: &[u8], query: &[u8]) {
+        // Drivers re-send the same unnamed statement all the time: keep its text.
+        match self.prepared.get_mut(name) {
+            Some(text) if text.as_bytes() == query => {}
+            Some(text) => *text = text_of(query),
+            None => {
+                self.prepared.insert(name.into(), text_of(query));
+            }
+        }
+    }
+
+    fn bind(&mut self, portal: &[u8], statement: &[u8]) {
+        let text = self
+            .prepared
+            .get(statement)
+            .cloned()
+            .unwrap_or_else(|| Arc::from("<unknown prepared statement>"));
+        match self.portals.get_mut(portal) {
+            Some(slot) => *slot = text,
+            None => {
+                self.portals.insert(portal.into(), text);
+            }
+        }
+    }
+
+    fn execute(&mut self, portal: &[u8]) {
+        let text = self
+            .portals
+            .get(portal)
+            .cloned()
+            .unwrap_or_else(|| Arc::from("<unknown portal>"));
+        self.pending.push_back(Pending::Execute {
+            text,
+            started: Instant::now(),
+        });
     }
 
     /// Notes a message from the server; calls `done` for each statement it finishes. Returns the
@@ -157,98 +180,110 @@ impl StatementLog {
         tag: u8,
         msg: &[u8],
         mut done: impl FnMut(Finished),
-    ) -> Option<(Refusal, Arc<str>)> {
-        let body = &msg[5..];
+    ) -> Option<(StatementRefusal, Arc<str>)> {
+        let body = codec::body(msg);
         match tag {
-            b'C' | b'I' | b's' => {
-                let rows = if tag == b'C' {
-                    backend::command_rows(body)
-                } else {
-                    None
-                };
-                match self.pending.front_mut() {
-                    Some(Pending::Simple { rows: total, .. }) => {
-                        if let Some(n) = rows {
-                            *total = Some(total.unwrap_or(0) + n);
-                        }
-                    }
-                    Some(Pending::Execute { .. }) => {
-                        if let Some(Pending::Execute { text, started }) = self.pending.pop_front() {
-                            done(Finished {
-                                text,
-                                duration: started.elapsed(),
-                                rows,
-                                sqlstate: None,
-                            });
-                        }
-                    }
-                    _ => {}
+            backend::COMMAND_COMPLETE => {
+                let rows = CommandComplete::decode(body).ok().and_then(|c| c.rows());
+                self.result_ended(rows, &mut done);
+            }
+            backend::EMPTY_QUERY_RESPONSE | backend::PORTAL_SUSPENDED => {
+                self.result_ended(None, &mut done)
+            }
+            backend::ERROR_RESPONSE => self.error(ErrorFields(body).sqlstate(), &mut done),
+            backend::READY_FOR_QUERY => return self.ready(&mut done),
+            _ => {}
+        }
+        None
+    }
+
+    /// CommandComplete, EmptyQueryResponse or PortalSuspended: a simple Query adds up its
+    /// rows; an Execute is done.
+    fn result_ended(&mut self, rows: Option<u64>, done: &mut impl FnMut(Finished)) {
+        match self.pending.front_mut() {
+            Some(Pending::Simple { rows: total, .. }) => {
+                if let Some(n) = rows {
+                    *total = Some(total.unwrap_or(0) + n);
                 }
             }
-            b'E' => {
-                let sqlstate = backend::sqlstate(body);
-                match self.pending.front_mut() {
-                    Some(Pending::Simple { sqlstate: s, .. }) => {
-                        s.get_or_insert(sqlstate.unwrap_or(*b"XX000"));
-                    }
-                    Some(Pending::Execute { .. }) => {
-                        if let Some(Pending::Execute { text, started }) = self.pending.pop_front() {
-                            done(Finished {
-                                text,
-                                duration: started.elapsed(),
-                                rows: None,
-                                sqlstate,
-                            });
-                        }
-                        self.skipping = true;
-                    }
-                    // An error at Parse or Bind: the batch's statements are skipped.
-                    _ => self.skipping = true,
-                }
-                if self.skipping {
-                    while matches!(self.pending.front(), Some(Pending::Execute { .. })) {
-                        self.pending.pop_front();
-                    }
-                }
-            }
-            b'Z' => {
-                self.skipping = false;
-                while let Some(p) = self.pending.pop_front() {
-                    match p {
-                        Pending::Refused {
-                            text,
-                            started,
-                            refusal,
-                        } => {
-                            done(Finished {
-                                text: text.clone(),
-                                duration: started.elapsed(),
-                                rows: None,
-                                sqlstate: Some(refusal.sqlstate),
-                            });
-                            return Some((refusal, text));
-                        }
-                        Pending::Simple {
-                            text,
-                            started,
-                            rows,
-                            sqlstate,
-                        } => {
-                            done(Finished {
-                                text,
-                                duration: started.elapsed(),
-                                rows,
-                                sqlstate,
-                            });
-                            break;
-                        }
-                        Pending::Sync => break,
-                        // An Execute still open at ReadyForQuery was never answered.
-                        Pending::Execute { .. } => {}
-                    }
+            Some(Pending::Execute { .. }) => {
+                if let Some(Pending::Execute { text, started }) = self.pending.pop_front() {
+                    done(Finished {
+                        text,
+                        duration: started.elapsed(),
+                        rows,
+                        sqlstate: None,
+                    });
                 }
             }
             _ => {}
+        }
+    }
+
+    /// ErrorResponse: a simple Query keeps its first SQLSTATE; an Execute is done with it, and
+    /// the server skips the rest of the extended-protocol batch.
+    fn error(&mut self, sqlstate: Option<SqlState>, done: &mut impl FnMut(Finished)) {
+        match self.pending.front_mut() {
+            Some(Pending::Simple { sqlstate: s, .. }) => {
+                s.get_or_insert(sqlstate.unwrap_or(SqlState::INTERNAL_ERROR));
+            }
+            Some(Pending::Execute { .. }) => {
+                if let Some(Pending::Execute { text, started }) = self.pending.pop_front() {
+                    done(Finished {
+                        text,
+                        duration: started.elapsed(),
+                        rows: None,
+                        sqlstate,
+                    });
+                }
+                self.skipping = true;
+            }
+            // An error at Parse or Bind: the batch's statements are skipped.
+            _ => self.skipping = true,
+        }
+        if self.skipping {
+            while matches!(self.pending.front(), Some(Pending::Execute { .. })) {
+                self.pending.pop_front();
+            }
+        }
+    }
+
+    /// ReadyForQuery: ends a simple Query or a Sync, and delivers a refusal owed before it.
+    fn ready(&mut self, done: &mut impl FnMut(Finished)) -> Option<(StatementRefusal, Arc<str>)> {
+        self.skipping = false;
+        while let Some(p) = self.pending.pop_front() {
+            match p {
+                Pending::Refused {
+                    text,
+                    started,
+                    refusal,
+                } => {
+                    done(Finished {
+                        text: text.clone(),
+                        duration: started.elapsed(),
+                        rows: None,
+                        sqlstate: Some(refusal.sqlstate),
+                    });
+                    return Some((refusal, text));
+                }
+                Pending::Simple {
+                    text,
+                    started,
+                    rows,
+                    sqlstate,
+                } => {
+                    done(Finished {
+                        text,
+                        duration: started.elapsed(),
+                        rows,
+                        sqlstate,
+                    });
+                    break;
+                }
+                Pending::Sync => break,
+                // An Execute still open at ReadyForQuery was never answered.
+                Pending::Execute { .. } => {}
+            }
         }
         None
     }
@@ -257,6 +292,7 @@ impl StatementLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jitgate_control::audit::kind;
 
     fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
         let mut m = vec![tag];
@@ -275,7 +311,12 @@ mod tests {
 
     fn error_body(code: &str) -> Vec<u8> {
         let mut b = bytes::BytesMut::new();
-        backend::error_response(&mut b, backend::Severity::Error, code, "boom");
+        backend::error_response(
+            &mut b,
+            backend::Severity::Error,
+            code.parse().expect("sqlstate"),
+            "boom",
+        );
         b[5..].to_vec()
     }
 
@@ -301,7 +342,7 @@ mod tests {
         log.client_message(b'Q', &msg(b'Q', b"select 1/0\0"));
         let err = error_body("22012");
         let done = feed_server(&mut log, &[(b'E', &err), (b'Z', b"I")]);
-        assert_eq!(done[0].sqlstate, Some(*b"22012"));
+        assert_eq!(done[0].sqlstate, Some(SqlState::from_static("22012")));
     }
 
     #[test]
@@ -336,10 +377,10 @@ mod tests {
     fn a_refusal_is_delivered_at_the_ready_for_query_that_answers_it() {
         let mut log = StatementLog::default();
         log.client_message(b'Q', &msg(b'Q', b"select 1\0"));
-        let refusal = Refusal {
-            sqlstate: *b"42501",
+        let refusal = StatementRefusal {
+            sqlstate: SqlState::INSUFFICIENT_PRIVILEGE,
             message: "no".into(),
-            kind: "masking.refused",
+            kind: kind::MASKING_REFUSED,
         };
         log.refused(b"select ssn from customers", refusal.clone());
         let mut done = Vec::new();
@@ -354,7 +395,7 @@ mod tests {
             Some((refusal, Arc::from("select ssn from customers")))
         );
         assert_eq!(done.len(), 2);
-        assert_eq!(done[1].sqlstate, Some(*b"42501"));
+        assert_eq!(done[1].sqlstate, Some(SqlState::from_static("42501")));
         assert!(!log.busy());
     }
 
@@ -369,7 +410,7 @@ mod tests {
         let err = error_body("42703");
         let done = feed_server(&mut log, &[(b'E', &err), (b'Z', b"I")]);
         assert_eq!(done.len(), 1);
-        assert_eq!(done[0].sqlstate, Some(*b"42703"));
+        assert_eq!(done[0].sqlstate, Some(SqlState::from_static("42703")));
         assert!(!log.busy());
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use jitgate_config::model::PostgresUpstream;
+use jitgate_sqlstate::SqlState;
 use postgres_protocol::authentication::md5_hash;
 use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
 use postgres_protocol::message::frontend;
@@ -88,11 +89,36 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
-    /// The SQLSTATE the upstream reported, for [`UpstreamError::Server`].
-    pub fn sqlstate(&self) -> Option<&str> {
+    /// The SQLSTATE the upstream reported, for [`UpstreamError::Server`] (when it is one).
+    pub fn sqlstate(&self) -> Option<SqlState> {
         match self {
-            UpstreamError::Server { sqlstate, .. } => Some(sqlstate),
+            UpstreamError::Server { sqlstate, .. } => sqlstate.parse().ok(),
             _ => None,
+        }
+    }
+
+    /// What a database client may be told of this failure: jitgate's own words, without
+    /// addresses or anything the upstream said.
+    pub fn client_reason(&self) -> &'static str {
+        match self {
+            UpstreamError::Resolve { .. } => "the upstream's host name does not resolve",
+            UpstreamError::Connect { source, .. }
+                if source.kind() == io::ErrorKind::ConnectionRefused =>
+            {
+                "the upstream refused the connection"
+            }
+            UpstreamError::Connect { .. } => "the upstream cannot be reached",
+            UpstreamError::Timeout { .. } => "the upstream did not answer in time",
+            UpstreamError::TlsRefused { .. } | UpstreamError::Tls(_) => {
+                "TLS with the upstream failed"
+            }
+            UpstreamError::PasswordRequired
+            | UpstreamError::UnsupportedAuth(_)
+            | UpstreamError::Auth(_)
+            | UpstreamError::Server { .. } => "the upstream refused jitgate's login",
+            UpstreamError::Unexpected(_) | UpstreamError::Protocol(_) | UpstreamError::Io(_) => {
+                "the connection to the upstream failed"
+            }
         }
     }
 }
@@ -524,9 +550,14 @@ mod tests {
     #[test]
     fn error_responses_become_errors() {
         let mut out = BytesMut::new();
-        backend::error_response(&mut out, backend::Severity::Fatal, "28P01", "nope");
+        backend::error_response(
+            &mut out,
+            backend::Severity::Fatal,
+            SqlState::INVALID_PASSWORD,
+            "nope",
+        );
         let err = server_error(&out[5..]);
-        assert_eq!(err.sqlstate(), Some("28P01"));
+        assert_eq!(err.sqlstate(), Some(SqlState::INVALID_PASSWORD));
         assert!(err.to_string().contains("FATAL 28P01: nope"), "{err}");
         // Garbage never panics.
         let _ = server_error(b"C2");

@@ -42,7 +42,7 @@ pub fn run(
     };
     runtime.block_on(async {
         let checks: std::sync::Arc<dyn jitgate_pg::guard::GuardProvider> = std::sync::Arc::new(
-            jitgate_pg::checks::SessionChecks::new(control.clone(), config.masking.clone()),
+            jitgate_pg::guard::SessionChecks::new(control.clone(), config.masking.clone()),
         );
         let front = PgFront::bind(config, control.clone(), Some(checks)).await?;
         // What sessions of a dead process left running upstream is cancelled beside the start.

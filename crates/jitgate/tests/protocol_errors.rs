@@ -24,22 +24,32 @@ fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
     m
 }
 
-/// Logs in speaking the protocol by hand (SCRAM-SHA-256), up to ReadyForQuery.
-async fn raw_login(addr: std::net::SocketAddr, login: &str, password: &str) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
+/// A start-up packet for protocol 3.`minor` with the given parameters.
+fn startup_packet(minor: u16, params: &[&str]) -> Vec<u8> {
     let mut startup = Vec::new();
-    startup.extend_from_slice(&196608u32.to_be_bytes());
-    for kv in ["user", login, "database", "app"] {
+    startup.extend_from_slice(&(3u32 << 16 | minor as u32).to_be_bytes());
+    for kv in params {
         startup.extend_from_slice(kv.as_bytes());
         startup.push(0);
     }
     startup.push(0);
     let mut packet = ((startup.len() + 4) as u32).to_be_bytes().to_vec();
     packet.extend(startup);
-    s.write_all(&packet).await.unwrap();
+    packet
+}
 
+/// Logs in speaking the protocol by hand (SCRAM-SHA-256), up to ReadyForQuery.
+async fn raw_login(addr: std::net::SocketAddr, login: &str, password: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let packet = startup_packet(0, &["user", login, "database", "app"]);
+    s.write_all(&packet).await.unwrap();
     let (tag, body) = read_msg(&mut s).await.unwrap();
     assert_eq!((tag, &body[..4]), (b'R', &10i32.to_be_bytes()[..]));
+    scram_login(s, password).await
+}
+
+/// Answers the SASL challenge already read, up to ReadyForQuery.
+async fn scram_login(mut s: TcpStream, password: &str) -> TcpStream {
     let mut scram = ScramSha256::new(password.as_bytes(), ChannelBinding::unsupported());
     let mut first = b"SCRAM-SHA-256\0".to_vec();
     first.extend_from_slice(&(scram.message().len() as i32).to_be_bytes());
@@ -152,4 +162,184 @@ async fn a_large_result_streams_with_bounded_memory() {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap();
     assert!(hwm_kb < 48 * 1024, "peak RSS {hwm_kb} kB");
+}
+
+/// Resident memory of a process, in kB.
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Before authentication nobody is known: a client without a credential (an unknown login
+/// gets the SASL challenge too) cannot make the gateway hold a large message. A declared
+/// length over the pre-login limit is refused with 08P01 at once, before its body is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_messages_before_login_are_refused_from_their_length() {
+    let env = start();
+    let grant = env.grant("5m");
+    let addr = env.gateway.listen_addrs()[0];
+    const DECLARED: u32 = 16 << 20;
+
+    // A start-up packet declaring 16 MiB: only its length word is ever sent.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&DECLARED.to_be_bytes()).await.unwrap();
+    assert_eq!(error_then_close(&mut s).await.as_deref(), Some("08P01"));
+
+    // SASL messages of an unknown login declaring 16 MiB, 24 connections at once: each is
+    // refused from its header, and the gateway holds none of them.
+    let before = rss_kb(env.gateway.pid().unwrap());
+    let mut open = Vec::new();
+    for _ in 0..24 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(&startup_packet(0, &["user", "nobody", "database", "app"]))
+            .await
+            .unwrap();
+        let (tag, _) = read_msg(&mut s).await.unwrap();
+        assert_eq!(tag, b'R');
+        let mut header = vec![b'p'];
+        header.extend_from_slice(&DECLARED.to_be_bytes());
+        header.extend_from_slice(b"SCRAM-SHA-256\0");
+        s.write_all(&header).await.unwrap();
+        open.push(s);
+    }
+    for s in &mut open {
+        assert_eq!(error_then_close(s).await.as_deref(), Some("08P01"));
+    }
+    let after = rss_kb(env.gateway.pid().unwrap());
+    assert!(
+        after < before + 16 * 1024,
+        "RSS grew from {before} kB to {after} kB for 24 refused messages"
+    );
+
+    // Just over the limit (9 KiB, the frame counted as after login) is refused too; the
+    // gateway goes on serving.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&startup_packet(0, &["user", "nobody", "database", "app"]))
+        .await
+        .unwrap();
+    read_msg(&mut s).await.unwrap();
+    let mut header = vec![b'p'];
+    header.extend_from_slice(&(9u32 * 1024).to_be_bytes());
+    s.write_all(&header).await.unwrap();
+    assert_eq!(error_then_close(&mut s).await.as_deref(), Some("08P01"));
+    let client = env.connect(&grant.uri).await.expect("still serving");
+    let n: i32 = client.query_one("select 7", &[]).await.unwrap().get(0);
+    assert_eq!(n, 7);
+}
+
+/// A client asking for protocol 3.2, or sending `_pq_.` protocol options, is told what the
+/// gateway speaks (NegotiateProtocolVersion: 3.0 and the options it does not know), as
+/// PostgreSQL tells it, and logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newer_protocol_versions_and_options_are_negotiated_down() {
+    let env = start();
+    let grant = env.grant("5m");
+    let addr = env.gateway.listen_addrs()[0];
+    for (minor, options) in [
+        (2u16, vec![]),
+        (0, vec!["_pq_.compression", "on"]),
+        (2, vec!["_pq_.a", "1", "_pq_.b", "2"]),
+    ] {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut params = vec!["user", grant.login.as_str(), "database", "app"];
+        params.extend(options.iter().copied());
+        s.write_all(&startup_packet(minor, &params)).await.unwrap();
+        let (tag, body) = read_msg(&mut s).await.unwrap();
+        assert_eq!(tag, b'v', "NegotiateProtocolVersion first");
+        assert_eq!(&body[..4], &0i32.to_be_bytes(), "newest minor version: 0");
+        let names: Vec<&str> = options.iter().step_by(2).copied().collect();
+        assert_eq!(&body[4..8], &(names.len() as i32).to_be_bytes());
+        let mut listed = Vec::new();
+        for name in names {
+            listed.extend_from_slice(name.as_bytes());
+            listed.push(0);
+        }
+        assert_eq!(&body[8..], &listed[..]);
+        let (tag, body) = read_msg(&mut s).await.unwrap();
+        assert_eq!((tag, &body[..4]), (b'R', &10i32.to_be_bytes()[..]));
+        let mut s = scram_login(s, &grant.password).await;
+        s.write_all(&msg(b'Q', b"select 1\0")).await.unwrap();
+        let (tag, _) = read_msg(&mut s).await.unwrap();
+        assert_eq!(tag, b'T', "a session in protocol 3.0");
+    }
+    // Protocol 3.0 without options: no NegotiateProtocolVersion.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&startup_packet(
+        0,
+        &["user", grant.login.as_str(), "database", "app"],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(read_msg(&mut s).await.unwrap().0, b'R');
+}
+
+/// When the upstream refuses jitgate's own login, the client learns what is safe to say: the
+/// SQLSTATE of "too many connections" (53300), or 08006 with "refused the connection" for a
+/// closed port; the upstream's own words stay in the `upstream.failed` audit event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upstreams_refusal_reason_reaches_the_client() {
+    let env = start();
+    let grant = env.grant("5m");
+    env.cluster
+        .psql("app", "alter role svc connection limit 1")
+        .unwrap();
+    let first = env.connect(&grant.uri).await.expect("the one connection");
+    let Err(e) = env.connect(&grant.uri).await else {
+        panic!("a second connection with the upstream full");
+    };
+    assert_eq!(common::sqlstate(&e).as_deref(), Some("53300"), "{e}");
+    let message = common::message(&e);
+    assert!(message.contains("too many connections"), "{message}");
+    // The service role's name is the upstream's business.
+    assert!(!message.contains("svc"), "{message}");
+    let events = env.audit_until(|events| events.iter().any(|e| e.event.kind == "upstream.failed"));
+    let failed = events
+        .iter()
+        .find(|e| e.event.kind == "upstream.failed")
+        .expect("an upstream.failed event");
+    let detail = failed.event.detail.get();
+    assert!(
+        detail.contains("53300") && detail.contains("svc"),
+        "{detail}"
+    );
+    drop(first);
+
+    // An upstream that is not listening at all.
+    let closed = jitgate_testkit::free_port();
+    let config = format!(
+        r#"
+[server]
+store = "jitgate.sqlite"
+
+[resources.app]
+kind = "postgres"
+listen = "127.0.0.1:{listen}"
+
+[resources.app.upstream]
+host = "127.0.0.1"
+port = {closed}
+database = "app"
+user = "svc"
+password_env = "SVC_PASSWORD"
+tls = "disable"
+"#,
+        listen = jitgate_testkit::free_port(),
+    );
+    let gateway = jitgate_testkit::Gateway::start_with_env(
+        env!("CARGO_BIN_EXE_jitgate").as_ref(),
+        &config,
+        &[("SVC_PASSWORD", "unused")],
+    )
+    .expect("starting jitgate");
+    let grant = gateway.grant("alice", "app", "5m").unwrap();
+    let Err(e) = env.connect(&grant.uri).await else {
+        panic!("a connection without an upstream");
+    };
+    assert_eq!(common::sqlstate(&e).as_deref(), Some("08006"), "{e}");
+    let message = common::message(&e);
+    assert!(message.contains("refused the connection"), "{message}");
 }

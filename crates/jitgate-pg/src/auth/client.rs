@@ -8,6 +8,7 @@ use std::io;
 
 use bytes::BytesMut;
 use jitgate_control::scram::ScramVerifier;
+use jitgate_sqlstate::SqlState;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::scram::{ScramError, ScramServer};
@@ -53,11 +54,11 @@ pub enum ClientAuthError {
 
 impl ClientAuthError {
     /// The SQLSTATE to report this failure to the client with.
-    pub fn sqlstate(&self) -> &'static str {
+    pub fn sqlstate(&self) -> SqlState {
         match self {
-            ClientAuthError::Failed => "28P01",
-            ClientAuthError::Disconnected | ClientAuthError::Io(_) => "08006",
-            _ => "08P01",
+            ClientAuthError::Failed => SqlState::INVALID_PASSWORD,
+            ClientAuthError::Disconnected | ClientAuthError::Io(_) => SqlState::CONNECTION_FAILURE,
+            _ => SqlState::PROTOCOL_VIOLATION,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! everything else passes through untouched, which keeps unknown or future message types working.
 
 pub mod backend;
+pub mod frontend;
 pub mod scanner;
 pub mod startup;
 
@@ -13,6 +14,12 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Length of a tagged message header: tag byte plus the 4-byte length.
 pub const HEADER_LEN: usize = 5;
+
+/// The largest message, header included, jitgate reads from a client that has not
+/// authenticated yet: the start-up packet and the password or SASL messages, which fit in a
+/// few hundred bytes. A larger declared length is refused before any of it is read, so a
+/// client without a credential cannot make the gateway hold more than this per connection.
+pub const PRE_AUTH_MAX_MESSAGE: usize = 8 * 1024;
 
 /// A complete tagged message: `tag` and the body after the length word.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +45,9 @@ pub enum ProtocolError {
     Io(#[from] std::io::Error),
 }
 
-/// Reads one whole tagged message, refusing bodies longer than `max` before allocating them.
-/// Used during start-up and authentication, where messages are few and small.
+/// Reads one whole tagged message, refusing messages longer than `max` bytes (header included,
+/// as the relay counts them) before reading or allocating their body. Used during start-up and
+/// authentication, where messages are few and small.
 pub async fn read_message<R: AsyncRead + Unpin>(
     reader: &mut R,
     buf: &mut BytesMut,
@@ -51,15 +59,14 @@ pub async fn read_message<R: AsyncRead + Unpin>(
         }
     }
     let tag = buf[0];
-    let body_len = body_len(tag, &buf[1..HEADER_LEN])?;
-    if body_len > max {
+    let total = HEADER_LEN + body_len(tag, &buf[1..HEADER_LEN])?;
+    if total > max {
         return Err(ProtocolError::TooLarge {
             tag: tag as char,
-            len: body_len,
+            len: total,
             max,
         });
     }
-    let total = HEADER_LEN + body_len;
     buf.reserve(total.saturating_sub(buf.len()));
     while buf.len() < total {
         if reader.read_buf(buf).await? == 0 {
@@ -81,6 +88,11 @@ pub fn body_len(tag: u8, len_word: &[u8]) -> Result<usize, ProtocolError> {
         });
     }
     Ok(len as usize - 4)
+}
+
+/// The body of a whole message (`msg` includes its 5-byte header).
+pub fn body(msg: &[u8]) -> &[u8] {
+    msg.get(HEADER_LEN..).unwrap_or(&[])
 }
 
 /// Reads a NUL-terminated string from the front of `body`, advancing past it.

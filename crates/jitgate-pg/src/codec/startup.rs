@@ -1,7 +1,7 @@
 //! The untagged first message of a connection: StartupMessage, SSLRequest, GSSENCRequest or
 //! CancelRequest, told apart by the code that follows the length.
 
-use super::ProtocolError;
+use super::{ProtocolError, PRE_AUTH_MAX_MESSAGE};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -9,8 +9,8 @@ const SSL_REQUEST: u32 = 80_877_103;
 const GSSENC_REQUEST: u32 = 80_877_104;
 const CANCEL_REQUEST: u32 = 80_877_102;
 const PROTOCOL_3_0: u32 = 3 << 16;
-/// PostgreSQL refuses start-up packets over 10000 bytes; so does jitgate.
-const MAX_STARTUP_LEN: usize = 10_000;
+/// Start-up parameters whose names begin so are protocol options (`_pq_.name`), not settings.
+pub const PROTOCOL_OPTION_PREFIX: &str = "_pq_.";
 
 /// What a client opened its connection with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,14 +37,15 @@ impl StartupParams {
     }
 }
 
-/// Reads one untagged start-up packet.
+/// Reads one untagged start-up packet; a declared length over [`PRE_AUTH_MAX_MESSAGE`] is
+/// refused before the body is read.
 pub async fn read_startup<R: AsyncRead + Unpin>(
     reader: &mut R,
 ) -> Result<StartupRequest, ProtocolError> {
     let mut len_word = [0u8; 4];
     read_exact_or_closed(reader, &mut len_word).await?;
     let len = u32::from_be_bytes(len_word) as usize;
-    if !(8..=MAX_STARTUP_LEN).contains(&len) {
+    if !(8..=PRE_AUTH_MAX_MESSAGE).contains(&len) {
         return Err(ProtocolError::Malformed {
             what: "start-up packet length in",
         });

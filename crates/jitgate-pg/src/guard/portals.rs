@@ -17,7 +17,8 @@
 //! of step with what was sent, is [`Answer::OutOfStep`]: the session ends rather than let it
 //! through. Pure bookkeeping: no I/O.
 
-use crate::codec::cstr_prefix;
+use crate::codec;
+use crate::codec::frontend::{self, Execute, Named, Target};
 use bytes::{BufMut, BytesMut};
 use std::collections::VecDeque;
 
@@ -86,29 +87,34 @@ impl Portals {
     /// caller then appends the message itself, changed or not. Messages jitgate does not forward
     /// are not shown here; a Sync jitgate sends in place of a refused statement is.
     pub fn forwarding(&mut self, tag: u8, msg: &[u8], out: &mut BytesMut) {
-        let body = msg.get(5..).unwrap_or(&[]);
+        let body = codec::body(msg);
         let just_described = self.described_just_before.take();
         let sent = match tag {
-            b'P' => Sent::Parse,
-            b'B' => Sent::Bind,
-            b'C' => Sent::Close,
-            b'D' => match body.split_first() {
-                Some((b'P', name)) => {
-                    self.described_just_before = Some(cstr_prefix(name).into());
+            frontend::PARSE => Sent::Parse,
+            frontend::BIND => Sent::Bind,
+            frontend::CLOSE => Sent::Close,
+            frontend::DESCRIBE => match Named::decode(body, "Describe") {
+                Ok(Named {
+                    target: Target::Portal,
+                    name,
+                }) => {
+                    self.described_just_before = Some(name.into());
                     Sent::DescribePortal { injected: false }
                 }
+                // A statement's (or a malformed one, which the server answers with an error).
                 _ => Sent::DescribeStatement,
             },
-            b'E' => {
-                let portal = cstr_prefix(body);
+            frontend::EXECUTE => {
+                // A malformed Execute names no portal the client described: described anew.
+                let portal = Execute::decode(body).map_or(&b""[..], |e| e.portal);
                 if just_described.as_deref() != Some(portal) {
                     describe_portal(out, portal);
                     self.push(Sent::DescribePortal { injected: true });
                 }
                 Sent::Execute
             }
-            b'S' => Sent::Sync,
-            b'Q' => Sent::Query,
+            frontend::SYNC => Sent::Sync,
+            frontend::QUERY => Sent::Query,
             // Flush, CopyData, CopyDone, CopyFail, Terminate: no answer of their own.
             _ => return,
         };
