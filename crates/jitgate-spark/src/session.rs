@@ -277,11 +277,12 @@ impl Conn {
     }
 }
 
-/// The status code calls of a stopped session end with: a gateway shutting down is unavailable
-/// (the client may try again elsewhere); any other end takes the client's access away.
+/// The status code calls of a stopped session end with. A gateway shutting down aborts them —
+/// not UNAVAILABLE, which Spark Connect clients retry for minutes against a gateway that is gone;
+/// any other end takes the client's access away.
 fn stop_code(stop: &SessionStop) -> Code {
     match stop {
-        SessionStop::Shutdown => Code::Unavailable,
+        SessionStop::Shutdown => Code::Aborted,
         _ => Code::PermissionDenied,
     }
 }

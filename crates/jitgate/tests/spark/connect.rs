@@ -291,7 +291,7 @@ fn revoking_mid_query_ends_the_call_within_a_second() {
 }
 
 #[test]
-fn sigterm_ends_a_running_call_unavailable_releases_the_upstream_and_records_the_end() {
+fn sigterm_aborts_a_running_call_releases_the_upstream_and_records_the_end() {
     let Some(spark) = spark() else { return };
     let mut gw = gateway_with(spark, "drain_timeout = \"1s\"", "");
     let grant = gw.grant("alice", "lake", "5m").expect("grant");
@@ -307,15 +307,10 @@ fn sigterm_ends_a_running_call_unavailable_releases_the_upstream_and_records_the
     std::thread::sleep(Duration::from_secs(2));
     let status = gw.stop().expect("jitgate exits");
     assert!(status.success(), "exit status {status}");
-    let second: Value =
-        serde_json::from_str(&lines.next().expect("second").expect("read")).expect("json");
+    // PySpark retries what follows (its calls to a gateway that is gone) for minutes: what the
+    // cut call ended with is read from the audit trail instead.
+    let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(second["grpc"], "UNAVAILABLE", "{second}");
-    let error = second["error"].as_str().unwrap_or_default();
-    assert!(
-        error.contains(&jitgate_control::SessionStop::Shutdown.client_message()),
-        "{second}"
-    );
 
     // On record, and the upstream told to stop, before the process exited.
     let events = audit(&gw, |_| true);
@@ -325,6 +320,15 @@ fn sigterm_ends_a_running_call_unavailable_releases_the_upstream_and_records_the
         .map(detail)
         .expect("session ended");
     assert_eq!(ended["reason"], "gateway shutting down", "{ended}");
+    // Not UNAVAILABLE: the client would retry it for minutes.
+    let cut = statements(&events)
+        .into_iter()
+        .find(|d| d["outcome"] == "ABORTED")
+        .expect("the cut ExecutePlan is audited with its status");
+    assert!(
+        cut["text"].as_str().unwrap_or_default().contains("Range"),
+        "{cut}"
+    );
     assert!(
         gw.log().contains("released Spark session upstream"),
         "no session release:\n{}",
