@@ -220,9 +220,11 @@ impl Relay {
                 )
             }
         };
+        // Polled only when a grant end or kill wakes it, not at every message.
+        let stopped = relay::WhenWoken::new(session.stopped());
         let outcome = tokio::select! {
             biased;
-            stop = session.stopped() => Outcome::Stopped(stop),
+            stop = stopped => Outcome::Stopped(stop),
             r = client_pump => Outcome::Client(r),
             r = upstream_pump => Outcome::Upstream(r),
         };
