@@ -2,14 +2,18 @@
 # Throughput of PostgreSQL through jitgate, next to a direct connection and
 # PgBouncer (session mode) in front of the same throwaway cluster.
 #
-#   bench/gateway.sh [--seconds N] [--rounds N] [--workers N] [--no-jitgate]
+#   bench/gateway.sh [--seconds N] [--rounds N] [--workers N] [--rate N]
+#                    [--no-jitgate]
 #
 # Measures pgbench -S (select-only, 8 clients, 2 threads) with the simple and
 # extended query protocols, interleaving the targets over several rounds to
 # spread out noise, and the wall time of reading 1M rows with psql (best of
-# 3). Prints a table of tps and ratios and writes it to
-# bench/results/latest.txt. Everything it starts is stopped, and its temp dir
-# removed, on exit.
+# 3). Per protocol it also measures the CPU time each gateway process (all its
+# threads) spends per transaction at a fixed rate (pgbench -R, --rate tps), and
+# the latency one client sees (pgbench -c 1): what a gateway adds per round
+# trip over a direct connection. Prints tables of tps, ratios, CPU and latency
+# and writes them to bench/results/latest.txt. Everything it starts is
+# stopped, and its temp dir removed, on exit.
 #
 # Needs PostgreSQL 15 server binaries (on PATH or in /usr/lib/postgresql/15/bin),
 # psql, pgbench and pgbouncer. When run as root the servers run as the
@@ -19,15 +23,17 @@ set -euo pipefail
 
 secs=20
 rounds=2
+rate=2000
 workers=1
 with_jitgate=1
 scale=10
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) secs="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
+    --rate) rate="$2"; shift 2 ;;
     --workers) workers="$2"; shift 2 ;;
     --no-jitgate) with_jitgate=0; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -320,6 +326,74 @@ for round in $(seq "$rounds"); do
   done
 done
 
+# CPU time of a process and all its threads, in ns: the scheduler's own count
+# where the kernel keeps one, else user + system ticks.
+cpu_ns() { # PID
+  local total=0 t f
+  for t in /proc/"$1"/task/*; do
+    if [ -r "$t/schedstat" ]; then
+      read -r f _ < "$t/schedstat" || f=0
+    else
+      f="$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.0f", ($12 + $13) * 1e9 / hz }' "$t/stat")"
+    fi
+    total=$((total + f))
+  done
+  echo "$total"
+}
+pid_of() {
+  case "$1" in
+    pgbouncer) cat "$work/pgbouncer/pgbouncer.pid" ;;
+    jitgate) echo "$jitgate_pid" ;;
+  esac
+}
+
+run_rated() { # TARGET MODE -> sets $cpu_us (CPU µs of the gateway per transaction)
+  local out="$work/pgbench.out" pid before after n
+  pid="$(pid_of "$1")"
+  before="$(cpu_ns "$pid")"
+  pgbench -n -S -M "$2" -c 8 -j 2 -R "$rate" -T "$secs" "$(uri_of "$1")" > "$out" 2>&1 &
+  child_pid=$!
+  if ! wait "$child_pid"; then
+    child_pid=""
+    cat "$out" >&2
+    die "pgbench -R against $1 ($2) failed"
+  fi
+  child_pid=""
+  after="$(cpu_ns "$pid")"
+  n="$(awk '/^number of transactions actually processed:/{print $NF; exit}' "$out")"
+  cpu_us="$(awk -v a="$before" -v b="$after" -v n="$n" 'BEGIN{ printf "%.1f", n > 0 ? (b - a) / n / 1000 : 0 }')"
+}
+
+run_one_client() { # TARGET MODE -> sets $lat_us (mean µs per transaction)
+  local out="$work/pgbench.out"
+  pgbench -n -S -M "$2" -c 1 -T "$secs" "$(uri_of "$1")" > "$out" 2>&1 &
+  child_pid=$!
+  if ! wait "$child_pid"; then
+    child_pid=""
+    cat "$out" >&2
+    die "pgbench -c 1 against $1 ($2) failed"
+  fi
+  child_pid=""
+  lat_us="$(awk '/^latency average = /{printf "%.1f", $4 * 1000; exit}' "$out")"
+}
+
+gateways=(pgbouncer)
+[ "$with_jitgate" = 1 ] && gateways+=(jitgate)
+for round in $(seq "$rounds"); do
+  for mode in simple extended; do
+    for t in "${gateways[@]}"; do
+      run_rated "$t" "$mode"
+      log "round $round  $t  $mode  at $rate tps: ${cpu_us} µs CPU per transaction"
+      echo "cpu $t $mode $cpu_us" >> "$raw"
+    done
+    for t in "${targets[@]}"; do
+      run_one_client "$t" "$mode"
+      log "round $round  $t  $mode  one client: ${lat_us} µs per transaction"
+      echo "lat $t $mode $lat_us" >> "$raw"
+    done
+  done
+done
+
 bulk_sql="SELECT * FROM pgbench_accounts"
 bulk_targets=("${targets[@]}")
 [ "$with_jitgate" = 1 ] && bulk_targets+=(jitgate-masked)
@@ -340,13 +414,17 @@ report="$repo_root/bench/results/latest.txt"
   echo "jitgate gateway benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "git: $(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo none)," \
     "cpus: $(nproc), $("$pgbin/postgres" --version), $("$pgbouncer_bin" --version | head -n 1)"
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "pgbench -S -c 8 -j 2 -T $secs, scale $scale, mean tps of $rounds round(s);" \
     "jitgate workers = $workers; sslmode = $PGSSLMODE"
   echo
-  awk -v jit="$with_jitgate" -v rows="$rows" -v sql="$bulk_sql" '
+  awk -v jit="$with_jitgate" -v rows="$rows" -v sql="$bulk_sql" -v rate="$rate" -v secs="$secs" '
     function r(a, b) { return (a > 0 && b > 0) ? sprintf("%.3f", a / b) : "-" }
     function f(x) { return x > 0 ? sprintf("%.0f", x) : "-" }
+    function g(x) { return x != 0 ? sprintf("%.1f", x) : "-" }
     $1 == "tps"  { sum[$2, $3] += $4; n[$2, $3]++ }
+    $1 == "cpu"  { csum[$2, $3] += $4; cn[$2, $3]++ }
+    $1 == "lat"  { lsum[$2, $3] += $4; ln[$2, $3]++ }
     $1 == "bulk" { if (!(($2) in best) || $4 < best[$2]) best[$2] = $4 }
     END {
       printf "%-9s %10s %10s %10s %11s %11s %13s\n", "protocol", "direct", "pgbouncer", "jitgate", "jit/direct", "pgb/direct", "jit/pgbouncer"
@@ -357,6 +435,26 @@ report="$repo_root/bench/results/latest.txt"
         p = n["pgbouncer", m] ? sum["pgbouncer", m] / n["pgbouncer", m] : 0
         j = n["jitgate", m] ? sum["jitgate", m] / n["jitgate", m] : 0
         printf "%-9s %10s %10s %10s %11s %11s %13s\n", m, f(d), f(p), f(j), r(j, d), r(p, d), r(j, p)
+      }
+      printf "\nCPU time of the gateway process (all threads) per transaction, microseconds,\n"
+      printf "at a fixed rate: pgbench -S -c 8 -j 2 -R %s -T %s\n", rate, secs
+      printf "%-9s %10s %10s %13s\n", "protocol", "pgbouncer", "jitgate", "jit/pgbouncer"
+      for (i = 1; i <= 2; i++) {
+        m = modes[i]
+        p = cn["pgbouncer", m] ? csum["pgbouncer", m] / cn["pgbouncer", m] : 0
+        j = cn["jitgate", m] ? csum["jitgate", m] / cn["jitgate", m] : 0
+        printf "%-9s %10s %10s %13s\n", m, g(p), g(j), r(j, p)
+      }
+      printf "\none client (pgbench -S -c 1 -T %s): mean latency per transaction and what a\n", secs
+      printf "gateway adds to it over a direct connection, microseconds\n"
+      printf "%-9s %10s %10s %10s %11s %11s\n", "protocol", "direct", "pgbouncer", "jitgate", "pgb added", "jit added"
+      for (i = 1; i <= 2; i++) {
+        m = modes[i]
+        d = ln["direct", m] ? lsum["direct", m] / ln["direct", m] : 0
+        p = ln["pgbouncer", m] ? lsum["pgbouncer", m] / ln["pgbouncer", m] : 0
+        j = ln["jitgate", m] ? lsum["jitgate", m] / ln["jitgate", m] : 0
+        printf "%-9s %10s %10s %10s %11s %11s\n", m, g(d), g(p), g(j),
+          (d > 0 && p > 0) ? g(p - d) : "-", (d > 0 && j > 0) ? g(j - d) : "-"
       }
       printf "\nbulk read, best of 3: psql -A -t -o /dev/null -c \"%s\" (%s rows)\n", sql, rows
       printf "%-9s %10s %10s %10s %11s %11s\n", "", "direct", "pgbouncer", "jitgate", "jit/direct", "pgb/direct"

@@ -7,6 +7,7 @@ use crate::audit::{kind, AuditEvent};
 use crate::model::{Millis, SessionEnd, SessionRecord};
 use crate::store::Store;
 use crate::webhook::WebhookRouter;
+use jitgate_sqlstate::SqlState;
 use serde::Serialize;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -36,7 +37,7 @@ pub struct StatementRecord {
     pub text: Arc<str>,
     pub duration_us: u64,
     pub rows: Option<u64>,
-    pub sqlstate: Option<[u8; 5]>,
+    pub sqlstate: Option<SqlState>,
 }
 
 #[derive(Serialize)]
@@ -49,14 +50,11 @@ struct StatementDetail<'a> {
 
 impl StatementRecord {
     fn into_event(self) -> AuditEvent {
-        let sqlstate = self
-            .sqlstate
-            .map(|s| String::from_utf8_lossy(&s).into_owned());
         let detail = StatementDetail {
             text: &self.text,
             duration_us: self.duration_us,
             rows: self.rows,
-            sqlstate: sqlstate.as_deref(),
+            sqlstate: self.sqlstate.as_ref().map(SqlState::as_str),
         };
         let ids = &self.session;
         let mut event = AuditEvent::with_detail(kind::STATEMENT, &detail)

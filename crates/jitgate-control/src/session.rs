@@ -9,6 +9,7 @@ use crate::control::ControlPlane;
 use crate::model::{new_id, now_millis, GrantEnd, SessionEnd, SessionRecord, UpstreamCancel};
 use crate::notifier::GrantWatch;
 use crate::recorder::{SessionIds, StatementRecord};
+use jitgate_sqlstate::SqlState;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -192,7 +193,7 @@ impl SessionAuditor {
         text: Arc<str>,
         duration: Duration,
         rows: Option<u64>,
-        sqlstate: Option<[u8; 5]>,
+        sqlstate: Option<SqlState>,
     ) {
         self.control.recorder.statement(StatementRecord {
             session: self.ids.clone(),

@@ -12,8 +12,8 @@ use crate::tls::{client_acceptor, upstream_connector, TlsSetupError};
 use bytes::BytesMut;
 use jitgate_config::{ClientTlsMode, Config, Upstream};
 use jitgate_control::ControlPlane;
-use jitgate_sqlstate::SqlState;
 use jitgate_front::{Connection, Handler, Limiter, Listener, OverCap, Shutdown};
+use jitgate_sqlstate::SqlState;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -209,8 +209,12 @@ async fn refuse(mut stream: TcpStream, front: &Front, message: &str) {
         }
     }
     let mut msg = BytesMut::new();
-    backend::error_response(&mut msg, Severity::Fatal, SqlState::TOO_MANY_CONNECTIONS, message);
+    backend::error_response(
+        &mut msg,
+        Severity::Fatal,
+        SqlState::TOO_MANY_CONNECTIONS,
+        message,
+    );
     let _ = stream.write_all(&msg).await;
     let _ = stream.shutdown().await;
 }
-

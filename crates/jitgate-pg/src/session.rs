@@ -173,10 +173,13 @@ impl Relay {
             None => self.clear.pumps(&seen, directions, client, upstream),
             Some(guard) => guard.pumps(&seen, directions, client, upstream),
         };
+        // Polled only when a grant end, a kill or the shutdown wakes them, not at every message.
+        let stopped = relay::WhenWoken::new(session.stopped());
+        let forced = relay::WhenWoken::new(shutdown.forced());
         let outcome = tokio::select! {
             biased;
-            stop = session.stopped() => Outcome::Stopped(stop),
-            () = shutdown.forced() => Outcome::Stopped(SessionStop::Shutdown),
+            stop = stopped => Outcome::Stopped(stop),
+            () = forced => Outcome::Stopped(SessionStop::Shutdown),
             r = to_upstream => Outcome::Client(r),
             r = to_client => Outcome::Upstream(r),
         };
@@ -252,8 +255,8 @@ impl Seen<'_> {
             self.resource.ddl_epoch.fetch_add(1, Ordering::Release);
         }
         let refused = self.log().server_message(tag, msg, |f| {
-            let sqlstate = f.sqlstate.map(SqlState::into_bytes);
-            self.auditor.statement(f.text, f.duration, f.rows, sqlstate);
+            self.auditor
+                .statement(f.text, f.duration, f.rows, f.sqlstate);
         });
         let (refusal, text) = refused?;
         self.auditor.refused(refusal.kind, &text, &refusal.message);

@@ -67,7 +67,13 @@ pub(super) fn find(conn: &Connection, q: &CredentialQuery) -> StoreResult<Vec<Cr
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![q.subject, q.unusable_at, sql_limit(q.limit), after_at(&q.after), after_id(&q.after)],
+        params![
+            q.subject,
+            q.unusable_at,
+            sql_limit(q.limit),
+            after_at(&q.after),
+            after_id(&q.after)
+        ],
         credential_from_row,
     )?;
     rows.collect::<Result<_, _>>()

@@ -98,7 +98,14 @@ pub(super) fn find(conn: &Connection, q: &GrantQuery) -> StoreResult<Vec<Grant>>
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![q.subject, q.resource, q.live_at, sql_limit(q.limit), after_at(&q.after), after_id(&q.after)],
+        params![
+            q.subject,
+            q.resource,
+            q.live_at,
+            sql_limit(q.limit),
+            after_at(&q.after),
+            after_id(&q.after)
+        ],
         grant_from_row,
     )?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -138,7 +138,13 @@ pub(super) fn find(conn: &Connection, q: &SessionQuery) -> StoreResult<Vec<Sessi
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![q.subject, q.open_only, sql_limit(q.limit), after_at(&q.after), after_id(&q.after)],
+        params![
+            q.subject,
+            q.open_only,
+            sql_limit(q.limit),
+            after_at(&q.after),
+            after_id(&q.after)
+        ],
         session_from_row,
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
