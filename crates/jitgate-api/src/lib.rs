@@ -21,12 +21,6 @@ mod routes;
 mod server;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_oidc;
-#[cfg(test)]
-mod tests_paging;
-#[cfg(test)]
-mod tests_server;
 mod views;
 
 pub use connection::{percent_encode, ConnectionInfo};

@@ -24,7 +24,7 @@ pub mod scram;
 mod session;
 pub mod store;
 #[cfg(test)]
-mod tests_alerts;
+mod tests;
 pub mod webhook;
 
 pub use admission::{

@@ -215,7 +215,7 @@ async fn long_messages_before_login_are_refused_from_their_length() {
         "RSS grew from {before} kB to {after} kB for 24 refused messages"
     );
 
-    // Just over the limit (9 KiB, the frame counted as after login) is refused too; the
+    // Just over the limit (10,001 bytes, the frame counted as after login) is refused too; the
     // gateway goes on serving.
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(&startup_packet(0, &["user", "nobody", "database", "app"]))
@@ -223,7 +223,7 @@ async fn long_messages_before_login_are_refused_from_their_length() {
         .unwrap();
     read_msg(&mut s).await.unwrap();
     let mut header = vec![b'p'];
-    header.extend_from_slice(&(9u32 * 1024).to_be_bytes());
+    header.extend_from_slice(&10_001u32.to_be_bytes());
     s.write_all(&header).await.unwrap();
     assert_eq!(error_then_close(&mut s).await.as_deref(), Some("08P01"));
     let client = env.connect(&grant.uri).await.expect("still serving");

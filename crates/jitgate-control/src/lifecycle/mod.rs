@@ -14,10 +14,6 @@ mod tokens;
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_access;
-#[cfg(test)]
-mod tests_external;
 
 pub use external::GroupChange;
 pub use paging::{Page, PageRequest};

@@ -17,9 +17,11 @@ pub const HEADER_LEN: usize = 5;
 
 /// The largest message, header included, jitgate reads from a client that has not
 /// authenticated yet: the start-up packet and the password or SASL messages, which fit in a
-/// few hundred bytes. A larger declared length is refused before any of it is read, so a
-/// client without a credential cannot make the gateway hold more than this per connection.
-pub const PRE_AUTH_MAX_MESSAGE: usize = 8 * 1024;
+/// few hundred bytes. PostgreSQL's own bound on a start-up packet (10,000 bytes), so that no
+/// client PostgreSQL accepts is refused. A larger declared length is refused before any of it
+/// is read, so a client without a credential cannot make the gateway hold more than this per
+/// connection.
+pub const PRE_AUTH_MAX_MESSAGE: usize = 10_000;
 
 /// A complete tagged message: `tag` and the body after the length word.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,6 @@ mod sessions;
 mod subjects;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_lifecycle;
 mod tokens;
 
 use super::migrations::MIGRATIONS;

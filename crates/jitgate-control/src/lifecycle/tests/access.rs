@@ -1,8 +1,8 @@
 //! Connecting, credentials, sessions, tokens, what each role sees, and the audit chain.
 
-use super::tests::{alice, bob, dana, fixture, fixture_with, oscar, root, rule, MIN, NOON};
-use super::LifecycleError;
+use super::{alice, bob, dana, fixture, fixture_with, oscar, root, rule, MIN, NOON};
 use crate::audit::ChainBreak;
+use crate::lifecycle::LifecycleError;
 use crate::model::RequestState;
 use crate::store::SqliteStore;
 use crate::{Admission, AuditCheckError, SessionStop};
@@ -291,9 +291,9 @@ fn the_audit_chain_verifies_and_names_a_tampered_event() {
 /// Every page of a listing, walked with `list` from the first page until no cursor is left.
 fn walk<T>(
     limit: usize,
-    list: impl Fn(&super::PageRequest) -> Result<super::Page<T>, LifecycleError>,
+    list: impl Fn(&super::super::PageRequest) -> Result<super::super::Page<T>, LifecycleError>,
 ) -> Vec<T> {
-    let mut page = super::PageRequest { limit, after: None };
+    let mut page = super::super::PageRequest { limit, after: None };
     let mut all = Vec::new();
     loop {
         let got = list(&page).expect("a page");

@@ -1,12 +1,14 @@
 //! The SQLite store's tables one by one: grants, credentials, the audit chain, sessions.
 
-use super::SqliteStore;
+mod lifecycle;
+
 use crate::audit::AuditEvent;
 use crate::audit::ChainVerifier;
 use crate::model::{
     Credential, Grant, GrantEnd, Millis, SessionEnd, SessionRecord, UpstreamCancel,
 };
 use crate::scram::ScramVerifier;
+use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use serde_json::json;
 

@@ -1,11 +1,14 @@
 //! The request state machine: who may decide, how many votes, expiry, duration caps, windows,
 //! automatic approval, and the audit events every step leaves.
 
-use super::LifecycleError;
+mod access;
+mod external;
+
 use crate::clock::{Clock, ManualClock};
 use crate::control::ControlPlane;
 use crate::identity::tests::local_user;
 use crate::identity::{LocalUsers, Subject};
+use crate::lifecycle::LifecycleError;
 use crate::model::{GrantEnd, RequestState};
 use crate::policy::{ControlSettings, Policy};
 use crate::store::{GrantQuery, SqliteStore, Store};

@@ -1,6 +1,6 @@
 //! Subjects from an OpenID Connect provider: login, lookup, and what losing a group ends.
 
-use super::tests::{fixture, rule, MIN, NOON};
+use super::{fixture, rule, MIN, NOON};
 use crate::identity::Subject;
 use crate::model::{GrantEnd, Millis};
 use crate::{Admission, SessionStop};

@@ -1,10 +1,10 @@
 //! The SQLite store's lifecycle tables: migration from the first schema, requests and votes as
 //! atomic steps, credential listings and tokens.
 
-use super::SqliteStore;
 use crate::model::{ApiToken, Approval, Credential, Decision, Grant, Request, RequestState};
 use crate::scram::ScramVerifier;
 use crate::store::migrations::MIGRATIONS;
+use crate::store::sqlite::SqliteStore;
 use crate::store::{CredentialQuery, GrantQuery, RequestQuery, Store, Transition};
 
 fn request(id: &str, expires_at: i64) -> Request {

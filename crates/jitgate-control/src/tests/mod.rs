@@ -1,0 +1,3 @@
+//! Unit tests of this crate, one file per topic.
+
+mod alerts;
