@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use http::HeaderMap;
 use jitgate_control::audit::AuditEvent;
-use jitgate_control::{Admission, ControlPlane, LoginContext, Proof, Protocol, SessionStop};
+use jitgate_control::{
+    Admission, ControlPlane, LoginContext, Proof, Protocol, Session, SessionStop,
+};
 use jitgate_front::{Connection, LoginPermit, Shutdown};
 use jitgate_masking::SubjectView;
 use subtle::ConstantTimeEq;
@@ -149,21 +151,58 @@ impl Conn {
         Ok(live)
     }
 
+    /// Opens the connection's jitgate session: transport policy, the credential, admission,
+    /// then a task that ends the session when its grant ends, it is killed, the gateway shuts
+    /// down or the client goes away.
     async fn open(&self, token: &str) -> Result<Arc<Live>, Status> {
+        self.check_transport()?;
+        // LOGIN.SECRET: secrets are letters and digits, so the last '.' splits them.
+        let (login, secret) = token.rsplit_once('.').unwrap_or((token, ""));
+        let admission = self.admit(login, secret).await?;
         let front = &self.front;
-        if !self.tls && front.tls_required {
+        let policy = self.policy_for(&admission);
+        let session = front
+            .control
+            .open_session(&admission, &self.peer.to_string());
+        let (stop_tx, stop) = watch::channel(None);
+        let live = Arc::new(Live {
+            token: token.to_owned(),
+            login: login.to_owned(),
+            control: front.control.clone(),
+            resource: front.name.clone(),
+            session_id: session.id().to_owned(),
+            admission,
+            policy,
+            schemas: SchemaCache::default(),
+            stop,
+            sessions: Mutex::new(HashSet::new()),
+            bytes_from_client: AtomicU64::new(0),
+            bytes_to_client: AtomicU64::new(0),
+        });
+        tokio::spawn(self.watch(session, live.clone(), stop_tx));
+        Ok(live)
+    }
+
+    /// A credential in clear only over TLS, or from this machine when so configured.
+    fn check_transport(&self) -> Result<(), Status> {
+        if !self.tls && self.front.tls_required {
             return Err(unauthenticated(
                 "jitgate accepts Spark Connect clients only over TLS: add ;use_ssl=true to the URI",
             ));
         }
-        if !self.tls && !self.peer.ip().is_loopback() && !front.allow_cleartext_without_tls {
+        if !self.tls && !self.peer.ip().is_loopback() && !self.front.allow_cleartext_without_tls {
             return Err(unauthenticated(
                 "a credential in clear text is accepted only from this machine: connect over TLS \
                  (;use_ssl=true, with [server.tls] configured)",
             ));
         }
-        // LOGIN.SECRET: secrets are letters and digits, so the last '.' splits them.
-        let (login, secret) = token.rsplit_once('.').unwrap_or((token, ""));
+        Ok(())
+    }
+
+    /// Proves `login`'s secret and admits it under a live grant, through the control plane's
+    /// one admission (which audits every refusal).
+    async fn admit(&self, login: &str, secret: &str) -> Result<Admission, Status> {
+        let front = &self.front;
         let attempt = front
             .control
             .begin_login(LoginContext {
@@ -192,34 +231,24 @@ impl Conn {
         } else {
             Proof::Failed
         };
-        let admission = attempt
+        attempt
             .finish(proof)
-            .map_err(|refused| unauthenticated(refused.client_message()))?;
-        let policy = self.policy_for(&admission);
-        let mut session = front
-            .control
-            .open_session(&admission, &self.peer.to_string());
-        let (stop_tx, stop) = watch::channel(None);
-        let live = Arc::new(Live {
-            token: token.to_owned(),
-            login: login.to_owned(),
-            control: front.control.clone(),
-            resource: front.name.clone(),
-            session_id: session.id().to_owned(),
-            admission,
-            policy,
-            schemas: SchemaCache::default(),
-            stop,
-            sessions: Mutex::new(HashSet::new()),
-            bytes_from_client: AtomicU64::new(0),
-            bytes_to_client: AtomicU64::new(0),
-        });
+            .map_err(|refused| unauthenticated(refused.client_message()))
+    }
+
+    /// Ends `session` when it must stop (in-flight calls get the status, the upstream's Spark
+    /// sessions are released) or when the client goes away, and records why.
+    fn watch(
+        &self,
+        mut session: Session,
+        live: Arc<Live>,
+        stop_tx: watch::Sender<Option<Status>>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut closed = self.closed.subscribe();
-        let watched = live.clone();
-        let upstream = front.upstream.clone();
+        let upstream = self.front.upstream.clone();
         // Held until the session is closed, so that the gateway waits for it at shutdown.
         let shutdown = self.shutdown.clone();
-        tokio::spawn(async move {
+        async move {
             let stop = tokio::select! {
                 stop = session.stopped() => Some(stop),
                 () = shutdown.forced() => Some(SessionStop::Shutdown),
@@ -230,7 +259,7 @@ impl Conn {
                     stop_tx
                         .send_replace(Some(Status::new(stop_code(&stop), stop.client_message())));
                     // In-flight streams end now; the upstream is told to stop their work too.
-                    let sessions: Vec<SparkSession> = watched
+                    let sessions: Vec<SparkSession> = live
                         .sessions
                         .lock()
                         .map(|s| s.iter().cloned().collect())
@@ -242,11 +271,10 @@ impl Conn {
             };
             session.close(
                 &reason,
-                watched.bytes_from_client.load(Ordering::Relaxed),
-                watched.bytes_to_client.load(Ordering::Relaxed),
+                live.bytes_from_client.load(Ordering::Relaxed),
+                live.bytes_to_client.load(Ordering::Relaxed),
             );
-        });
-        Ok(live)
+        }
     }
 
     /// What plans of this subject may do: masked subjects
