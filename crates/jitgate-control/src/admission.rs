@@ -12,6 +12,7 @@ use crate::audit::{kind, AuditEvent};
 use crate::control::{ControlError, ControlPlane};
 use crate::model::{Credential, Grant, GrantEnd};
 use crate::scram::ScramVerifier;
+use jitgate_masking::{MaskingPolicy, SubjectView};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -227,7 +228,28 @@ impl LoginAttempt {
     }
 }
 
+/// What an admitted subject sees of the resource: the masking view for their groups now (not at
+/// request time: a subject removed from a group loses the exemptions it gave at the next login),
+/// and those groups, which identify the view.
+#[derive(Debug, Clone)]
+pub struct AdmittedView {
+    pub view: SubjectView,
+    pub groups: Vec<String>,
+}
+
 impl ControlPlane {
+    /// The masking view of `admission`'s subject on its resource under `masking`, for every
+    /// front alike.
+    pub fn admitted_view(&self, admission: &Admission, masking: &MaskingPolicy) -> AdmittedView {
+        let groups = self
+            .identity()
+            .lookup(&admission.subject)
+            .map(|s| s.groups)
+            .unwrap_or_default();
+        let view = masking.view_for(&admission.grant.resource, &admission.subject, &groups);
+        AdmittedView { view, groups }
+    }
+
     /// Starts a login: looks up the credential the login names. Fails only when the store
     /// cannot be read.
     pub fn begin_login(

@@ -28,7 +28,8 @@ mod tests;
 pub mod webhook;
 
 pub use admission::{
-    Admission, AdmissionRefusal, LoginAttempt, LoginContext, LoginRefused, Proof, Protocol,
+    Admission, AdmissionRefusal, AdmittedView, LoginAttempt, LoginContext, LoginRefused, Proof,
+    Protocol,
 };
 pub use clock::{Clock, ManualClock};
 pub use control::{AuditCheckError, ControlError, ControlPlane};

@@ -282,12 +282,6 @@ impl Conn {
     /// clear access.
     fn policy_for(&self, admission: &Admission) -> Arc<dyn PlanPolicy> {
         let front = &self.front;
-        let groups = front
-            .control
-            .identity()
-            .lookup(&admission.subject)
-            .map(|s| s.groups)
-            .unwrap_or_default();
         if admission.grant.read_only {
             let closed = FailClosed {
                 message: READ_ONLY_UNAVAILABLE.into(),
@@ -295,9 +289,7 @@ impl Conn {
             return Arc::new(closed);
         }
         if let SubjectView::Masked(view) =
-            front
-                .masking
-                .view_for(&front.name, &admission.subject, &groups)
+            front.control.admitted_view(admission, &front.masking).view
         {
             return Arc::new(Masked::new(view, front.namespace.clone()));
         }

@@ -8,7 +8,7 @@ use super::stream_filter::StreamFilter;
 use super::{GuardFuture, GuardProvider, SessionContext, SessionGuard, StatementRefusal};
 use crate::catalog::CatalogCache;
 use jitgate_control::audit::kind;
-use jitgate_control::ControlPlane;
+use jitgate_control::{AdmittedView, ControlPlane};
 use jitgate_masking::{MaskingPolicy, SubjectView};
 use jitgate_pg_sql::{RewriteCache, SearchPath};
 use jitgate_sqlstate::SqlState;
@@ -35,16 +35,6 @@ impl SessionChecks {
             rewrites: Arc::new(RewriteCache::new(REWRITE_CACHE)),
         }
     }
-
-    /// The subject's groups now (not at request time): a subject removed from a group loses
-    /// the exemptions it gave at their next login.
-    fn groups(&self, subject: &str) -> Vec<String> {
-        self.control
-            .identity()
-            .lookup(subject)
-            .map(|s| s.groups)
-            .unwrap_or_default()
-    }
 }
 
 impl GuardProvider for SessionChecks {
@@ -52,10 +42,8 @@ impl GuardProvider for SessionChecks {
         Box::pin(async move {
             let admission = session.admission;
             let resource = session.resource;
-            let groups = self.groups(&admission.subject);
-            let view = self
-                .masking
-                .view_for(&resource.name, &admission.subject, &groups);
+            let AdmittedView { view, groups } =
+                self.control.admitted_view(admission, &self.masking);
             let read_only = admission.grant.read_only;
             if !read_only && matches!(view, SubjectView::Clear) {
                 // Clear read-write sessions are not analysed: they pay nothing.
