@@ -361,7 +361,7 @@ run_rated() { # TARGET MODE -> sets $cpu_us (CPU µs of the gateway per transact
   child_pid=""
   after="$(cpu_ns "$pid")"
   n="$(awk '/^number of transactions actually processed:/{print $NF; exit}' "$out")"
-  cpu_us="$(awk -v a="$before" -v b="$after" -v n="$n" 'BEGIN{ printf "%.1f", n > 0 ? (b - a) / n / 1000 : 0 }')"
+  cpu_us="$(awk -v a="$before" -v b="$after" -v n="$n" 'BEGIN{ printf "%.1f", (n > 0 ? (b - a) / n / 1000 : 0) }')"
 }
 
 run_one_client() { # TARGET MODE -> sets $lat_us (mean µs per transaction)
