@@ -138,7 +138,15 @@ async fn shutdown_lets_a_kept_alive_connection_go() {
     idle.write_all(b"GET /api/v1/health HTTP/1.1\r\nhost: x\r\n\r\n")
         .await
         .expect("one request, then the connection is kept alive");
-    let _ = stop.send(());
-    let answer = until_closed(&mut idle).await;
+    // The answer first, so that the connection is idle and kept alive when the shutdown comes.
+    let mut first = vec![0u8; 4096];
+    let n = tokio::time::timeout(NEVER, idle.read(&mut first))
+        .await
+        .expect("an answer")
+        .expect("reading the answer");
+    let answer = String::from_utf8_lossy(&first[..n]).into_owned();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let _ = stop.send(());
+    // Closed by the shutdown, although its keep-alive timer has an hour to run.
+    until_closed(&mut idle).await;
 }
