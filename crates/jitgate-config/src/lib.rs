@@ -41,6 +41,40 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     parse(&text, path)
 }
 
+/// Reads `[masking]` of the configuration file at `path` as [`load`] does — the same rules,
+/// masks, detectors and masking key from its environment variable or file — without reading
+/// anything else's secrets: for tools that mask data outside the gateway (the Python package).
+/// The file must still be valid TOML with a `[resources]` table naming the resources rules
+/// refer to; the other sections are not validated.
+pub fn load_masking(path: &Path) -> Result<MaskingConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_masking(&text, path)
+}
+
+/// [`load_masking`] of `text`; `source` as for [`parse`].
+pub fn parse_masking(text: &str, source: &Path) -> Result<MaskingConfig, ConfigError> {
+    let doc = Doc::new(text, source);
+    let table = DeTable::parse(text).map_err(|e| ConfigError::Syntax {
+        at: Location::of(source, text, &e.span().unwrap_or(0..0)),
+        message: e.message().to_string(),
+    })?;
+    let root = Section::root(&doc, &table);
+    let resources: Vec<String> = match root.get("resources") {
+        Some(f) => f.table()?.entries().iter().map(|e| e.name.to_string()).collect(),
+        None => Vec::new(),
+    };
+    let names: Vec<&str> = resources.iter().map(String::as_str).collect();
+    let masking = masking::read_masking(&root, &names)?;
+    Ok(MaskingConfig { resources, masking })
+}
+
+fn resource_names(resources: &[Resource]) -> Vec<&str> {
+    resources.iter().map(|r| r.name.as_str()).collect()
+}
+
 /// Parses and validates `text`; `source` names the file in messages, and relative paths in the
 /// file are taken from its folder. Secrets are read from their environment variables and files.
 pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
@@ -83,7 +117,7 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
         roles,
         webhooks: notify::read_webhooks(&root)?,
         alerts: notify::read_alerts(&root, &resources)?,
-        masking: masking::read_masking(&root, &resources)?,
+        masking: masking::read_masking(&root, &resource_names(&resources))?,
         resources,
     })
 }

@@ -10,8 +10,7 @@ use jitgate_masking::{
 };
 
 use crate::error::ConfigError;
-use crate::model::Resource;
-use crate::rules::resource_pattern;
+use crate::rules::resource_name_pattern;
 use crate::section::{Field, Section};
 
 const MASKS: [&str; 8] = [
@@ -35,10 +34,10 @@ const MASK_OPTIONS: [(&str, &str); 5] = [
 /// Longer prefixes or suffixes than this are surely a typo (and would show whole values).
 const MAX_KEEP: i64 = 1000;
 
-/// Reads `[masking]`; absent, nothing is masked.
+/// Reads `[masking]`; absent, nothing is masked. `resources` are the names rules may name.
 pub(crate) fn read_masking(
     root: &Section<'_>,
-    resources: &[Resource],
+    resources: &[&str],
 ) -> Result<MaskingPolicy, ConfigError> {
     let Some(field) = root.get("masking") else {
         return Ok(MaskingPolicy::disabled());
@@ -111,7 +110,7 @@ fn read_key(s: &Section<'_>) -> Result<MaskKey, ConfigError> {
 
 fn read_rule(
     item: &Field<'_>,
-    resources: &[Resource],
+    resources: &[&str],
     key: &MaskKey,
 ) -> Result<MaskingRule, ConfigError> {
     let s = item.table()?;
@@ -127,7 +126,7 @@ fn read_rule(
         "clear_for",
     ])?;
     let resource_field = s.required("resource")?;
-    let resource = Glob::new(&resource_pattern(&resource_field, resources)?)
+    let resource = Glob::new(&resource_name_pattern(&resource_field, resources)?)
         .map_err(|e| resource_field.error(e))?;
     let column_field = s.required("column")?;
     let column = ColumnPattern::parse(column_field.str()?).map_err(|e| column_field.error(e))?;

@@ -45,6 +45,14 @@ pub struct Config {
     pub masking: jitgate_masking::MaskingPolicy,
 }
 
+/// What [`crate::load_masking`] reads: the resources' names and `[masking]`.
+#[derive(Debug, Clone)]
+pub struct MaskingConfig {
+    /// The names of `[resources.NAME]`, in file order.
+    pub resources: Vec<String>,
+    pub masking: jitgate_masking::MaskingPolicy,
+}
+
 /// Settings of the gateway process itself (`[server]`).
 #[derive(Debug, Clone)]
 pub struct Server {

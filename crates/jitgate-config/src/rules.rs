@@ -110,11 +110,16 @@ pub(crate) fn resource_pattern(
     f: &Field<'_>,
     resources: &[Resource],
 ) -> Result<String, ConfigError> {
+    let known: Vec<&str> = resources.iter().map(|r| r.name.as_str()).collect();
+    resource_name_pattern(f, &known)
+}
+
+/// [`resource_pattern`] against resource names alone.
+pub(crate) fn resource_name_pattern(f: &Field<'_>, known: &[&str]) -> Result<String, ConfigError> {
     let name = f.str()?;
-    if is_glob(name) || resources.iter().any(|r| r.name == name) {
+    if is_glob(name) || known.contains(&name) {
         return Ok(name.to_string());
     }
-    let known: Vec<&str> = resources.iter().map(|r| r.name.as_str()).collect();
     Err(f.error(format!(
         "no resource \"{name}\"; known resources: {}",
         known.join(", ")
