@@ -31,6 +31,8 @@ pub struct Demo {
     pub cluster: PgCluster,
     pub gateway_port: u16,
     pub interrupted: Arc<AtomicBool>,
+    /// The demo's `jitgate.toml` (its masking key beside it), for tools that read its policy.
+    pub config: PathBuf,
 }
 
 impl Demo {
@@ -137,6 +139,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
         cluster,
         gateway_port: endpoints.gateway_port,
         interrupted,
+        config: config_path,
     };
     let outcome = if opts.keep_running {
         keep_running(&demo, opts.json, &stop_rx)
@@ -246,6 +249,7 @@ fn keep_running(
             "postgres": {"host": "127.0.0.1", "port": demo.gateway_port, "database": "app"},
             "users": users,
             "upstream": {"uri": upstream},
+            "config": demo.config,
         });
         println!("{line}");
     } else {
