@@ -173,8 +173,10 @@ class View:
             if isinstance(array, pa.ChunkedArray):
                 array = array.combine_chunks()
             values = self._apply(array, action).to_pandas()
+            # Categories are values: masked values make new ones.
+            dtype = "category" if isinstance(series.dtype, pd.CategoricalDtype) else series.dtype
             try:
-                values = values.astype(series.dtype)
+                values = values.astype(dtype)
             except (TypeError, ValueError):
                 pass  # NULLs a mask made, in a dtype without them: pandas' own stand-in.
             values.index = df.index
@@ -253,7 +255,9 @@ def redact(data: Any, *, _policy: Optional[_native.Policy] = None) -> Any:
         if not isinstance(data, pd.Series):
             raise TypeError("redact() takes a pandas Series (one column), not a DataFrame: use View.mask_pandas")
         values = redact(_text_array(data), _policy=_policy).to_pandas()
-        return pd.Series(values, index=data.index, name=data.name)
+        values.index = data.index
+        values.name = data.name
+        return values
     if isinstance(data, (list, tuple)):
         return [None if item is None else redact(item, _policy=_policy) for item in data]
     raise TypeError(f"redact() takes text, bytes, an Arrow or pandas string column or a list, not {type(data).__name__}")
