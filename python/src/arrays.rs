@@ -82,12 +82,12 @@ fn mask_array(array: &ArrayRef, mask: &Mask, key: &MaskKey) -> Result<ArrayRef, 
         DataType::Int16 => Arc::new(fixed::<Int16Type, 2>(array, INT2, mask, key, be, from_be)?),
         DataType::Int32 => Arc::new(fixed::<Int32Type, 4>(array, INT4, mask, key, be, from_be)?),
         DataType::Int64 => Arc::new(fixed::<Int64Type, 8>(array, INT8, mask, key, be, from_be)?),
-        DataType::Float32 => {
-            Arc::new(fixed::<Float32Type, 4>(array, FLOAT4, mask, key, be, from_be)?)
-        }
-        DataType::Float64 => {
-            Arc::new(fixed::<Float64Type, 8>(array, FLOAT8, mask, key, be, from_be)?)
-        }
+        DataType::Float32 => Arc::new(fixed::<Float32Type, 4>(
+            array, FLOAT4, mask, key, be, from_be,
+        )?),
+        DataType::Float64 => Arc::new(fixed::<Float64Type, 8>(
+            array, FLOAT8, mask, key, be, from_be,
+        )?),
         DataType::Date32 => Arc::new(fixed::<Date32Type, 4>(
             array,
             DATE,

@@ -37,7 +37,10 @@ pub enum ArrayError {
     #[error("{0}")]
     Mask(#[from] MaskError),
     #[error("the {mask} mask cannot be applied to a column of Arrow type {data_type}")]
-    NotApplicable { mask: &'static str, data_type: DataType },
+    NotApplicable {
+        mask: &'static str,
+        data_type: DataType,
+    },
     #[error("columns of Arrow type {0} holding text cannot be scanned; give the column a mask or drop it")]
     Unscannable(DataType),
     #[error("a masked value is out of range for Arrow type {0}")]

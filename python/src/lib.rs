@@ -30,7 +30,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan::redact_array, m)?)?;
     m.add("ConfigError", py.get_type::<error::ConfigError>())?;
     m.add("MaskingError", py.get_type::<error::MaskingError>())?;
-    m.add("UnsupportedTypeError", py.get_type::<error::UnsupportedTypeError>())?;
+    m.add(
+        "UnsupportedTypeError",
+        py.get_type::<error::UnsupportedTypeError>(),
+    )?;
     m.add("InternalError", py.get_type::<error::InternalError>())?;
     Ok(())
 }

@@ -29,8 +29,8 @@ impl Policy {
     /// key from `key_env` or `key_file`) for `resource`.
     #[staticmethod]
     fn from_file(path: PathBuf, resource: &str) -> PyResult<Policy> {
-        let config = jitgate_config::load_masking(&path)
-            .map_err(|e| ConfigError::new_err(e.to_string()))?;
+        let config =
+            jitgate_config::load_masking(&path).map_err(|e| ConfigError::new_err(e.to_string()))?;
         if !config.resources.iter().any(|r| r == resource) {
             return Err(ConfigError::new_err(format!(
                 "{}: no resource {resource:?}; resources: {}",
@@ -196,7 +196,10 @@ enum Choice {
     Column(String),
 }
 
-fn explicit_masks(columns: &Bound<'_, PyDict>, names: &[String]) -> PyResult<Vec<(String, Choice)>> {
+fn explicit_masks(
+    columns: &Bound<'_, PyDict>,
+    names: &[String],
+) -> PyResult<Vec<(String, Choice)>> {
     let mut out = Vec::with_capacity(columns.len());
     for (name, value) in columns.iter() {
         let name: String = name
@@ -233,9 +236,7 @@ fn action_mask(action: &Bound<'_, PyAny>) -> PyResult<Option<Mask>> {
     }
     match action.extract::<String>() {
         Ok(word) if word == "scan" => Ok(None),
-        _ => Err(PyTypeError::new_err(
-            "action is a jitgate.Mask or \"scan\"",
-        )),
+        _ => Err(PyTypeError::new_err("action is a jitgate.Mask or \"scan\"")),
     }
 }
 

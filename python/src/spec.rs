@@ -97,11 +97,9 @@ impl PyMask {
                 )))
             }
             (None, Some(_)) => return Err(MaskingError::new_err("bucket is a positive integer")),
-            _ => {
-                return Err(MaskingError::new_err(
-                    "give granularity=\"month\"|\"year\" (dates) or bucket=N (numbers), exactly one",
-                ))
-            }
+            _ => return Err(MaskingError::new_err(
+                "give granularity=\"month\"|\"year\" (dates) or bucket=N (numbers), exactly one",
+            )),
         };
         Ok(PyMask(Mask::Generalize(g)))
     }
@@ -129,7 +127,9 @@ impl PyMask {
                 PLAIN.map(|(n, _)| n).join(", ")
             ),
         };
-        Err(MaskingError::new_err(format!("unknown mask {name:?}{hint}")))
+        Err(MaskingError::new_err(format!(
+            "unknown mask {name:?}{hint}"
+        )))
     }
 
     /// The configuration file's word for the mask.
