@@ -10,6 +10,7 @@
 //! | int16, int32, int64 | int2, int4, int8 |
 //! | float32, float64 | float4, float8 |
 //! | bool | bool |
+//! | decimal128 | numeric (text form) |
 //! | date32 | date (days since 2000-01-01) |
 //! | timestamp (any unit; with a time zone: timestamptz) | timestamp (µs since 2000-01-01) |
 //! | null | every mask keeps NULL |
@@ -17,7 +18,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, PrimitiveBuilder, StringViewBuilder};
+use arrow_array::builder::{
+    BooleanBuilder, Decimal128Builder, PrimitiveBuilder, StringViewBuilder,
+};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     ByteArrayType, Date32Type, Float32Type, Float64Type, GenericBinaryType, GenericStringType,
@@ -25,8 +28,8 @@ use arrow_array::types::{
     TimestampNanosecondType, TimestampSecondType,
 };
 use arrow_array::{
-    new_null_array, Array, ArrayRef, ArrowPrimitiveType, BooleanArray, GenericByteArray,
-    PrimitiveArray, StringViewArray,
+    new_null_array, Array, ArrayRef, ArrowPrimitiveType, BooleanArray, Decimal128Array,
+    GenericByteArray, PrimitiveArray, StringViewArray,
 };
 use arrow_buffer::{ArrowNativeType, NullBufferBuilder, OffsetBuffer};
 use arrow_schema::{DataType, TimeUnit};
@@ -45,6 +48,7 @@ pub enum Action<'a> {
 /// Type OIDs of the PostgreSQL forms (fixed by PostgreSQL).
 const BOOL: u32 = 16;
 const BYTEA: u32 = 17;
+const NUMERIC: u32 = 1700;
 const INT8: u32 = 20;
 const INT2: u32 = 21;
 const INT4: u32 = 23;
@@ -98,6 +102,9 @@ fn mask_array(array: &ArrayRef, mask: &Mask, key: &MaskKey) -> Result<ArrayRef, 
         )?),
         DataType::Timestamp(unit, tz) => timestamps(array, *unit, tz.is_some(), mask, key)?,
         DataType::Boolean => Arc::new(booleans(array.as_boolean(), mask, key)?),
+        DataType::Decimal128(precision, scale) => {
+            Arc::new(decimals(array, *precision, *scale, mask, key)?)
+        }
         other => {
             // A type the engine does not know: `null` and `redact` make NULLs (as PostgreSQL's
             // typed NULL), every other mask refuses.
@@ -352,4 +359,69 @@ fn booleans(array: &BooleanArray, mask: &Mask, key: &MaskKey) -> Result<BooleanA
         }
     }
     Ok(builder.finish())
+}
+
+/// Decimals through numeric's text form (`-123.45`), read back at the column's precision and
+/// scale; a masked value that does not fit them is an error.
+fn decimals(
+    array: &ArrayRef,
+    precision: u8,
+    scale: i8,
+    mask: &Mask,
+    key: &MaskKey,
+) -> Result<Decimal128Array, ArrayError> {
+    let array: &Decimal128Array = array.as_primitive();
+    let out_of_range = || ArrayError::OutOfRange(array.data_type().clone());
+    let mut builder = Decimal128Builder::with_capacity(array.len());
+    let mut buf = Vec::new();
+    for i in 0..array.len() {
+        if array.is_null(i) {
+            builder.append_null();
+            continue;
+        }
+        buf.clear();
+        let text = array.value_as_string(i);
+        match apply_text(mask, text.as_bytes(), NUMERIC, key, &mut buf)? {
+            Written::Value => {
+                let v = parse_decimal(&buf, precision, scale).ok_or_else(out_of_range)?;
+                builder.append_value(v);
+            }
+            Written::Null => builder.append_null(),
+        }
+    }
+    Ok(builder
+        .finish()
+        .with_precision_and_scale(precision, scale)?)
+}
+
+/// `[-]digits[.digits]` as an integer scaled by `scale`, if it has at most `precision` digits
+/// and no non-zero digit beyond the scale.
+fn parse_decimal(text: &[u8], precision: u8, scale: i8) -> Option<i128> {
+    let scale = usize::try_from(scale).ok()?;
+    let (negative, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let (whole, fraction) = match text.iter().position(|&b| b == b'.') {
+        Some(dot) => (&text[..dot], &text[dot + 1..]),
+        None => (text, &text[..0]),
+    };
+    let digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
+    if whole.is_empty() || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    if fraction.iter().skip(scale).any(|&b| b != b'0') {
+        return None;
+    }
+    let mut v: i128 = 0;
+    let kept = fraction.iter().take(scale);
+    let padding = scale.saturating_sub(fraction.len());
+    for &b in whole.iter().chain(kept) {
+        v = v.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+    }
+    for _ in 0..padding {
+        v = v.checked_mul(10)?;
+    }
+    let limit = 10i128.checked_pow(u32::from(precision))?;
+    (v < limit).then_some(if negative { -v } else { v })
 }

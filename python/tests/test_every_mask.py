@@ -30,6 +30,7 @@ RULES = {
     "public.orders.id": 'mask = "generalize"\nbucket = 100',
     "public.orders.customer_id": 'mask = "redact"',
     "public.orders.product": 'mask = "email"',
+    "public.orders.amount": 'mask = "generalize"\nbucket = 10',
     "public.orders.ordered_at": 'mask = "generalize"\ngranularity = "year"',
 }
 

@@ -223,3 +223,18 @@ def test_masking_a_large_batch_lets_other_threads_run(view):
         turns += 1
     worker.join()
     assert turns > 100
+
+
+def test_decimals_are_masked_through_numeric(view):
+    from decimal import Decimal
+
+    amounts = pa.array([Decimal("123.45"), Decimal("-7.50"), None], pa.decimal128(10, 2))
+    table = pa.table({"a": amounts})
+    bucketed = view.mask(table, columns={"a": jitgate.Mask.generalize(bucket=10)}).column("a")
+    assert bucketed.type == amounts.type
+    assert bucketed.to_pylist() == [Decimal("120.00"), Decimal("0.00"), None]
+    assert view.mask(table, columns={"a": "redact"}).column("a").to_pylist() == [Decimal("0.00")] * 2 + [None]
+    with pytest.raises(jitgate.MaskingError, match="out of range for Arrow type Decimal128"):
+        view.mask(table, columns={"a": "hash"})
+    with pytest.raises(jitgate.UnsupportedTypeError):
+        view.mask(table, columns={"a": "email"})
