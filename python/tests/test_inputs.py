@@ -238,3 +238,16 @@ def test_decimals_are_masked_through_numeric(view):
         view.mask(table, columns={"a": "hash"})
     with pytest.raises(jitgate.UnsupportedTypeError):
         view.mask(table, columns={"a": "email"})
+
+
+def test_empty_inputs_keep_their_schema(view):
+    pd = pytest.importorskip("pandas")
+    schema = pa.schema([("ssn", pa.string()), ("n", pa.int64())])
+    empty = schema.empty_table()
+    out = view.mask(empty, table="public.people")
+    assert out.num_rows == 0 and out.schema.names == ["ssn", "n"] and out.schema.field("ssn").type == pa.string()
+    batch = view.mask(pa.RecordBatch.from_pylist([], schema=schema), columns={"n": "hash"})
+    assert isinstance(batch, pa.RecordBatch) and batch.num_rows == 0
+    frame = view.mask_pandas(pd.DataFrame({"ssn": pd.Series([], dtype=object)}), table="public.people")
+    assert len(frame) == 0 and list(frame.columns) == ["ssn"]
+    assert jitgate.scan(pa.array([], pa.string())).num_rows == 0
