@@ -63,7 +63,12 @@ pub fn parse_masking(text: &str, source: &Path) -> Result<MaskingConfig, ConfigE
     })?;
     let root = Section::root(&doc, &table);
     let resources: Vec<String> = match root.get("resources") {
-        Some(f) => f.table()?.entries().iter().map(|e| e.name.to_string()).collect(),
+        Some(f) => f
+            .table()?
+            .entries()
+            .iter()
+            .map(|e| e.name.to_string())
+            .collect(),
         None => Vec::new(),
     };
     let names: Vec<&str> = resources.iter().map(String::as_str).collect();

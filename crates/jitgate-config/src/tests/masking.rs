@@ -196,7 +196,10 @@ fn weak_keys_are_refused() {
 /// set), and errors still point at the masking line that is wrong.
 #[test]
 fn masking_alone_reads_the_same_policy_without_other_secrets() {
-    std::env::set_var("JITGATE_TEST_MASK_KEY_ALONE", "a masking key of enough bytes");
+    std::env::set_var(
+        "JITGATE_TEST_MASK_KEY_ALONE",
+        "a masking key of enough bytes",
+    );
     let text = format!(
         "{BASE}password_env = \"JITGATE_TEST_UNSET_PASSWORD\"\n{}",
         r#"[masking]
@@ -209,16 +212,27 @@ mask = "hash"
 "#
     );
     let path = std::path::Path::new("jitgate.toml");
-    assert!(parse(&text, path).is_err(), "the full parse needs the password");
+    assert!(
+        parse(&text, path).is_err(),
+        "the full parse needs the password"
+    );
     let alone = parse_masking(&text, path).expect("masking alone");
     assert_eq!(alone.resources, ["prod-pg"]);
     let SubjectView::Masked(view) = alone.masking.view_for("prod-pg", "ann", &[]) else {
         panic!("ann is masked");
     };
-    assert_eq!(view.mask_for("public", "customers", "ssn"), Some(&Mask::Hash));
+    assert_eq!(
+        view.mask_for("public", "customers", "ssn"),
+        Some(&Mask::Hash)
+    );
     assert_eq!(view.key().origin(), "env JITGATE_TEST_MASK_KEY_ALONE");
 
     let wrong = text.replace("resource = \"prod-pg\"", "resource = \"prod\"");
-    let err = parse_masking(&wrong, path).expect_err("unknown resource").to_string();
-    assert!(err.contains("jitgate.toml:14:") && err.contains("no resource \"prod\""), "{err}");
+    let err = parse_masking(&wrong, path)
+        .expect_err("unknown resource")
+        .to_string();
+    assert!(
+        err.contains("jitgate.toml:14:") && err.contains("no resource \"prod\""),
+        "{err}"
+    );
 }
