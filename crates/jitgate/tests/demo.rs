@@ -97,6 +97,11 @@ fn keep_running_prints_json_and_stops_on_sigterm() {
     for user in ["alice", "dana", "erin"] {
         assert!(info["users"][user]["password"].as_str().unwrap().len() >= 16);
     }
+    // The demo's configuration, for tools that read its masking policy (the Python package).
+    let config = std::path::PathBuf::from(info["config"].as_str().unwrap());
+    let masking = jitgate_config::load_masking(&config).expect("the demo's [masking]");
+    assert_eq!(masking.resources, ["demo"]);
+    assert!(!masking.masking.rules().is_empty());
     let upstream = info["upstream"]["uri"].as_str().unwrap().to_owned();
     let direct = Command::new("psql")
         .args([
