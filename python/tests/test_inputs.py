@@ -251,3 +251,18 @@ def test_empty_inputs_keep_their_schema(view):
     frame = view.mask_pandas(pd.DataFrame({"ssn": pd.Series([], dtype=object)}), table="public.people")
     assert len(frame) == 0 and list(frame.columns) == ["ssn"]
     assert jitgate.scan(pa.array([], pa.string())).num_rows == 0
+
+
+def test_column_names_match_as_the_gateway_matches_them(view):
+    """A column named `SSN` is still `public.people.ssn` (rules match names case-insensitively)."""
+    out = view.mask(pa.table({"SSN": ["123-45-6789"]}), table="PUBLIC.People")
+    assert out.column("SSN").to_pylist() == ["*******6789"]
+
+
+def test_sliced_and_chunked_inputs_mask_the_values_they_show(view):
+    """Arrays that start at an offset into shared buffers mask their own values, not others'."""
+    base = pa.table({"ssn": [f"123-45-{i:04d}" for i in range(10)]})
+    chunked = pa.concat_tables([base.slice(7, 3), base.slice(2, 2)])
+    out = view.mask(chunked, table="public.people").column("ssn")
+    assert out.num_chunks == 2
+    assert out.to_pylist() == [f"*******{i:04d}" for i in (7, 8, 9, 2, 3)]
