@@ -121,7 +121,7 @@ pub(crate) fn resource_pattern(
     )))
 }
 
-fn read_requester(f: &Field<'_>) -> Result<Requester, ConfigError> {
+pub(crate) fn read_requester(f: &Field<'_>) -> Result<Requester, ConfigError> {
     let text = f.str()?;
     let requester = match text.split_once(':') {
         _ if text == "*" => Some(Requester::Anyone),

@@ -64,7 +64,7 @@ fn read_upstream(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError> {
 /// Databricks Connect speaks Spark Connect over TLS on the workspace's port 443, with a personal
 /// access token (or service principal token) as bearer and the cluster named in a header.
 fn read_databricks(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError> {
-    s.only(&[
+    let mut keys = vec![
         "workspace_host",
         "cluster_id",
         "token_env",
@@ -72,7 +72,9 @@ fn read_databricks(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError>
         "token",
         "connect_timeout",
         "default_database",
-    ])?;
+    ];
+    keys.extend(crate::databricks::KEYS);
+    s.only(&keys)?;
     let host_field = s.required("workspace_host")?;
     // People paste the workspace URL; the host is what is meant.
     let raw = host_field.str()?;
@@ -102,6 +104,7 @@ fn read_databricks(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError>
              token or a service principal's token)",
         ));
     };
+    let workspace = crate::databricks::read_workspace(s, &workspace_host, &token)?;
     Ok(SparkConnectUpstream {
         host: workspace_host.clone(),
         port: 443,
@@ -113,6 +116,7 @@ fn read_databricks(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError>
         databricks: Some(DatabricksPreset {
             workspace_host,
             cluster_id,
+            workspace,
         }),
     })
 }
