@@ -297,9 +297,16 @@ fn error_field(body: &Value, keys: &[&str]) -> String {
         .to_string()
 }
 
-/// A path segment, percent-encoded.
+/// Everything but RFC 3986's unreserved characters is encoded.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// A path segment (or query value), percent-encoded.
 pub(crate) fn segment(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
 }
 
 /// A SCIM filter `ATTR eq "VALUE"`, percent-encoded for a query string.

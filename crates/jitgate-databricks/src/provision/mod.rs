@@ -215,7 +215,9 @@ impl Provisioner {
         let prefix = if self.dry_run { "would " } else { "" };
         let (e, line) = match step {
             Step::Alert(e) => {
-                self.alert_foreign(b, e);
+                if !self.dry_run {
+                    self.alert_foreign(b, e);
+                }
                 return Ok(format!("{}: foreign {} (left; alert raised)", b.resource, describe(e)));
             }
             Step::Forget(e) => {
