@@ -66,6 +66,7 @@ pub fn run(
         ];
         let mut api = Api::start(config, control.clone()).await?;
         let enforcement = tokio::spawn(control.clone().enforce());
+        let provisioning = crate::databricks::start_provisioning(config, control.clone())?;
         let outcome = tokio::select! {
             ended = &mut api.task => Err(api_ended(ended)),
             _ = shutdown => Ok(()),
@@ -76,6 +77,9 @@ pub fn run(
             drain(&sessions, &limiter, config.server.drain_timeout)
         );
         enforcement.abort();
+        if let Some(p) = provisioning {
+            p.abort();
+        }
         for front in fronts {
             front.abort();
         }
