@@ -80,7 +80,12 @@ fn api_url(f: &Field<'_>) -> Result<String, ConfigError> {
 
 fn read_account(s: &Section<'_>, token: &Secret) -> Result<Option<DatabricksAccount>, ConfigError> {
     let Some(id) = s.get("account_id") else {
-        for key in ["accounts_url", "account_token_env", "account_token_file", "account_token"] {
+        for key in [
+            "accounts_url",
+            "account_token_env",
+            "account_token_file",
+            "account_token",
+        ] {
             if let Some(f) = s.get(key) {
                 return Err(f.key_error(format!("{key} needs account_id")));
             }
@@ -100,7 +105,10 @@ fn read_account(s: &Section<'_>, token: &Secret) -> Result<Option<DatabricksAcco
 /// Ids and names that go into URLs and SQL: letters, digits, `-`, `_`.
 fn identifier(f: &Field<'_>, what: &str) -> Result<String, ConfigError> {
     let text = f.str()?;
-    if text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')) {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+    {
         return Ok(text.to_string());
     }
     Err(f.error(format!("{what} has letters, digits, '-' and '_' only")))
@@ -139,10 +147,13 @@ fn read_provision(s: &Section<'_>) -> Result<ProvisionRule, ConfigError> {
     }
     let foreign = s
         .optional("foreign", |f| {
-            f.choice(&[ForeignPolicy::Alert, ForeignPolicy::Remove], |p| match p {
-                ForeignPolicy::Alert => "alert",
-                ForeignPolicy::Remove => "remove",
-            })
+            f.choice(
+                &[ForeignPolicy::Alert, ForeignPolicy::Remove],
+                |p| match p {
+                    ForeignPolicy::Alert => "alert",
+                    ForeignPolicy::Remove => "remove",
+                },
+            )
         })?
         .unwrap_or(ForeignPolicy::Alert);
     Ok(ProvisionRule {
@@ -158,7 +169,10 @@ fn read_privileges(s: &Section<'_>) -> Result<SecurablePrivileges, ConfigError> 
     s.only(&["securable", "name", "privileges"])?;
     let kind = s.required("securable")?;
     let securable_type = kind.str()?.to_ascii_lowercase();
-    if !securable_type.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+    if !securable_type
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c == '_')
+    {
         return Err(kind.error("a securable type such as \"catalog\", \"schema\" or \"table\""));
     }
     let name = s.required("name")?;

@@ -193,7 +193,13 @@ fn clear_predicate(
 pub fn function_name(table: &str, column: &str) -> String {
     let clean = |s: &str| -> String {
         s.chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .take(40)
             .collect()
     };
@@ -290,7 +296,10 @@ pub fn plan(
         });
         if !wanted {
             statements.push(Statement {
-                why: format!("no rule masks {}.{}.{} any more", x.schema, x.table, x.column),
+                why: format!(
+                    "no rule masks {}.{}.{} any more",
+                    x.schema, x.table, x.column
+                ),
                 sql: format!(
                     "ALTER TABLE {} ALTER COLUMN {} DROP MASK",
                     quoted(&[catalog, &x.schema, &x.table]),

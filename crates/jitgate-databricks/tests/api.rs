@@ -26,10 +26,20 @@ fn a_429_is_retried_no_sooner_than_its_retry_after_says() {
     let w = world();
     let api = Workspace::new(&workspace(&w.emu.url(), ForeignPolicy::Alert)).with_retry(quick());
     w.emu.fail(fault("GET", "/Users", 429, Some(1), 1));
-    let user = api.user_by_name("alice@example.com").expect("user after the retry");
+    let user = api
+        .user_by_name("alice@example.com")
+        .expect("user after the retry");
     assert_eq!(user.id, w.alice);
-    let seen: Vec<_> = w.emu.seen().into_iter().filter(|s| s.path.ends_with("/Users")).collect();
-    assert_eq!(seen.iter().map(|s| s.status).collect::<Vec<_>>(), [429, 200]);
+    let seen: Vec<_> = w
+        .emu
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.ends_with("/Users"))
+        .collect();
+    assert_eq!(
+        seen.iter().map(|s| s.status).collect::<Vec<_>>(),
+        [429, 200]
+    );
     // The back-off alone would have retried after 20 ms; Retry-After asked for a second.
     assert!(seen[1].at.duration_since(seen[0].at) >= Duration::from_millis(950));
 }
@@ -42,7 +52,12 @@ fn server_errors_are_retried_until_the_attempts_run_out_then_reported_with_the_b
     assert!(api.group_by_name(GROUP).is_ok(), "two 503s, then success");
     w.emu.fail(fault("", "/Groups", 503, None, 10));
     match api.group_by_name(GROUP) {
-        Err(ApiError::Status { status: 503, error_code, body, .. }) => {
+        Err(ApiError::Status {
+            status: 503,
+            error_code,
+            body,
+            ..
+        }) => {
             assert_eq!(error_code, "TEMPORARILY_UNAVAILABLE");
             assert_eq!(body["message"], "injected fault");
         }
@@ -59,16 +74,27 @@ fn client_errors_are_not_retried_and_a_bad_token_says_so() {
     config.token = jitgate_config::Secret::new("wrong".into(), "test");
     let api = Workspace::new(&config).with_retry(quick());
     match api.user_by_name("alice@example.com") {
-        Err(ApiError::Status { status: 401, error_code, .. }) => assert_eq!(error_code, "UNAUTHENTICATED"),
+        Err(ApiError::Status {
+            status: 401,
+            error_code,
+            ..
+        }) => assert_eq!(error_code, "UNAUTHENTICATED"),
         other => panic!("expected 401, got {other:?}"),
     }
     assert_eq!(w.emu.seen().len(), 1);
     let api = Workspace::new(&workspace(&w.emu.url(), ForeignPolicy::Alert)).with_retry(quick());
     match api.permissions("table", "main.nope.nope") {
-        Err(ApiError::Status { status: 404, error_code, .. }) => assert_eq!(error_code, "NOT_FOUND"),
+        Err(ApiError::Status {
+            status: 404,
+            error_code,
+            ..
+        }) => assert_eq!(error_code, "NOT_FOUND"),
         other => panic!("expected 404, got {other:?}"),
     }
-    assert!(matches!(api.user_by_name("nobody@example.com"), Err(ApiError::NotFound(_))));
+    assert!(matches!(
+        api.user_by_name("nobody@example.com"),
+        Err(ApiError::NotFound(_))
+    ));
 }
 
 #[test]
@@ -76,7 +102,10 @@ fn scim_filters_quote_what_they_look_up() {
     let w = world();
     let tricky = w.emu.add_user("o\"hara\\x@example.com");
     let api = Workspace::new(&workspace(&w.emu.url(), ForeignPolicy::Alert)).with_retry(quick());
-    assert_eq!(api.user_by_name("o\"hara\\x@example.com").expect("user").id, tricky);
+    assert_eq!(
+        api.user_by_name("o\"hara\\x@example.com").expect("user").id,
+        tricky
+    );
     // A value that would widen an unquoted filter finds nobody.
     assert!(api.user_by_name("x\" or userName pr \"").is_err());
 }
@@ -97,8 +126,18 @@ fn statements_are_polled_to_the_end_and_read_chunk_by_chunk() {
     let result = api
         .execute(&jitgate_databricks::masks::columns_query("main"), &[])
         .expect("statement");
-    let names: Vec<_> = result.rows.iter().map(|r| r[2].clone().unwrap_or_default()).collect();
-    assert_eq!(names, ["a", "b", "c", "d", "e"], "three chunks of at most two rows");
+    let names: Vec<_> = result
+        .rows
+        .iter()
+        .map(|r| r[2].clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        names,
+        ["a", "b", "c", "d", "e"],
+        "three chunks of at most two rows"
+    );
     let failed = api.execute("DROP TABLE main.sales.orders", &[]);
-    assert!(matches!(failed, Err(ApiError::Status { ref error_code, .. }) if error_code == "PARSE_SYNTAX_ERROR"));
+    assert!(
+        matches!(failed, Err(ApiError::Status { ref error_code, .. }) if error_code == "PARSE_SYNTAX_ERROR")
+    );
 }

@@ -76,9 +76,21 @@ fn a_grant_gives_membership_and_privilege_and_its_revocation_takes_both_back_aud
     p.reconcile_once();
     assert_eq!(f.alice_has_access(), (true, true));
     // A second pass changes nothing: the work is idempotent.
-    let before = f.w.emu.seen().iter().filter(|s| s.method == "PATCH").count();
+    let before =
+        f.w.emu
+            .seen()
+            .iter()
+            .filter(|s| s.method == "PATCH")
+            .count();
     assert!(p.reconcile_once().is_empty());
-    assert_eq!(f.w.emu.seen().iter().filter(|s| s.method == "PATCH").count(), before);
+    assert_eq!(
+        f.w.emu
+            .seen()
+            .iter()
+            .filter(|s| s.method == "PATCH")
+            .count(),
+        before
+    );
 
     f.control
         .end_grant(&grant.id, GrantEnd::Revoked { by: "dana".into() })
@@ -93,7 +105,10 @@ fn a_grant_gives_membership_and_privilege_and_its_revocation_takes_both_back_aud
     assert_eq!(changes.len(), 4, "two adds, two removals: {changes:#?}");
     // Each change carries the API's answer.
     assert_eq!(changes[0].1["answer"]["status"], 204);
-    assert_eq!(changes[1].1["answer"]["body"]["privilege_assignments"][0]["principal"], "alice@example.com");
+    assert_eq!(
+        changes[1].1["answer"]["body"]["privilege_assignments"][0]["principal"],
+        "alice@example.com"
+    );
 }
 
 #[test]
@@ -122,10 +137,14 @@ fn drift_is_repaired_and_foreign_entitlements_raise_alerts_or_go_as_the_rule_say
     // Someone removes alice by hand and adds bob and a privilege of their own.
     f.w.emu.set_member(GROUP, &f.w.alice, false);
     f.w.emu.set_member(GROUP, &f.w.bob, true);
-    f.w.emu.set_privilege("table", TABLE, "bob@example.com", "SELECT", true);
+    f.w.emu
+        .set_privilege("table", TABLE, "bob@example.com", "SELECT", true);
     p.reconcile_once();
     assert_eq!(f.alice_has_access(), (true, true), "repaired");
-    assert!(f.w.emu.members(GROUP).contains(&f.w.bob), "alert only: left");
+    assert!(
+        f.w.emu.members(GROUP).contains(&f.w.bob),
+        "alert only: left"
+    );
     let alerts = f
         .audit_kinds()
         .into_iter()
@@ -136,7 +155,11 @@ fn drift_is_repaired_and_foreign_entitlements_raise_alerts_or_go_as_the_rule_say
     let p = f.provisioner(ForeignPolicy::Remove, false);
     p.reconcile_once();
     assert!(!f.w.emu.members(GROUP).contains(&f.w.bob), "removed");
-    assert!(f.w.emu.privileges("table", TABLE, "bob@example.com").is_empty());
+    assert!(f
+        .w
+        .emu
+        .privileges("table", TABLE, "bob@example.com")
+        .is_empty());
     assert_eq!(f.alice_has_access(), (true, true), "the grant's own stay");
 }
 
@@ -169,11 +192,18 @@ fn a_change_interrupted_before_its_answer_is_owned_and_undone_after_a_restart() 
         .expect("revoke");
     let p = f.provisioner(ForeignPolicy::Alert, false);
     p.reconcile_once();
-    assert!(!f.w.emu.members(GROUP).contains(&f.w.alice), "the ledger's intent made it jitgate's");
+    assert!(
+        !f.w.emu.members(GROUP).contains(&f.w.alice),
+        "the ledger's intent made it jitgate's"
+    );
     let kinds = f.audit_kinds();
-    assert!(kinds.iter().any(|(k, d)| k == kind::DATABRICKS_FAILED && d["answer"]["status"] == 503));
+    assert!(kinds
+        .iter()
+        .any(|(k, d)| k == kind::DATABRICKS_FAILED && d["answer"]["status"] == 503));
     // No foreign alert for what jitgate itself made.
-    assert!(!kinds.iter().any(|(k, _)| k == kind::ALERT_DATABRICKS_FOREIGN));
+    assert!(!kinds
+        .iter()
+        .any(|(k, _)| k == kind::ALERT_DATABRICKS_FOREIGN));
 }
 
 #[test]
@@ -204,9 +234,19 @@ fn a_dry_run_says_what_it_would_do_and_changes_nothing() {
         .expect("grant");
     let p = f.provisioner(ForeignPolicy::Remove, true);
     let lines = p.reconcile_once();
-    assert!(lines.iter().any(|l| l.contains(&format!("would add member {} of group {GROUP}", f.w.alice))), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("would add SELECT on table main.sales.orders for alice@example.com")));
-    assert!(lines.iter().any(|l| l.contains(&format!("would remove member {} of group {GROUP} (foreign)", f.w.bob))));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("would add member {} of group {GROUP}", f.w.alice))),
+        "{lines:?}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("would add SELECT on table main.sales.orders for alice@example.com")));
+    assert!(lines.iter().any(|l| l.contains(&format!(
+        "would remove member {} of group {GROUP} (foreign)",
+        f.w.bob
+    ))));
     assert_eq!(f.alice_has_access(), (false, false));
     assert!(f.w.emu.members(GROUP).contains(&f.w.bob));
     assert!(f.w.emu.seen().iter().all(|s| s.method == "GET"));

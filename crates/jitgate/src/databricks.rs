@@ -103,7 +103,8 @@ pub enum MasksAction {
 }
 
 fn parse_age(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).or_else(|_| parse_duration(text))
+    humantime::parse_duration(text)
+        .or_else(|_| parse_duration(text))
         .map_err(|e| format!("{e}; e.g. 30d, 12h"))
 }
 
@@ -112,15 +113,23 @@ impl Action {
         match self {
             Action::Reconcile { dry_run, config } => reconcile(&config, dry_run),
             Action::Tokens { action } => match action {
-                TokensAction::List { resource, expired, older_than, json, config } => {
-                    tokens_list(&config, &resource, expired, older_than, json)
-                }
-                TokensAction::Delete { resource, id, config } => {
-                    tokens_delete(&config, &resource, &id)
-                }
-                TokensAction::Prune { resource, dry_run, config } => {
-                    tokens_prune(&config, &resource, dry_run)
-                }
+                TokensAction::List {
+                    resource,
+                    expired,
+                    older_than,
+                    json,
+                    config,
+                } => tokens_list(&config, &resource, expired, older_than, json),
+                TokensAction::Delete {
+                    resource,
+                    id,
+                    config,
+                } => tokens_delete(&config, &resource, &id),
+                TokensAction::Prune {
+                    resource,
+                    dry_run,
+                    config,
+                } => tokens_prune(&config, &resource, dry_run),
             },
             Action::Masks { action } => match action {
                 MasksAction::Plan { resource, config } => masks_run(&config, &resource, false),
@@ -172,7 +181,10 @@ fn reconcile(config: &ConfigArg, dry_run: bool) -> anyhow::Result<()> {
 }
 
 /// The workspace binding of a resource, and the control plane for the audit trail.
-fn open(config: &ConfigArg, resource: &str) -> anyhow::Result<(Config, DatabricksWorkspace, Arc<ControlPlane>)> {
+fn open(
+    config: &ConfigArg,
+    resource: &str,
+) -> anyhow::Result<(Config, DatabricksWorkspace, Arc<ControlPlane>)> {
     let config = jitgate_config::load(&config.config)?;
     let workspace = config
         .resources
@@ -190,7 +202,12 @@ fn open(config: &ConfigArg, resource: &str) -> anyhow::Result<(Config, Databrick
     Ok((config, workspace, control))
 }
 
-fn audit_change(control: &ControlPlane, resource: &str, detail: serde_json::Value, answer: Result<serde_json::Value, String>) {
+fn audit_change(
+    control: &ControlPlane,
+    resource: &str,
+    detail: serde_json::Value,
+    answer: Result<serde_json::Value, String>,
+) {
     let event = match answer {
         Ok(a) => AuditEvent::new(kind::DATABRICKS_CHANGED, detail).merge(json!({"answer": a})),
         Err(e) => AuditEvent::new(kind::DATABRICKS_FAILED, detail).merge(json!({"error": e})),
@@ -199,13 +216,25 @@ fn audit_change(control: &ControlPlane, resource: &str, detail: serde_json::Valu
 }
 
 fn token_json(t: &TokenInfo, now: i64) -> serde_json::Value {
-    let time = |ms: i64| if ms > 0 { json!(rfc3339(ms)) } else { json!(null) };
+    let time = |ms: i64| {
+        if ms > 0 {
+            json!(rfc3339(ms))
+        } else {
+            json!(null)
+        }
+    };
     json!({"token_id": t.token_id, "comment": t.comment, "created_by": t.created_by_username,
            "created_at": time(t.creation_time), "expires_at": time(t.expiry_time),
            "expired": tokens::is_expired(t, now)})
 }
 
-fn tokens_list(config: &ConfigArg, resource: &str, expired: bool, older_than: Option<Duration>, as_json: bool) -> anyhow::Result<()> {
+fn tokens_list(
+    config: &ConfigArg,
+    resource: &str,
+    expired: bool,
+    older_than: Option<Duration>,
+    as_json: bool,
+) -> anyhow::Result<()> {
     let (_, workspace, _) = open(config, resource)?;
     let now = jitgate_control::model::now_millis();
     let all = Workspace::new(&workspace).tokens()?;
@@ -218,19 +247,40 @@ fn tokens_list(config: &ConfigArg, resource: &str, expired: bool, older_than: Op
     emit(as_json, &json!(shown), |v| {
         let mut table = Table::new(&["ID", "CREATED BY", "CREATED", "EXPIRES", "COMMENT"]);
         for t in v.as_array().into_iter().flatten() {
-            let expires = if t["expired"] == true { format!("{} (expired)", text(t, "expires_at")) } else { text(t, "expires_at") };
-            table.row(vec![text(t, "token_id"), text(t, "created_by"), text(t, "created_at"), expires, text(t, "comment")]);
+            let expires = if t["expired"] == true {
+                format!("{} (expired)", text(t, "expires_at"))
+            } else {
+                text(t, "expires_at")
+            };
+            table.row(vec![
+                text(t, "token_id"),
+                text(t, "created_by"),
+                text(t, "created_at"),
+                expires,
+                text(t, "comment"),
+            ]);
         }
         table.text("no tokens")
     });
     Ok(())
 }
 
-fn delete_one(api: &Workspace, control: &ControlPlane, resource: &str, t: &TokenInfo, why: &str) -> anyhow::Result<()> {
+fn delete_one(
+    api: &Workspace,
+    control: &ControlPlane,
+    resource: &str,
+    t: &TokenInfo,
+    why: &str,
+) -> anyhow::Result<()> {
     let detail = json!({"action": "delete_token", "token_id": t.token_id, "created_by": t.created_by_username, "why": why});
     match api.delete_token(&t.token_id) {
         Ok(a) => {
-            audit_change(control, resource, detail, Ok(json!({"status": a.status, "body": a.body})));
+            audit_change(
+                control,
+                resource,
+                detail,
+                Ok(json!({"status": a.status, "body": a.body})),
+            );
             Ok(())
         }
         Err(e) => {
@@ -267,11 +317,21 @@ fn tokens_prune(config: &ConfigArg, resource: &str, dry_run: bool) -> anyhow::Re
     let mut failed = 0;
     for (t, why) in &doomed {
         if dry_run {
-            println!("would delete token {} of {} ({})", t.token_id, t.created_by_username, why.as_str());
+            println!(
+                "would delete token {} of {} ({})",
+                t.token_id,
+                t.created_by_username,
+                why.as_str()
+            );
             continue;
         }
         match delete_one(&api, &control, resource, t, why.as_str()) {
-            Ok(()) => println!("deleted token {} of {} ({})", t.token_id, t.created_by_username, why.as_str()),
+            Ok(()) => println!(
+                "deleted token {} of {} ({})",
+                t.token_id,
+                t.created_by_username,
+                why.as_str()
+            ),
             Err(e) => {
                 failed += 1;
                 eprintln!("jitgate: token {}: {e:#}", t.token_id);
@@ -293,12 +353,20 @@ fn cell(row: &[Option<String>], i: usize) -> String {
 }
 
 /// What the workspace's information_schema says of the catalog.
-fn read_catalog(api: &Workspace, catalog: &str) -> anyhow::Result<(Vec<Column>, Vec<ExistingMask>, Vec<ExistingFunction>)> {
+fn read_catalog(
+    api: &Workspace,
+    catalog: &str,
+) -> anyhow::Result<(Vec<Column>, Vec<ExistingMask>, Vec<ExistingFunction>)> {
     let columns = api
         .execute(&masks::columns_query(catalog), &[])?
         .rows
         .iter()
-        .map(|r| Column { schema: cell(r, 0), table: cell(r, 1), column: cell(r, 2), data_type: cell(r, 3) })
+        .map(|r| Column {
+            schema: cell(r, 0),
+            table: cell(r, 1),
+            column: cell(r, 2),
+            data_type: cell(r, 3),
+        })
         .collect();
     let existing = api
         .execute(&masks::masks_query(catalog), &[])?
@@ -315,7 +383,10 @@ fn read_catalog(api: &Workspace, catalog: &str) -> anyhow::Result<(Vec<Column>, 
         .execute(&masks::functions_query(catalog), &[])?
         .rows
         .iter()
-        .map(|r| ExistingFunction { function: format!("{}.{}.{}", cell(r, 0), cell(r, 1), cell(r, 2)), comment: cell(r, 3) })
+        .map(|r| ExistingFunction {
+            function: format!("{}.{}.{}", cell(r, 0), cell(r, 1), cell(r, 2)),
+            comment: cell(r, 3),
+        })
         .collect();
     Ok((columns, existing, functions))
 }
@@ -327,10 +398,19 @@ fn masks_run(config: &ConfigArg, resource: &str, apply: bool) -> anyhow::Result<
     };
     let api = Workspace::new(&workspace);
     let (columns, existing, functions) = read_catalog(&api, &catalog)?;
-    let (compiled, refused) = masks::compile(&cfg.masking, resource, &catalog, &columns, &workspace.identities);
+    let (compiled, refused) = masks::compile(
+        &cfg.masking,
+        resource,
+        &catalog,
+        &columns,
+        &workspace.identities,
+    );
     let (statements, conflicts) = masks::plan(&catalog, &compiled, &existing, &functions);
     for r in &refused {
-        println!("-- refused: {}.{}.{}: {}", r.column.schema, r.column.table, r.column.column, r.reason);
+        println!(
+            "-- refused: {}.{}.{}: {}",
+            r.column.schema, r.column.table, r.column.column, r.reason
+        );
     }
     for c in &conflicts {
         println!("-- conflict: {c}");
@@ -350,7 +430,12 @@ fn masks_run(config: &ConfigArg, resource: &str, apply: bool) -> anyhow::Result<
     for s in &statements {
         let detail = json!({"action": "masks_apply", "why": s.why, "sql": s.sql});
         match api.execute(&s.sql, &[]) {
-            Ok(r) => audit_change(&control, resource, detail, Ok(json!({"status": r.answer["status"]}))),
+            Ok(r) => audit_change(
+                &control,
+                resource,
+                detail,
+                Ok(json!({"status": r.answer["status"]})),
+            ),
             Err(e) => {
                 audit_change(&control, resource, detail, Err(e.to_string()));
                 control.flush();

@@ -71,7 +71,11 @@ keep_last = 4
         &[("DATABRICKS_TOKEN", TOKEN)],
     )
     .expect("starting jitgate");
-    Env { gateway, emu, alice }
+    Env {
+        gateway,
+        emu,
+        alice,
+    }
 }
 
 impl Env {
@@ -118,7 +122,11 @@ impl Env {
     fn audited(&self, kind: &str, n: usize) -> Vec<ChainedEvent> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let events: Vec<_> = self.audit().into_iter().filter(|e| e.event.kind == kind).collect();
+            let events: Vec<_> = self
+                .audit()
+                .into_iter()
+                .filter(|e| e.event.kind == kind)
+                .collect();
             if events.len() >= n || Instant::now() > deadline {
                 return events;
             }
@@ -136,7 +144,9 @@ fn a_grant_is_carried_out_in_the_workspace_and_undone_on_revocation_and_expiry()
     env.wait_for((false, false));
 
     // Drift: a membership removed by hand comes back while the grant lives.
-    env.gateway.grant("alice", "dbx", "6s").expect("short grant");
+    env.gateway
+        .grant("alice", "dbx", "6s")
+        .expect("short grant");
     env.wait_for((true, true));
     env.emu.set_member(GROUP, &env.alice, false);
     env.wait_for((true, true));
@@ -144,7 +154,9 @@ fn a_grant_is_carried_out_in_the_workspace_and_undone_on_revocation_and_expiry()
     env.wait_for((false, false));
     let changed = env.audited(kind::DATABRICKS_CHANGED, 9);
     assert_eq!(changed.len(), 9, "4 + 4 changes and a repair, each audited");
-    assert!(changed.iter().all(|e| e.event.detail_value()["answer"]["status"].is_u64()));
+    assert!(changed
+        .iter()
+        .all(|e| e.event.detail_value()["answer"]["status"].is_u64()));
 }
 
 #[test]
@@ -167,8 +179,17 @@ fn dry_run_prints_the_changes_and_makes_none() {
     env.gateway.grant("alice", "dbx", "1h").expect("grant");
     let (ok, out) = env.run(&["databricks", "reconcile", "--dry-run"]);
     assert!(ok, "{out}");
-    assert!(out.contains(&format!("dbx: would add member {} of group {GROUP}", env.alice)), "{out}");
-    assert!(out.contains("dbx: would add SELECT on table main.sales.orders for alice@example.com"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "dbx: would add member {} of group {GROUP}",
+            env.alice
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("dbx: would add SELECT on table main.sales.orders for alice@example.com"),
+        "{out}"
+    );
     assert_eq!(env.alice_has(), (false, false));
     let (ok, out) = env.run(&["databricks", "reconcile"]);
     assert!(ok, "{out}");
@@ -181,20 +202,62 @@ fn tokens_are_listed_and_pruned_by_expiry_and_maximum_lifetime_audited() {
     env.gateway.stop().expect("stop");
     let day = 86_400_000;
     let now = now_millis();
-    let expired = env.emu.add_token("ci", now - 2 * day, now - day, "ci@example.com");
-    let ancient = env.emu.add_token("old laptop", now - 200 * day, -1, "bob@example.com");
-    let fresh = env.emu.add_token("today", now - day, now + day, "alice@example.com");
-    let (ok, out) = env.run(&["databricks", "tokens", "list", "--resource", "dbx", "--expired"]);
-    assert!(ok && out.contains(&expired) && !out.contains(&fresh), "{out}");
-    let (ok, out) = env.run(&["databricks", "tokens", "list", "--resource", "dbx", "--older-than", "100days", "--json"]);
-    assert!(ok && out.contains(&ancient) && !out.contains(&expired), "{out}");
+    let expired = env
+        .emu
+        .add_token("ci", now - 2 * day, now - day, "ci@example.com");
+    let ancient = env
+        .emu
+        .add_token("old laptop", now - 200 * day, -1, "bob@example.com");
+    let fresh = env
+        .emu
+        .add_token("today", now - day, now + day, "alice@example.com");
+    let (ok, out) = env.run(&[
+        "databricks",
+        "tokens",
+        "list",
+        "--resource",
+        "dbx",
+        "--expired",
+    ]);
+    assert!(
+        ok && out.contains(&expired) && !out.contains(&fresh),
+        "{out}"
+    );
+    let (ok, out) = env.run(&[
+        "databricks",
+        "tokens",
+        "list",
+        "--resource",
+        "dbx",
+        "--older-than",
+        "100days",
+        "--json",
+    ]);
+    assert!(
+        ok && out.contains(&ancient) && !out.contains(&expired),
+        "{out}"
+    );
     let (ok, out) = env.run(&["databricks", "tokens", "prune", "--resource", "dbx"]);
     assert!(ok, "{out}");
     assert_eq!(env.emu.token_ids(), [fresh.clone()]);
-    let (ok, out) = env.run(&["databricks", "tokens", "delete", "--resource", "dbx", &fresh]);
+    let (ok, out) = env.run(&[
+        "databricks",
+        "tokens",
+        "delete",
+        "--resource",
+        "dbx",
+        &fresh,
+    ]);
     assert!(ok, "{out}");
     assert!(env.emu.token_ids().is_empty());
-    let (ok, out) = env.run(&["databricks", "tokens", "delete", "--resource", "dbx", &fresh]);
+    let (ok, out) = env.run(&[
+        "databricks",
+        "tokens",
+        "delete",
+        "--resource",
+        "dbx",
+        &fresh,
+    ]);
     assert!(!ok && out.contains("RESOURCE_DOES_NOT_EXIST"), "{out}");
     let audit = env.audit();
     let deleted: Vec<_> = audit
@@ -204,7 +267,9 @@ fn tokens_are_listed_and_pruned_by_expiry_and_maximum_lifetime_audited() {
         .collect();
     assert_eq!(deleted.len(), 3, "{deleted:#?}");
     assert_eq!(deleted[0]["why"], "expired");
-    assert!(audit.iter().any(|e| e.event.kind == kind::DATABRICKS_FAILED));
+    assert!(audit
+        .iter()
+        .any(|e| e.event.kind == kind::DATABRICKS_FAILED));
 }
 
 #[test]
@@ -222,15 +287,26 @@ fn masks_plan_prints_the_sql_apply_runs_it_and_a_second_plan_is_empty() {
     }
     let (ok, plan) = env.run(&["databricks", "masks", "plan", "--resource", "dbx"]);
     assert!(ok, "{plan}");
-    assert!(plan.contains("CREATE OR REPLACE FUNCTION `main`.`sales`.`jitgate_mask_customers_email_"), "{plan}");
-    assert!(plan.contains("is_account_group_member('dba') OR is_account_group_member('support')"), "{plan}");
-    assert!(plan.contains("ALTER TABLE `main`.`sales`.`customers` ALTER COLUMN `ssn` SET MASK"), "{plan}");
+    assert!(
+        plan.contains("CREATE OR REPLACE FUNCTION `main`.`sales`.`jitgate_mask_customers_email_"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("is_account_group_member('dba') OR is_account_group_member('support')"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("ALTER TABLE `main`.`sales`.`customers` ALTER COLUMN `ssn` SET MASK"),
+        "{plan}"
+    );
     assert!(env.emu.column_masks().is_empty(), "plan changes nothing");
     let (ok, out) = env.run(&["databricks", "masks", "apply", "--resource", "dbx"]);
     assert!(ok, "{out}");
     let masks = env.emu.column_masks();
     assert_eq!(masks.len(), 2, "{masks:?}");
-    assert!(masks["main.sales.customers.email"].starts_with("main.sales.jitgate_mask_customers_email_"));
+    assert!(
+        masks["main.sales.customers.email"].starts_with("main.sales.jitgate_mask_customers_email_")
+    );
     let (ok, again) = env.run(&["databricks", "masks", "plan", "--resource", "dbx"]);
     assert!(ok && again.contains("match the policy"), "{again}");
 }

@@ -209,7 +209,11 @@ impl Workspace {
         let auth = format!("Bearer {}", endpoint.token);
         let response = match (method, body) {
             ("GET", _) => self.agent.get(&url).header("Authorization", &auth).call(),
-            ("DELETE", _) => self.agent.delete(&url).header("Authorization", &auth).call(),
+            ("DELETE", _) => self
+                .agent
+                .delete(&url)
+                .header("Authorization", &auth)
+                .call(),
             ("PATCH", Some(b)) => self
                 .agent
                 .patch(&url)

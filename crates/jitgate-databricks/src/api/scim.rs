@@ -28,7 +28,9 @@ impl Workspace {
         let path = format!("/Users?filter={}", scim_eq("userName", user_name));
         let answer = self.scim_call("GET", &path, None)?;
         let found = first_resource(&answer).ok_or_else(|| {
-            ApiError::NotFound(format!("the workspace has no user with userName {user_name:?}"))
+            ApiError::NotFound(format!(
+                "the workspace has no user with userName {user_name:?}"
+            ))
         })?;
         Ok(ScimUser {
             id: string(found, "id", &path)?,
@@ -63,8 +65,7 @@ impl Workspace {
     /// Removes a user from a group (removing a non-member changes nothing).
     pub fn remove_member(&self, group_id: &str, user_id: &str) -> Result<Answer, ApiError> {
         let filter = format!("members[value eq \"{}\"]", user_id.replace('"', ""));
-        let body =
-            json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": filter}]});
+        let body = json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": filter}]});
         let path = format!("/Groups/{}", segment(group_id));
         self.scim_call("PATCH", &path, Some(&body))
     }

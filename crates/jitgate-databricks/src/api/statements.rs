@@ -41,7 +41,9 @@ impl Workspace {
             "disposition": "INLINE",
             "format": "JSON_ARRAY",
         });
-        let mut answer = self.call("POST", "/api/2.0/sql/statements", Some(&body))?.body;
+        let mut answer = self
+            .call("POST", "/api/2.0/sql/statements", Some(&body))?
+            .body;
         let id = super::scim::string(&answer, "statement_id", "/api/2.0/sql/statements")?;
         let path = format!("/api/2.0/sql/statements/{}", segment(&id));
         let mut polls = 0;

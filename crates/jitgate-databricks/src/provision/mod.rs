@@ -218,13 +218,21 @@ impl Provisioner {
                 if !self.dry_run {
                     self.alert_foreign(b, e);
                 }
-                return Ok(format!("{}: foreign {} (left; alert raised)", b.resource, describe(e)));
+                return Ok(format!(
+                    "{}: foreign {} (left; alert raised)",
+                    b.resource,
+                    describe(e)
+                ));
             }
             Step::Forget(e) => {
                 if !self.dry_run {
                     lock(&self.ledger).forget(&b.resource, e)?;
                 }
-                return Ok(format!("{}: {prefix}forget {} (already gone)", b.resource, describe(e)));
+                return Ok(format!(
+                    "{}: {prefix}forget {} (already gone)",
+                    b.resource,
+                    describe(e)
+                ));
             }
             Step::Add(e) => (e, format!("{}: {prefix}add {}", b.resource, describe(e))),
             Step::Remove(e, why) => {
@@ -232,7 +240,10 @@ impl Provisioner {
                     RemoveWhy::Outlived => "its grant ended",
                     RemoveWhy::Foreign => "foreign",
                 };
-                (e, format!("{}: {prefix}remove {} ({why})", b.resource, describe(e)))
+                (
+                    e,
+                    format!("{}: {prefix}remove {} ({why})", b.resource, describe(e)),
+                )
             }
         };
         if self.dry_run {
@@ -240,7 +251,9 @@ impl Provisioner {
         }
         let add = matches!(step, Step::Add(_));
         let (subject, grants) = wanted.get(e).cloned().unwrap_or_else(|| {
-            let subject = lock(&self.ledger).subject(&b.resource, e).unwrap_or_default();
+            let subject = lock(&self.ledger)
+                .subject(&b.resource, e)
+                .unwrap_or_default();
             (subject, Vec::new())
         });
         {
@@ -416,7 +429,10 @@ fn describe(e: &Entitlement) -> String {
             securable_type,
             full_name,
             privilege,
-        } => format!("{privilege} on {securable_type} {full_name} for {}", e.principal),
+        } => format!(
+            "{privilege} on {securable_type} {full_name} for {}",
+            e.principal
+        ),
     }
 }
 

@@ -109,10 +109,7 @@ impl DatabricksEmulator {
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let handler_state = state.clone();
-        let addr = http::serve(
-            Arc::new(move |r| handle(&handler_state, r)),
-            stop.clone(),
-        )?;
+        let addr = http::serve(Arc::new(move |r| handle(&handler_state, r)), stop.clone())?;
         Ok(DatabricksEmulator { addr, state, stop })
     }
 
@@ -133,7 +130,8 @@ impl DatabricksEmulator {
     pub fn add_group(&self, name: &str) -> String {
         let mut s = lock(&self.state);
         let id = s.id("g");
-        s.groups.push((id.clone(), name.to_string(), BTreeSet::new()));
+        s.groups
+            .push((id.clone(), name.to_string(), BTreeSet::new()));
         id
     }
 
@@ -168,7 +166,12 @@ impl DatabricksEmulator {
     }
 
     /// The privileges of a principal on a securable.
-    pub fn privileges(&self, securable_type: &str, full_name: &str, principal: &str) -> BTreeSet<String> {
+    pub fn privileges(
+        &self,
+        securable_type: &str,
+        full_name: &str,
+        principal: &str,
+    ) -> BTreeSet<String> {
         lock(&self.state)
             .securables
             .get(&(securable_type.to_string(), full_name.to_string()))
@@ -177,7 +180,14 @@ impl DatabricksEmulator {
     }
 
     /// Grants or revokes behind jitgate's back (drift).
-    pub fn set_privilege(&self, securable_type: &str, full_name: &str, principal: &str, privilege: &str, on: bool) {
+    pub fn set_privilege(
+        &self,
+        securable_type: &str,
+        full_name: &str,
+        principal: &str,
+        privilege: &str,
+        on: bool,
+    ) {
         let mut s = lock(&self.state);
         let holders = s
             .securables
@@ -207,7 +217,11 @@ impl DatabricksEmulator {
 
     /// Ids of the tokens the workspace has.
     pub fn token_ids(&self) -> Vec<String> {
-        lock(&self.state).tokens.iter().map(|t| t.id.clone()).collect()
+        lock(&self.state)
+            .tokens
+            .iter()
+            .map(|t| t.id.clone())
+            .collect()
     }
 
     /// Queues a fault.
@@ -349,7 +363,11 @@ fn route(s: &mut State, r: &Request) -> Response {
     if path.starts_with("/api/2.0/sql/statements") {
         return sql::route(&mut s.sql, &r.method, path, &body);
     }
-    error(404, "ENDPOINT_NOT_FOUND", &format!("No API found for '{} {}'", r.method, path))
+    error(
+        404,
+        "ENDPOINT_NOT_FOUND",
+        &format!("No API found for '{} {}'", r.method, path),
+    )
 }
 
 /// The part after a workspace or account SCIM prefix.
@@ -438,15 +456,18 @@ fn scim_list(items: Vec<Value>, query: &str, attribute: &str, page: &usize) -> R
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(*page);
     let pageful: Vec<Value> = items.iter().skip(start - 1).take(count).cloned().collect();
-    ok(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+    ok(
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
               "totalResults": items.len(), "startIndex": start,
-              "itemsPerPage": pageful.len(), "Resources": pageful}))
+              "itemsPerPage": pageful.len(), "Resources": pageful}),
+    )
 }
 
 fn patch_group(s: &mut State, id: &str, body: &Value) -> Response {
-    let schemas_ok = body["schemas"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| x == "urn:ietf:params:scim:api:messages:2.0:PatchOp"));
+    let schemas_ok = body["schemas"].as_array().is_some_and(|a| {
+        a.iter()
+            .any(|x| x == "urn:ietf:params:scim:api:messages:2.0:PatchOp")
+    });
     let Some(ops) = body["Operations"].as_array().filter(|_| schemas_ok) else {
         return scim_error(400, "invalidSyntax: a PatchOp request is expected");
     };
@@ -455,7 +476,10 @@ fn patch_group(s: &mut State, id: &str, body: &Value) -> Response {
         return scim_error(404, &format!("Group with id {id} not found."));
     };
     for op in ops {
-        match (op["op"].as_str().map(str::to_ascii_lowercase).as_deref(), op["path"].as_str()) {
+        match (
+            op["op"].as_str().map(str::to_ascii_lowercase).as_deref(),
+            op["path"].as_str(),
+        ) {
             (Some("add"), Some("members")) => {
                 for v in op["value"].as_array().into_iter().flatten() {
                     let Some(m) = v["value"].as_str() else {
@@ -492,11 +516,22 @@ fn decode_segment(text: &str) -> String {
 
 fn permissions(s: &mut State, method: &str, rest: &str, body: &Value) -> Response {
     let Some((kind, name)) = rest.split_once('/') else {
-        return error(400, "INVALID_PARAMETER_VALUE", "securable type and full name expected");
+        return error(
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "securable type and full name expected",
+        );
     };
-    let key = (decode_segment(kind).to_ascii_lowercase(), decode_segment(name));
+    let key = (
+        decode_segment(kind).to_ascii_lowercase(),
+        decode_segment(name),
+    );
     let Some(holders) = s.securables.get_mut(&key) else {
-        return error(404, "NOT_FOUND", &format!("{} '{}' does not exist.", key.0, key.1));
+        return error(
+            404,
+            "NOT_FOUND",
+            &format!("{} '{}' does not exist.", key.0, key.1),
+        );
     };
     if method == "PATCH" {
         let Some(changes) = body["changes"].as_array() else {
@@ -507,13 +542,27 @@ fn permissions(s: &mut State, method: &str, rest: &str, body: &Value) -> Respons
                 return error(400, "INVALID_PARAMETER_VALUE", "principal is required");
             };
             let set = holders.entry(principal.to_string()).or_default();
-            for p in c["add"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for p in c["add"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 if !p.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
-                    return error(400, "INVALID_PARAMETER_VALUE", &format!("Privilege {p} is not valid"));
+                    return error(
+                        400,
+                        "INVALID_PARAMETER_VALUE",
+                        &format!("Privilege {p} is not valid"),
+                    );
                 }
                 set.insert(p.to_string());
             }
-            for p in c["remove"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for p in c["remove"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 set.remove(p);
             }
         }
@@ -538,9 +587,11 @@ fn tokens(s: &mut State, method: &str, path: &str) -> Response {
             let infos: Vec<Value> = s
                 .tokens
                 .iter()
-                .map(|t| json!({"token_id": t.id, "comment": t.comment, "creation_time": t.created,
+                .map(|t| {
+                    json!({"token_id": t.id, "comment": t.comment, "creation_time": t.created,
                                 "expiry_time": t.expiry, "created_by_username": t.created_by,
-                                "owner_id": 4242}))
+                                "owner_id": 4242})
+                })
                 .collect();
             ok(json!({"token_infos": infos}))
         }
@@ -548,7 +599,11 @@ fn tokens(s: &mut State, method: &str, path: &str) -> Response {
             let before = s.tokens.len();
             s.tokens.retain(|t| t.id != id);
             if s.tokens.len() == before {
-                return error(404, "RESOURCE_DOES_NOT_EXIST", &format!("Token {id} does not exist."));
+                return error(
+                    404,
+                    "RESOURCE_DOES_NOT_EXIST",
+                    &format!("Token {id} does not exist."),
+                );
             }
             ok(json!({}))
         }

@@ -57,7 +57,10 @@ pub(super) fn route(c: &mut Catalog, method: &str, path: &str, body: &Value) -> 
     match (method, rest) {
         ("POST", "" | "/") => submit(c, body),
         ("GET", id) if id.contains("/result/chunks/") => {
-            let (id, index) = id.trim_start_matches('/').split_once("/result/chunks/").unwrap_or(("", ""));
+            let (id, index) = id
+                .trim_start_matches('/')
+                .split_once("/result/chunks/")
+                .unwrap_or(("", ""));
             chunk(c, id, index.parse().unwrap_or(usize::MAX))
         }
         ("GET", id) => poll(c, id.trim_start_matches('/')),
@@ -101,7 +104,11 @@ fn chunk(c: &Catalog, id: &str, index: usize) -> Response {
 }
 
 fn chunk_value(rows: &[Vec<Value>], index: usize) -> Value {
-    let part: Vec<&Vec<Value>> = rows.iter().skip(index * CHUNK_ROWS).take(CHUNK_ROWS).collect();
+    let part: Vec<&Vec<Value>> = rows
+        .iter()
+        .skip(index * CHUNK_ROWS)
+        .take(CHUNK_ROWS)
+        .collect();
     let mut v = json!({"chunk_index": index, "row_count": part.len(), "data_array": part});
     if (index + 1) * CHUNK_ROWS < rows.len() {
         v["next_chunk_index"] = json!(index + 1);
@@ -110,7 +117,10 @@ fn chunk_value(rows: &[Vec<Value>], index: usize) -> Value {
 }
 
 fn failed(code: &str, message: &str) -> (Value, Vec<Vec<Value>>) {
-    (json!({"state": "FAILED", "error": {"error_code": code, "message": message}}), Vec::new())
+    (
+        json!({"state": "FAILED", "error": {"error_code": code, "message": message}}),
+        Vec::new(),
+    )
 }
 
 fn succeeded(rows: Vec<Vec<Value>>) -> (Value, Vec<Vec<Value>>) {
@@ -122,7 +132,14 @@ fn run(c: &mut Catalog, sql: &str) -> (Value, Vec<Vec<Value>>) {
         return succeeded(
             c.columns
                 .iter()
-                .map(|x| vec![json!(x.schema), json!(x.table), json!(x.column), json!(x.data_type)])
+                .map(|x| {
+                    vec![
+                        json!(x.schema),
+                        json!(x.table),
+                        json!(x.column),
+                        json!(x.data_type),
+                    ]
+                })
                 .collect(),
         );
     }
@@ -133,7 +150,14 @@ fn run(c: &mut Catalog, sql: &str) -> (Value, Vec<Vec<Value>>) {
                 .map(|(col, f)| {
                     let col: Vec<&str> = col.split('.').collect();
                     let f: Vec<&str> = f.split('.').collect();
-                    vec![json!(col[1]), json!(col[2]), json!(col[3]), json!(f[0]), json!(f[1]), json!(f[2])]
+                    vec![
+                        json!(col[1]),
+                        json!(col[2]),
+                        json!(col[3]),
+                        json!(f[0]),
+                        json!(f[1]),
+                        json!(f[2]),
+                    ]
                 })
                 .collect(),
         );
@@ -155,7 +179,10 @@ fn run(c: &mut Catalog, sql: &str) -> (Value, Vec<Vec<Value>>) {
     if let Some(rest) = sql.strip_prefix("ALTER TABLE ") {
         return alter_table(c, rest);
     }
-    failed("PARSE_SYNTAX_ERROR", "statement not supported by the emulator")
+    failed(
+        "PARSE_SYNTAX_ERROR",
+        "statement not supported by the emulator",
+    )
 }
 
 fn create_function(c: &mut Catalog, sql: &str, rest: &str) -> (Value, Vec<Vec<Value>>) {
@@ -166,9 +193,18 @@ fn create_function(c: &mut Catalog, sql: &str, rest: &str) -> (Value, Vec<Vec<Va
         return failed("PARSE_SYNTAX_ERROR", "COMMENT is expected");
     };
     if name.len() != 3 || !rest.contains(" RETURN ") {
-        return failed("PARSE_SYNTAX_ERROR", "catalog.schema.function and RETURN are expected");
+        return failed(
+            "PARSE_SYNTAX_ERROR",
+            "catalog.schema.function and RETURN are expected",
+        );
     }
-    c.functions.insert(name.join("."), EmulatedFunction { comment, sql: sql.to_string() });
+    c.functions.insert(
+        name.join("."),
+        EmulatedFunction {
+            comment,
+            sql: sql.to_string(),
+        },
+    );
     succeeded(Vec::new())
 }
 
@@ -197,7 +233,10 @@ fn alter_table(c: &mut Catalog, rest: &str) -> (Value, Vec<Vec<Value>>) {
     };
     let function = function.join(".");
     if !c.functions.contains_key(&function) {
-        return failed("ROUTINE_NOT_FOUND", &format!("The routine {function} cannot be found."));
+        return failed(
+            "ROUTINE_NOT_FOUND",
+            &format!("The routine {function} cannot be found."),
+        );
     }
     c.masks.insert(key, function);
     succeeded(Vec::new())

@@ -44,14 +44,26 @@ fn cases() -> Vec<(&'static str, &'static str, u32, Mask, Vec<&'static str>)> {
             "int",
             23,
             Mask::Generalize(Generalization::Bucket(1000)),
-            vec!["0", "-1999", "2147483647", "-2147483648", "123456", "CAST(NULL AS int)"],
+            vec![
+                "0",
+                "-1999",
+                "2147483647",
+                "-2147483648",
+                "123456",
+                "CAST(NULL AS int)",
+            ],
         ),
         (
             "born",
             "date",
             1082,
             Mask::Generalize(Generalization::Month),
-            vec!["DATE'1999-12-31'", "DATE'2024-02-29'", "DATE'0001-01-01'", "CAST(NULL AS date)"],
+            vec![
+                "DATE'1999-12-31'",
+                "DATE'2024-02-29'",
+                "DATE'0001-01-01'",
+                "CAST(NULL AS date)",
+            ],
         ),
     ]
 }
@@ -101,7 +113,10 @@ fn unity_catalog_mask_bodies_give_the_rust_masks_values_and_clear_values_to_clea
             data_type: (*ty).into(),
         })
         .collect();
-    let identities = [("alice".to_string(), "alice-is-not-this-session@example.com".to_string())];
+    let identities = [(
+        "alice".to_string(),
+        "alice-is-not-this-session@example.com".to_string(),
+    )];
     let (compiled, refused) = compile(&policy, "dbx", "main", &columns, &identities);
     assert!(refused.is_empty(), "{refused:?}");
     assert_eq!(compiled.len(), cases.len());
@@ -127,14 +142,28 @@ fn unity_catalog_mask_bodies_give_the_rust_masks_values_and_clear_values_to_clea
     let mut compared = 0;
     for ((case, result), step) in cases.iter().zip(&results).zip(&steps) {
         let (name, ty, oid, mask, values) = case;
-        assert_eq!(result["ok"], true, "Spark refused {step}:\n{}", result["error"]);
+        assert_eq!(
+            result["ok"], true,
+            "Spark refused {step}:\n{}",
+            result["error"]
+        );
         let spark_ty = SparkType::parse(ty).expect("type");
         let rows = result["rows"].as_array().expect("rows");
         assert_eq!(rows.len(), values.len());
         for row in rows {
-            assert_eq!(row["mt"], *ty, "{name}: the masked value keeps the column's type");
-            assert_eq!(row["kt"], *ty, "{name}: the clear value keeps the column's type");
-            assert_eq!(text(&row["k"]), text(&row["c"]), "{name}: clear groups see clear values");
+            assert_eq!(
+                row["mt"], *ty,
+                "{name}: the masked value keeps the column's type"
+            );
+            assert_eq!(
+                row["kt"], *ty,
+                "{name}: the clear value keeps the column's type"
+            );
+            assert_eq!(
+                text(&row["k"]),
+                text(&row["c"]),
+                "{name}: clear groups see clear values"
+            );
             let Some(original) = text(&row["c"]) else {
                 assert_eq!(text(&row["m"]), None, "{name}: NULL stays NULL");
                 continue;
@@ -142,7 +171,12 @@ fn unity_catalog_mask_bodies_give_the_rust_masks_values_and_clear_values_to_clea
             let mut out = Vec::new();
             let input = as_pg_text(original, spark_ty);
             let rust = match mask
-                .apply_text(input.as_bytes(), &PgTypeInfo::from_oid(*oid), &key, &mut out)
+                .apply_text(
+                    input.as_bytes(),
+                    &PgTypeInfo::from_oid(*oid),
+                    &key,
+                    &mut out,
+                )
                 .expect("rust mask")
             {
                 Written::Value => Some(String::from_utf8(out).expect("UTF-8")),
@@ -154,7 +188,10 @@ fn unity_catalog_mask_bodies_give_the_rust_masks_values_and_clear_values_to_clea
                 (None, None) => true,
                 _ => false,
             };
-            assert!(agree, "{mask} on {name} = {original:?}: UDF body {spark_out:?}, Rust {rust:?}");
+            assert!(
+                agree,
+                "{mask} on {name} = {original:?}: UDF body {spark_out:?}, Rust {rust:?}"
+            );
             compared += 1;
         }
     }

@@ -37,7 +37,10 @@ fn a_grant_wants_the_rule_group_and_every_privilege_of_its_user() {
     let got = entitlements(&r, &user);
     assert_eq!(got[0], member("u1"));
     assert_eq!(got[1].principal, "alice@example.com");
-    assert_eq!(Target::from_key(&got[1].target.key()), Some(got[1].target.clone()));
+    assert_eq!(
+        Target::from_key(&got[1].target.key()),
+        Some(got[1].target.clone())
+    );
     assert!(rule_for(&[r.clone()], "alice", &["analysts".into()]).is_some());
     assert!(rule_for(&[r], "bob", &["sales".into()]).is_none());
 }
