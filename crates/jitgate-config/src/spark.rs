@@ -116,7 +116,7 @@ fn read_databricks(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError>
         databricks: Some(DatabricksPreset {
             workspace_host,
             cluster_id,
-            workspace,
+            workspace: Box::new(workspace),
         }),
     })
 }
@@ -189,6 +189,34 @@ pub(crate) fn describe(sc: &SparkConnectUpstream, out: &mut String) {
             "  upstream: Databricks workspace {}, cluster {}",
             d.workspace_host, d.cluster_id
         );
+        let w = &d.workspace;
+        let _ = writeln!(out, "  workspace API: {}", w.api_url);
+        if let Some(a) = &w.account {
+            let _ = writeln!(out, "  account groups: account {} at {}", a.id, a.api_url);
+        }
+        for r in &w.provision {
+            let who: Vec<String> = r.requesters.iter().map(ToString::to_string).collect();
+            let privileges: Vec<String> = r
+                .privileges
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} on {} {}",
+                        p.privileges.join("+"),
+                        p.securable_type,
+                        p.full_name
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "  provision for {}: group {}, privileges [{}], foreign {:?}",
+                who.join(", "),
+                r.group.as_deref().unwrap_or("-"),
+                privileges.join("; "),
+                r.foreign
+            );
+        }
     }
     let scheme = if sc.tls { "TLS" } else { "plaintext" };
     let _ = writeln!(out, "  endpoint: {}:{} ({scheme})", sc.host, sc.port);

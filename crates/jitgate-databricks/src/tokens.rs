@@ -35,11 +35,11 @@ pub fn is_older_than(token: &TokenInfo, now: i64, age: Duration) -> bool {
 
 /// The tokens a prune deletes, with why: expired ones, then (with a maximum lifetime) the ones
 /// created longer ago than it.
-pub fn to_prune<'a>(
-    tokens: &'a [TokenInfo],
+pub fn to_prune(
+    tokens: &[TokenInfo],
     now: i64,
     max_lifetime: Option<Duration>,
-) -> Vec<(&'a TokenInfo, PruneReason)> {
+) -> Vec<(&TokenInfo, PruneReason)> {
     tokens
         .iter()
         .filter_map(|t| {

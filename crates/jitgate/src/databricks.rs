@@ -194,7 +194,7 @@ fn open(
             Upstream::SparkConnect(sc) => sc.databricks.as_ref(),
             _ => None,
         })
-        .map(|d| d.workspace.clone());
+        .map(|d| (*d.workspace).clone());
     let Some(workspace) = workspace else {
         bail!("resource \"{resource}\" has no [resources.{resource}.databricks] workspace");
     };

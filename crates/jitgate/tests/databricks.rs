@@ -239,7 +239,7 @@ fn tokens_are_listed_and_pruned_by_expiry_and_maximum_lifetime_audited() {
     );
     let (ok, out) = env.run(&["databricks", "tokens", "prune", "--resource", "dbx"]);
     assert!(ok, "{out}");
-    assert_eq!(env.emu.token_ids(), [fresh.clone()]);
+    assert_eq!(env.emu.token_ids(), std::slice::from_ref(&fresh));
     let (ok, out) = env.run(&[
         "databricks",
         "tokens",

@@ -34,8 +34,9 @@ pub struct SparkConnectUpstream {
 pub struct DatabricksPreset {
     pub workspace_host: String,
     pub cluster_id: String,
-    /// The workspace's REST API: native provisioning, tokens, column masks.
-    pub workspace: DatabricksWorkspace,
+    /// The workspace's REST API: native provisioning, tokens, column masks (boxed: the
+    /// resource kinds stay alike in size).
+    pub workspace: Box<DatabricksWorkspace>,
 }
 
 /// The workspace's REST API as jitgate uses it for native provisioning (grants carried out in

@@ -184,9 +184,9 @@ impl Workspace {
             };
             match outcome {
                 Ok(answer) => return Ok(answer),
-                Err(Attempt::Final(e)) => return Err(e),
+                Err(Attempt::Final(e)) => return Err(*e),
                 Err(Attempt::Retry { error, .. }) if attempt >= self.retry.attempts => {
-                    return Err(error)
+                    return Err(*error)
                 }
                 Err(Attempt::Retry { error, .. }) => {
                     tracing::warn!("{error}; retrying in {wait:?}");
@@ -236,7 +236,7 @@ impl Workspace {
             reason,
         };
         let mut response = response.map_err(|e| Attempt::Retry {
-            error: transport(e.to_string()),
+            error: Box::new(transport(e.to_string())),
             retry_after: None,
         })?;
         let status = response.status().as_u16();
@@ -249,7 +249,7 @@ impl Workspace {
         let text = response
             .body_mut()
             .read_to_string()
-            .map_err(|e| Attempt::Final(transport(format!("reading the answer: {e}"))))?;
+            .map_err(|e| Attempt::Final(Box::new(transport(format!("reading the answer: {e}")))))?;
         let body: Value = if text.trim().is_empty() {
             Value::Null
         } else {
@@ -258,14 +258,14 @@ impl Workspace {
         if (200..300).contains(&status) {
             return Ok(Answer { status, body });
         }
-        let error = ApiError::Status {
+        let error = Box::new(ApiError::Status {
             method,
             path: path.to_string(),
             status,
             error_code: error_field(&body, &["error_code", "scimType"]),
             message: error_field(&body, &["message", "detail"]),
             body,
-        };
+        });
         if status == 429 || matches!(status, 500 | 502 | 503 | 504) {
             return Err(Attempt::Retry { error, retry_after });
         }
@@ -286,10 +286,10 @@ impl Workspace {
 /// One attempt's outcome when it is not a success.
 enum Attempt {
     Retry {
-        error: ApiError,
+        error: Box<ApiError>,
         retry_after: Option<Duration>,
     },
-    Final(ApiError),
+    Final(Box<ApiError>),
 }
 
 /// The first of `keys` present as a string in an error body (Databricks: `error_code` and

@@ -33,11 +33,17 @@ const STORE_POLL: Duration = Duration::from_secs(1);
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(Box<ApiError>),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error("control plane store: {0}")]
     Store(String),
+}
+
+impl From<ApiError> for ProvisionError {
+    fn from(e: ApiError) -> Self {
+        ProvisionError::Api(Box::new(e))
+    }
 }
 
 /// A resource whose grants are carried out in a workspace.
@@ -59,7 +65,7 @@ pub fn bindings(config: &jitgate_config::Config) -> Vec<Binding> {
         .filter(|(_, d)| !d.workspace.provision.is_empty())
         .map(|(r, d)| Binding {
             resource: r.name.clone(),
-            config: d.workspace.clone(),
+            config: (*d.workspace).clone(),
             api: Workspace::new(&d.workspace),
         })
         .collect()
@@ -198,7 +204,13 @@ impl Provisioner {
                 }
                 Ok(None)
             }
-            Err(e) => Err(e.into()),
+            // Fail closed: a grant whose user cannot be looked up now wants nothing this pass
+            // (what jitgate made for it goes, and comes back once the look-up works), rather
+            // than hold up the removals of every other grant.
+            Err(e) => {
+                tracing::warn!(resource = %b.resource, "grant {grant}: looking up {user_name}: {e}");
+                Ok(None)
+            }
         }
     }
 

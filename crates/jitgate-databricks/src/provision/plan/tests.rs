@@ -41,7 +41,7 @@ fn a_grant_wants_the_rule_group_and_every_privilege_of_its_user() {
         Target::from_key(&got[1].target.key()),
         Some(got[1].target.clone())
     );
-    assert!(rule_for(&[r.clone()], "alice", &["analysts".into()]).is_some());
+    assert!(rule_for(std::slice::from_ref(&r), "alice", &["analysts".into()]).is_some());
     assert!(rule_for(&[r], "bob", &["sales".into()]).is_none());
 }
 
