@@ -251,3 +251,28 @@ fn a_dry_run_says_what_it_would_do_and_changes_nothing() {
     assert!(f.w.emu.members(GROUP).contains(&f.w.bob));
     assert!(f.w.emu.seen().iter().all(|s| s.method == "GET"));
 }
+
+#[test]
+fn when_a_grant_user_cannot_be_looked_up_its_access_is_taken_back_until_it_can() {
+    let f = fixture();
+    let p = f.provisioner(ForeignPolicy::Alert, false);
+    f.control
+        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
+        .expect("grant");
+    p.reconcile_once();
+    assert_eq!(f.alice_has_access(), (true, true));
+    // SCIM user look-ups fail after every retry: fail closed, not open.
+    f.w.emu.fail(Fault {
+        method: "GET".into(),
+        path_contains: "/Users".into(),
+        status: 503,
+        retry_after: None,
+        after_applying: false,
+        times: 100,
+    });
+    p.reconcile_once();
+    assert_eq!(f.alice_has_access(), (false, false));
+    f.w.emu.clear_faults();
+    p.reconcile_once();
+    assert_eq!(f.alice_has_access(), (true, true));
+}
