@@ -276,3 +276,25 @@ fn when_a_grant_user_cannot_be_looked_up_its_access_is_taken_back_until_it_can()
     p.reconcile_once();
     assert_eq!(f.alice_has_access(), (true, true));
 }
+
+#[test]
+fn the_control_plane_signals_every_grant_start_and_end_to_provisioning() {
+    let f = fixture();
+    let mut changes = f.control.grant_changes();
+    let grant = f
+        .control
+        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
+        .expect("grant");
+    assert!(changes.has_changed().expect("sender alive"));
+    changes.borrow_and_update();
+    f.control
+        .end_grant(&grant.id, GrantEnd::Expired)
+        .expect("end");
+    assert!(changes.has_changed().expect("sender alive"));
+    changes.borrow_and_update();
+    // Ending it again changes nothing, and signals nothing.
+    f.control
+        .end_grant(&grant.id, GrantEnd::Expired)
+        .expect("end again");
+    assert!(!changes.has_changed().expect("sender alive"));
+}

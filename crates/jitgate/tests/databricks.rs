@@ -157,6 +157,12 @@ fn a_grant_is_carried_out_in_the_workspace_and_undone_on_revocation_and_expiry()
     assert!(changed
         .iter()
         .all(|e| e.event.detail_value()["answer"]["status"].is_u64()));
+    // The workspace token is a credential: never in the audit trail or the log.
+    assert!(env
+        .audit()
+        .iter()
+        .all(|e| !e.event.detail.get().contains(TOKEN)));
+    assert!(!env.gateway.log().contains(TOKEN));
 }
 
 #[test]
