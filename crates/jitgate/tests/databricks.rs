@@ -19,6 +19,11 @@ struct Env {
 }
 
 fn start() -> Env {
+    start_with("", &[])
+}
+
+/// Like [`start`], with extra sections (users, roles, access rules) and environment.
+fn start_with(sections: &str, env: &[(&str, &str)]) -> Env {
     let emu = DatabricksEmulator::start(TOKEN, "wh01").expect("emulator");
     let alice = emu.add_user("alice@example.com");
     emu.add_group(GROUP);
@@ -61,16 +66,16 @@ resource = "dbx"
 column = "sales.customers.ssn"
 mask = "partial"
 keep_last = 4
+
+{sections}
 "#,
         listen = free_port(),
         url = emu.url(),
     );
-    let gateway = Gateway::start_with_env(
-        env!("CARGO_BIN_EXE_jitgate").as_ref(),
-        &config,
-        &[("DATABRICKS_TOKEN", TOKEN)],
-    )
-    .expect("starting jitgate");
+    let mut vars = vec![("DATABRICKS_TOKEN", TOKEN)];
+    vars.extend_from_slice(env);
+    let gateway = Gateway::start_with_env(env!("CARGO_BIN_EXE_jitgate").as_ref(), &config, &vars)
+        .expect("starting jitgate");
     Env {
         gateway,
         emu,
@@ -315,4 +320,49 @@ fn masks_plan_prints_the_sql_apply_runs_it_and_a_second_plan_is_empty() {
     );
     let (ok, again) = env.run(&["databricks", "masks", "plan", "--resource", "dbx"]);
     assert!(ok && again.contains("match the policy"), "{again}");
+}
+
+#[test]
+fn an_approved_request_is_carried_out_in_the_workspace() {
+    let sections = r#"
+[users.alice]
+password_env = "ALICE_PW"
+groups = ["analysts"]
+
+[users.dana]
+password_env = "DANA_PW"
+groups = ["dba"]
+
+[roles]
+approver = ["dba"]
+
+[[access]]
+resources = ["dbx"]
+requesters = ["group:analysts"]
+max_duration = "1h"
+"#;
+    let env = start_with(
+        sections,
+        &[
+            ("ALICE_PW", "alice-secret-pw"),
+            ("DANA_PW", "dana-secret-pw"),
+        ],
+    );
+    let alice = env.gateway.user("alice");
+    alice.login("alice-secret-pw").expect("alice logs in");
+    let request = alice
+        .json(&["request", "dbx", "--duration", "30m", "--reason", "INC-1"])
+        .expect("request");
+    let id = request["id"].as_str().expect("request id").to_string();
+    // Nothing in the workspace before approval.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(env.alice_has(), (false, false));
+    let dana = env.gateway.user("dana");
+    dana.login("dana-secret-pw").expect("dana logs in");
+    dana.ok(&["approve", &id]).expect("approve");
+    env.wait_for((true, true));
+    let grants = alice.json(&["grants", "--active"]).expect("grants");
+    let grant = grants[0]["id"].as_str().expect("grant id").to_string();
+    dana.ok(&["revoke", &grant]).expect("revoke");
+    env.wait_for((false, false));
 }
