@@ -6,15 +6,19 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::model::{
-    DatabricksAccount, DatabricksWorkspace, ForeignPolicy, ProvisionRule, Requester, Secret,
-    SecurablePrivileges,
+    DatabricksAccount, DatabricksWorkspace, ForeignPolicy, OAuthClient, ProvisionRule, Requester,
+    Secret, SecurablePrivileges,
 };
 use crate::rules::read_requester;
 use crate::secret::read_secret;
 use crate::section::{Field, Section};
 
 /// The keys of the preset that belong to the workspace API (the others are Spark Connect's).
-pub(crate) const KEYS: [&str; 12] = [
+pub(crate) const KEYS: [&str; 16] = [
+    "client_id",
+    "client_secret_env",
+    "client_secret_file",
+    "client_secret",
     "api_url",
     "account_id",
     "accounts_url",
@@ -45,7 +49,8 @@ pub(crate) fn read_workspace(
     Ok(DatabricksWorkspace {
         api_url,
         token: token.clone(),
-        account: read_account(s, token)?,
+        oauth: read_oauth(s)?,
+        account: read_account(s)?,
         warehouse_id: s.optional("warehouse_id", |f| identifier(f, "a warehouse id"))?,
         catalog: s.optional("catalog", |f| identifier(f, "a catalog name"))?,
         identities: match s.get("identities") {
@@ -78,7 +83,23 @@ fn api_url(f: &Field<'_>) -> Result<String, ConfigError> {
     Err(f.error("give an https:// URL (http:// only to 127.0.0.1, localhost or [::1] with a port)"))
 }
 
-fn read_account(s: &Section<'_>, token: &Secret) -> Result<Option<DatabricksAccount>, ConfigError> {
+/// `client_id` with `client_secret_env` or `client_secret_file`: both or neither.
+fn read_oauth(s: &Section<'_>) -> Result<Option<OAuthClient>, ConfigError> {
+    let secret = read_secret(s, "client_secret")?;
+    match (s.get("client_id"), secret) {
+        (None, None) => Ok(None),
+        (Some(id), Some(client_secret)) => Ok(Some(OAuthClient {
+            client_id: id.str()?.to_string(),
+            client_secret,
+        })),
+        (Some(id), None) => {
+            Err(id.key_error("client_id needs client_secret_env or client_secret_file"))
+        }
+        (None, Some(_)) => Err(s.error("client_secret needs client_id")),
+    }
+}
+
+fn read_account(s: &Section<'_>) -> Result<Option<DatabricksAccount>, ConfigError> {
     let Some(id) = s.get("account_id") else {
         for key in [
             "accounts_url",
@@ -98,7 +119,7 @@ fn read_account(s: &Section<'_>, token: &Secret) -> Result<Option<DatabricksAcco
             Some(f) => api_url(&f)?,
             None => ACCOUNTS_URL.to_string(),
         },
-        token: read_secret(s, "account_token")?.unwrap_or_else(|| token.clone()),
+        token: read_secret(s, "account_token")?,
     }))
 }
 

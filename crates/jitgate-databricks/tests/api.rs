@@ -141,3 +141,43 @@ fn statements_are_polled_to_the_end_and_read_chunk_by_chunk() {
         matches!(failed, Err(ApiError::Status { ref error_code, .. }) if error_code == "PARSE_SYNTAX_ERROR")
     );
 }
+
+#[test]
+fn oauth_client_credentials_are_exchanged_once_and_the_access_token_reused() {
+    let w = world();
+    w.emu.with_oauth("sp-client", "sp-secret");
+    let mut config = workspace(&w.emu.url(), ForeignPolicy::Alert);
+    // The configured token is wrong: only the OAuth access token works.
+    config.token = jitgate_config::Secret::new("not-this-one".into(), "test");
+    config.oauth = Some(jitgate_config::OAuthClient {
+        client_id: "sp-client".into(),
+        client_secret: jitgate_config::Secret::new("sp-secret".into(), "test"),
+    });
+    let api = Workspace::new(&config).with_retry(quick());
+    assert_eq!(
+        api.user_by_name("alice@example.com").expect("user").id,
+        w.alice
+    );
+    assert!(api.group_by_name(GROUP).is_ok());
+    let token_calls = w
+        .emu
+        .seen()
+        .iter()
+        .filter(|s| s.path == "/oidc/v1/token")
+        .count();
+    assert_eq!(token_calls, 1);
+
+    config.oauth = Some(jitgate_config::OAuthClient {
+        client_id: "sp-client".into(),
+        client_secret: jitgate_config::Secret::new("wrong".into(), "test"),
+    });
+    let api = Workspace::new(&config).with_retry(quick());
+    match api.user_by_name("alice@example.com") {
+        Err(ApiError::Status {
+            status: 401,
+            error_code,
+            ..
+        }) => assert_eq!(error_code, "invalid_client"),
+        other => panic!("expected invalid_client, got {other:?}"),
+    }
+}

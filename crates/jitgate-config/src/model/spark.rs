@@ -48,6 +48,9 @@ pub struct DatabricksWorkspace {
     pub api_url: String,
     /// Bearer token for the workspace API: the preset's token (a service principal's).
     pub token: Secret,
+    /// OAuth machine-to-machine credentials of a service principal: when given, the API is
+    /// called with access tokens from the workspace's (and account's) token endpoint instead.
+    pub oauth: Option<OAuthClient>,
     /// Account-level SCIM (account groups, the ones `is_account_group_member()` sees); without
     /// it groups are changed through the workspace's SCIM API.
     pub account: Option<DatabricksAccount>,
@@ -72,8 +75,16 @@ pub struct DatabricksAccount {
     pub id: String,
     /// `https://accounts.cloud.databricks.com` unless given.
     pub api_url: String,
-    /// Bearer token for the account API; default the workspace token.
-    pub token: Secret,
+    /// Bearer token for the account API; default OAuth when configured, else the workspace
+    /// token.
+    pub token: Option<Secret>,
+}
+
+/// A service principal's OAuth client credentials (client_credentials grant, scope `all-apis`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: Secret,
 }
 
 /// `[[resources.NAME.databricks.provision]]`: for grants of matching subjects, a membership of

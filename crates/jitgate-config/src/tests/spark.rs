@@ -157,11 +157,11 @@ foreign = "remove"
     assert_eq!(w.api_url, "https://adb-1234.5.azuredatabricks.net");
     let account = w.account.as_ref().expect("account");
     assert_eq!(account.api_url, "https://accounts.cloud.databricks.com");
-    assert_eq!(
-        account.token.expose(),
-        "dapi456",
-        "the workspace token by default"
+    assert!(
+        account.token.is_none(),
+        "OAuth or the workspace token by default"
     );
+    assert!(w.oauth.is_none());
     assert_eq!(
         w.identities,
         [("alice".to_string(), "alice@example.com".to_string())]
@@ -182,6 +182,8 @@ fn workspace_api_mistakes_are_named() {
     // The bearer token must not cross a network in clear.
     let e = error(&format!("{head}api_url = \"http://10.0.0.5:8080\"\n"));
     assert!(e.contains("https://"), "{e}");
+    let e = error(&format!("{head}client_id = \"sp\"\n"));
+    assert!(e.contains("client_secret_env"), "{e}");
     let e = error(&format!("{head}accounts_url = \"https://a\"\n"));
     assert!(e.contains("needs account_id"), "{e}");
     let e = error(&format!(

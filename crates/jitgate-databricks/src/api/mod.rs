@@ -2,11 +2,13 @@
 //! runtime, e.g. in `spawn_blocking`), retries with back-off on 429 and 5xx that honour
 //! `Retry-After`, and every answer kept whole so that changes can be audited with it.
 
+mod auth;
 mod permissions;
 mod scim;
 mod statements;
 mod tokens;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -91,11 +93,11 @@ impl Default for RetryPolicy {
     }
 }
 
-/// One API: a base URL and its bearer token.
+/// One API: a base URL and how calls to it are authorised.
 #[derive(Clone)]
 struct Endpoint {
     base: String,
-    token: String,
+    auth: Arc<auth::Auth>,
 }
 
 /// A Databricks workspace (and its account, for account-level SCIM).
@@ -115,18 +117,35 @@ impl Workspace {
             .timeout_global(Some(CALL_TIMEOUT))
             .build()
             .new_agent();
+        let workspace_auth = match &config.oauth {
+            Some(client) => {
+                auth::Auth::OAuth(auth::OAuth::new(&config.api_url, "/oidc/v1/token", client))
+            }
+            None => auth::Auth::Token(config.token.expose().to_string()),
+        };
         let workspace = Endpoint {
             base: config.api_url.clone(),
-            token: config.token.expose().to_string(),
+            auth: Arc::new(workspace_auth),
         };
         let scim = match &config.account {
-            Some(a) => (
-                Endpoint {
-                    base: a.api_url.clone(),
-                    token: a.token.expose().to_string(),
-                },
-                format!("/api/2.0/accounts/{}/scim/v2", a.id),
-            ),
+            Some(a) => {
+                let auth = match (&a.token, &config.oauth) {
+                    (Some(t), _) => Arc::new(auth::Auth::Token(t.expose().to_string())),
+                    (None, Some(client)) => Arc::new(auth::Auth::OAuth(auth::OAuth::new(
+                        &a.api_url,
+                        &format!("/oidc/accounts/{}/v1/token", a.id),
+                        client,
+                    ))),
+                    (None, None) => workspace.auth.clone(),
+                };
+                (
+                    Endpoint {
+                        base: a.api_url.clone(),
+                        auth,
+                    },
+                    format!("/api/2.0/accounts/{}/scim/v2", a.id),
+                )
+            }
             None => (workspace.clone(), "/api/2.0/preview/scim/v2".to_string()),
         };
         Workspace {
@@ -206,7 +225,21 @@ impl Workspace {
         body: Option<&Value>,
     ) -> Result<Answer, Attempt> {
         let url = format!("{}{path}", endpoint.base);
-        let auth = format!("Bearer {}", endpoint.token);
+        let auth = endpoint.auth.header(&self.agent).map_err(|error| {
+            let retry = match &error {
+                ApiError::Transport { .. } => true,
+                ApiError::Status { status, .. } => *status == 429 || *status >= 500,
+                _ => false,
+            };
+            if retry {
+                Attempt::Retry {
+                    error: Box::new(error),
+                    retry_after: None,
+                }
+            } else {
+                Attempt::Final(Box::new(error))
+            }
+        })?;
         let response = match (method, body) {
             ("GET", _) => self.agent.get(&url).header("Authorization", &auth).call(),
             ("DELETE", _) => self

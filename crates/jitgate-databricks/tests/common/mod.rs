@@ -37,6 +37,7 @@ pub fn workspace(url: &str, foreign: ForeignPolicy) -> DatabricksWorkspace {
     DatabricksWorkspace {
         api_url: url.to_string(),
         token: Secret::new(TOKEN.to_string(), "test"),
+        oauth: None,
         account: None,
         warehouse_id: Some(WAREHOUSE.to_string()),
         catalog: Some("main".to_string()),

@@ -70,6 +70,8 @@ struct State {
     sql: sql::Catalog,
     next_id: u64,
     page_size: usize,
+    /// OAuth client id and secret the token endpoints accept.
+    oauth: Option<(String, String)>,
 }
 
 impl State {
@@ -224,6 +226,12 @@ impl DatabricksEmulator {
             .collect()
     }
 
+    /// Lets the token endpoints (`/oidc/v1/token`, `/oidc/accounts/{id}/v1/token`) hand out
+    /// the accepted bearer token for these client credentials.
+    pub fn with_oauth(&self, client_id: &str, secret: &str) {
+        lock(&self.state).oauth = Some((client_id.to_string(), secret.to_string()));
+    }
+
     /// Queues a fault.
     pub fn fail(&self, fault: Fault) {
         lock(&self.state).faults.push_back(fault);
@@ -338,7 +346,50 @@ fn fault_response(f: &Fault) -> Response {
     response
 }
 
+fn is_token_endpoint(path: &str) -> bool {
+    path == "/oidc/v1/token"
+        || path
+            .strip_prefix("/oidc/accounts/")
+            .is_some_and(|rest| rest.ends_with("/v1/token") && rest.matches('/').count() == 2)
+}
+
+/// The client_credentials grant with HTTP Basic client authentication (RFC 6749 4.4).
+fn token_endpoint(s: &State, r: &Request) -> Response {
+    use base64::Engine as _;
+    let expected = s.oauth.as_ref().map(|(id, secret)| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+        )
+    });
+    let form = String::from_utf8_lossy(&r.body);
+    if r.method != "POST"
+        || !form
+            .split('&')
+            .any(|kv| kv == "grant_type=client_credentials")
+    {
+        return Response {
+            status: 400,
+            body: json!({"error": "invalid_request", "error_description": "client_credentials expected"}).to_string(),
+            retry_after: None,
+        };
+    }
+    if expected.is_none() || r.authorization != expected {
+        return Response {
+            status: 401,
+            body: json!({"error": "invalid_client", "error_description": "Client authentication failed"}).to_string(),
+            retry_after: None,
+        };
+    }
+    ok(
+        json!({"access_token": s.token, "token_type": "Bearer", "expires_in": 3600, "scope": "all-apis"}),
+    )
+}
+
 fn route(s: &mut State, r: &Request) -> Response {
+    if is_token_endpoint(&r.path) {
+        return token_endpoint(s, r);
+    }
     if r.authorization.as_deref() != Some(&format!("Bearer {}", s.token)) {
         return error(401, "UNAUTHENTICATED", "Invalid access token.");
     }
