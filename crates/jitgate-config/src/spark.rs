@@ -190,7 +190,15 @@ pub(crate) fn describe(sc: &SparkConnectUpstream, out: &mut String) {
             d.workspace_host, d.cluster_id
         );
         let w = &d.workspace;
-        let _ = writeln!(out, "  workspace API: {}", w.api_url);
+        let auth = match &w.oauth {
+            Some(o) => format!(
+                "OAuth client {} (secret from {})",
+                o.client_id,
+                o.client_secret.origin()
+            ),
+            None => "the bearer token".to_string(),
+        };
+        let _ = writeln!(out, "  workspace API: {} with {auth}", w.api_url);
         if let Some(a) = &w.account {
             let _ = writeln!(out, "  account groups: account {} at {}", a.id, a.api_url);
         }
