@@ -85,6 +85,9 @@ pub fn run(
         }
         outcome
     })?;
+    // Blocking work still running (a workspace reconcile pass waiting on a slow API) must not
+    // hold the exit up for minutes; the ledger makes an interrupted pass safe to resume.
+    runtime.shutdown_timeout(BLOCKING_AT_EXIT);
     // Sessions ended above are on record once the audit trail is flushed.
     control.flush();
     Ok(())
@@ -98,6 +101,9 @@ fn limits(server: &jitgate_config::Server) -> Limits {
         max_logging_in_per_address: server.max_logging_in_per_address,
     }
 }
+
+/// How long blocking work may still run once everything else has stopped.
+const BLOCKING_AT_EXIT: Duration = Duration::from_secs(5);
 
 /// How long sessions ended at the end of the drain time get to tell their clients, cancel what
 /// runs upstream and close their records.

@@ -366,3 +366,25 @@ max_duration = "1h"
     dana.ok(&["revoke", &grant]).expect("revoke");
     env.wait_for((false, false));
 }
+
+#[test]
+fn stopping_jitgate_does_not_wait_for_a_pass_held_up_by_retry_after() {
+    let mut env = start();
+    env.emu.fail(jitgate_testkit::Fault {
+        method: "GET".into(),
+        path_contains: "/Groups".into(),
+        status: 429,
+        retry_after: Some(60),
+        after_applying: false,
+        times: 100,
+    });
+    env.gateway.grant("alice", "dbx", "1h").expect("grant");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !env.emu.seen().iter().any(|s| s.status == 429) {
+        assert!(Instant::now() < deadline, "no pass reached the workspace");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // `stop` kills the process and fails if SIGTERM is not enough within its grace time.
+    let status = env.gateway.stop().expect("jitgate exits on SIGTERM");
+    assert!(status.success(), "{status:?}");
+}
