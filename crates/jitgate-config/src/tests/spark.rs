@@ -171,6 +171,20 @@ foreign = "remove"
     assert_eq!(rule.privileges[0].securable_type, "table");
     assert_eq!(rule.foreign, ForeignPolicy::Remove);
     assert!(w.provision.len() == 1 && w.reconcile_interval.as_secs() == 300);
+    let text = config.describe();
+    assert!(
+        text.contains(
+            "workspace API: https://adb-1234.5.azuredatabricks.net with the bearer token"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "provision for group:analysts: group jit-sales, privileges [SELECT on table main.sales.orders], foreign Remove"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("dapi456"), "{text}");
 }
 
 #[test]
