@@ -4,6 +4,7 @@
 //! See `docs/configuration.md` for the file format.
 
 mod api;
+mod databricks;
 mod describe;
 mod error;
 mod glob;

@@ -126,7 +126,7 @@ pub(crate) fn resource_name_pattern(f: &Field<'_>, known: &[&str]) -> Result<Str
     )))
 }
 
-fn read_requester(f: &Field<'_>) -> Result<Requester, ConfigError> {
+pub(crate) fn read_requester(f: &Field<'_>) -> Result<Requester, ConfigError> {
     let text = f.str()?;
     let requester = match text.split_once(':') {
         _ if text == "*" => Some(Requester::Anyone),

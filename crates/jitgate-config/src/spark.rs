@@ -64,7 +64,7 @@ fn read_upstream(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError> {
 /// Databricks Connect speaks Spark Connect over TLS on the workspace's port 443, with a personal
 /// access token (or service principal token) as bearer and the cluster named in a header.
 fn read_databricks(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError> {
-    s.only(&[
+    let mut keys = vec![
         "workspace_host",
         "cluster_id",
         "token_env",
@@ -72,7 +72,9 @@ fn read_databricks(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError>
         "token",
         "connect_timeout",
         "default_database",
-    ])?;
+    ];
+    keys.extend(crate::databricks::KEYS);
+    s.only(&keys)?;
     let host_field = s.required("workspace_host")?;
     // People paste the workspace URL; the host is what is meant.
     let raw = host_field.str()?;
@@ -102,6 +104,7 @@ fn read_databricks(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError>
              token or a service principal's token)",
         ));
     };
+    let workspace = crate::databricks::read_workspace(s, &workspace_host, &token)?;
     Ok(SparkConnectUpstream {
         host: workspace_host.clone(),
         port: 443,
@@ -113,6 +116,7 @@ fn read_databricks(s: &Section<'_>) -> Result<SparkConnectUpstream, ConfigError>
         databricks: Some(DatabricksPreset {
             workspace_host,
             cluster_id,
+            workspace: Box::new(workspace),
         }),
     })
 }
@@ -185,6 +189,42 @@ pub(crate) fn describe(sc: &SparkConnectUpstream, out: &mut String) {
             "  upstream: Databricks workspace {}, cluster {}",
             d.workspace_host, d.cluster_id
         );
+        let w = &d.workspace;
+        let auth = match &w.oauth {
+            Some(o) => format!(
+                "OAuth client {} (secret from {})",
+                o.client_id,
+                o.client_secret.origin()
+            ),
+            None => "the bearer token".to_string(),
+        };
+        let _ = writeln!(out, "  workspace API: {} with {auth}", w.api_url);
+        if let Some(a) = &w.account {
+            let _ = writeln!(out, "  account groups: account {} at {}", a.id, a.api_url);
+        }
+        for r in &w.provision {
+            let who: Vec<String> = r.requesters.iter().map(ToString::to_string).collect();
+            let privileges: Vec<String> = r
+                .privileges
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} on {} {}",
+                        p.privileges.join("+"),
+                        p.securable_type,
+                        p.full_name
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "  provision for {}: group {}, privileges [{}], foreign {:?}",
+                who.join(", "),
+                r.group.as_deref().unwrap_or("-"),
+                privileges.join("; "),
+                r.foreign
+            );
+        }
     }
     let scheme = if sc.tls { "TLS" } else { "plaintext" };
     let _ = writeln!(out, "  endpoint: {}:{} ({scheme})", sc.host, sc.port);

@@ -61,12 +61,22 @@ pub mod kind {
     /// run of the gateway could not end itself).
     pub const UPSTREAM_CANCELLED: &str = "upstream.cancelled";
 
+    /// A change jitgate made in a Databricks workspace (native provisioning, tokens, masks),
+    /// with the API's answer.
+    pub const DATABRICKS_CHANGED: &str = "databricks.changed";
+    /// A workspace change that failed after its retries, with the API's answer.
+    pub const DATABRICKS_FAILED: &str = "databricks.failed";
+    /// A grant whose subject has no workspace identity: nothing provisioned for it.
+    pub const DATABRICKS_NO_IDENTITY: &str = "databricks.no_identity";
+
     /// Prefix of every alert kind.
     pub const ALERT_PREFIX: &str = "alert.";
     pub const ALERT_LONG_STATEMENT: &str = "alert.long_statement";
     pub const ALERT_MASKED_REFUSALS: &str = "alert.masked_refusals";
     pub const ALERT_FAILED_LOGINS: &str = "alert.failed_logins";
     pub const ALERT_SESSION_NEAR_EXPIRY: &str = "alert.session_near_expiry";
+    /// A member or privilege on a governed Databricks group or securable that jitgate did not make.
+    pub const ALERT_DATABRICKS_FOREIGN: &str = "alert.databricks_foreign";
 
     /// The kind recorded when a grant ends this way.
     pub fn grant_end(end: &GrantEnd) -> &'static str {

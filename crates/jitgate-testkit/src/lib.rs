@@ -10,8 +10,10 @@
 //! It is meant to be used only as a dev-dependency.
 
 mod cli_user;
+pub mod databricks;
 mod gateway;
 
 pub use cli_user::CliUser;
+pub use databricks::{DatabricksEmulator, EmulatedColumn, Fault};
 pub use gateway::{Gateway, GrantInfo};
 pub use jitgate_pgcluster::{free_port, AuthMethod, ClusterOptions, PgCluster};

@@ -250,6 +250,11 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Databricks workspaces: reconcile grants, tokens, column masks (with the configuration)
+    Databricks {
+        #[command(subcommand)]
+        action: crate::databricks::Action,
+    },
 }
 
 #[derive(Subcommand)]
@@ -463,6 +468,7 @@ impl Cli {
                     Some(AuditAction::Verify) => verbs::audit::verify(&client, json),
                 }
             }
+            Command::Databricks { action } => action.run(),
             Command::Admin { action } => match action {
                 AdminAction::Grant {
                     subject,

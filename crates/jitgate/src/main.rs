@@ -3,6 +3,7 @@
 mod admin;
 mod cli;
 mod client;
+mod databricks;
 mod demo;
 mod output;
 mod serve;

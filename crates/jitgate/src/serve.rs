@@ -66,6 +66,7 @@ pub fn run(
         ];
         let mut api = Api::start(config, control.clone()).await?;
         let enforcement = tokio::spawn(control.clone().enforce());
+        let provisioning = crate::databricks::start_provisioning(config, control.clone())?;
         let outcome = tokio::select! {
             ended = &mut api.task => Err(api_ended(ended)),
             _ = shutdown => Ok(()),
@@ -76,11 +77,17 @@ pub fn run(
             drain(&sessions, &limiter, config.server.drain_timeout)
         );
         enforcement.abort();
+        if let Some(p) = provisioning {
+            p.abort();
+        }
         for front in fronts {
             front.abort();
         }
         outcome
     })?;
+    // Blocking work still running (a workspace reconcile pass waiting on a slow API) must not
+    // hold the exit up for minutes; the ledger makes an interrupted pass safe to resume.
+    runtime.shutdown_timeout(BLOCKING_AT_EXIT);
     // Sessions ended above are on record once the audit trail is flushed.
     control.flush();
     Ok(())
@@ -94,6 +101,9 @@ fn limits(server: &jitgate_config::Server) -> Limits {
         max_logging_in_per_address: server.max_logging_in_per_address,
     }
 }
+
+/// How long blocking work may still run once everything else has stopped.
+const BLOCKING_AT_EXIT: Duration = Duration::from_secs(5);
 
 /// How long sessions ended at the end of the drain time get to tell their clients, cancel what
 /// runs upstream and close their records.

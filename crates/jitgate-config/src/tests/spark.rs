@@ -123,3 +123,91 @@ fn mistakes_are_named() {
     ));
     assert!(e.contains("one database (schema) name"), "{e}");
 }
+
+#[test]
+fn the_databricks_preset_binds_the_workspace_api_and_provision_rules() {
+    std::env::set_var("JITGATE_TEST_DATABRICKS_TOKEN2", "dapi456");
+    let config = parse_ok(
+        r#"[resources.dbx]
+kind = "spark-connect"
+listen = "127.0.0.1:15104"
+
+[resources.dbx.databricks]
+workspace_host = "adb-1234.5.azuredatabricks.net"
+cluster_id = "0123-456789-abcdefgh"
+token_env = "JITGATE_TEST_DATABRICKS_TOKEN2"
+account_id = "acc-1"
+warehouse_id = "wh01"
+catalog = "main"
+identities = { alice = "alice@example.com" }
+token_max_lifetime = "90d"
+
+[[resources.dbx.databricks.provision]]
+requesters = ["group:analysts"]
+group = "jit-sales"
+privileges = [{ securable = "TABLE", name = "main.sales.orders", privileges = ["SELECT"] }]
+foreign = "remove"
+"#,
+    );
+    let w = &spark(&config)
+        .databricks
+        .as_ref()
+        .expect("preset")
+        .workspace;
+    assert_eq!(w.api_url, "https://adb-1234.5.azuredatabricks.net");
+    let account = w.account.as_ref().expect("account");
+    assert_eq!(account.api_url, "https://accounts.cloud.databricks.com");
+    assert!(
+        account.token.is_none(),
+        "OAuth or the workspace token by default"
+    );
+    assert!(w.oauth.is_none());
+    assert_eq!(
+        w.identities,
+        [("alice".to_string(), "alice@example.com".to_string())]
+    );
+    let rule = &w.provision[0];
+    assert_eq!(rule.requesters, [Requester::Group("analysts".into())]);
+    assert_eq!(rule.privileges[0].securable_type, "table");
+    assert_eq!(rule.foreign, ForeignPolicy::Remove);
+    assert!(w.provision.len() == 1 && w.reconcile_interval.as_secs() == 300);
+    let text = config.describe();
+    assert!(
+        text.contains(
+            "workspace API: https://adb-1234.5.azuredatabricks.net with the bearer token"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "provision for group:analysts: group jit-sales, privileges [SELECT on table main.sales.orders], foreign Remove"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("dapi456"), "{text}");
+}
+
+#[test]
+fn workspace_api_mistakes_are_named() {
+    std::env::set_var("JITGATE_TEST_DATABRICKS_TOKEN3", "dapi789");
+    let head = "[resources.dbx]\nkind = \"spark-connect\"\nlisten = \"127.0.0.1:15105\"\n\
+                [resources.dbx.databricks]\nworkspace_host = \"h\"\ncluster_id = \"c\"\n\
+                token_env = \"JITGATE_TEST_DATABRICKS_TOKEN3\"\n";
+    // The bearer token must not cross a network in clear.
+    let e = error(&format!("{head}api_url = \"http://10.0.0.5:8080\"\n"));
+    assert!(e.contains("https://"), "{e}");
+    let e = error(&format!("{head}client_id = \"sp\"\n"));
+    assert!(e.contains("client_secret_env"), "{e}");
+    let e = error(&format!("{head}accounts_url = \"https://a\"\n"));
+    assert!(e.contains("needs account_id"), "{e}");
+    let e = error(&format!(
+        "{head}[[resources.dbx.databricks.provision]]\nforeign = \"alert\"\n"
+    ));
+    assert!(e.contains("a group, privileges, or both"), "{e}");
+    let e = error(&format!(
+        "{head}[[resources.dbx.databricks.provision]]\nprivileges = [{{ securable = \"table\", name = \"a b\", privileges = [\"SELECT\"] }}]\n"
+    ));
+    assert!(e.contains("full name"), "{e}");
+    let e = error(&format!("{head}catalog = \"main'; --\"\n"));
+    assert!(e.contains("letters, digits"), "{e}");
+}

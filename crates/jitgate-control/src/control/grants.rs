@@ -52,6 +52,7 @@ impl ControlPlane {
             .resource(&grant.resource)
             .grant(&grant.id),
         );
+        self.grant_changed();
     }
 
     /// Mints a credential for a live grant, expiring with it. The secret is returned once and
@@ -124,6 +125,9 @@ impl ControlPlane {
             );
         }
         self.notifier.grant_ended(grant_id, &end);
+        if ended {
+            self.grant_changed();
+        }
         Ok(ended)
     }
 }

@@ -51,6 +51,8 @@ pub struct ControlPlane {
     clock: Clock,
     pub(crate) session_alerts: SessionAlerts,
     webhook_queues: WebhookQueues,
+    /// Bumped whenever a grant starts or ends in this process: native provisioning listens.
+    grant_changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl ControlPlane {
@@ -90,6 +92,7 @@ impl ControlPlane {
             clock: settings.clock,
             session_alerts: SessionAlerts::new(&settings.alerts),
             webhook_queues,
+            grant_changes: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -145,6 +148,17 @@ impl ControlPlane {
     /// lines) and for following the trail.
     pub fn audit_page(&self, after: i64, limit: usize) -> Result<Vec<ChainedEvent>, ControlError> {
         Ok(self.store.audit_after(after, limit)?)
+    }
+
+    /// Signals each grant start and end made in this process (a counter), for what carries
+    /// grants out elsewhere (native provisioning); ends made by other processes are seen by
+    /// polling the store.
+    pub fn grant_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.grant_changes.subscribe()
+    }
+
+    pub(crate) fn grant_changed(&self) {
+        self.grant_changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     pub fn audit(&self, event: AuditEvent) {

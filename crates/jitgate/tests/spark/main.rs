@@ -6,6 +6,7 @@
 //! them); without java the tests print why and pass.
 
 mod connect;
+mod databricks_udf;
 mod env;
 #[path = "../../../jitgate-masking/tests/generate/mod.rs"]
 mod generate;

@@ -226,7 +226,7 @@ fn shown(expr: &str, ty: SparkType) -> String {
 }
 
 /// Spark's text of a clear value, as PostgreSQL's text format would show it to the Rust mask.
-fn as_pg_text(spark: &str, ty: SparkType) -> String {
+pub(crate) fn as_pg_text(spark: &str, ty: SparkType) -> String {
     match (ty, spark) {
         (SparkType::Boolean, "true") => "t".into(),
         (SparkType::Boolean, "false") => "f".into(),
@@ -249,7 +249,7 @@ fn decimal_value(text: &str) -> String {
 }
 
 /// Whether Spark's masked text and Rust's masked PostgreSQL text are the same value of `ty`.
-fn same(spark: &str, rust: &str, ty: SparkType) -> bool {
+pub(crate) fn same(spark: &str, rust: &str, ty: SparkType) -> bool {
     match ty {
         SparkType::Float | SparkType::Double => match (spark.parse::<f64>(), rust.parse::<f64>()) {
             (Ok(a), Ok(b)) => a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
@@ -262,7 +262,7 @@ fn same(spark: &str, rust: &str, ty: SparkType) -> bool {
     }
 }
 
-fn text(v: &Value) -> Option<&str> {
+pub(crate) fn text(v: &Value) -> Option<&str> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(s),
