@@ -1,6 +1,6 @@
 //! The routes under `/api/v1`, one module per kind of thing.
 
-mod audit;
+pub(crate) mod audit;
 mod credentials;
 mod grants;
 mod login;

@@ -130,6 +130,7 @@ fn control(hooks: Vec<Webhook>) -> Arc<ControlPlane> {
         auto_approve_groups: vec![],
         window: None,
         read_only: false,
+        reason: Default::default(),
     }];
     let store = SqliteStore::in_memory().expect("store");
     ControlPlane::with_settings(Arc::new(store), settings)

@@ -39,6 +39,7 @@ pub(super) fn rule(approvals: u32) -> AccessRule {
         auto_approve_groups: vec!["oncall".into()],
         window: None,
         read_only: false,
+        reason: Default::default(),
     }
 }
 
