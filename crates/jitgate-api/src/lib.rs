@@ -20,6 +20,7 @@ mod providers;
 mod recheck;
 mod routes;
 mod server;
+pub mod slack;
 #[cfg(test)]
 mod tests;
 mod views;
@@ -52,6 +53,10 @@ pub struct ApiState {
     oidc: Arc<OidcProviders>,
     /// The web console's sessions and live-update state.
     console: Arc<console::Console>,
+    /// Slack's interactive approvals, when `[slack]` is configured.
+    slack: Option<Arc<slack::SlackApp>>,
+    /// The masking policy, for the console's read-only policy view.
+    masking: Option<jitgate_masking::MaskingPolicy>,
 }
 
 impl ApiState {
@@ -66,7 +71,21 @@ impl ApiState {
             ),
             oidc: Arc::new(OidcProviders::default()),
             console: Arc::new(console::Console::default()),
+            slack: None,
+            masking: None,
         }
+    }
+
+    /// Takes Slack's Approve/Deny clicks (`[slack]`).
+    pub fn with_slack(mut self, slack: Option<&jitgate_config::Slack>) -> ApiState {
+        self.slack = slack.map(|s| Arc::new(slack::SlackApp::new(s)));
+        self
+    }
+
+    /// Shows this masking policy in the console's policy view.
+    pub fn with_masking(mut self, masking: &jitgate_masking::MaskingPolicy) -> ApiState {
+        self.masking = Some(masking.clone());
+        self
     }
 
     /// Console sessions end after `idle` without use (default 30 minutes).

@@ -46,12 +46,13 @@ pub fn page(
     body: Markup,
 ) -> Html<String> {
     let nav = Nav::of(state, viewer);
-    let entries: [(&str, &str, bool); 5] = [
+    let entries: [(&str, &str, bool); 6] = [
         ("/", "My access", true),
         ("/inbox", "Inbox", nav.oversees),
         ("/grants", "Grants", true),
         ("/sessions", "Sessions", true),
         ("/audit", "Audit", nav.admin),
+        ("/policy", "Policy", nav.admin),
     ];
     let markup = html! {
         (DOCTYPE)

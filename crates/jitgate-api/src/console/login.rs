@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::Extension;
 use maud::html;
 use serde::Deserialize;
@@ -114,14 +114,15 @@ pub async fn submit(
     let tls = over_tls(&headers);
     Ok((
         StatusCode::SEE_OTHER,
-        [
+        // Appended, not inserted: two cookies are set.
+        AppendHeaders([
             (SET_COOKIE, set_cookie(SESSION_COOKIE, &session, tls, None)),
             (
                 SET_COOKIE,
                 set_cookie(LOGIN_COOKIE, "", tls, Some(Duration::ZERO)),
             ),
             (LOCATION, "/".to_owned()),
-        ],
+        ]),
     )
         .into_response())
 }

@@ -17,6 +17,7 @@ mod grants;
 mod inbox;
 mod layout;
 mod login;
+mod policy;
 mod requests;
 mod session;
 mod sessions;
@@ -74,6 +75,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/sessions/{id}/kill", post(sessions::kill))
         .route("/audit", get(audit::page))
         .route("/audit/export", get(audit::export))
+        .route("/policy", get(policy::page))
         .route("/events", get(events::stream))
         .route("/assets/console.js", get(script))
         .route("/assets/console.css", get(stylesheet))

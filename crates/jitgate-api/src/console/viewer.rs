@@ -16,6 +16,9 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::time::Instant;
 
+/// Header the console's script sends on its live re-reads.
+pub const LIVE_REFRESH: &str = "x-jitgate-live-refresh";
+
 /// The signed-in subject of a console page.
 pub struct Viewer {
     pub subject: Subject,
@@ -70,7 +73,10 @@ impl FromRequestParts<ApiState> for Viewer {
     type Rejection = ConsoleError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> ConsoleResult<Viewer> {
-        Viewer::resolve(&parts.headers, state, true).await
+        // The script's re-reads after a live update are not the person using the console: they
+        // must not keep an unattended session from idling out.
+        let renew = !parts.headers.contains_key(LIVE_REFRESH);
+        Viewer::resolve(&parts.headers, state, renew).await
     }
 }
 

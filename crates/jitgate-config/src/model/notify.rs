@@ -17,6 +17,19 @@ pub struct Webhook {
     pub secret: Option<Secret>,
     /// Time allowed for one delivery attempt; default 5s.
     pub timeout: Duration,
+    /// The web console's address as people reach it: Slack messages link to request pages.
+    pub console_url: Option<String>,
+}
+
+/// `[slack]`: interactive approvals from Slack messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slack {
+    /// Slack's signing secret: interactivity requests carry `v0=` HMAC-SHA256 signatures by it.
+    pub signing_secret: Secret,
+    /// Slack user id → subject name (`[slack.users]`, `U024BE7LH = "dana"`).
+    pub users: Vec<(String, String)>,
+    /// The prefix every `response_url` must have; default `https://hooks.slack.com/`.
+    pub response_base: String,
 }
 
 impl Webhook {

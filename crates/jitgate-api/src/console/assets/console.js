@@ -22,7 +22,7 @@
 
   // Re-reads the page and swaps the live sections that changed, keeping one being typed in.
   function refresh() {
-    fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+    fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html", "X-Jitgate-Live-Refresh": "1" } })
       .then(function (r) {
         if (r.redirected || !r.ok) { location.reload(); return null; }
         return r.text();
