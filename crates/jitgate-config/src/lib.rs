@@ -61,9 +61,9 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
         "roles",
         "access",
         "webhooks",
-        "slack",
         "alerts",
         "masking",
+        "slack",
     ])?;
     let empty = DeTable::new();
     let server = match root.get("server") {

@@ -2,8 +2,9 @@
 //! through chromedriver, psql; and its security properties over plain HTTP.
 
 mod console_env;
+mod oidc_env;
 
-use console_env::{cookie_pair, csrf_of, get, post, start, Browser, WebUser, PROMPT};
+use console_env::{cookie_pair, csrf_of, get, post, start, start_with, Browser, WebUser, PROMPT};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -365,4 +366,48 @@ fn the_apis_rules_hold_in_the_console() {
         let event: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
         assert_eq!(event["subject"], "alice");
     }
+}
+
+/// Sign-in with OpenID Connect in the browser: the authorization code flow with PKCE through a
+/// real provider's pages, the provider's groups mapped (the mapped group may request `app`); a
+/// callback that this browser did not start is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_with_openid_connect_in_a_real_browser() {
+    if !oidc_env::have_node() {
+        return;
+    }
+    let idp = oidc_env::Idp::start(serde_json::json!({"olivia": ["data-analysts"]}), "k1");
+    let extra = format!(
+        "[oidc.corp]\nissuer = \"{}\"\nclient_id = \"jitgate-console\"\n\n\
+         [oidc.corp.group_map]\n\"data-analysts\" = \"analysts\"\n",
+        idp.issuer()
+    );
+    let env = start_with(false, &extra, &[]);
+    let browser = Browser::open(&env.base, 390, 844).await;
+    browser.goto("/login").await;
+    browser.click("a[href='/login/oidc/corp']").await;
+    // The test provider's login page: `?account=NAME` signs that account in.
+    let mut at_provider = String::new();
+    for _ in 0..100 {
+        at_provider = browser.client.current_url().await.expect("url").to_string();
+        if at_provider.contains("/interaction/") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(at_provider.contains("/interaction/"), "{at_provider}");
+    browser
+        .client
+        .goto(&format!("{at_provider}?account=olivia"))
+        .await
+        .expect("provider login");
+    assert_eq!(browser.text("header.top .who").await, "olivia");
+    assert_eq!(browser.path().await, "/");
+    browser
+        .find("#new select[name=resource] option[value=app]")
+        .await;
+
+    let forged = get(&env.base, "/login/oidc/callback?code=x&state=y", "", &[]);
+    assert_eq!(forged.status, 403, "a callback not bound to this browser");
+    browser.close().await;
 }

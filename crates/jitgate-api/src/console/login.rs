@@ -42,13 +42,27 @@ pub fn over_tls(headers: &HeaderMap) -> bool {
 }
 
 /// The sign-in form, with a fresh CSRF token in a cookie and in the form (double submit).
-pub async fn form(headers: HeaderMap) -> Response {
-    sign_in_page(&headers, StatusCode::OK, None)
+pub async fn form(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    sign_in_page(&state, &headers, StatusCode::OK, None)
 }
 
-fn sign_in_page(headers: &HeaderMap, status: StatusCode, problem: Option<&str>) -> Response {
+/// The sign-in page: the local users' form, and a button per OpenID Connect provider.
+pub fn sign_in_page(
+    state: &ApiState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    problem: Option<&str>,
+) -> Response {
     let token = login_token();
+    let providers: Vec<String> = state.oidc.all().map(|p| p.name.clone()).collect();
     let body = html! {
+        @if !providers.is_empty() {
+            div.card.signin.providers {
+                @for name in &providers {
+                    a.button.primary href={ "/login/oidc/" (name) } { "Sign in with " (name) }
+                }
+            }
+        }
         form.card.signin method="post" action="/login" {
             @if let Some(problem) = problem { p.error role="alert" { (problem) } }
             input type="hidden" name="csrf" value=(token);
@@ -90,6 +104,7 @@ pub async fn submit(
     }
     if form.user.chars().count() > limits::MAX_USER || form.password.len() > limits::MAX_PASSWORD {
         return Ok(sign_in_page(
+            &state,
             &headers,
             StatusCode::BAD_REQUEST,
             Some("user name or password too long"),
@@ -100,6 +115,7 @@ pub async fn submit(
     let login = blocking(move || Ok(control.login(&form.user, &form.password, &peer))).await?;
     let Ok(login) = login else {
         return Ok(sign_in_page(
+            &state,
             &headers,
             StatusCode::UNAUTHORIZED,
             Some("wrong user name or password"),

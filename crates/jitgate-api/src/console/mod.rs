@@ -17,6 +17,7 @@ mod grants;
 mod inbox;
 mod layout;
 mod login;
+mod oidc;
 mod policy;
 mod requests;
 mod session;
@@ -45,6 +46,7 @@ use std::sync::Arc;
 pub struct Console {
     pub sessions: ConsoleSessions,
     head: events::Head,
+    oidc: oidc::PendingLogins,
 }
 
 impl Console {
@@ -52,6 +54,7 @@ impl Console {
         Console {
             sessions,
             head: events::Head::default(),
+            oidc: oidc::PendingLogins::default(),
         }
     }
 }
@@ -62,6 +65,8 @@ pub fn routes() -> Router<ApiState> {
         .route("/", get(requests::home))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
+        .route("/login/oidc/callback", get(oidc::callback))
+        .route("/login/oidc/{provider}", get(oidc::start))
         .route("/requests", post(requests::create))
         .route("/requests/{id}", get(requests::show))
         .route("/requests/{id}/approve", post(requests::approve))

@@ -17,6 +17,8 @@ use subtle::ConstantTimeEq;
 pub const SESSION_COOKIE: &str = "jitgate_console";
 /// Cookie holding the sign-in form's CSRF token (before there is a session).
 pub const LOGIN_COOKIE: &str = "jitgate_login";
+/// Cookie binding an OpenID Connect sign-in to the browser that started it (its state).
+pub const OIDC_COOKIE: &str = "jitgate_oidc";
 /// Default idle timeout.
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(30 * 60);
 /// Most sessions held at once; sign-ins beyond it are refused until some expire.

@@ -5,7 +5,7 @@ mod credentials;
 mod grants;
 mod login;
 mod meta;
-mod oidc;
+pub(crate) mod oidc;
 mod requests;
 mod sessions;
 
