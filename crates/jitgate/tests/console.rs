@@ -15,6 +15,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 const XSS_REASON: &str =
     "INC-42 <script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">";
 const XSS_COMMENT: &str = "fine <b>bold</b><script>window.__xss=3</script>";
+const XSS_STATEMENT: &str = "select '<script>window.__xss=4</script>' as x";
 
 /// The story of the issue: alice requests in one browser; dana's inbox shows it without a
 /// reload and she approves at phone size; alice's page turns approved by itself, shows the
@@ -123,7 +124,14 @@ async fn request_approve_connect_kill_and_audit_in_a_real_browser() {
     alice.screenshot("connect").await;
 
     let psql = Command::new("psql")
-        .args([uri.as_str(), "-X", "-c", "select pg_sleep(120)"])
+        .args([
+            uri.as_str(),
+            "-X",
+            "-c",
+            XSS_STATEMENT,
+            "-c",
+            "select pg_sleep(120)",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -164,6 +172,10 @@ async fn request_approve_connect_kill_and_audit_in_a_real_browser() {
         assert!(trail.contains(kind), "{kind} missing from {trail}");
     }
     assert!(trail.contains("stopped from the console"), "{trail}");
+    assert!(
+        trail.contains("<script>window.__xss=4</script>"),
+        "the statement, as text"
+    );
     alice.screenshot("audit").await;
     alice.goto("/policy").await;
     let policy = alice.text("main").await;
