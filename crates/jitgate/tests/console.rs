@@ -159,7 +159,7 @@ async fn request_approve_connect_kill_and_audit_in_a_real_browser() {
     alice.click("form.signout button").await;
     assert_eq!(alice.path().await, "/login");
     alice.sign_in("erin").await;
-    alice.goto(&format!("/audit?kind=&subject=alice")).await;
+    alice.goto("/audit?kind=&subject=alice").await;
     let chain = alice.text("#chain").await;
     assert!(chain.starts_with("Hash chain verified"), "{chain}");
     let trail = alice.text("#audit").await;
