@@ -177,6 +177,29 @@ async fn request_approve_connect_kill_and_audit_in_a_real_browser() {
         "the statement, as text"
     );
     alice.screenshot("audit").await;
+    // The audit page follows the trail live: a new request shows without a reload.
+    alice.goto("/audit").await;
+    alice.js("window.__stay = 'audit'; return true;").await;
+    let mallory = tokio::task::spawn_blocking({
+        let base = env.base.clone();
+        move || WebUser::sign_in(&base, "mallory").request_app("INC-77 live follow")
+    });
+    let live = mallory.await.expect("mallory's request");
+    alice.find("#audit .event code.detail").await;
+    let mut followed = false;
+    for _ in 0..100 {
+        if alice.text("#audit").await.contains("INC-77 live follow") {
+            followed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(followed, "request {live} did not show on the audit page");
+    assert_eq!(
+        alice.js("return window.__stay;").await,
+        "audit",
+        "no reload"
+    );
     alice.goto("/policy").await;
     let policy = alice.text("main").await;
     assert!(

@@ -123,7 +123,7 @@ pub async fn page(
         p.export { "Export: "
             a href={ "/audit/export?format=jsonl&" (query) } { "JSON lines" } " · "
             a href={ "/audit/export?format=csv&" (query) } { "CSV" } }
-        section #audit data-live {
+        section #audit data-live data-live-all {
             @if events.is_empty() { p.empty { "No event matches." } }
             ol.audit reversed {
                 @for e in events.iter().rev() {

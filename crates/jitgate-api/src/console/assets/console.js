@@ -44,7 +44,10 @@
 
   function follow() {
     if (!document.querySelector("[data-live]") || !window.EventSource) return;
-    var source = new EventSource(document.body.getAttribute("data-live-updates"));
+    // The audit page follows every event, statements included; other pages lifecycle changes.
+    var url = document.body.getAttribute("data-live-updates");
+    if (document.querySelector("[data-live-all]")) url += "?all=true";
+    var source = new EventSource(url);
     var pending = null;
     source.addEventListener("change", function () {
       if (pending) return;
