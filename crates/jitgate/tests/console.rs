@@ -61,10 +61,10 @@ async fn request_approve_connect_kill_and_audit_in_a_real_browser() {
         .await;
     alice.fill("input[name=reason]", XSS_REASON).await;
     alice.click("#new button[type=submit]").await;
-    let path = alice.path().await;
+    let path = alice.wait_path("/requests/").await;
     let id = path
         .strip_prefix("/requests/")
-        .expect("the request's page")
+        .unwrap_or_else(|| panic!("not the request's page: {path}"))
         .to_owned();
     assert!(alice.text(".badge").await.contains("pending"));
     alice.screenshot("request-pending").await;
@@ -145,8 +145,10 @@ async fn request_approve_connect_kill_and_audit_in_a_real_browser() {
     dana.fill("#sessions input[name=reason]", "stopped from the console")
         .await;
     dana.click("#sessions button.danger").await;
-    let out = tokio::task::spawn_blocking(move || psql.wait_with_output())
+    let ended = tokio::task::spawn_blocking(move || psql.wait_with_output());
+    let out = tokio::time::timeout(Duration::from_secs(60), ended)
         .await
+        .expect("psql is cut within a minute")
         .expect("join")
         .expect("psql ends");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -157,7 +159,7 @@ async fn request_approve_connect_kill_and_audit_in_a_real_browser() {
     // The admin's audit page shows it all, and the chain verifies.
     alice.goto("/").await;
     alice.click("form.signout button").await;
-    assert_eq!(alice.path().await, "/login");
+    assert_eq!(alice.wait_path("/login").await, "/login");
     alice.sign_in("erin").await;
     alice.goto("/audit?kind=&subject=alice").await;
     let chain = alice.text("#chain").await;
@@ -420,7 +422,7 @@ async fn sign_in_with_openid_connect_in_a_real_browser() {
     let env = start_with(false, &extra, &[]);
     let browser = Browser::open(&env.base, 390, 844).await;
     browser.goto("/login").await;
-    browser.click("a[href='/login/oidc/corp']").await;
+    browser.click("a[href^='/login/oidc/corp']").await;
     // The test provider's login page: `?account=NAME` signs that account in.
     let mut at_provider = String::new();
     for _ in 0..100 {
@@ -437,7 +439,7 @@ async fn sign_in_with_openid_connect_in_a_real_browser() {
         .await
         .expect("provider login");
     assert_eq!(browser.text("header.top .who").await, "olivia");
-    assert_eq!(browser.path().await, "/");
+    assert_eq!(browser.wait_path("/").await, "/");
     browser
         .find("#new select[name=resource] option[value=app]")
         .await;
@@ -445,4 +447,46 @@ async fn sign_in_with_openid_connect_in_a_real_browser() {
     let forged = get(&env.base, "/login/oidc/callback?code=x&state=y", "", &[]);
     assert_eq!(forged.status, 403, "a callback not bound to this browser");
     browser.close().await;
+}
+
+/// A request page opened signed out (a link from chat) comes back after sign-in, so that
+/// approving is the second tap; a `next` that leaves the console is ignored.
+#[test]
+fn a_link_opened_signed_out_returns_after_sign_in_and_never_elsewhere() {
+    let env = start(false);
+    let alice = WebUser::sign_in(&env.base, "alice");
+    let id = alice.request_app("INC-5 nightly job");
+    let link = format!("/requests/{id}");
+    let opened = get(&env.base, &link, "", &[]);
+    assert_eq!(opened.status, 303);
+    let to_login = opened.header("location").expect("to sign-in").to_owned();
+    assert_eq!(to_login, format!("/login?next=%2Frequests%2F{id}"));
+    for (next, lands) in [(link.as_str(), link.as_str()), ("//evil.example/", "/")] {
+        let form = get(
+            &env.base,
+            &format!("/login?next={}", jitgate_api::percent_encode(next)),
+            "",
+            &[],
+        );
+        let login_cookie = cookie_pair(&form, "jitgate_login")
+            .expect("login cookie")
+            .to_owned();
+        let pw = console_env::password("dana");
+        let signed = post(
+            &env.base,
+            "/login",
+            &login_cookie,
+            &[
+                ("user", "dana"),
+                ("password", &pw),
+                ("csrf", &csrf_of(&form.body)),
+                ("next", next),
+            ],
+            &[],
+        );
+        assert_eq!(
+            (signed.status, signed.header("location")),
+            (303, Some(lands))
+        );
+    }
 }

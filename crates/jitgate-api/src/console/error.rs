@@ -12,6 +12,8 @@ use jitgate_control::lifecycle::LifecycleError;
 pub enum ConsoleError {
     /// No session, or an expired one: sign in first.
     SignIn,
+    /// As `SignIn`, then back to this page (a path of this console).
+    SignInThen(String),
     /// Refused or failed, with the status and message the API would give.
     Refused { status: StatusCode, message: String },
 }
@@ -52,10 +54,33 @@ impl From<LifecycleError> for ConsoleError {
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         match self {
-            ConsoleError::SignIn => (StatusCode::SEE_OTHER, [(LOCATION, "/login")]).into_response(),
+            ConsoleError::SignIn => {
+                (StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()
+            }
+            ConsoleError::SignInThen(next) => {
+                let to = format!("/login?next={}", crate::percent_encode(&next));
+                (StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response()
+            }
             ConsoleError::Refused { status, message } => {
                 (status, layout::error_page(status, &message)).into_response()
             }
         }
+    }
+}
+
+/// `next` if it is a path of this console (so never another site: no `//host`, no `\`, no
+/// scheme), else `/`.
+pub fn local_path(next: &str) -> &str {
+    let safe = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 512
+        && !next
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace());
+    if safe {
+        next
+    } else {
+        "/"
     }
 }

@@ -1,7 +1,7 @@
 //! Sign-in with a local user's name and password (the control plane's own login, audited as
 //! any), and sign-out.
 
-use super::error::{ConsoleError, ConsoleResult};
+use super::error::{local_path, ConsoleError, ConsoleResult};
 use super::layout;
 use super::session::{cookie, login_token, same_token, set_cookie, LOGIN_COOKIE, SESSION_COOKIE};
 use super::viewer::{parse_form, same_origin, Post};
@@ -9,7 +9,7 @@ use crate::blocking::blocking;
 use crate::limits;
 use crate::ApiState;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Response};
@@ -27,6 +27,8 @@ pub struct SignIn {
     password: String,
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    next: String,
 }
 
 #[derive(Deserialize)]
@@ -42,8 +44,19 @@ pub fn over_tls(headers: &HeaderMap) -> bool {
 }
 
 /// The sign-in form, with a fresh CSRF token in a cookie and in the form (double submit).
-pub async fn form(State(state): State<ApiState>, headers: HeaderMap) -> Response {
-    sign_in_page(&state, &headers, StatusCode::OK, None)
+pub async fn form(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(next): Query<Next>,
+) -> Response {
+    sign_in_page(&state, &headers, StatusCode::OK, None, &next.next)
+}
+
+/// Where to go after signing in (a path of this console).
+#[derive(Deserialize, Default)]
+pub struct Next {
+    #[serde(default)]
+    pub next: String,
 }
 
 /// The sign-in page: the local users' form, and a button per OpenID Connect provider.
@@ -52,20 +65,23 @@ pub fn sign_in_page(
     headers: &HeaderMap,
     status: StatusCode,
     problem: Option<&str>,
+    next: &str,
 ) -> Response {
     let token = login_token();
+    let next = local_path(next);
     let providers: Vec<String> = state.oidc.all().map(|p| p.name.clone()).collect();
     let body = html! {
         @if !providers.is_empty() {
             div.card.signin.providers {
                 @for name in &providers {
-                    a.button.primary href={ "/login/oidc/" (name) } { "Sign in with " (name) }
+                    a.button.primary href={ "/login/oidc/" (name) "?next=" (crate::percent_encode(next)) } { "Sign in with " (name) }
                 }
             }
         }
         form.card.signin method="post" action="/login" {
             @if let Some(problem) = problem { p.error role="alert" { (problem) } }
             input type="hidden" name="csrf" value=(token);
+            input type="hidden" name="next" value=(next);
             label { "User name" input name="user" autocomplete="username" required autofocus; }
             label { "Password" input name="password" type="password" autocomplete="current-password" required; }
             button.primary type="submit" { "Sign in" }
@@ -108,10 +124,12 @@ pub async fn submit(
             &headers,
             StatusCode::BAD_REQUEST,
             Some("user name or password too long"),
+            &form.next,
         ));
     }
     let peer = peer.map_or_else(|| "unknown".to_owned(), |p| p.0 .0.to_string());
     let control = state.control.clone();
+    let next = local_path(&form.next).to_owned();
     let login = blocking(move || Ok(control.login(&form.user, &form.password, &peer))).await?;
     let Ok(login) = login else {
         return Ok(sign_in_page(
@@ -119,6 +137,7 @@ pub async fn submit(
             &headers,
             StatusCode::UNAUTHORIZED,
             Some("wrong user name or password"),
+            &next,
         ));
     };
     let Some(session) = state.console.sessions.open(login.token, Instant::now()) else {
@@ -137,7 +156,7 @@ pub async fn submit(
                 SET_COOKIE,
                 set_cookie(LOGIN_COOKIE, "", tls, Some(Duration::ZERO)),
             ),
-            (LOCATION, "/".to_owned()),
+            (LOCATION, next),
         ]),
     )
         .into_response())

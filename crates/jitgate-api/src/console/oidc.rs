@@ -3,8 +3,9 @@
 //! started it by a cookie holding its state; the ID token is validated and the subject read
 //! exactly as for `POST /api/v1/login/oidc`, and the control plane logs the subject in.
 
+use super::error::local_path;
 use super::error::{ConsoleError, ConsoleResult};
-use super::login::{over_tls, sign_in_page};
+use super::login::{over_tls, sign_in_page, Next};
 use super::session::{cookie, same_token, set_cookie, OIDC_COOKIE, SESSION_COOKIE};
 use crate::blocking::blocking;
 use crate::error::ApiError;
@@ -30,6 +31,8 @@ const MAX_PENDING: usize = 10_000;
 
 struct Pending {
     provider: String,
+    /// Where to go once signed in.
+    next: String,
     login: WebLogin,
     started: Instant,
 }
@@ -72,6 +75,7 @@ pub async fn start(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     headers: HeaderMap,
+    Query(next): Query<Next>,
 ) -> ConsoleResult<Response> {
     let provider = state
         .oidc
@@ -88,6 +92,7 @@ pub async fn start(
     let (url, flow) = (login.url.clone(), login.state.clone());
     let pending = Pending {
         provider: name,
+        next: local_path(&next.next).to_owned(),
         login,
         started: Instant::now(),
     };
@@ -149,6 +154,7 @@ pub async fn callback(
             &headers,
             StatusCode::BAD_REQUEST,
             Some("that sign-in took too long; start again"),
+            "/",
         ));
     };
     if answer.error.is_some() || answer.code.is_empty() {
@@ -157,8 +163,10 @@ pub async fn callback(
             &headers,
             StatusCode::UNAUTHORIZED,
             Some("the identity provider did not sign you in"),
+            &pending.next,
         ));
     }
+    let next = pending.next.clone();
     let provider = state
         .oidc
         .get(&pending.provider)
@@ -191,6 +199,7 @@ pub async fn callback(
                 &headers,
                 StatusCode::UNAUTHORIZED,
                 Some(&e.message),
+                &next,
             ));
         }
         Err(e) => return Err(e.into()),
@@ -210,7 +219,7 @@ pub async fn callback(
                 SET_COOKIE,
                 set_cookie(OIDC_COOKIE, "", tls, Some(Duration::ZERO)),
             ),
-            (LOCATION, "/".to_owned()),
+            (LOCATION, next),
         ]),
     )
         .into_response())

@@ -45,3 +45,22 @@ fn cookies_are_http_only_lax_and_secure_over_tls() {
     assert_eq!(cookie("a=1; c=v; d=2", "c"), Some("v"));
     assert_eq!(cookie("cc=1", "c"), None);
 }
+
+#[test]
+fn after_sign_in_only_paths_of_this_console_are_followed() {
+    use super::error::local_path;
+    for good in ["/", "/requests/r_1", "/inbox?status=pending"] {
+        assert_eq!(local_path(good), good);
+    }
+    for bad in [
+        "",
+        "//evil.example/x",
+        "/\\evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "/a b",
+        "/a\nSet-Cookie: x=1",
+    ] {
+        assert_eq!(local_path(bad), "/", "{bad:?}");
+    }
+}

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use jitgate_control::identity::Subject;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -76,7 +76,17 @@ impl FromRequestParts<ApiState> for Viewer {
         // The script's re-reads after a live update are not the person using the console: they
         // must not keep an unattended session from idling out.
         let renew = !parts.headers.contains_key(LIVE_REFRESH);
-        Viewer::resolve(&parts.headers, state, renew).await
+        let viewer = Viewer::resolve(&parts.headers, state, renew).await;
+        // A page opened signed out (a link from chat) comes back after sign-in.
+        match viewer {
+            Err(ConsoleError::SignIn) if parts.method == Method::GET => {
+                match parts.uri.path_and_query().map_or("/", |p| p.as_str()) {
+                    "/" => Err(ConsoleError::SignIn),
+                    page => Err(ConsoleError::SignInThen(page.to_owned())),
+                }
+            }
+            other => other,
+        }
     }
 }
 

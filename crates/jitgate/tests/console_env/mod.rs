@@ -256,6 +256,19 @@ impl Browser {
         self.client.execute(script, vec![]).await.expect("script")
     }
 
+    /// The page's path once it starts with `prefix` (a click's navigation may still be under
+    /// way when the click returns).
+    pub async fn wait_path(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let path = self.path().await;
+            if path.starts_with(prefix) || Instant::now() > deadline {
+                return path;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn path(&self) -> String {
         self.client
             .current_url()
