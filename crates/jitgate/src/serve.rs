@@ -140,7 +140,8 @@ impl Api {
         let state = jitgate_api::ApiState::new(control, &config.resources)
             .with_oidc(&config.oidc)
             .with_slack(config.slack.as_ref())
-            .with_masking(&config.masking);
+            .with_masking(&config.masking)
+            .with_console_idle(config.api.console_idle_timeout);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let recheck = tokio::spawn(jitgate_api::recheck_groups(state.clone()));
         let limits = jitgate_api::ServeLimits::from(&config.api);

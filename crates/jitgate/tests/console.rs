@@ -419,7 +419,7 @@ async fn sign_in_with_openid_connect_in_a_real_browser() {
          [oidc.corp.group_map]\n\"data-analysts\" = \"analysts\"\n",
         idp.issuer()
     );
-    let env = start_with(false, &extra, &[]);
+    let env = start_with(false, "", &extra, &[]);
     let browser = Browser::open(&env.base, 390, 844).await;
     browser.goto("/login").await;
     browser.click("a[href^='/login/oidc/corp']").await;
@@ -489,4 +489,52 @@ fn a_link_opened_signed_out_returns_after_sign_in_and_never_elsewhere() {
             (303, Some(lands))
         );
     }
+}
+
+/// Idle and absolute timeouts: a session unused for `console_idle_timeout` is signed out, one
+/// kept busy still ends with its token (`token_ttl`); the live-update stream does not keep a
+/// session alive.
+#[test]
+fn idle_and_absolute_timeouts_sign_out() {
+    let env = start_with(
+        false,
+        "token_ttl = \"10s\"\nconsole_idle_timeout = \"3s\"",
+        "",
+        &[],
+    );
+    let idle = WebUser::sign_in(&env.base, "alice");
+    let busy = WebUser::sign_in(&env.base, "alice");
+    let start = std::time::Instant::now();
+    // One kept in use past the idle timeout; the other only watched (live re-reads).
+    while start.elapsed() < Duration::from_secs(5) {
+        assert_eq!(busy.get("/").status, 200, "in use: alive");
+        let _ = get(
+            &env.base,
+            "/",
+            &idle.cookie,
+            &[("x-jitgate-live-refresh", "1")],
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let gone = idle.get("/");
+    assert_eq!(
+        (gone.status, gone.header("location")),
+        (303, Some("/login")),
+        "idle: signed out"
+    );
+    while start.elapsed() < Duration::from_secs(8) {
+        assert_eq!(busy.get("/").status, 200, "in use: alive");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // Past the token's lifetime (counted from sign-in, before `start`), still in use.
+    while start.elapsed() < Duration::from_secs(11) {
+        let _ = busy.get("/");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let ended = busy.get("/");
+    assert_eq!(
+        (ended.status, ended.header("location")),
+        (303, Some("/login")),
+        "the token's lifetime ends even a busy session"
+    );
 }

@@ -75,7 +75,7 @@ U0MALLORY = "mallory"
 "#,
         hooks = slack.base
     );
-    let env = start_with(false, &extra, &[("SLACK_SIGNING_SECRET", SECRET)]);
+    let env = start_with(false, "", &extra, &[("SLACK_SIGNING_SECRET", SECRET)]);
     let alice = WebUser::sign_in(&env.base, "alice");
     let id = alice.request_app("INC-9 <!channel> restore a row");
 

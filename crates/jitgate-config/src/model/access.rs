@@ -24,6 +24,9 @@ pub struct Api {
     pub body_timeout: Duration,
     /// Most HTTP connections open at once; more are answered 503 and closed; default 128.
     pub max_connections: usize,
+    /// A web console session unused this long is signed out; default 30m (the absolute limit
+    /// is `token_ttl`).
+    pub console_idle_timeout: Duration,
 }
 
 /// `[users.NAME]`: a user of the embedded identity provider.

@@ -38,12 +38,12 @@ pub struct Env {
 /// A gateway with a real PostgreSQL behind `app`, or none (`with_database` false: everything but
 /// connecting works).
 pub fn start(with_database: bool) -> Env {
-    start_with(with_database, "", &[])
+    start_with(with_database, "", "", &[])
 }
 
-/// As [`start`], with `extra` configuration (`{API}` in it becomes the API's `http://` address)
-/// and extra environment variables.
-pub fn start_with(with_database: bool, extra: &str, extra_env: &[(&str, &str)]) -> Env {
+/// As [`start`], with `api` keys added to `[api]`, `extra` configuration (`{API}` in it becomes
+/// the API's `http://` address) and extra environment variables.
+pub fn start_with(with_database: bool, api: &str, extra: &str, extra_env: &[(&str, &str)]) -> Env {
     let cluster = with_database.then(|| {
         PgCluster::start(ClusterOptions {
             auth: AuthMethod::ScramSha256,
@@ -62,6 +62,7 @@ pub fn start_with(with_database: bool, extra: &str, extra_env: &[(&str, &str)]) 
             )
         })
         .collect();
+    let api_keys = api;
     let api = free_port();
     let extra = extra.replace("{API}", &format!("http://127.0.0.1:{api}"));
     let config = format!(
@@ -71,6 +72,7 @@ store = "jitgate.sqlite"
 
 [api]
 listen = "127.0.0.1:{api}"
+{api_keys}
 
 {users}
 [roles]
