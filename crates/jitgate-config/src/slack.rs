@@ -9,6 +9,8 @@ use crate::section::Section;
 
 /// Where Slack's `response_url`s live; the interactivity endpoint posts nowhere else.
 pub const SLACK_RESPONSE_BASE: &str = "https://hooks.slack.com/";
+/// Slack's Web API.
+pub const SLACK_API_BASE: &str = "https://slack.com/api/";
 
 pub(crate) fn read_slack(root: &Section<'_>) -> Result<Option<Slack>, ConfigError> {
     let Some(field) = root.get("slack") else {
@@ -20,6 +22,9 @@ pub(crate) fn read_slack(root: &Section<'_>) -> Result<Option<Slack>, ConfigErro
         "signing_secret_file",
         "users",
         "response_base",
+        "bot_token_env",
+        "bot_token_file",
+        "api_base",
     ])?;
     let signing_secret = read_secret_keys(&s, "signing_secret_env", "signing_secret_file")?
         .ok_or_else(|| s.missing("signing_secret_env (or signing_secret_file)"))?;
@@ -32,19 +37,23 @@ pub(crate) fn read_slack(root: &Section<'_>) -> Result<Option<Slack>, ConfigErro
             .collect::<Result<_, ConfigError>>()?,
         None => Vec::new(),
     };
-    let response_base = s
-        .optional("response_base", |f| {
-            let base = f.str()?;
-            if base.starts_with("https://") || base.starts_with("http://") {
-                Ok(base.to_string())
-            } else {
-                Err(f.error("expected an http:// or https:// URL prefix"))
-            }
-        })?
-        .unwrap_or_else(|| SLACK_RESPONSE_BASE.to_string());
+    let url_prefix = |f: &crate::section::Field<'_>| {
+        let base = f.str()?;
+        if base.starts_with("https://") || base.starts_with("http://") {
+            Ok(base.to_string())
+        } else {
+            Err(f.error("expected an http:// or https:// URL prefix"))
+        }
+    };
     Ok(Some(Slack {
         signing_secret,
         users,
-        response_base,
+        response_base: s
+            .optional("response_base", url_prefix)?
+            .unwrap_or_else(|| SLACK_RESPONSE_BASE.to_string()),
+        bot_token: read_secret_keys(&s, "bot_token_env", "bot_token_file")?,
+        api_base: s
+            .optional("api_base", url_prefix)?
+            .unwrap_or_else(|| SLACK_API_BASE.to_string()),
     }))
 }

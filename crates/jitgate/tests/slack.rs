@@ -5,7 +5,7 @@
 
 mod console_env;
 
-use console_env::slack::{click, sign, SlackServer};
+use console_env::slack::{click, sign, SlackServer, BOT_TOKEN};
 use console_env::{agent, start_with, Answer, WebUser};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -67,15 +67,29 @@ console_url = "{{API}}"
 [slack]
 signing_secret_env = "SLACK_SIGNING_SECRET"
 response_base = "{hooks}/actions/"
+bot_token_env = "SLACK_BOT_TOKEN"
+api_base = "{hooks}/api/"
 
 [slack.users]
 U0DANA = "dana"
 U0ALICE = "alice"
 U0MALLORY = "mallory"
+
+[users."dana.lee@example.com"]
+password_env = "JITGATE_PW_DANA"
+groups = ["dba"]
 "#,
         hooks = slack.base
     );
-    let env = start_with(false, "", &extra, &[("SLACK_SIGNING_SECRET", SECRET)]);
+    let env = start_with(
+        false,
+        "",
+        &extra,
+        &[
+            ("SLACK_SIGNING_SECRET", SECRET),
+            ("SLACK_BOT_TOKEN", BOT_TOKEN),
+        ],
+    );
     let alice = WebUser::sign_in(&env.base, "alice");
     let id = alice.request_app("INC-9 <!channel> restore a row");
 
@@ -142,19 +156,27 @@ U0MALLORY = "mallory"
         .body
         .contains("badge pending"));
 
-    // dana approves: the message is replaced with the outcome and who decided.
-    let body = approve("U0DANA");
+    // Dana Lee, not in [slack.users], is found by the e-mail address Slack's users.info gives;
+    // she approves, and the message is replaced with the outcome and who decided.
+    let body = approve("U0DANALEE");
     let ts = now();
     assert_eq!(post_click(&env.base, &body, ts, SECRET).status, 200);
     expected += 1;
     let outcome = wait_calls(&slack, expected).remove(expected - 1);
     assert_eq!(outcome.body["replace_original"], true);
     let text = outcome.body["text"].as_str().unwrap_or_default();
-    assert!(text.contains("approved by dana"), "{text}");
+    assert!(text.contains("approved by dana.lee@example.com"), "{text}");
     assert!(alice
         .get(&format!("/requests/{id}"))
         .body
         .contains("badge approved"));
+    assert!(
+        slack
+            .api_calls()
+            .contains(&"/api/users.info?user=U0DANALEE".to_owned()),
+        "{:?}",
+        slack.api_calls()
+    );
 
     // The very same signed request again is a replay.
     assert_eq!(post_click(&env.base, &body, ts, SECRET).status, 409);

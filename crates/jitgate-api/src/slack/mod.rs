@@ -32,6 +32,8 @@ pub struct SlackApp {
     secret: String,
     users: HashMap<String, String>,
     response_base: String,
+    bot_token: Option<String>,
+    api_base: String,
     replays: ReplayGuard,
 }
 
@@ -41,6 +43,8 @@ impl SlackApp {
             secret: config.signing_secret.expose().to_owned(),
             users: config.users.iter().cloned().collect(),
             response_base: config.response_base.clone(),
+            bot_token: config.bot_token.as_ref().map(|t| t.expose().to_owned()),
+            api_base: config.api_base.clone(),
             replays: ReplayGuard::default(),
         }
     }
@@ -147,10 +151,13 @@ fn decide(
     request_id: &str,
     approve: bool,
 ) -> Result<(Request, String), String> {
-    let subject: Subject = app
-        .users
-        .get(user)
-        .and_then(|name| control.identity().lookup(name))
+    // The configured mapping first, then the e-mail address Slack knows (with a bot token).
+    let name = match app.users.get(user) {
+        Some(name) => Some(name.clone()),
+        None => app.email_of(user),
+    };
+    let subject: Subject = name
+        .and_then(|name| control.identity().lookup(&name))
         .ok_or_else(|| {
             format!("jitgate does not know Slack user {user}; an admin maps it under [slack.users]")
         })?;
@@ -163,6 +170,37 @@ fn decide(
     decided
         .map(|r| (r, subject.name))
         .map_err(|e| e.to_string())
+}
+
+impl SlackApp {
+    /// The e-mail address Slack's Web API (`users.info`, with the bot token) gives for `user`;
+    /// none without a token, or when Slack does not say.
+    fn email_of(&self, user: &str) -> Option<String> {
+        let token = self.bot_token.as_ref()?;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .max_redirects(0)
+            .build()
+            .into();
+        let url = format!(
+            "{}users.info?user={}",
+            self.api_base,
+            crate::percent_encode(user)
+        );
+        let answer: Value = agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .and_then(|mut r| r.body_mut().read_json())
+            .map_err(|e| tracing::warn!("slack: users.info failed: {e}"))
+            .ok()?;
+        if answer["ok"] != true {
+            tracing::warn!("slack: users.info refused: {}", answer["error"]);
+            return None;
+        }
+        let email = answer["user"]["profile"]["email"].as_str()?;
+        (!email.is_empty()).then(|| email.to_owned())
+    }
 }
 
 /// What replaces the message (the outcome, for everyone) or is told to the clicker alone.

@@ -30,6 +30,11 @@ pub struct Slack {
     pub users: Vec<(String, String)>,
     /// The prefix every `response_url` must have; default `https://hooks.slack.com/`.
     pub response_base: String,
+    /// A bot token with `users:read.email`: a clicker missing from `users` is looked up by the
+    /// e-mail address Slack's `users.info` gives, as the subject of that name.
+    pub bot_token: Option<Secret>,
+    /// Slack's Web API; default `https://slack.com/api/`.
+    pub api_base: String,
 }
 
 impl Webhook {

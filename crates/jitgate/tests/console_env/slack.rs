@@ -4,8 +4,10 @@
 //! Block Kit: `section`/`actions` blocks, buttons with `action_id`, `plain_text` labels of at
 //! most 75 characters, `value` at most 2000, at most 25 elements per actions block, `style`
 //! `primary` or `danger`, `url` at most 3000), answers `ok` or Slack's `invalid_blocks`/
-//! `invalid_payload` with 400, and keeps what it accepted. It also signs interactivity requests
-//! as Slack does.
+//! `invalid_payload` with 400, and keeps what it accepted. It answers the Web API's
+//! `users.info` as Slack documents it (`GET /api/users.info?user=ID` with the bot token as
+//! `Authorization: Bearer`; `{"ok": true, "user": {"profile": {"email"}}}` or `{"ok": false,
+//! "error"}` with 200). It also signs interactivity requests as Slack does.
 
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -20,6 +22,11 @@ pub struct Call {
     pub path: String,
     pub body: Value,
 }
+
+/// The bot token the stand-in's Web API accepts.
+pub const BOT_TOKEN: &str = "xoxb-test-bot-token";
+/// The Slack users the stand-in's Web API knows, with their e-mail addresses.
+pub const EMAILS: [(&str, &str); 1] = [("U0DANALEE", "dana.lee@example.com")];
 
 pub struct SlackServer {
     pub base: String,
@@ -41,8 +48,23 @@ impl SlackServer {
         SlackServer { base, calls }
     }
 
+    /// Messages received (incoming webhook and `response_url` posts), in order.
     pub fn calls(&self) -> Vec<Call> {
-        self.calls.lock().expect("log").clone()
+        let calls = self.calls.lock().expect("log").clone();
+        calls
+            .into_iter()
+            .filter(|c| !c.path.starts_with("/api/"))
+            .collect()
+    }
+
+    /// Web API calls received (their paths), in order.
+    pub fn api_calls(&self) -> Vec<String> {
+        let calls = self.calls.lock().expect("log").clone();
+        calls
+            .into_iter()
+            .filter(|c| c.path.starts_with("/api/"))
+            .map(|c| c.path)
+            .collect()
     }
 }
 
@@ -52,8 +74,9 @@ fn serve(stream: std::net::TcpStream, log: &Mutex<Vec<Call>>) {
     if reader.read_line(&mut line).is_err() {
         return;
     }
+    let method = line.split_whitespace().next().unwrap_or("").to_owned();
     let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-    let (mut length, mut json) = (0usize, false);
+    let (mut length, mut json, mut auth) = (0usize, false, String::new());
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
@@ -67,7 +90,23 @@ fn serve(stream: std::net::TcpStream, log: &Mutex<Vec<Call>>) {
             if name == "content-type" {
                 json = value.starts_with("application/json");
             }
+            if name == "authorization" {
+                auth = value.to_owned();
+            }
         }
+    }
+    if method == "GET" {
+        let answer = users_info(&path, &auth).to_string();
+        log.lock().expect("log").push(Call {
+            path,
+            body: Value::Null,
+        });
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+            answer.len()
+        );
+        let _ = reader.get_mut().write_all(reply.as_bytes());
+        return;
     }
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
@@ -87,6 +126,23 @@ fn serve(stream: std::net::TcpStream, log: &Mutex<Vec<Call>>) {
         text.len()
     );
     let _ = reader.get_mut().write_all(answer.as_bytes());
+}
+
+/// `users.info`: the user's profile with the bot token, Slack's error shapes otherwise.
+fn users_info(path: &str, auth: &str) -> Value {
+    if auth != format!("Bearer {BOT_TOKEN}") {
+        return serde_json::json!({"ok": false, "error": "not_authed"});
+    }
+    let Some(user) = path.strip_prefix("/api/users.info?user=") else {
+        return serde_json::json!({"ok": false, "error": "unknown_method"});
+    };
+    match EMAILS.iter().find(|(id, _)| *id == user) {
+        Some((id, email)) => serde_json::json!({
+            "ok": true,
+            "user": {"id": id, "name": "dana.lee", "profile": {"email": email, "real_name": "Dana Lee"}},
+        }),
+        None => serde_json::json!({"ok": false, "error": "user_not_found"}),
+    }
 }
 
 /// A message as Slack's incoming webhooks and response URLs accept it.
