@@ -296,8 +296,16 @@ impl Browser {
             .unwrap_or(true)
     }
 
-    pub async fn close(mut self) {
+    /// Ends the WebDriver session (the browser quits) and chromedriver.
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
+        // Drop stops chromedriver.
+    }
+}
+
+impl Drop for Browser {
+    /// chromedriver goes with the test, passed or failed.
+    fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
