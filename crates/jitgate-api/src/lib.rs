@@ -10,6 +10,7 @@ mod auth;
 mod blocking;
 mod body;
 mod connection;
+pub mod console;
 mod error;
 mod extract;
 mod limits;
@@ -19,6 +20,7 @@ mod providers;
 mod recheck;
 mod routes;
 mod server;
+pub mod slack;
 #[cfg(test)]
 mod tests;
 mod views;
@@ -49,6 +51,12 @@ pub struct ApiState {
     resources: Arc<HashMap<String, Resource>>,
     /// The OpenID Connect providers whose tokens log subjects in.
     oidc: Arc<OidcProviders>,
+    /// The web console's sessions and live-update state.
+    console: Arc<console::Console>,
+    /// Slack's interactive approvals, when `[slack]` is configured.
+    slack: Option<Arc<slack::SlackApp>>,
+    /// The masking policy, for the console's read-only policy view.
+    masking: Option<jitgate_masking::MaskingPolicy>,
 }
 
 impl ApiState {
@@ -62,7 +70,28 @@ impl ApiState {
                     .collect(),
             ),
             oidc: Arc::new(OidcProviders::default()),
+            console: Arc::new(console::Console::default()),
+            slack: None,
+            masking: None,
         }
+    }
+
+    /// Takes Slack's Approve/Deny clicks (`[slack]`).
+    pub fn with_slack(mut self, slack: Option<&jitgate_config::Slack>) -> ApiState {
+        self.slack = slack.map(|s| Arc::new(slack::SlackApp::new(s)));
+        self
+    }
+
+    /// Shows this masking policy in the console's policy view.
+    pub fn with_masking(mut self, masking: &jitgate_masking::MaskingPolicy) -> ApiState {
+        self.masking = Some(masking.clone());
+        self
+    }
+
+    /// Console sessions end after `idle` without use (default 30 minutes).
+    pub fn with_console_idle(mut self, idle: std::time::Duration) -> ApiState {
+        self.console = Arc::new(console::Console::new(console::ConsoleSessions::new(idle)));
+        self
     }
 
     /// Accepts tokens from these providers (`[oidc.NAME]`).
@@ -72,9 +101,11 @@ impl ApiState {
     }
 }
 
-/// The whole API as a router, for [`serve`] or for tests that drive it in-process.
+/// The whole API, and the web console at `/`, as a router, for [`serve`] or for tests that drive
+/// it in-process.
 pub fn router(state: ApiState) -> Router {
     routes::api_routes()
+        .merge(console::routes())
         // Bodies that say their size are refused up front; the extractors' limit catches those
         // that do not (chunked).
         // Bodies are read whole, in time, before a handler runs (inside the size check).

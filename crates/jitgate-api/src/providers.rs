@@ -36,10 +36,7 @@ impl Provider {
     /// does not validate: failing closed); `Unavailable` that it could not be asked.
     pub fn refresh(&self, refresh_token: &str) -> Result<Refreshed, Refusal> {
         let unavailable = |e: OidcError| Refusal::Unavailable(e.to_string());
-        let metadata = self.verifier.metadata().map_err(unavailable)?;
-        let c = &self.config;
-        let client = PublicClient::new(metadata, &c.client_id, &c.scopes)
-            .with_secret(c.client_secret.as_ref().map(|s| s.expose().to_owned()));
+        let client = self.client()?;
         let tokens = client.refresh(refresh_token).map_err(|e| match e {
             OidcError::Refused(why) => Refusal::Token(why),
             other => unavailable(other),
@@ -53,6 +50,17 @@ impl Provider {
             valid_until,
             refresh_token: tokens.refresh_token,
         })
+    }
+
+    /// A client of this provider (discovering it at first use).
+    pub fn client(&self) -> Result<PublicClient, Refusal> {
+        let metadata = self
+            .verifier
+            .metadata()
+            .map_err(|e| Refusal::Unavailable(e.to_string()))?;
+        let c = &self.config;
+        Ok(PublicClient::new(metadata, &c.client_id, &c.scopes)
+            .with_secret(c.client_secret.as_ref().map(|s| s.expose().to_owned())))
     }
 
     /// Validates `token` and reads the subject from its claims: the name from the username

@@ -42,6 +42,11 @@ impl From<&jitgate_config::Api> for ServeLimits {
     }
 }
 
+/// Turns true when the server stops: long-lived answers (the console's live updates) end then,
+/// so that the drain is not held by them.
+#[derive(Clone)]
+pub struct Stopping(pub watch::Receiver<bool>);
+
 /// First pause after a failed `accept`; it doubles up to [`MAX_ACCEPT_BACKOFF`].
 const FIRST_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
@@ -58,9 +63,11 @@ pub async fn serve_router(
     limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app.layer(axum::Extension(BodyTimeout(limits.body_timeout)));
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopping) = watch::channel(false);
+    let app = app
+        .layer(axum::Extension(BodyTimeout(limits.body_timeout)))
+        .layer(axum::Extension(Stopping(stopping.clone())));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     tokio::pin!(shutdown);
     let mut backoff = FIRST_ACCEPT_BACKOFF;
     loop {

@@ -15,6 +15,7 @@ const DEFAULT_PENDING_TTL: Duration = Duration::from_secs(3600);
 const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_CONNECTIONS: usize = 128;
+const DEFAULT_CONSOLE_IDLE: Duration = Duration::from_secs(30 * 60);
 /// A cap beyond what any process's descriptor limit would let it keep.
 const MOST_CONNECTIONS: i64 = 1_000_000;
 
@@ -28,6 +29,7 @@ pub(crate) fn read_api(s: &Section<'_>, resources: &[Resource]) -> Result<Api, C
         "header_timeout",
         "body_timeout",
         "max_connections",
+        "console_idle_timeout",
     ])?;
     let listen = match s.get("listen") {
         Some(f) => {
@@ -59,5 +61,8 @@ pub(crate) fn read_api(s: &Section<'_>, resources: &[Resource]) -> Result<Api, C
         max_connections: s
             .optional("max_connections", |f| f.integer(1, MOST_CONNECTIONS))?
             .map_or(DEFAULT_MAX_CONNECTIONS, |n| n as usize),
+        console_idle_timeout: s
+            .optional("console_idle_timeout", |f| f.duration())?
+            .unwrap_or(DEFAULT_CONSOLE_IDLE),
     })
 }

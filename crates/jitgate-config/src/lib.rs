@@ -17,6 +17,7 @@ mod rules;
 mod secret;
 mod section;
 mod server;
+mod slack;
 mod spark;
 #[cfg(test)]
 mod tests;
@@ -29,6 +30,7 @@ use toml::de::DeTable;
 pub use error::{ConfigError, Location};
 pub use glob::{glob_match, is_glob};
 pub use model::*;
+pub use slack::SLACK_RESPONSE_BASE;
 pub use users::hash_password;
 
 use section::{Doc, Section};
@@ -101,6 +103,7 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
         "webhooks",
         "alerts",
         "masking",
+        "slack",
     ])?;
     let empty = DeTable::new();
     let server = match root.get("server") {
@@ -122,6 +125,7 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
         access: rules::read_access(&root, &resources, &roles)?,
         roles,
         webhooks: notify::read_webhooks(&root)?,
+        slack: slack::read_slack(&root)?,
         alerts: notify::read_alerts(&root, &resources)?,
         masking: masking::read_masking(&root, &resource_names(&resources))?,
         resources,

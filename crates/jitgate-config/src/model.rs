@@ -39,6 +39,8 @@ pub struct Config {
     pub access: Vec<AccessRule>,
     /// `[[webhooks]]`.
     pub webhooks: Vec<Webhook>,
+    /// `[slack]`: interactive approvals from Slack, when configured.
+    pub slack: Option<Slack>,
     /// `[[alerts]]`.
     pub alerts: Vec<AlertRule>,
     /// `[masking]`: which columns are masked how, and for whom; no rules when absent.

@@ -34,6 +34,7 @@ fn read_webhook(s: &Section<'_>) -> Result<Webhook, ConfigError> {
         "secret_env",
         "secret_file",
         "timeout",
+        "console_url",
     ])?;
     let url = s.required("url")?;
     check_url(&url)?;
@@ -59,6 +60,10 @@ fn read_webhook(s: &Section<'_>) -> Result<Webhook, ConfigError> {
         timeout: s
             .optional("timeout", |f| f.duration())?
             .unwrap_or(DEFAULT_WEBHOOK_TIMEOUT),
+        console_url: s.optional("console_url", |f| {
+            check_url(f)?;
+            Ok(f.str()?.trim_end_matches('/').to_string())
+        })?,
     })
 }
 
@@ -124,11 +129,22 @@ fn event_pattern(f: &Field<'_>) -> Result<String, ConfigError> {
 
 /// The signing key, from `secret_env` or `secret_file` (never inline: it would sit in the file).
 fn read_secret(s: &Section<'_>) -> Result<Option<Secret>, ConfigError> {
-    let (env, file) = (s.get("secret_env"), s.get("secret_file"));
+    read_secret_keys(s, "secret_env", "secret_file")
+}
+
+/// A secret from the environment variable named by `env_key` or the file named by `file_key`.
+pub(crate) fn read_secret_keys(
+    s: &Section<'_>,
+    env_key: &str,
+    file_key: &str,
+) -> Result<Option<Secret>, ConfigError> {
+    let (env, file) = (s.get(env_key), s.get(file_key));
     let (value, origin, field) = match (env, file) {
         (None, None) => return Ok(None),
         (Some(_), Some(f)) => {
-            return Err(f.key_error("secret_env is already given; use at most one of them"))
+            return Err(f.key_error(format!(
+                "{env_key} is already given; use at most one of them"
+            )))
         }
         (Some(f), None) => {
             let var = f.str()?;

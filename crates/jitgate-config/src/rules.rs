@@ -2,7 +2,7 @@
 
 use crate::error::ConfigError;
 use crate::glob::is_glob;
-use crate::model::{AccessRule, Requester, Resource, Roles, TimeWindow};
+use crate::model::{AccessRule, ReasonTerms, Requester, Resource, Roles, TimeWindow};
 use crate::section::{Field, Section};
 
 /// Most approvals a rule may ask for; more is surely a typo, and could never be gathered.
@@ -51,6 +51,8 @@ fn read_rule(
         "auto_approve_groups",
         "window",
         "read_only",
+        "reason_prompt",
+        "reason_pattern",
     ])?;
     let patterns = non_empty(&s.required("resources")?)?;
     let resource_names = patterns
@@ -93,6 +95,10 @@ fn read_rule(
             f.parse::<TimeWindow>("a UTC time-of-day range such as \"08:00-18:00\"")
         })?,
         read_only: s.optional("read_only", |f| f.bool())?.unwrap_or(false),
+        reason: ReasonTerms {
+            prompt: s.optional("reason_prompt", |f| Ok(f.str()?.to_string()))?,
+            pattern: s.optional("reason_pattern", reason_pattern)?,
+        },
     })
 }
 
@@ -139,4 +145,14 @@ pub(crate) fn read_requester(f: &Field<'_>) -> Result<Requester, ConfigError> {
             "expected \"user:NAME\", \"group:NAME\" or \"*\", found {text:?}"
         ))
     })
+}
+
+/// A regular expression (Rust `regex` syntax) a reason must contain a match of; anchor it
+/// (`^…$`) to demand the whole reason.
+fn reason_pattern(f: &Field<'_>) -> Result<regex::Regex, ConfigError> {
+    let text = f.str()?;
+    regex::RegexBuilder::new(text)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| f.error(format!("not a valid regular expression: {e}")))
 }

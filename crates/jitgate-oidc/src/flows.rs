@@ -51,6 +51,17 @@ pub struct DeviceLogin {
     pub expires_in: Duration,
 }
 
+/// A web application's authorization request on its way: the URL to send the browser to, and
+/// what checks and redeems the answer (kept by the application until the callback).
+#[derive(Debug, Clone)]
+pub struct WebLogin {
+    pub url: String,
+    pub redirect_uri: String,
+    pub state: String,
+    pub nonce: String,
+    verifier: String,
+}
+
 /// An authorization request on its way: the URL to open and what checks the answer.
 pub struct CodeLogin {
     pub url: String,
@@ -172,6 +183,27 @@ impl PublicClient {
     /// Prepares an authorization code login with PKCE: listens on a free loopback port for the
     /// redirect (RFC 8252 §7.3) and builds the URL the browser must open.
     pub fn start_code(&self) -> Result<CodeLogin, OidcError> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| OidcError::Flow(format!("cannot listen on loopback: {e}")))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| OidcError::Flow(format!("cannot listen on loopback: {e}")))?
+            .port();
+        let web = self.start_web(&format!("http://127.0.0.1:{port}/callback"))?;
+        Ok(CodeLogin {
+            url: web.url,
+            redirect_uri: web.redirect_uri,
+            state: web.state,
+            nonce: web.nonce,
+            verifier: web.verifier,
+            listener,
+        })
+    }
+
+    /// Prepares an authorization code login with PKCE (S256), state and nonce, answered at
+    /// `redirect_uri` (a web application's callback): the caller keeps the [`WebLogin`],
+    /// sends the browser to its `url`, and calls [`PublicClient::finish_web`] with the code.
+    pub fn start_web(&self, redirect_uri: &str) -> Result<WebLogin, OidcError> {
         let endpoint = self
             .metadata
             .authorization_endpoint
@@ -179,13 +211,6 @@ impl PublicClient {
             .ok_or_else(|| {
                 OidcError::Provider("the provider has no authorization endpoint".into())
             })?;
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| OidcError::Flow(format!("cannot listen on loopback: {e}")))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| OidcError::Flow(format!("cannot listen on loopback: {e}")))?
-            .port();
-        let redirect_uri = format!("http://127.0.0.1:{port}/callback");
         let verifier = random_text();
         let state = random_text();
         let nonce = random_text();
@@ -193,7 +218,7 @@ impl PublicClient {
         let query = [
             ("response_type", "code"),
             ("client_id", &self.client_id),
-            ("redirect_uri", &redirect_uri),
+            ("redirect_uri", redirect_uri),
             ("scope", &self.scopes.join(" ")),
             ("state", &state),
             ("nonce", &nonce),
@@ -205,31 +230,44 @@ impl PublicClient {
         .collect::<Vec<_>>()
         .join("&");
         let separator = if endpoint.contains('?') { '&' } else { '?' };
-        Ok(CodeLogin {
+        Ok(WebLogin {
             url: format!("{endpoint}{separator}{query}"),
-            redirect_uri,
+            redirect_uri: redirect_uri.to_owned(),
             state,
             nonce,
             verifier,
-            listener,
         })
+    }
+
+    /// Exchanges the code a web login's callback received (the caller has checked `state`).
+    pub fn finish_web(&self, login: &WebLogin, code: &str) -> Result<Tokens, OidcError> {
+        self.exchange(code, &login.redirect_uri, &login.verifier)
+    }
+
+    fn exchange(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+    ) -> Result<Tokens, OidcError> {
+        let url = self.token_endpoint()?;
+        let (status, body) = self.token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+        ])?;
+        if status != 200 {
+            return Err(oauth_error(url, status, &body));
+        }
+        tokens(url, &body)
     }
 
     /// Waits (up to `wait`) for the browser to come back to the loopback redirect, checks the
     /// state, and exchanges the code with its PKCE verifier.
     pub fn finish_code(&self, login: CodeLogin, wait: Duration) -> Result<Tokens, OidcError> {
         let code = wait_for_code(&login, wait)?;
-        let url = self.token_endpoint()?;
-        let (status, body) = self.token_request(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &login.redirect_uri),
-            ("code_verifier", &login.verifier),
-        ])?;
-        if status != 200 {
-            return Err(oauth_error(url, status, &body));
-        }
-        tokens(url, &body)
+        self.exchange(&code, &login.redirect_uri, &login.verifier)
     }
 
     /// New tokens for a refresh token (the provider re-reads the subject's groups). A refresh

@@ -147,7 +147,11 @@ impl Api {
             .await
             .with_context(|| format!("listening for the HTTP API on {addr} ([api] listen)"))?;
         tracing::info!("serving the HTTP API on http://{}", listener.local_addr()?);
-        let state = jitgate_api::ApiState::new(control, &config.resources).with_oidc(&config.oidc);
+        let state = jitgate_api::ApiState::new(control, &config.resources)
+            .with_oidc(&config.oidc)
+            .with_slack(config.slack.as_ref())
+            .with_masking(&config.masking)
+            .with_console_idle(config.api.console_idle_timeout);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let recheck = tokio::spawn(jitgate_api::recheck_groups(state.clone()));
         let limits = jitgate_api::ServeLimits::from(&config.api);

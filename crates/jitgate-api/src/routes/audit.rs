@@ -31,7 +31,8 @@ fn default_limit() -> usize {
     100
 }
 
-fn require_admin(control: &ControlPlane, caller: &Subject) -> ApiResult<()> {
+/// Who may read the trail: the one rule, for the API and the console alike.
+pub(crate) fn require_admin(control: &ControlPlane, caller: &Subject) -> ApiResult<()> {
     if control.policy().is_admin(caller) {
         Ok(())
     } else {

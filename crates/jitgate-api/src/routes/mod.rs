@@ -1,11 +1,11 @@
 //! The routes under `/api/v1`, one module per kind of thing.
 
-mod audit;
+pub(crate) mod audit;
 mod credentials;
 mod grants;
 mod login;
 mod meta;
-mod oidc;
+pub(crate) mod oidc;
 mod requests;
 mod sessions;
 
@@ -43,6 +43,7 @@ pub fn api_routes() -> Router<ApiState> {
         .route("/api/v1/sessions/{id}/kill", post(sessions::kill))
         .route("/api/v1/audit", get(audit::page))
         .route("/api/v1/audit/verify", get(audit::verify))
+        .route("/api/v1/slack/actions", post(crate::slack::actions))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
 }

@@ -161,7 +161,12 @@ fn answer(control: &ControlPlane, login: &Login, provider: &str, renewal: Option
 
 /// A refused or failed login through `provider`: audited (refusals), reported with a stable
 /// code.
-fn refused(control: &ControlPlane, provider: &str, peer: &str, refusal: Refusal) -> ApiError {
+pub(crate) fn refused(
+    control: &ControlPlane,
+    provider: &str,
+    peer: &str,
+    refusal: Refusal,
+) -> ApiError {
     match refusal {
         Refusal::Token(why) => {
             control.audit(AuditEvent::new(

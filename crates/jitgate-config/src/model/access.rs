@@ -24,6 +24,9 @@ pub struct Api {
     pub body_timeout: Duration,
     /// Most HTTP connections open at once; more are answered 503 and closed; default 128.
     pub max_connections: usize,
+    /// A web console session unused this long is signed out; default 30m (the absolute limit
+    /// is `token_ttl`).
+    pub console_idle_timeout: Duration,
 }
 
 /// `[users.NAME]`: a user of the embedded identity provider.
@@ -96,7 +99,35 @@ pub struct AccessRule {
     pub window: Option<TimeWindow>,
     /// Grants under this rule refuse writes and DDL.
     pub read_only: bool,
+    /// What the requester is asked for as a reason, and the shape it must have.
+    pub reason: ReasonTerms,
 }
+
+/// `reason_prompt` and `reason_pattern` of an `[[access]]` rule: the question shown to the
+/// requester (console, CLI help) and a pattern every reason must contain a match of (e.g. a
+/// ticket id), checked by the control plane whatever the client.
+#[derive(Debug, Clone, Default)]
+pub struct ReasonTerms {
+    pub prompt: Option<String>,
+    pub pattern: Option<regex::Regex>,
+}
+
+impl ReasonTerms {
+    /// Whether `reason` satisfies the pattern (always, without one).
+    pub fn admits(&self, reason: &str) -> bool {
+        self.pattern.as_ref().is_none_or(|p| p.is_match(reason))
+    }
+}
+
+impl PartialEq for ReasonTerms {
+    fn eq(&self, other: &Self) -> bool {
+        self.prompt == other.prompt
+            && self.pattern.as_ref().map(regex::Regex::as_str)
+                == other.pattern.as_ref().map(regex::Regex::as_str)
+    }
+}
+
+impl Eq for ReasonTerms {}
 
 impl AccessRule {
     /// Whether this rule speaks of `resource`.

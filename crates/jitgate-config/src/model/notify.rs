@@ -17,6 +17,24 @@ pub struct Webhook {
     pub secret: Option<Secret>,
     /// Time allowed for one delivery attempt; default 5s.
     pub timeout: Duration,
+    /// The web console's address as people reach it: Slack messages link to request pages.
+    pub console_url: Option<String>,
+}
+
+/// `[slack]`: interactive approvals from Slack messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slack {
+    /// Slack's signing secret: interactivity requests carry `v0=` HMAC-SHA256 signatures by it.
+    pub signing_secret: Secret,
+    /// Slack user id → subject name (`[slack.users]`, `U024BE7LH = "dana"`).
+    pub users: Vec<(String, String)>,
+    /// The prefix every `response_url` must have; default `https://hooks.slack.com/`.
+    pub response_base: String,
+    /// A bot token with `users:read.email`: a clicker missing from `users` is looked up by the
+    /// e-mail address Slack's `users.info` gives, as the subject of that name.
+    pub bot_token: Option<Secret>,
+    /// Slack's Web API; default `https://slack.com/api/`.
+    pub api_base: String,
 }
 
 impl Webhook {

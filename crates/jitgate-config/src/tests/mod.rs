@@ -291,7 +291,7 @@ fn unknown_keys_are_refused_with_the_valid_ones() {
     assert_eq!(
         got,
         "jitgate.toml:1:2: logging: unknown key; valid keys are: server, resources, api, users, \
-         oidc, roles, access, webhooks, alerts, masking"
+         oidc, roles, access, webhooks, alerts, masking, slack"
     );
 }
 

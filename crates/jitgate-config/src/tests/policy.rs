@@ -388,3 +388,24 @@ fn hash_password_makes_a_verifiable_argon2id_string() {
         .verify_password(b"wrong", &parsed)
         .is_err());
 }
+
+#[test]
+fn reason_prompt_and_pattern_are_read_and_checked() {
+    let rule = parse_ok(&access(&format!(
+        "{RULE}reason_prompt = \"Ticket id\"\nreason_pattern = \"INC-[0-9]+\"\n"
+    )))
+    .access
+    .remove(0);
+    assert_eq!(rule.reason.prompt.as_deref(), Some("Ticket id"));
+    assert!(rule.reason.admits("fixing INC-123 now"));
+    assert!(!rule.reason.admits("fixing things"));
+    let bare = parse_ok(&access(RULE)).access.remove(0);
+    assert!(bare.reason.admits("anything"), "no pattern, any reason");
+    let bad = error(&access(&format!("{RULE}reason_pattern = \"INC-[\"\n")));
+    assert!(
+        bad.starts_with(
+            "jitgate.toml:15:18: access[0].reason_pattern: not a valid regular expression"
+        ),
+        "{bad}"
+    );
+}

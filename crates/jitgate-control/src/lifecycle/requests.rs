@@ -32,6 +32,7 @@ impl ControlPlane {
         checks::duration(duration)?;
         checks::text("reason", reason, true)?;
         let rule = self.rule_for_request(subject, resource, duration)?;
+        check_reason(rule, reason)?;
         let now = self.now();
         check_window(rule, resource, now)?;
         let auto = rule.approvals == 0 || subject.in_any(&rule.auto_approve_groups);
@@ -383,6 +384,18 @@ fn approve_by_policy(
     request.decided_by = Some(POLICY.to_owned());
     request.grant_id = Some(grant.id.clone());
     Ok(grant)
+}
+
+/// The rule's `reason_pattern`, whatever client sent the request (API, console, Slack).
+fn check_reason(rule: &AccessRule, reason: &str) -> Result<(), LifecycleError> {
+    if rule.reason.admits(reason) {
+        return Ok(());
+    }
+    let pattern = rule.reason.pattern.as_ref().map_or("", |p| p.as_str());
+    let prompt = rule.reason.prompt.as_deref().unwrap_or("give a reason");
+    Err(LifecycleError::InvalidInput(format!(
+        "the reason must contain a match of {pattern} ({prompt})"
+    )))
 }
 
 fn check_window(rule: &AccessRule, resource: &str, now: Millis) -> Result<(), LifecycleError> {

@@ -1,7 +1,7 @@
 //! One webhook's delivery thread: render, sign, POST, retry with exponential backoff.
 
 use super::queue::DeliveryQueue;
-use super::{sentence, RetryPolicy, WebhookEvent};
+use super::{RetryPolicy, WebhookEvent};
 use hmac::{Hmac, Mac};
 use jitgate_config::{Webhook, WebhookFormat};
 use sha2::Sha256;
@@ -29,7 +29,7 @@ pub(super) fn run(hook: Webhook, queue: Arc<DeliveryQueue>, retry: RetryPolicy) 
         .build()
         .into();
     while let Some(event) = queue.take() {
-        let body = render(hook.format, &event);
+        let body = render(&hook, &event);
         let signature = hook.secret.as_ref().map(|s| sign(s.expose(), &body));
         let mut backoff = retry.first_backoff;
         for attempt in 1..=retry.attempts.max(1) {
@@ -55,12 +55,14 @@ pub(super) fn run(hook: Webhook, queue: Arc<DeliveryQueue>, retry: RetryPolicy) 
 }
 
 /// The request body: the event itself, or a Slack-compatible `{"text": …}` message.
-pub(super) fn render(format: WebhookFormat, event: &WebhookEvent) -> Vec<u8> {
-    let value = match format {
+pub(super) fn render(hook: &Webhook, event: &WebhookEvent) -> Vec<u8> {
+    let value = match hook.format {
         WebhookFormat::Json => serde_json::to_value(event),
-        WebhookFormat::Slack => {
-            Ok(serde_json::json!({ "text": sentence(event.seq, &event.event) }))
-        }
+        WebhookFormat::Slack => Ok(super::blocks::slack_message(
+            event.seq,
+            &event.event,
+            hook.console_url.as_deref(),
+        )),
     };
     // Events are plain data and always serialise; an empty object keeps a bug from panicking.
     value

@@ -3,12 +3,14 @@
 //! optional HMAC signature. Queues are bounded and never block the caller: when one is full the
 //! oldest delivery is dropped (and logged), since a stuck endpoint must not stall the lifecycle.
 
+mod blocks;
 mod deliver;
 mod queue;
 #[cfg(test)]
 mod tests;
 mod text;
 
+pub use blocks::{slack_message, APPROVE_ACTION, DENY_ACTION};
 pub use text::sentence;
 
 use crate::audit::AuditEvent;

@@ -2,8 +2,8 @@
 
 use super::deliver::{sign, SIGNATURE_HEADER};
 use super::queue::DeliveryQueue;
-use super::{sentence, RetryPolicy, WebhookEvent};
-use crate::audit::AuditEvent;
+use super::{sentence, slack_message, RetryPolicy, WebhookEvent, APPROVE_ACTION, DENY_ACTION};
+use crate::audit::{kind, AuditEvent};
 use crate::control::ControlPlane;
 use crate::identity::Subject;
 use crate::policy::ControlSettings;
@@ -106,6 +106,7 @@ fn hook(url: &str, format: WebhookFormat, events: &[&str], secret: Option<&str>)
         events: events.iter().map(|e| e.to_string()).collect(),
         secret: secret.map(|s| Secret::new(s.into(), "test")),
         timeout: Duration::from_secs(2),
+        console_url: None,
     }
 }
 
@@ -130,6 +131,7 @@ fn control(hooks: Vec<Webhook>) -> Arc<ControlPlane> {
         auto_approve_groups: vec![],
         window: None,
         read_only: false,
+        reason: Default::default(),
     }];
     let store = SqliteStore::in_memory().expect("store");
     ControlPlane::with_settings(Arc::new(store), settings)
@@ -283,4 +285,39 @@ fn sentences_name_who_did_what() {
     for (e, want) in cases {
         assert_eq!(sentence(7, &e), want);
     }
+}
+
+#[test]
+fn slack_messages_of_waiting_requests_carry_approve_deny_and_a_link() {
+    let event = AuditEvent::new(
+        kind::REQUEST_CREATED,
+        serde_json::json!({"request_id": "r_1", "duration_ms": 1_800_000, "reason": "INC-1",
+                           "approvals_required": 1, "auto_approved": false}),
+    )
+    .subject("alice")
+    .resource("prod-pg");
+    let m = slack_message(7, &event, Some("https://jitgate.example.com"));
+    let buttons = &m["blocks"][1]["elements"];
+    assert_eq!(buttons[0]["action_id"], APPROVE_ACTION);
+    assert_eq!(buttons[0]["value"], "r_1");
+    assert_eq!(buttons[1]["action_id"], DENY_ACTION);
+    assert_eq!(
+        buttons[2]["url"],
+        "https://jitgate.example.com/requests/r_1"
+    );
+    assert_eq!(
+        m["text"], m["blocks"][0]["text"]["text"],
+        "text is the fallback"
+    );
+    // Decided at once, or another kind: a plain sentence, no buttons.
+    let auto = AuditEvent::new(
+        kind::REQUEST_CREATED,
+        serde_json::json!({"request_id": "r_2", "auto_approved": true}),
+    );
+    assert!(slack_message(8, &auto, None).get("blocks").is_none());
+    let other = AuditEvent::new(
+        kind::GRANT_CREATED,
+        serde_json::json!({"request_id": "r_1"}),
+    );
+    assert!(slack_message(9, &other, None).get("blocks").is_none());
 }

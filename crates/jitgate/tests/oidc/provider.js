@@ -29,18 +29,21 @@ const accounts = new Map(Object.entries(JSON.parse(process.env.ACCOUNTS || '{}')
 const { privateKey } = await generateKeyPair('RS256', { extractable: true });
 const jwk = { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
 
-const publicClient = (clientId) => ({
+const publicClient = (clientId, callback = '/callback') => ({
   client_id: clientId,
   application_type: 'native',
   token_endpoint_auth_method: 'none',
   grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
   response_types: ['code'],
   // Native clients may use any port on loopback (RFC 8252 §7.3).
-  redirect_uris: ['http://127.0.0.1/callback'],
+  redirect_uris: [`http://127.0.0.1${callback}`],
 });
 
 const provider = new Provider(issuer, {
-  clients: [publicClient('jitgate-cli'), publicClient('other-app')],
+  // The web console signs in on the gateway's own address (the tests' gateways listen on
+  // loopback), at its callback.
+  clients: [publicClient('jitgate-cli'), publicClient('other-app'),
+    publicClient('jitgate-console', '/login/oidc/callback')],
   jwks: { keys: [jwk] },
   cookies: { keys: ['jitgate-test-cookie-key'] },
   scopes: ['openid', 'offline_access', 'email', 'profile'],

@@ -39,6 +39,7 @@ pub(super) fn rule(approvals: u32) -> AccessRule {
         auto_approve_groups: vec!["oncall".into()],
         window: None,
         read_only: false,
+        reason: Default::default(),
     }
 }
 
@@ -625,4 +626,27 @@ fn error_codes_and_statuses_are_stable() {
     for (error, code, status) in cases {
         assert_eq!((error.code(), error.status()), (code, status), "{error:?}");
     }
+}
+
+#[test]
+fn a_rules_reason_pattern_is_enforced_for_every_client() {
+    let ticketed = AccessRule {
+        reason: jitgate_config::ReasonTerms {
+            prompt: Some("Ticket id".into()),
+            pattern: Some(regex_for_test("INC-[0-9]+")),
+        },
+        ..rule(1)
+    };
+    let f = fixture(vec![ticketed]);
+    let refused = f
+        .control
+        .request_access(&alice(), "prod-pg", MIN * 10, "just looking");
+    assert_eq!(code(refused), "invalid_input");
+    assert!(!f.audit_kinds().iter().any(|k| k == "request.created"));
+    let taken = f.ask(&alice(), 10);
+    assert_eq!(taken.state, RequestState::Pending);
+}
+
+fn regex_for_test(pattern: &str) -> regex::Regex {
+    regex::Regex::new(pattern).expect("pattern")
 }
