@@ -67,6 +67,7 @@ impl ControlPlane {
             grant_id: admission.grant.id.clone(),
             resource: admission.grant.resource.clone(),
             client_addr: client_addr.to_owned(),
+            replica: self.replica.clone(),
             started_at: now_millis(),
             ended_at: None,
             end_reason: None,

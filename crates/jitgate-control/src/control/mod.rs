@@ -15,6 +15,7 @@ use crate::policy::{ControlSettings, Policy};
 use crate::recorder::{Observers, Recorder};
 use crate::store::{Store, StoreError};
 use crate::webhook::{WebhookQueues, WebhookRouter};
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,10 @@ pub struct ControlPlane {
     clock: Clock,
     pub(crate) session_alerts: SessionAlerts,
     webhook_queues: WebhookQueues,
+    pub(crate) replica: String,
+    pub(crate) store_grace: Duration,
+    /// When the scheduler last reached the store (milliseconds since the epoch, 0: never).
+    pub(crate) store_seen: AtomicI64,
 }
 
 impl ControlPlane {
@@ -90,11 +95,19 @@ impl ControlPlane {
             clock: settings.clock,
             session_alerts: SessionAlerts::new(&settings.alerts),
             webhook_queues,
+            replica: settings.replica,
+            store_grace: settings.store_grace,
+            store_seen: AtomicI64::new(0),
         })
     }
 
     pub fn store(&self) -> &dyn Store {
         &*self.store
+    }
+
+    /// This gateway's name among the replicas sharing the store.
+    pub fn replica(&self) -> &str {
+        &self.replica
     }
 
     /// The access policy this control plane enforces.
