@@ -111,6 +111,7 @@ impl ControlPlane {
             match result {
                 Ok(Err(e)) => {
                     tracing::error!("grant enforcement: {e}");
+                    self.metrics.store_round(None);
                     self.store_unreachable();
                 }
                 Err(e) => tracing::error!("grant enforcement task failed: {e}"),
@@ -172,6 +173,7 @@ impl ControlPlane {
             self.audit(alert);
         }
         let unended = self.store.unended_grants()?;
+        self.metrics.store_round(Some(unended.len()));
         for grant in unended.iter().filter(|g| g.expires_at <= now) {
             self.end_grant(&grant.id, GrantEnd::Expired)?;
         }

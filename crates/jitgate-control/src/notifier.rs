@@ -77,11 +77,6 @@ impl Notifier {
         sessions.len()
     }
 
-    /// Sessions running here.
-    pub fn live_sessions(&self) -> usize {
-        lock(&self.sessions).len()
-    }
-
     /// Asks a live session to end; false if no such session runs here.
     pub fn kill_session(&self, session_id: &str, reason: &str) -> bool {
         match lock(&self.sessions).get(session_id) {

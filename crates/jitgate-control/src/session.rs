@@ -80,6 +80,7 @@ impl ControlPlane {
         let kill = self.notifier.register_session(&record.id);
         self.session_alerts
             .opened(&record, admission.grant.expires_at);
+        self.metrics.session_opened(&record.resource);
         self.recorder.session_started(record.clone());
         self.audit(
             AuditEvent::new(
@@ -175,6 +176,9 @@ impl Session {
             .session(&r.id),
         );
         self.control.recorder.session_ended(r.id.clone(), end);
+        self.control
+            .metrics
+            .session_closed(&r.resource, bytes_from_client, bytes_to_client);
         self.control.notifier.unregister_session(&r.id);
         self.control.session_alerts.closed(&r.id);
     }
@@ -196,6 +200,7 @@ impl SessionAuditor {
         rows: Option<u64>,
         sqlstate: Option<SqlState>,
     ) {
+        self.control.metrics.statement(duration);
         self.control.recorder.statement(StatementRecord {
             session: self.ids.clone(),
             at: now_millis(),
@@ -209,6 +214,7 @@ impl SessionAuditor {
     /// Audits a statement jitgate refused (masking, read-only), as an event of `kind`
     /// (e.g. `masking.refused`, which the masked-refusals alert counts).
     pub fn refused(&self, kind: &str, text: &str, reason: &str) {
+        self.control.metrics.refused(kind);
         let ids = &self.ids;
         self.control.audit(
             AuditEvent::new(kind, json!({ "text": text, "reason": reason }))

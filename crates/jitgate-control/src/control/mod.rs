@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::identity::IdentityProvider;
 use crate::model::Millis;
+use crate::metrics::Metrics;
 use crate::notifier::Notifier;
 use crate::policy::{ControlSettings, Policy};
 use crate::recorder::{Observers, Recorder};
@@ -56,6 +57,7 @@ pub struct ControlPlane {
     pub(crate) store_grace: Duration,
     /// When the scheduler last reached the store (milliseconds since the epoch, 0: never).
     pub(crate) store_seen: AtomicI64,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl ControlPlane {
@@ -85,7 +87,8 @@ impl ControlPlane {
             alerts: EventAlerts::new(&settings.alerts),
             webhooks,
         };
-        let (recorder, _thread) = Recorder::start(store.clone(), observers);
+        let metrics = Arc::new(Metrics::new());
+        let (recorder, _thread) = Recorder::start(store.clone(), observers, metrics.clone());
         Arc::new(ControlPlane {
             identity: Directory::new(settings.identity, store.clone()),
             store,
@@ -98,6 +101,7 @@ impl ControlPlane {
             replica: settings.replica,
             store_grace: settings.store_grace,
             store_seen: AtomicI64::new(0),
+            metrics,
         })
     }
 
@@ -108,6 +112,11 @@ impl ControlPlane {
     /// This gateway's name among the replicas sharing the store.
     pub fn replica(&self) -> &str {
         &self.replica
+    }
+
+    /// This replica's Prometheus metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The access policy this control plane enforces.
