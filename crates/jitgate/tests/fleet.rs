@@ -13,9 +13,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 struct Fleet {
-    // Field order: the replicas stop before the cluster they use.
+    // Field order: the replicas stop before the clusters they use.
     replicas: Vec<Gateway>,
     store_url: String,
+    /// The store's own cluster, when it is not the upstream's.
+    store_cluster: Option<PgCluster>,
     #[allow(dead_code)] // Kept alive (and stopped last) for the replicas.
     cluster: PgCluster,
 }
@@ -63,18 +65,26 @@ tls = "disable"
 
 /// One cluster is both the upstream (`app`) and the store (`jitgate_store`).
 fn start_fleet() -> Fleet {
+    start_fleet_of(&["a", "b", "c"], false)
+}
+
+/// Replicas `names`; with `separate_store`, the store has a cluster of its own (which a test
+/// may stop without stopping the upstream).
+fn start_fleet_of(names: &[&str], separate_store: bool) -> Fleet {
     let cluster = PgCluster::start(ClusterOptions {
         auth: AuthMethod::ScramSha256,
         service_user: Some((SERVICE_USER.into(), SERVICE_PASSWORD.into())),
         ..ClusterOptions::default()
     })
     .expect("starting PostgreSQL");
-    cluster
-        .psql("postgres", "CREATE DATABASE jitgate_store")
+    let store_cluster = separate_store
+        .then(|| PgCluster::start(ClusterOptions::default()).expect("starting the store's PostgreSQL"));
+    let home = store_cluster.as_ref().unwrap_or(&cluster);
+    home.psql("postgres", "CREATE DATABASE jitgate_store")
         .expect("creating the store's database");
-    let store_url = cluster.uri(cluster.superuser(), None, "jitgate_store");
+    let store_url = home.uri(home.superuser(), None, "jitgate_store");
     let env = [("SVC_PASSWORD", SERVICE_PASSWORD), ("DANA_PW", DANA_PASSWORD)];
-    let replicas = ["a", "b", "c"]
+    let replicas = names
         .iter()
         .map(|name| {
             let config = replica_config(name, &store_url, cluster.port());
@@ -85,6 +95,7 @@ fn start_fleet() -> Fleet {
     Fleet {
         replicas,
         store_url,
+        store_cluster,
         cluster,
     }
 }
@@ -282,4 +293,60 @@ fn a_replica_killed_mid_session_leaves_the_others_serving_and_the_chain_whole() 
     // Replica b's restart closes what it left open, and only that.
     fleet.replicas[1].restart().expect("restarting b");
     assert!(psql_ok(&fleet.uri_on(&grant.uri, 1)));
+}
+
+/// Waits for a child to exit, up to `within`; its stderr, or `None` if it still runs.
+fn exited_within(child: &mut Child, within: Duration) -> Option<String> {
+    let deadline = Instant::now() + within;
+    while child.try_wait().expect("psql").is_none() {
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    Some(stderr)
+}
+
+/// The store stopped and started again: meanwhile new logins are refused, a session whose grant
+/// ends still ends on time, and the others end after the grace (`store_grace = "5s"`); once the
+/// store is back, the replica is ready and admits again.
+#[test]
+fn a_lost_store_refuses_logins_and_never_extends_access() {
+    let fleet = start_fleet_of(&["a", "b"], true);
+    let store = fleet.store_cluster.as_ref().expect("a store cluster");
+    let long = fleet.replicas[0].grant("alice", "app", "10m").expect("grant");
+    let short = fleet.replicas[0].grant("bob", "app", "3s").expect("grant");
+    let mut on_long = long_psql(&fleet.uri_on(&long.uri, 0));
+    let mut on_short = long_psql(&fleet.uri_on(&short.uri, 1));
+    fleet.wait_for_session_on("a");
+    fleet.wait_for_session_on("b");
+
+    store.stop().expect("stopping the store");
+    let stopped = Instant::now();
+    assert!(!psql_ok(&fleet.uri_on(&long.uri, 1)), "a login without the store");
+    let api = fleet.replicas[0].api_url().expect("api");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while http_get(&format!("{api}/ready")).0 != 503 {
+        assert!(Instant::now() < deadline, "still ready without a store");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The short grant ends at its deadline, store or no store.
+    let short_end = exited_within(&mut on_short, Duration::from_secs(10)).expect("short ended");
+    assert!(short_end.contains("expired"), "{short_end}");
+    // The long one goes on for the grace, then ends: it can no longer be checked.
+    let long_end = exited_within(&mut on_long, Duration::from_secs(20)).expect("long ended");
+    assert!(stopped.elapsed() >= Duration::from_secs(4), "ended before the grace");
+    assert!(long_end.contains("control plane"), "{long_end}");
+
+    store.start_again().expect("starting the store again");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(&format!("{api}/ready")).0 != 200 {
+        assert!(Instant::now() < deadline, "not ready again after the store came back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(psql_ok(&fleet.uri_on(&long.uri, 0)), "logins work again");
 }
