@@ -40,8 +40,17 @@ fn read_postgres_store(s: &Section<'_>) -> Result<Option<PostgresStore>, ConfigE
         }
         return Ok(None);
     }
-    let authority = url.split("://").nth(1).unwrap_or("").split(['/', '?']).next().unwrap_or("");
-    if authority.rsplit_once('@').is_some_and(|(user, _)| user.contains(':')) {
+    let authority = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    if authority
+        .rsplit_once('@')
+        .is_some_and(|(user, _)| user.contains(':'))
+    {
         return Err(f.error(
             "the store URL carries a password; give it with store_password_env or store_password_file",
         ));

@@ -67,20 +67,72 @@ impl Metrics {
 
     fn register(&mut self) {
         let r = &mut self.registry;
-        r.register("sessions_active", "Client sessions open on this replica, by resource", self.sessions_active.clone());
-        r.register("sessions", "Client sessions started, by resource", self.sessions.clone());
-        r.register("client_received_bytes", "Bytes received from clients, by resource", self.bytes_received.clone());
-        r.register("client_sent_bytes", "Bytes sent to clients, by resource", self.bytes_sent.clone());
-        r.register("login_failures", "Refused logins, by reason", self.login_failures.clone());
+        r.register(
+            "sessions_active",
+            "Client sessions open on this replica, by resource",
+            self.sessions_active.clone(),
+        );
+        r.register(
+            "sessions",
+            "Client sessions started, by resource",
+            self.sessions.clone(),
+        );
+        r.register(
+            "client_received_bytes",
+            "Bytes received from clients, by resource",
+            self.bytes_received.clone(),
+        );
+        r.register(
+            "client_sent_bytes",
+            "Bytes sent to clients, by resource",
+            self.bytes_sent.clone(),
+        );
+        r.register(
+            "login_failures",
+            "Refused logins, by reason",
+            self.login_failures.clone(),
+        );
         r.register("statements", "Statements relayed", self.statements.clone());
-        r.register("statement_duration_seconds", "Time from a statement to its answer", self.statement_seconds.clone());
-        r.register("statement_refusals", "Statements refused (masking, read-only), by audit kind", self.refusals.clone());
-        r.register("grants_active", "Grants not ended, as the store last said", self.grants_active.clone());
-        r.register("store_up", "1 while the control-plane store answers, else 0", self.store_up.clone());
-        r.register("store_errors", "Scheduler rounds the store did not answer", self.store_errors.clone());
-        r.register("audit_events_written", "Audit events written to the chain", self.audit_events.clone());
-        r.register("audit_write_failures", "Audit batches the store refused", self.audit_failures.clone());
-        r.register("audit_write_duration_seconds", "Time to append one batch to the audit chain", self.audit_write_seconds.clone());
+        r.register(
+            "statement_duration_seconds",
+            "Time from a statement to its answer",
+            self.statement_seconds.clone(),
+        );
+        r.register(
+            "statement_refusals",
+            "Statements refused (masking, read-only), by audit kind",
+            self.refusals.clone(),
+        );
+        r.register(
+            "grants_active",
+            "Grants not ended, as the store last said",
+            self.grants_active.clone(),
+        );
+        r.register(
+            "store_up",
+            "1 while the control-plane store answers, else 0",
+            self.store_up.clone(),
+        );
+        r.register(
+            "store_errors",
+            "Scheduler rounds the store did not answer",
+            self.store_errors.clone(),
+        );
+        r.register(
+            "audit_events_written",
+            "Audit events written to the chain",
+            self.audit_events.clone(),
+        );
+        r.register(
+            "audit_write_failures",
+            "Audit batches the store refused",
+            self.audit_failures.clone(),
+        );
+        r.register(
+            "audit_write_duration_seconds",
+            "Time to append one batch to the audit chain",
+            self.audit_write_seconds.clone(),
+        );
     }
 
     /// The text exposition format.
@@ -92,8 +144,12 @@ impl Metrics {
     }
 
     pub(crate) fn session_opened(&self, resource: &str) {
-        self.sessions.get_or_create(&label("resource", resource)).inc();
-        self.sessions_active.get_or_create(&label("resource", resource)).inc();
+        self.sessions
+            .get_or_create(&label("resource", resource))
+            .inc();
+        self.sessions_active
+            .get_or_create(&label("resource", resource))
+            .inc();
     }
 
     pub(crate) fn session_closed(&self, resource: &str, received: u64, sent: u64) {
@@ -104,7 +160,9 @@ impl Metrics {
     }
 
     pub(crate) fn login_failed(&self, reason: &str) {
-        self.login_failures.get_or_create(&label("reason", reason)).inc();
+        self.login_failures
+            .get_or_create(&label("reason", reason))
+            .inc();
     }
 
     pub(crate) fn statement(&self, duration: Duration) {

@@ -3,8 +3,8 @@
 //! shared pointers; building, hashing and storing its event happens here.
 
 use crate::alerts::EventAlerts;
-use crate::metrics::Metrics;
 use crate::audit::{kind, AuditEvent};
+use crate::metrics::Metrics;
 use crate::model::{Millis, SessionEnd, SessionRecord};
 use crate::store::Store;
 use crate::webhook::WebhookRouter;

@@ -77,13 +77,17 @@ fn start_fleet_of(names: &[&str], separate_store: bool) -> Fleet {
         ..ClusterOptions::default()
     })
     .expect("starting PostgreSQL");
-    let store_cluster = separate_store
-        .then(|| PgCluster::start(ClusterOptions::default()).expect("starting the store's PostgreSQL"));
+    let store_cluster = separate_store.then(|| {
+        PgCluster::start(ClusterOptions::default()).expect("starting the store's PostgreSQL")
+    });
     let home = store_cluster.as_ref().unwrap_or(&cluster);
     home.psql("postgres", "CREATE DATABASE jitgate_store")
         .expect("creating the store's database");
     let store_url = home.uri(home.superuser(), None, "jitgate_store");
-    let env = [("SVC_PASSWORD", SERVICE_PASSWORD), ("DANA_PW", DANA_PASSWORD)];
+    let env = [
+        ("SVC_PASSWORD", SERVICE_PASSWORD),
+        ("DANA_PW", DANA_PASSWORD),
+    ];
     let replicas = names
         .iter()
         .map(|name| {
@@ -179,7 +183,8 @@ fn a_revocation_through_replica_a_cuts_a_psql_session_on_replica_c() {
     fleet.wait_for_session_on("c");
 
     let dana = fleet.replicas[0].user("dana");
-    dana.login(DANA_PASSWORD).expect("dana logs in on replica a");
+    dana.login(DANA_PASSWORD)
+        .expect("dana logs in on replica a");
     let revoked_at = Instant::now();
     dana.ok(&["revoke", &grant.grant_id]).expect("revoke on a");
     let status = loop {
@@ -198,7 +203,10 @@ fn a_revocation_through_replica_a_cuts_a_psql_session_on_replica_c() {
     assert!(!status.success());
     assert!(stderr.contains("revoked"), "{stderr}");
     // Generous for a loaded machine; the change feed usually does it in milliseconds.
-    assert!(cut_after < Duration::from_secs(2), "cut after {cut_after:?}");
+    assert!(
+        cut_after < Duration::from_secs(2),
+        "cut after {cut_after:?}"
+    );
     eprintln!("session on replica c cut {cut_after:?} after the revocation on replica a");
 }
 
@@ -213,7 +221,8 @@ fn a_kill_through_replica_a_ends_a_session_on_replica_b_and_metrics_parse() {
     let session = fleet.wait_for_session_on("b");
 
     let dana = fleet.replicas[0].user("dana");
-    dana.login(DANA_PASSWORD).expect("dana logs in on replica a");
+    dana.login(DANA_PASSWORD)
+        .expect("dana logs in on replica a");
     let listed = dana.ok(&["sessions"]).expect("sessions on a");
     assert!(listed.contains(&session), "{listed}");
     dana.ok(&["sessions", "kill", &session]).expect("kill on a");
@@ -288,7 +297,8 @@ fn a_replica_killed_mid_session_leaves_the_others_serving_and_the_chain_whole() 
     std::thread::sleep(Duration::from_millis(500));
     assert!(fleet.verify_chain() > 0);
     let dana = fleet.replicas[0].user("dana");
-    dana.login(DANA_PASSWORD).expect("dana logs in on replica a");
+    dana.login(DANA_PASSWORD)
+        .expect("dana logs in on replica a");
     dana.ok(&["audit", "verify"]).expect("jitgate audit verify");
     // Replica b's restart closes what it left open, and only that.
     fleet.replicas[1].restart().expect("restarting b");
@@ -318,7 +328,9 @@ fn exited_within(child: &mut Child, within: Duration) -> Option<String> {
 fn a_lost_store_refuses_logins_and_never_extends_access() {
     let fleet = start_fleet_of(&["a", "b"], true);
     let store = fleet.store_cluster.as_ref().expect("a store cluster");
-    let long = fleet.replicas[0].grant("alice", "app", "10m").expect("grant");
+    let long = fleet.replicas[0]
+        .grant("alice", "app", "10m")
+        .expect("grant");
     let short = fleet.replicas[0].grant("bob", "app", "3s").expect("grant");
     let mut on_long = long_psql(&fleet.uri_on(&long.uri, 0));
     let mut on_short = long_psql(&fleet.uri_on(&short.uri, 1));
@@ -327,7 +339,10 @@ fn a_lost_store_refuses_logins_and_never_extends_access() {
 
     store.stop().expect("stopping the store");
     let stopped = Instant::now();
-    assert!(!psql_ok(&fleet.uri_on(&long.uri, 1)), "a login without the store");
+    assert!(
+        !psql_ok(&fleet.uri_on(&long.uri, 1)),
+        "a login without the store"
+    );
     let api = fleet.replicas[0].api_url().expect("api");
     let deadline = Instant::now() + Duration::from_secs(10);
     while http_get(&format!("{api}/ready")).0 != 503 {
@@ -339,13 +354,19 @@ fn a_lost_store_refuses_logins_and_never_extends_access() {
     assert!(short_end.contains("expired"), "{short_end}");
     // The long one goes on for the grace, then ends: it can no longer be checked.
     let long_end = exited_within(&mut on_long, Duration::from_secs(20)).expect("long ended");
-    assert!(stopped.elapsed() >= Duration::from_secs(4), "ended before the grace");
+    assert!(
+        stopped.elapsed() >= Duration::from_secs(4),
+        "ended before the grace"
+    );
     assert!(long_end.contains("control plane"), "{long_end}");
 
     store.start_again().expect("starting the store again");
     let deadline = Instant::now() + Duration::from_secs(20);
     while http_get(&format!("{api}/ready")).0 != 200 {
-        assert!(Instant::now() < deadline, "not ready again after the store came back");
+        assert!(
+            Instant::now() < deadline,
+            "not ready again after the store came back"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(psql_ok(&fleet.uri_on(&long.uri, 0)), "logins work again");

@@ -23,7 +23,10 @@ const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
 pub async fn ready(State(state): State<ApiState>) -> impl IntoResponse {
     let control = &state.control;
     if control.store_reachable(READY_WITHIN) {
-        (StatusCode::OK, axum::Json(json!({"status": "ready", "replica": control.replica()})))
+        (
+            StatusCode::OK,
+            axum::Json(json!({"status": "ready", "replica": control.replica()})),
+        )
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -36,7 +39,10 @@ pub async fn ready(State(state): State<ApiState>) -> impl IntoResponse {
 /// `/health`, they carry counts, never names or data).
 pub async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.control.metrics().encode(),
     )
 }

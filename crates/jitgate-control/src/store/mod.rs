@@ -34,6 +34,8 @@ pub enum StoreError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("store: no answer within {0:?}")]
     Timeout(std::time::Duration),
+    #[error("store: unreachable (the last connection attempt failed)")]
+    Unreachable,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

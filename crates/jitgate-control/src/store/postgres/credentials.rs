@@ -104,7 +104,11 @@ pub(super) async fn find(client: &Client, q: &CredentialQuery) -> StoreResult<Ve
     rows.iter().map(credential_from_row).collect()
 }
 
-pub(super) async fn prune(client: &Client, subject: Option<&str>, now: Millis) -> StoreResult<usize> {
+pub(super) async fn prune(
+    client: &Client,
+    subject: Option<&str>,
+    now: Millis,
+) -> StoreResult<usize> {
     Ok(client
         .execute(
             "UPDATE credentials SET deleted_at = $2 WHERE deleted_at IS NULL \

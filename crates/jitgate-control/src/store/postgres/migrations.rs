@@ -141,8 +141,11 @@ pub(super) async fn migrate(client: &mut Client) -> StoreResult<()> {
         tx.batch_execute(sql).await?;
     }
     tx.execute("DELETE FROM jitgate_schema", &[]).await?;
-    tx.execute("INSERT INTO jitgate_schema (version) VALUES ($1)", &[&known])
-        .await?;
+    tx.execute(
+        "INSERT INTO jitgate_schema (version) VALUES ($1)",
+        &[&known],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -26,11 +26,12 @@ use super::{
     Transition,
 };
 use crate::audit::{AuditEvent, ChainedEvent};
+use crate::model::now_millis;
 use crate::model::{
     ApiToken, Approval, Credential, ExternalRenewal, ExternalSubject, Grant, GrantEnd, Millis,
     OrphanedSession, Request, SessionEnd, SessionRecord, UpstreamCancel,
 };
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::runtime::Runtime;
@@ -58,7 +59,7 @@ impl PostgresStoreOptions {
             url: url.to_owned(),
             password: None,
             connections: 4,
-            call_timeout: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -70,7 +71,13 @@ pub struct PostgresStore {
     next: AtomicUsize,
     timeout: Duration,
     changes: Arc<Notify>,
+    /// Until when (milliseconds since the epoch) calls fail at once instead of connecting: the
+    /// last attempt failed. Keeps the threads that relay traffic from waiting on a lost store.
+    unreachable_until: AtomicI64,
 }
+
+/// How long after a failed connection calls fail without trying.
+const RETRY_AFTER_MS: i64 = 1000;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -103,6 +110,7 @@ impl PostgresStore {
             next: AtomicUsize::new(0),
             timeout: options.call_timeout,
             changes: Arc::new(Notify::new()),
+            unreachable_until: AtomicI64::new(0),
         };
         store.run(async |c| migrations::migrate(c).await)?;
         store.listen();
@@ -111,7 +119,9 @@ impl PostgresStore {
 
     fn runtime(&self) -> &Runtime {
         // Only Drop takes it out.
-        self.runtime.as_ref().expect("the store's runtime runs until drop")
+        self.runtime
+            .as_ref()
+            .expect("the store's runtime runs until drop")
     }
 
     /// Runs one store call on a pooled connection (reconnecting it if it broke), within the
@@ -119,6 +129,10 @@ impl PostgresStore {
     fn run<T>(&self, op: impl AsyncFnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
         let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
         let mut guard = lock(slot);
+        let needs_connection = guard.as_ref().is_none_or(Client::is_closed);
+        if needs_connection && now_millis() < self.unreachable_until.load(Ordering::Relaxed) {
+            return Err(StoreError::Unreachable);
+        }
         let _context = self.runtime().handle().enter();
         let result = futures_executor::block_on(async {
             let call = async {
@@ -137,6 +151,10 @@ impl PostgresStore {
         if matches!(result, Err(StoreError::Timeout(_))) {
             // What the connection was doing is unknown: start afresh next time.
             *guard = None;
+        }
+        if result.is_err() && guard.as_ref().is_none_or(Client::is_closed) {
+            let until = now_millis() + RETRY_AFTER_MS;
+            self.unreachable_until.store(until, Ordering::Relaxed);
         }
         result
     }

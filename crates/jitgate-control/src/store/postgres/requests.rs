@@ -173,7 +173,10 @@ async fn insert_vote(tx: &impl GenericClient, a: &Approval) -> StoreResult<()> {
 /// The request's state, its row locked until the transaction ends.
 async fn lock_state(tx: &impl GenericClient, id: &str) -> StoreResult<Option<RequestState>> {
     let row = tx
-        .query_opt("SELECT state FROM requests WHERE id = $1 FOR UPDATE", &[&id])
+        .query_opt(
+            "SELECT state FROM requests WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
         .await?;
     let Some(row) = row else { return Ok(None) };
     let state: String = row.try_get(0)?;
@@ -198,7 +201,15 @@ pub(super) async fn vote(
         Some((needed, grant)) => approve_if_enough(&tx, vote, needed, grant).await?,
         None => {
             let by = Some(vote.approver.as_str());
-            close(&tx, &vote.request_id, RequestState::Denied, by, vote.at, None).await?;
+            close(
+                &tx,
+                &vote.request_id,
+                RequestState::Denied,
+                by,
+                vote.at,
+                None,
+            )
+            .await?;
             true
         }
     };

@@ -36,13 +36,14 @@ pub(super) async fn insert(
     s: &SessionRecord,
     cancel: Option<&UpstreamCancel>,
 ) -> StoreResult<()> {
-    let cancel = cancel
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::Corrupt {
-            table: "sessions",
-            why: format!("upstream cancel: {e}"),
-        })?;
+    let cancel =
+        cancel
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt {
+                table: "sessions",
+                why: format!("upstream cancel: {e}"),
+            })?;
     let on_conflict = if cancel.is_some() {
         "DO UPDATE SET upstream_cancel = excluded.upstream_cancel"
     } else {

@@ -53,7 +53,11 @@ pub(super) async fn revoke(client: &Client, token_hash: &str, at: Millis) -> Sto
         == 1)
 }
 
-pub(super) async fn revoke_subject(client: &Client, subject: &str, at: Millis) -> StoreResult<usize> {
+pub(super) async fn revoke_subject(
+    client: &Client,
+    subject: &str,
+    at: Millis,
+) -> StoreResult<usize> {
     Ok(client
         .execute(
             "UPDATE api_tokens SET revoked_at = $2 \

@@ -27,10 +27,6 @@ fn grant(id: &str, expires_at: Millis) -> Grant {
     }
 }
 
-
-
-
-
 #[test]
 fn reopening_a_file_keeps_data_and_schema() {
     let dir = tempfile::tempdir().unwrap();
