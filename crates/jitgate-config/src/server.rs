@@ -108,7 +108,7 @@ pub(crate) fn read_server(doc: &Doc<'_>, s: &Section<'_>) -> Result<Server, Conf
         },
         postgres_store,
         replica: s
-            .optional("replica", |f| replica_name(&f))?
+            .optional("replica", |f| replica_name(f))?
             .unwrap_or_else(|| "main".to_owned()),
         store_grace: s
             .optional("store_grace", |f| {
