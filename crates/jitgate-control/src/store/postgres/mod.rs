@@ -76,6 +76,9 @@ pub struct PostgresStore {
     unreachable_until: AtomicI64,
 }
 
+/// The deadline of one audit batch.
+const AUDIT_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long after a failed connection calls fail without trying.
 const RETRY_AFTER_MS: i64 = 1000;
 
@@ -127,6 +130,15 @@ impl PostgresStore {
     /// Runs one store call on a pooled connection (reconnecting it if it broke), within the
     /// call deadline. The caller's thread waits; it needs no runtime of its own.
     fn run<T>(&self, op: impl AsyncFnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
+        self.run_within(self.timeout, op)
+    }
+
+    /// [`run`](Self::run) with a deadline of its own.
+    fn run_within<T>(
+        &self,
+        timeout: Duration,
+        op: impl AsyncFnOnce(&mut Client) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
         let mut guard = lock(slot);
         let needs_connection = guard.as_ref().is_none_or(Client::is_closed);
@@ -144,9 +156,9 @@ impl PostgresStore {
                     None => unreachable!("connected just above"),
                 }
             };
-            tokio::time::timeout(self.timeout, call)
+            tokio::time::timeout(timeout, call)
                 .await
-                .unwrap_or(Err(StoreError::Timeout(self.timeout)))
+                .unwrap_or(Err(StoreError::Timeout(timeout)))
         });
         if matches!(result, Err(StoreError::Timeout(_))) {
             // What the connection was doing is unknown: start afresh next time.
@@ -393,7 +405,9 @@ impl Store for PostgresStore {
     }
 
     fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<i64> {
-        self.run(async |c| audit::append(c, events).await)
+        // Only the recorder thread waits for this, never a relay: a large batch on a busy store
+        // gets long rather than being lost.
+        self.run_within(AUDIT_TIMEOUT, async |c| audit::append(c, events).await)
     }
 
     fn audit_after(&self, after: i64, limit: usize) -> StoreResult<Vec<ChainedEvent>> {
