@@ -79,6 +79,8 @@ impl ControlPlane {
         }
         self.store.delete_expired_tokens(now)?;
         self.enforce_once()?;
+        // Ready from the start: the store has just answered.
+        self.store_seen.store(now_millis(), Ordering::Relaxed);
         Ok(recovered)
     }
 
