@@ -174,6 +174,9 @@ impl ControlPlane {
         for alert in self.session_alerts.due(now) {
             self.audit(alert);
         }
+        for alert in self.running_alerts.due() {
+            self.audit(alert);
+        }
         let unended = self.store.unended_grants()?;
         self.metrics.store_round(Some(unended.len()));
         for grant in unended.iter().filter(|g| g.expires_at <= now) {

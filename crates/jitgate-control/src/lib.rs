@@ -21,6 +21,7 @@ pub mod model;
 mod notifier;
 pub mod policy;
 mod recorder;
+mod running;
 pub mod scram;
 mod session;
 pub mod store;

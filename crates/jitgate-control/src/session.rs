@@ -9,10 +9,11 @@ use crate::control::ControlPlane;
 use crate::model::{new_id, now_millis, GrantEnd, SessionEnd, SessionRecord, UpstreamCancel};
 use crate::notifier::GrantWatch;
 use crate::recorder::{SessionIds, StatementRecord};
+use crate::running::RunningSlot;
 use jitgate_sqlstate::SqlState;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Why a session must end.
@@ -56,6 +57,7 @@ pub struct Session {
     grant: GrantWatch,
     kill: watch::Receiver<Option<String>>,
     control: Arc<ControlPlane>,
+    running: Option<RunningSlot>,
 }
 
 impl ControlPlane {
@@ -81,6 +83,7 @@ impl ControlPlane {
         self.session_alerts
             .opened(&record, admission.grant.expires_at);
         self.metrics.session_opened(&record.resource);
+        let running = self.running_alerts.opened(&record);
         self.recorder.session_started(record.clone());
         self.audit(
             AuditEvent::new(
@@ -97,6 +100,7 @@ impl ControlPlane {
             grant,
             kill,
             control: self.clone(),
+            running,
         }
     }
 
@@ -153,6 +157,7 @@ impl Session {
                 session_id: r.id.clone(),
             }),
             control: self.control.clone(),
+            running: self.running.clone(),
         }
     }
 
@@ -181,6 +186,7 @@ impl Session {
             .session_closed(&r.resource, bytes_from_client, bytes_to_client);
         self.control.notifier.unregister_session(&r.id);
         self.control.session_alerts.closed(&r.id);
+        self.control.running_alerts.closed(&r.id);
     }
 }
 
@@ -188,9 +194,18 @@ impl Session {
 pub struct SessionAuditor {
     ids: Arc<SessionIds>,
     control: Arc<ControlPlane>,
+    running: Option<RunningSlot>,
 }
 
 impl SessionAuditor {
+    /// Notes the oldest statement the upstream has not answered yet (its text and when it was
+    /// sent), or none, for `long_statement` alerts while it runs. One branch without such rules.
+    pub fn running(&self, statement: Option<(&Arc<str>, Instant)>) {
+        if let Some(slot) = &self.running {
+            crate::running::note(slot, statement);
+        }
+    }
+
     /// Audits a statement (its text, duration, rows and SQLSTATE). The hot path: a channel send
     /// of shared pointers; the event is built and hashed on the recorder thread.
     pub fn statement(

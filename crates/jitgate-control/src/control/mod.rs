@@ -14,6 +14,7 @@ use crate::model::Millis;
 use crate::notifier::Notifier;
 use crate::policy::{ControlSettings, Policy};
 use crate::recorder::{Observers, Recorder};
+use crate::running::RunningAlerts;
 use crate::store::{Store, StoreError};
 use crate::webhook::{WebhookQueues, WebhookRouter};
 use std::sync::atomic::AtomicI64;
@@ -52,6 +53,7 @@ pub struct ControlPlane {
     identity: Directory,
     clock: Clock,
     pub(crate) session_alerts: SessionAlerts,
+    pub(crate) running_alerts: RunningAlerts,
     webhook_queues: WebhookQueues,
     pub(crate) replica: String,
     pub(crate) store_grace: Duration,
@@ -97,6 +99,7 @@ impl ControlPlane {
             policy: settings.policy,
             clock: settings.clock,
             session_alerts: SessionAlerts::new(&settings.alerts),
+            running_alerts: RunningAlerts::new(&settings.alerts),
             webhook_queues,
             replica: settings.replica,
             store_grace: settings.store_grace,
