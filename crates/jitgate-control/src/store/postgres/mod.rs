@@ -47,7 +47,8 @@ pub struct PostgresStoreOptions {
     /// A libpq-style URL or key=value string, without the password.
     pub url: String,
     pub password: Option<String>,
-    /// Connections kept for store calls (the change feed has one more).
+    /// Connections kept for store calls besides the audit chain's own (the change feed has one
+    /// more).
     pub connections: usize,
     /// Longest a store call may take, connecting included.
     pub call_timeout: Duration,
@@ -59,7 +60,7 @@ impl PostgresStoreOptions {
             url: url.to_owned(),
             password: None,
             connections: 4,
-            call_timeout: Duration::from_secs(2),
+            call_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -107,7 +108,8 @@ impl PostgresStore {
         let store = PostgresStore {
             runtime: Some(runtime),
             config,
-            slots: (0..options.connections.max(1))
+            // Slot 0 is the audit chain's: a large batch never holds up a login.
+            slots: (0..=options.connections.max(1))
                 .map(|_| Mutex::new(None))
                 .collect(),
             next: AtomicUsize::new(0),
@@ -130,16 +132,19 @@ impl PostgresStore {
     /// Runs one store call on a pooled connection (reconnecting it if it broke), within the
     /// call deadline. The caller's thread waits; it needs no runtime of its own.
     fn run<T>(&self, op: impl AsyncFnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
-        self.run_within(self.timeout, op)
+        let others = self.slots.len() - 1;
+        let slot = 1 + self.next.fetch_add(1, Ordering::Relaxed) % others;
+        self.run_within(slot, self.timeout, op)
     }
 
     /// [`run`](Self::run) with a deadline of its own.
     fn run_within<T>(
         &self,
+        slot: usize,
         timeout: Duration,
         op: impl AsyncFnOnce(&mut Client) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
+        let slot = &self.slots[slot];
         let mut guard = lock(slot);
         let needs_connection = guard.as_ref().is_none_or(Client::is_closed);
         if needs_connection && now_millis() < self.unreachable_until.load(Ordering::Relaxed) {
@@ -407,7 +412,7 @@ impl Store for PostgresStore {
     fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<i64> {
         // Only the recorder thread waits for this, never a relay: a large batch on a busy store
         // gets long rather than being lost.
-        self.run_within(AUDIT_TIMEOUT, async |c| audit::append(c, events).await)
+        self.run_within(0, AUDIT_TIMEOUT, async |c| audit::append(c, events).await)
     }
 
     fn audit_after(&self, after: i64, limit: usize) -> StoreResult<Vec<ChainedEvent>> {
