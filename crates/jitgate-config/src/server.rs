@@ -47,10 +47,16 @@ fn read_postgres_store(s: &Section<'_>) -> Result<Option<PostgresStore>, ConfigE
         .split(['/', '?'])
         .next()
         .unwrap_or("");
-    if authority
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let password_in_query = query.split('&').any(|kv| {
+        kv.split('=')
+            .next()
+            .is_some_and(|k| k.eq_ignore_ascii_case("password"))
+    });
+    let password_in_user = authority
         .rsplit_once('@')
-        .is_some_and(|(user, _)| user.contains(':'))
-    {
+        .is_some_and(|(user, _)| user.contains(':'));
+    if password_in_query || password_in_user {
         return Err(f.error(
             "the store URL carries a password; give it with store_password_env or store_password_file",
         ));

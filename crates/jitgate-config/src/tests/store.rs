@@ -33,6 +33,10 @@ fn a_password_in_the_url_a_long_grace_and_odd_replica_names_are_refused() {
         "[server]\nstore = \"postgresql://jitgate:pw@db/jitgate\"\n{MINIMAL}"
     ));
     assert!(e.contains("store_password_env"), "{e}");
+    let e = error(&format!(
+        "[server]\nstore = \"postgresql://jitgate@db/jitgate?sslmode=disable&password=pw\"\n{MINIMAL}"
+    ));
+    assert!(e.contains("store_password_env"), "{e}");
     let e = error(&format!("[server]\nstore_grace = \"10m\"\n{MINIMAL}"));
     assert!(e.contains("at most 5m"), "{e}");
     let e = error(&format!("[server]\nreplica = \"a b\"\n{MINIMAL}"));
