@@ -151,6 +151,8 @@ pub struct SessionView {
     pub grant_id: String,
     pub resource: String,
     pub client_addr: String,
+    /// The gateway replica the session runs on.
+    pub replica: String,
     pub started_at: String,
     pub ended_at: Option<String>,
     pub end_reason: Option<String>,
@@ -166,6 +168,7 @@ impl From<&SessionRecord> for SessionView {
             grant_id: s.grant_id.clone(),
             resource: s.resource.clone(),
             client_addr: s.client_addr.clone(),
+            replica: s.replica.clone(),
             started_at: time(s.started_at),
             ended_at: maybe_time(s.ended_at),
             end_reason: s.end_reason.clone(),

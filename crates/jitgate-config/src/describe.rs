@@ -16,7 +16,14 @@ impl Config {
         let mut out = String::new();
         // Writing to a String cannot fail, so the results of `writeln!` are ignored.
         let _ = writeln!(out, "configuration: {}", self.source.display());
-        let _ = writeln!(out, "store: {}", s.store.display());
+        match &s.postgres_store {
+            Some(pg) => {
+                let _ = writeln!(out, "store: {} (replica {})", pg.url, s.replica);
+            }
+            None => {
+                let _ = writeln!(out, "store: {}", s.store.display());
+            }
+        }
         let _ = writeln!(out, "workers: {}", s.workers);
         let _ = writeln!(out, "max message size: {} bytes", s.max_message_bytes);
         let _ = writeln!(

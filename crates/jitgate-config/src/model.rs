@@ -59,7 +59,15 @@ pub struct MaskingConfig {
 #[derive(Debug, Clone)]
 pub struct Server {
     /// SQLite file of the control-plane store; default `jitgate.sqlite` beside the configuration file.
+    /// Unused when `postgres_store` is set.
     pub store: PathBuf,
+    /// A PostgreSQL control-plane store shared by several replicas (`store = "postgresql://…"`).
+    pub postgres_store: Option<PostgresStore>,
+    /// This gateway's name among the replicas sharing a store (`replica`); default `main`.
+    pub replica: String,
+    /// How long sessions go on while the store cannot be reached before they are ended
+    /// (`store_grace`); default 30s, at most 5m. New logins are refused at once.
+    pub store_grace: Duration,
     /// Runtime worker threads for the protocol fronts; default 1 (on small machines, handing work
     /// between threads costs more than it gains).
     pub workers: usize,
@@ -81,6 +89,15 @@ pub struct Server {
     /// At shutdown, how long sessions may go on before they are ended; default 30s, zero ends
     /// them at once.
     pub drain_timeout: Duration,
+}
+
+/// `[server] store = "postgresql://…"` with its password (`store_password_env`,
+/// `store_password_file` or `store_password`).
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    /// The connection URL without a password.
+    pub url: String,
+    pub password: Option<Secret>,
 }
 
 /// `[server.tls]`: TLS between database clients and jitgate.

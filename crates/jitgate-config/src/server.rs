@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use crate::error::ConfigError;
-use crate::model::{ClientTls, ClientTlsMode, Server};
-use crate::section::{Doc, Section};
+use crate::model::{ClientTls, ClientTlsMode, PostgresStore, Server};
+use crate::secret::read_secret;
+use crate::section::{Doc, Field, Section};
 
 const DEFAULT_MESSAGE_BYTES: i64 = 16 << 20;
 /// Below this even an ordinary startup packet could be refused.
@@ -19,6 +20,66 @@ const DEFAULT_MAX_LOGGING_IN: i64 = 256;
 const DEFAULT_MAX_LOGGING_IN_PER_ADDRESS: i64 = 64;
 const MAX_CAP: i64 = 1_000_000;
 const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_STORE_GRACE: Duration = Duration::from_secs(30);
+const MAX_STORE_GRACE: Duration = Duration::from_secs(300);
+
+/// `store = "postgresql://…"` (or `postgres://`); `None` for a SQLite file. The password comes
+/// from `store_password_env`/`_file`, never from the URL (which is shown in logs and checks).
+fn read_postgres_store(s: &Section<'_>) -> Result<Option<PostgresStore>, ConfigError> {
+    let password = read_secret(s, "store_password")?;
+    let Some(f) = s.get("store") else {
+        return match password {
+            Some(_) => Err(s.error("store_password is given but store is not a postgresql:// URL")),
+            None => Ok(None),
+        };
+    };
+    let url = f.str()?;
+    if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+        if password.is_some() {
+            return Err(f.error("store_password is given but store is not a postgresql:// URL"));
+        }
+        return Ok(None);
+    }
+    let authority = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let password_in_query = query.split('&').any(|kv| {
+        kv.split('=')
+            .next()
+            .is_some_and(|k| k.eq_ignore_ascii_case("password"))
+    });
+    let password_in_user = authority
+        .rsplit_once('@')
+        .is_some_and(|(user, _)| user.contains(':'));
+    if password_in_query || password_in_user {
+        return Err(f.error(
+            "the store URL carries a password; give it with store_password_env or store_password_file",
+        ));
+    }
+    Ok(Some(PostgresStore {
+        url: url.to_owned(),
+        password,
+    }))
+}
+
+/// A replica name: letters, digits, `.`, `_`, `-`, at most 64.
+fn replica_name(f: &Field<'_>) -> Result<String, ConfigError> {
+    let name = f.str()?;
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        return Err(f.error("a replica name is 1 to 64 letters, digits, '.', '_' or '-'"));
+    }
+    Ok(name.to_owned())
+}
 
 /// Reads `[server]` (an empty stand-in when the file has none).
 pub(crate) fn read_server(doc: &Doc<'_>, s: &Section<'_>) -> Result<Server, ConfigError> {
@@ -33,6 +94,11 @@ pub(crate) fn read_server(doc: &Doc<'_>, s: &Section<'_>) -> Result<Server, Conf
         "max_logging_in_per_address",
         "drain_timeout",
         "tls",
+        "replica",
+        "store_grace",
+        "store_password",
+        "store_password_env",
+        "store_password_file",
     ])?;
     let cap = |key: &str, default: i64| -> Result<usize, ConfigError> {
         // `integer` checks the range, so the cast cannot truncate.
@@ -40,8 +106,25 @@ pub(crate) fn read_server(doc: &Doc<'_>, s: &Section<'_>) -> Result<Server, Conf
             .unwrap_or(default) as usize)
     };
     let default_store = doc.resolve("jitgate.sqlite");
+    let postgres_store = read_postgres_store(s)?;
     Ok(Server {
-        store: s.optional("store", |f| f.path())?.unwrap_or(default_store),
+        store: match postgres_store {
+            Some(_) => default_store,
+            None => s.optional("store", |f| f.path())?.unwrap_or(default_store),
+        },
+        postgres_store,
+        replica: s
+            .optional("replica", |f| replica_name(f))?
+            .unwrap_or_else(|| "main".to_owned()),
+        store_grace: s
+            .optional("store_grace", |f| {
+                let grace = f.duration()?;
+                if grace > MAX_STORE_GRACE {
+                    return Err(f.error("store_grace is at most 5m: a lost control plane must not extend access for long"));
+                }
+                Ok(grace)
+            })?
+            .unwrap_or(DEFAULT_STORE_GRACE),
         // `integer` checks the ranges, so these casts cannot truncate.
         workers: s.optional("workers", |f| f.integer(1, 64))?.unwrap_or(1) as usize,
         max_message_bytes: s

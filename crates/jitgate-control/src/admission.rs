@@ -116,6 +116,20 @@ impl LoginRefused {
         self.to_string()
     }
 
+    /// The reason as a metric label: one of a few fixed words (never a login name).
+    pub fn metric_reason(&self) -> &'static str {
+        match self {
+            LoginRefused::Credential { .. } => "bad_credential",
+            LoginRefused::Grant { refusal, .. } => match refusal {
+                AdmissionRefusal::Expired => "grant_expired",
+                AdmissionRefusal::Revoked => "grant_revoked",
+                AdmissionRefusal::OtherResource(_) => "other_resource",
+                AdmissionRefusal::NoGrant => "no_grant",
+            },
+            LoginRefused::Protocol(_) => "protocol",
+        }
+    }
+
     /// What the client is told.
     pub fn client_message(&self) -> String {
         match self {
@@ -217,6 +231,7 @@ impl LoginAttempt {
     }
 
     fn audit_refusal(&self, refused: &LoginRefused) {
+        self.control.metrics.login_failed(refused.metric_reason());
         self.control.audit(
             AuditEvent::new(
                 kind::LOGIN_FAILED,

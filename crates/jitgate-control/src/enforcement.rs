@@ -11,6 +11,7 @@ use crate::control::{ControlError, ControlPlane};
 use crate::model::{now_millis, GrantEnd, OrphanedSession, UpstreamCancel};
 use crate::notifier::GrantState;
 use serde_json::json;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +21,9 @@ const STORE_POLL: Duration = Duration::from_millis(250);
 
 /// Why sessions closed at start ended.
 pub const RESTART_REASON: &str = "gateway restarted";
+
+/// Why sessions end when the store has been out of reach longer than the grace.
+pub const STORE_LOST_REASON: &str = "the control plane cannot be reached";
 
 /// Work a session left open by a previous run may still have running upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +61,9 @@ impl ControlPlane {
     /// Called once at start, before any front accepts.
     pub fn recover(&self) -> Result<Recovered, ControlError> {
         let now = self.now();
-        let orphans = self.store.end_orphaned_sessions(now, RESTART_REASON)?;
+        let orphans = self
+            .store
+            .end_orphaned_sessions(&self.replica, now, RESTART_REASON)?;
         if !orphans.is_empty() {
             tracing::warn!(
                 "{} session(s) left open by a previous run were closed",
@@ -73,6 +79,8 @@ impl ControlPlane {
         }
         self.store.delete_expired_tokens(now)?;
         self.enforce_once()?;
+        // Ready from the start: the store has just answered.
+        self.store_seen.store(now_millis(), Ordering::Relaxed);
         Ok(recovered)
     }
 
@@ -92,18 +100,56 @@ impl ControlPlane {
         );
     }
 
-    /// Runs the scheduler until the process ends: expires grants on time and relays ends made by
-    /// other processes to this process's sessions.
+    /// Runs the scheduler until the process ends: expires grants on time and relays ends and
+    /// kills made by other processes (other replicas, admin commands) to this process's
+    /// sessions, at once when the store's change feed says so and at the latest every
+    /// [`STORE_POLL`]. While the store cannot be reached, sessions go on for the grace and are
+    /// then ended (fail closed).
     pub async fn enforce(self: Arc<Self>) {
+        let changes = self.store.changes();
         loop {
             let control = self.clone();
             let result = tokio::task::spawn_blocking(move || control.enforce_once()).await;
             match result {
-                Ok(Err(e)) => tracing::error!("grant enforcement: {e}"),
+                Ok(Err(e)) => {
+                    tracing::error!("grant enforcement: {e}");
+                    self.metrics.store_round(None);
+                    self.store_unreachable();
+                }
                 Err(e) => tracing::error!("grant enforcement task failed: {e}"),
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => self.store_seen.store(now_millis(), Ordering::Relaxed),
             }
-            tokio::time::sleep(self.next_tick()).await;
+            let tick = tokio::time::sleep(self.next_tick());
+            match &changes {
+                Some(feed) => {
+                    tokio::select! {
+                        _ = tick => {}
+                        _ = feed.notified() => {}
+                    }
+                }
+                None => tick.await,
+            }
+        }
+    }
+
+    /// True while the scheduler reached the store in the last `within`.
+    pub fn store_reachable(&self, within: Duration) -> bool {
+        let seen = self.store_seen.load(Ordering::Relaxed);
+        seen > 0 && now_millis() - seen <= within.as_millis() as i64
+    }
+
+    /// The store did not answer: past the grace, every session here ends (none can be checked).
+    fn store_unreachable(&self) {
+        let seen = self.store_seen.load(Ordering::Relaxed);
+        if now_millis() - seen <= self.store_grace.as_millis() as i64 {
+            return;
+        }
+        let ended = self.notifier.kill_all(STORE_LOST_REASON);
+        if ended > 0 {
+            tracing::error!(
+                "the store has not answered for over {:?}: {ended} session(s) ended",
+                self.store_grace
+            );
         }
     }
 
@@ -128,9 +174,16 @@ impl ControlPlane {
         for alert in self.session_alerts.due(now) {
             self.audit(alert);
         }
+        for alert in self.running_alerts.due() {
+            self.audit(alert);
+        }
         let unended = self.store.unended_grants()?;
+        self.metrics.store_round(Some(unended.len()));
         for grant in unended.iter().filter(|g| g.expires_at <= now) {
             self.end_grant(&grant.id, GrantEnd::Expired)?;
+        }
+        for (session, reason) in self.store.session_kills(&self.replica)? {
+            self.signal_session_kill(&session, &reason);
         }
         // Watched grants that are no longer unended were ended elsewhere.
         for (id, state) in self.notifier.watched() {

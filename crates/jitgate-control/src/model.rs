@@ -130,6 +130,8 @@ pub struct SessionRecord {
     pub grant_id: String,
     pub resource: String,
     pub client_addr: String,
+    /// The gateway replica (`[server] replica`) the session runs on.
+    pub replica: String,
     pub started_at: Millis,
     pub ended_at: Option<Millis>,
     pub end_reason: Option<String>,

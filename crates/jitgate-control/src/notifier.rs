@@ -62,6 +62,21 @@ impl Notifier {
         lock(&self.sessions).remove(session_id);
     }
 
+    /// Asks every live session here to end; how many were asked.
+    pub fn kill_all(&self, reason: &str) -> usize {
+        let sessions = lock(&self.sessions);
+        for tx in sessions.values() {
+            tx.send_if_modified(|r| {
+                let first = r.is_none();
+                if first {
+                    *r = Some(reason.to_owned());
+                }
+                first
+            });
+        }
+        sessions.len()
+    }
+
     /// Asks a live session to end; false if no such session runs here.
     pub fn kill_session(&self, session_id: &str, reason: &str) -> bool {
         match lock(&self.sessions).get(session_id) {

@@ -123,6 +123,10 @@ pub struct ControlSettings {
     pub webhook_retry: RetryPolicy,
     pub alerts: Vec<AlertRule>,
     pub clock: Clock,
+    /// This gateway's name among the replicas sharing the store.
+    pub replica: String,
+    /// How long sessions go on while the store cannot be reached.
+    pub store_grace: std::time::Duration,
 }
 
 impl Default for ControlSettings {
@@ -136,6 +140,8 @@ impl Default for ControlSettings {
             webhook_retry: RetryPolicy::default(),
             alerts: Vec::new(),
             clock: Clock::system(),
+            replica: "main".to_owned(),
+            store_grace: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -150,6 +156,8 @@ impl ControlSettings {
             webhook_retry: RetryPolicy::default(),
             alerts: config.alerts.clone(),
             clock: Clock::system(),
+            replica: config.server.replica.clone(),
+            store_grace: config.server.store_grace,
         }
     }
 }

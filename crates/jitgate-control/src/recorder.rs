@@ -4,6 +4,7 @@
 
 use crate::alerts::EventAlerts;
 use crate::audit::{kind, AuditEvent};
+use crate::metrics::Metrics;
 use crate::model::{Millis, SessionEnd, SessionRecord};
 use crate::store::Store;
 use crate::webhook::WebhookRouter;
@@ -89,11 +90,15 @@ pub struct Recorder {
 
 impl Recorder {
     /// Starts the writer thread. It ends when every Recorder is dropped, after writing all it got.
-    pub(crate) fn start(store: Arc<dyn Store>, observers: Observers) -> (Recorder, JoinHandle<()>) {
+    pub(crate) fn start(
+        store: Arc<dyn Store>,
+        observers: Observers,
+        metrics: Arc<Metrics>,
+    ) -> (Recorder, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("jitgate-recorder".into())
-            .spawn(move || write_loop(store, observers, rx))
+            .spawn(move || write_loop(Writer { store, metrics }, observers, rx))
             .expect("spawning the recorder thread");
         (Recorder { tx }, handle)
     }
@@ -128,7 +133,14 @@ impl Recorder {
     }
 }
 
-fn write_loop(store: Arc<dyn Store>, mut observers: Observers, rx: mpsc::Receiver<Record>) {
+/// Where the recorder writes, and what it counts.
+struct Writer {
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+}
+
+fn write_loop(writer: Writer, mut observers: Observers, rx: mpsc::Receiver<Record>) {
+    let store = &writer.store;
     let mut events = Vec::with_capacity(BATCH);
     let mut alerts = Vec::new();
     let mut waiting = Vec::new();
@@ -154,13 +166,13 @@ fn write_loop(store: Arc<dyn Store>, mut observers: Observers, rx: mpsc::Receive
                 }
                 // Session rows are written in order with the events around them.
                 Record::SessionStarted(s) => {
-                    write_events(&*store, &mut observers, &mut events);
+                    write_events(&writer, &mut observers, &mut events);
                     if let Err(e) = store.insert_session(&s) {
                         tracing::error!(session = %s.id, "recording session start: {e}");
                     }
                 }
                 Record::SessionEnded(id, end) => {
-                    write_events(&*store, &mut observers, &mut events);
+                    write_events(&writer, &mut observers, &mut events);
                     if let Err(e) = store.end_session(&id, &end) {
                         tracing::error!(session = %id, "recording session end: {e}");
                     }
@@ -168,24 +180,29 @@ fn write_loop(store: Arc<dyn Store>, mut observers: Observers, rx: mpsc::Receive
                 Record::Flush(done) => waiting.push(done),
             }
             if events.len() >= BATCH {
-                write_events(&*store, &mut observers, &mut events);
+                write_events(&writer, &mut observers, &mut events);
             }
             if taken < BATCH * 4 {
                 next = rx.try_recv().ok();
             }
         }
-        write_events(&*store, &mut observers, &mut events);
+        write_events(&writer, &mut observers, &mut events);
         for done in waiting.drain(..) {
             let _ = done.send(());
         }
     }
 }
 
-fn write_events(store: &dyn Store, observers: &mut Observers, events: &mut Vec<AuditEvent>) {
+fn write_events(writer: &Writer, observers: &mut Observers, events: &mut Vec<AuditEvent>) {
     if events.is_empty() {
         return;
     }
-    match store.append_audit(events) {
+    let started = std::time::Instant::now();
+    let written = writer.store.append_audit(events);
+    writer
+        .metrics
+        .audit_written(events.len(), started.elapsed(), written.is_ok());
+    match written {
         // Webhooks hear of events only once they are in the chain, with their numbers.
         Ok(first_seq) => {
             if let Some(webhooks) = &mut observers.webhooks {

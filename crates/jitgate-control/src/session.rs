@@ -9,10 +9,11 @@ use crate::control::ControlPlane;
 use crate::model::{new_id, now_millis, GrantEnd, SessionEnd, SessionRecord, UpstreamCancel};
 use crate::notifier::GrantWatch;
 use crate::recorder::{SessionIds, StatementRecord};
+use crate::running::RunningSlot;
 use jitgate_sqlstate::SqlState;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Why a session must end.
@@ -56,6 +57,7 @@ pub struct Session {
     grant: GrantWatch,
     kill: watch::Receiver<Option<String>>,
     control: Arc<ControlPlane>,
+    running: Option<RunningSlot>,
 }
 
 impl ControlPlane {
@@ -67,6 +69,7 @@ impl ControlPlane {
             grant_id: admission.grant.id.clone(),
             resource: admission.grant.resource.clone(),
             client_addr: client_addr.to_owned(),
+            replica: self.replica.clone(),
             started_at: now_millis(),
             ended_at: None,
             end_reason: None,
@@ -79,6 +82,8 @@ impl ControlPlane {
         let kill = self.notifier.register_session(&record.id);
         self.session_alerts
             .opened(&record, admission.grant.expires_at);
+        self.metrics.session_opened(&record.resource);
+        let running = self.running_alerts.opened(&record);
         self.recorder.session_started(record.clone());
         self.audit(
             AuditEvent::new(
@@ -95,6 +100,7 @@ impl ControlPlane {
             grant,
             kill,
             control: self.clone(),
+            running,
         }
     }
 
@@ -151,6 +157,7 @@ impl Session {
                 session_id: r.id.clone(),
             }),
             control: self.control.clone(),
+            running: self.running.clone(),
         }
     }
 
@@ -174,8 +181,12 @@ impl Session {
             .session(&r.id),
         );
         self.control.recorder.session_ended(r.id.clone(), end);
+        self.control
+            .metrics
+            .session_closed(&r.resource, bytes_from_client, bytes_to_client);
         self.control.notifier.unregister_session(&r.id);
         self.control.session_alerts.closed(&r.id);
+        self.control.running_alerts.closed(&r.id);
     }
 }
 
@@ -183,9 +194,18 @@ impl Session {
 pub struct SessionAuditor {
     ids: Arc<SessionIds>,
     control: Arc<ControlPlane>,
+    running: Option<RunningSlot>,
 }
 
 impl SessionAuditor {
+    /// Notes the oldest statement the upstream has not answered yet (its text and when it was
+    /// sent), or none, for `long_statement` alerts while it runs. One branch without such rules.
+    pub fn running(&self, statement: Option<(&Arc<str>, Instant)>) {
+        if let Some(slot) = &self.running {
+            crate::running::note(slot, statement);
+        }
+    }
+
     /// Audits a statement (its text, duration, rows and SQLSTATE). The hot path: a channel send
     /// of shared pointers; the event is built and hashed on the recorder thread.
     pub fn statement(
@@ -195,6 +215,7 @@ impl SessionAuditor {
         rows: Option<u64>,
         sqlstate: Option<SqlState>,
     ) {
+        self.control.metrics.statement(duration);
         self.control.recorder.statement(StatementRecord {
             session: self.ids.clone(),
             at: now_millis(),
@@ -208,6 +229,7 @@ impl SessionAuditor {
     /// Audits a statement jitgate refused (masking, read-only), as an event of `kind`
     /// (e.g. `masking.refused`, which the masked-refusals alert counts).
     pub fn refused(&self, kind: &str, text: &str, reason: &str) {
+        self.control.metrics.refused(kind);
         let ids = &self.ids;
         self.control.audit(
             AuditEvent::new(kind, json!({ "text": text, "reason": reason }))

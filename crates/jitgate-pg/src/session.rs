@@ -254,10 +254,15 @@ impl Seen<'_> {
         if tag == COMMAND_COMPLETE && catalog::is_ddl_tag(codec::body(msg)) {
             self.resource.ddl_epoch.fetch_add(1, Ordering::Release);
         }
-        let refused = self.log().server_message(tag, msg, |f| {
-            self.auditor
-                .statement(f.text, f.duration, f.rows, f.sqlstate);
-        });
+        let refused = {
+            let mut log = self.log();
+            let refused = log.server_message(tag, msg, |f| {
+                self.auditor
+                    .statement(f.text, f.duration, f.rows, f.sqlstate);
+            });
+            self.auditor.running(log.oldest());
+            refused
+        };
         let (refusal, text) = refused?;
         self.auditor.refused(refusal.kind, &text, &refusal.message);
         Some(refusal)
@@ -304,7 +309,9 @@ impl Inspector for Clear {
                 tag,
                 QUERY | FUNCTION_CALL | PARSE | BIND | EXECUTE | SYNC | CLOSE
             ) {
-                seen.log().client_message(tag, msg);
+                let mut log = seen.log();
+                log.client_message(tag, msg);
+                seen.auditor.running(log.oldest());
             }
             if tag == TERMINATE {
                 Flow::ForwardAndStop
@@ -354,7 +361,10 @@ impl Inspector for Guard {
         let to_upstream = from_client.pump_rewriting(client_rx, up_tx, move |tag, msg, out| {
             let mut portals = lock_portals();
             let portals = filtered.then_some(&mut *portals);
-            client.message(tag, msg, out, &mut seen.log(), portals)
+            let mut log = seen.log();
+            let flow = client.message(tag, msg, out, &mut log, portals);
+            seen.auditor.running(log.oldest());
+            flow
         });
         let to_client = from_upstream.pump_rewriting(up_rx, client_tx, move |tag, msg, out| {
             if let Some(refusal) = seen.server_message(tag, msg) {

@@ -73,6 +73,16 @@ impl StatementLog {
         !self.pending.is_empty()
     }
 
+    /// The oldest statement the upstream has not answered yet, with when it was sent.
+    pub fn oldest(&self) -> Option<(&Arc<str>, Instant)> {
+        self.pending.iter().find_map(|p| match p {
+            Pending::Simple { text, started, .. }
+            | Pending::Execute { text, started }
+            | Pending::Refused { text, started, .. } => Some((text, *started)),
+            Pending::Sync => None,
+        })
+    }
+
     /// Notes a statement that jitgate answers with `refusal` instead of forwarding it; a Sync
     /// goes upstream in its place, so the refusal is delivered in order with other answers.
     pub fn refused(&mut self, text: &[u8], refusal: StatementRefusal) {

@@ -174,6 +174,24 @@ impl PgCluster {
         Ok(cluster)
     }
 
+    /// Stops the server (fast shutdown: sessions are ended) and keeps its data, for tests of a
+    /// server that goes away and comes back ([`start_again`](Self::start_again)).
+    pub fn stop(&self) -> anyhow::Result<()> {
+        run_checked(
+            self.server_command("pg_ctl")
+                .arg("-D")
+                .arg(self.data_dir())
+                .args(["-m", "fast", "-w", "stop"]),
+            "pg_ctl stop",
+        )
+        .map(drop)
+    }
+
+    /// Starts a server [`stop`](Self::stop) stopped, on the same port.
+    pub fn start_again(&self) -> anyhow::Result<()> {
+        self.pg_ctl_start()
+    }
+
     /// TCP port on [`host`](Self::host).
     pub fn port(&self) -> u16 {
         self.port

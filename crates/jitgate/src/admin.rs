@@ -6,13 +6,20 @@ use anyhow::{bail, Context};
 use jitgate_api::ConnectionInfo;
 use jitgate_config::Config;
 use jitgate_control::model::{rfc3339, GrantEnd};
-use jitgate_control::store::SqliteStore;
+use jitgate_control::store::{PostgresStore, PostgresStoreOptions, SqliteStore};
 use jitgate_control::ControlPlane;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub fn open_control(config: &Config) -> anyhow::Result<Arc<ControlPlane>> {
+    if let Some(pg) = &config.server.postgres_store {
+        let mut options = PostgresStoreOptions::new(&pg.url);
+        options.password = pg.password.as_ref().map(|p| p.expose().to_owned());
+        let store = PostgresStore::open(&options)
+            .with_context(|| format!("opening the store {}", pg.url))?;
+        return Ok(ControlPlane::from_config(Arc::new(store), config));
+    }
     if let Some(dir) = config.server.store.parent() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the store's folder {}", dir.display()))?;

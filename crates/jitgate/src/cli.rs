@@ -84,6 +84,9 @@ enum Command {
         /// Folder with PostgreSQL's server binaries (initdb, pg_ctl, postgres)
         #[arg(long, value_name = "DIR")]
         pg_bin: Option<PathBuf>,
+        /// Three gateway replicas on a throwaway PostgreSQL store instead of one on SQLite
+        #[arg(long)]
+        fleet: bool,
     },
     /// Run the gateway: the HTTP API and a listener for database clients per resource
     Serve {
@@ -342,10 +345,12 @@ impl Cli {
                 keep_running,
                 json,
                 pg_bin,
+                fleet,
             } => crate::demo::run(crate::demo::DemoOptions {
                 keep_running,
                 json,
                 pg_bin,
+                fleet,
             }),
             Command::Serve { config } => crate::serve::serve(&config.config),
             Command::Check { config } => {

@@ -140,3 +140,50 @@ fn keep_running_prints_json_and_stops_on_sigterm() {
         "the demo's PostgreSQL still answers"
     );
 }
+
+/// `--fleet`: three replicas on a PostgreSQL store; the JSON line keeps its keys (pointing at the
+/// first replica) and gains `replicas`, each of which answers `/ready`.
+#[test]
+fn keep_running_fleet_lists_three_ready_replicas() {
+    let mut child = jitgate()
+        .args(["demo", "--fleet", "--keep-running", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting jitgate demo --fleet");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    assert_eq!(info["resource"], "demo");
+    let replicas = info["replicas"].as_array().expect("replicas");
+    assert_eq!(replicas.len(), 3);
+    assert_eq!(replicas[0]["api"], info["api"]);
+    assert_eq!(replicas[0]["postgres"]["port"], info["postgres"]["port"]);
+    for r in replicas {
+        let api = r["api"].as_str().unwrap();
+        let ready = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("{api}/ready"))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&ready.stdout), "200", "{api}");
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "demo exited with {status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demo --fleet did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

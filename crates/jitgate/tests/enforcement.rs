@@ -161,3 +161,40 @@ async fn grants_that_expired_while_jitgate_was_down_are_ended_at_start() {
         "no grant.expired event: {events:#?}"
     );
 }
+
+/// A `long_statement` alert is raised while the statement still runs, not only once it ends.
+#[test]
+fn a_long_statement_alert_fires_while_the_statement_runs() {
+    let env = common::start_custom(
+        "",
+        "[[alerts]]\nkind = \"long_statement\"\nthreshold = \"1s\"\n",
+        &[],
+    );
+    let grant = env.grant("5m");
+    let uri = grant.uri.clone();
+    let running = std::thread::spawn(move || {
+        std::process::Command::new("psql")
+            .arg(&uri)
+            .args(["-X", "-c", "select pg_sleep(6)"])
+            .output()
+            .expect("psql")
+    });
+    let raised = |events: &[jitgate_control::audit::ChainedEvent]| {
+        events.iter().any(|e| {
+            e.event.kind == "alert.long_statement" && e.event.detail_value()["running"] == true
+        })
+    };
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(5);
+    let mut seen = false;
+    while Instant::now() < deadline && !seen {
+        seen = raised(&env.audit_until(raised));
+    }
+    assert!(seen, "no alert while the statement ran");
+    assert!(
+        !running.is_finished(),
+        "the alert came only after the statement ended"
+    );
+    let out = running.join().expect("psql thread");
+    assert!(out.status.success());
+}

@@ -2,6 +2,8 @@
 //! methods (axum's own are empty bodies, which a client cannot tell from a proxy's).
 
 use crate::error::ApiError;
+use crate::ApiState;
+use axum::extract::State;
 use axum::http::{header, StatusCode, Uri};
 use axum::response::IntoResponse;
 use serde_json::json;
@@ -11,6 +13,38 @@ const OPENAPI: &str = include_str!("../../openapi.json");
 
 pub async fn health() -> impl IntoResponse {
     axum::Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+/// How recently the scheduler must have reached the store for this replica to be ready.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// For load balancers: 200 while the control-plane store answers (the fronts are listening
+/// before the API starts, and the API stops first at shutdown), 503 otherwise.
+pub async fn ready(State(state): State<ApiState>) -> impl IntoResponse {
+    let control = &state.control;
+    if control.store_reachable(READY_WITHIN) {
+        (
+            StatusCode::OK,
+            axum::Json(json!({"status": "ready", "replica": control.replica()})),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "store unreachable", "replica": control.replica()})),
+        )
+    }
+}
+
+/// Prometheus metrics of this replica, in the text exposition format; no login (like
+/// `/health`, they carry counts, never names or data).
+pub async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.control.metrics().encode(),
+    )
 }
 
 pub async fn openapi() -> impl IntoResponse {

@@ -18,6 +18,9 @@ use axum::Router;
 pub fn api_routes() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/health", get(meta::health))
+        .route("/health", get(meta::health))
+        .route("/ready", get(meta::ready))
+        .route("/metrics", get(meta::metrics))
         .route("/api/v1/openapi.json", get(meta::openapi))
         .route("/api/v1/login", post(login::login))
         .route("/api/v1/logout", post(login::logout))

@@ -27,6 +27,7 @@ fn app() -> (axum::Router, String) {
                 grant_id: "g_1".into(),
                 resource: "app".into(),
                 client_addr: "127.0.0.1:5000".into(),
+                replica: "main".into(),
                 started_at: 1_700_000_000_000 + (i - i / 3) as i64,
                 ended_at: None,
                 end_reason: None,

@@ -9,12 +9,15 @@ use crate::audit::{AuditEvent, ChainBreak, ChainVerifier, ChainedEvent};
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::identity::IdentityProvider;
+use crate::metrics::Metrics;
 use crate::model::Millis;
 use crate::notifier::Notifier;
 use crate::policy::{ControlSettings, Policy};
 use crate::recorder::{Observers, Recorder};
+use crate::running::RunningAlerts;
 use crate::store::{Store, StoreError};
 use crate::webhook::{WebhookQueues, WebhookRouter};
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,9 +53,15 @@ pub struct ControlPlane {
     identity: Directory,
     clock: Clock,
     pub(crate) session_alerts: SessionAlerts,
+    pub(crate) running_alerts: RunningAlerts,
     webhook_queues: WebhookQueues,
     /// Bumped whenever a grant starts or ends in this process: native provisioning listens.
     grant_changes: tokio::sync::watch::Sender<u64>,
+    pub(crate) replica: String,
+    pub(crate) store_grace: Duration,
+    /// When the scheduler last reached the store (milliseconds since the epoch, 0: never).
+    pub(crate) store_seen: AtomicI64,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl ControlPlane {
@@ -82,7 +91,8 @@ impl ControlPlane {
             alerts: EventAlerts::new(&settings.alerts),
             webhooks,
         };
-        let (recorder, _thread) = Recorder::start(store.clone(), observers);
+        let metrics = Arc::new(Metrics::new());
+        let (recorder, _thread) = Recorder::start(store.clone(), observers, metrics.clone());
         Arc::new(ControlPlane {
             identity: Directory::new(settings.identity, store.clone()),
             store,
@@ -91,13 +101,28 @@ impl ControlPlane {
             policy: settings.policy,
             clock: settings.clock,
             session_alerts: SessionAlerts::new(&settings.alerts),
+            running_alerts: RunningAlerts::new(&settings.alerts),
             webhook_queues,
             grant_changes: tokio::sync::watch::Sender::new(0),
+            replica: settings.replica,
+            store_grace: settings.store_grace,
+            store_seen: AtomicI64::new(0),
+            metrics,
         })
     }
 
     pub fn store(&self) -> &dyn Store {
         &*self.store
+    }
+
+    /// This gateway's name among the replicas sharing the store.
+    pub fn replica(&self) -> &str {
+        &self.replica
+    }
+
+    /// This replica's Prometheus metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The access policy this control plane enforces.

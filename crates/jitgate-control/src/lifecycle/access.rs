@@ -300,9 +300,13 @@ impl ControlPlane {
         } else {
             format!("ended by {}: {reason}", actor.name)
         };
-        if !self.signal_session_kill(session_id, &told) {
+        // Here at once; on another replica (or after this one restarted), through the store,
+        // whose change feed wakes the replica that runs it.
+        if !self.signal_session_kill(session_id, &told)
+            && !self.store().request_session_kill(session_id, &told)?
+        {
             return Err(LifecycleError::Conflict(format!(
-                "session {session_id} is not running in this jitgate process"
+                "session {session_id} has already ended or is being ended"
             )));
         }
         self.audit(

@@ -113,4 +113,9 @@ pub const MIGRATIONS: &[&str] = &[
     // 4: what cancels a session's upstream work (a PostgreSQL backend key, as JSON), for the
     // next start to cancel what a dead process left running.
     "ALTER TABLE sessions ADD COLUMN upstream_cancel TEXT;",
+    // 5: several gateway replicas: the replica a session runs on, and a kill asked for by
+    // another process (an API call served by another replica, an admin command).
+    "ALTER TABLE sessions ADD COLUMN replica TEXT NOT NULL DEFAULT 'main';
+    ALTER TABLE sessions ADD COLUMN kill_reason TEXT;
+    CREATE INDEX sessions_replica_open ON sessions(replica) WHERE ended_at IS NULL;",
 ];

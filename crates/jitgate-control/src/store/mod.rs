@@ -6,9 +6,15 @@
 //! two approvers acting at once can never create two grants.
 
 mod migrations;
+mod postgres;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 
+pub use postgres::{PostgresStore, PostgresStoreOptions};
 pub use sqlite::SqliteStore;
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 use crate::audit::{AuditEvent, ChainedEvent};
 use crate::model::{
@@ -24,6 +30,12 @@ pub enum StoreError {
     Corrupt { table: &'static str, why: String },
     #[error("store: schema version {found} is newer than this jitgate understands ({known})")]
     TooNew { found: i64, known: i64 },
+    #[error("store: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("store: no answer within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("store: unreachable (the last connection attempt failed)")]
+    Unreachable,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -158,9 +170,19 @@ pub trait Store: Send + Sync + 'static {
         session: &SessionRecord,
         cancel: &UpstreamCancel,
     ) -> StoreResult<()>;
-    /// Marks sessions left open by a previous run as ended, atomically; returns them, with what
-    /// cancels their upstream work.
-    fn end_orphaned_sessions(&self, at: Millis, reason: &str) -> StoreResult<Vec<OrphanedSession>>;
+    /// Marks the sessions a previous run of `replica` left open as ended, atomically; returns
+    /// them, with what cancels their upstream work. Other replicas' sessions are left alone.
+    fn end_orphaned_sessions(
+        &self,
+        replica: &str,
+        at: Millis,
+        reason: &str,
+    ) -> StoreResult<Vec<OrphanedSession>>;
+    /// Asks whichever replica runs an open session to end it; false if it is not open (or a
+    /// kill is already asked for).
+    fn request_session_kill(&self, id: &str, reason: &str) -> StoreResult<bool>;
+    /// Open sessions of `replica` someone asked to end, with the reason: `(id, reason)`.
+    fn session_kills(&self, replica: &str) -> StoreResult<Vec<(String, String)>>;
     fn sessions(&self, open_only: bool) -> StoreResult<Vec<SessionRecord>>;
     fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
     fn find_sessions(&self, query: &SessionQuery) -> StoreResult<Vec<SessionRecord>>;
@@ -198,4 +220,10 @@ pub trait Store: Send + Sync + 'static {
     fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<i64>;
     /// Events with sequence numbers above `after`, in order, at most `limit`.
     fn audit_after(&self, after: i64, limit: usize) -> StoreResult<Vec<ChainedEvent>>;
+
+    /// Woken when another process changed something sessions depend on (a grant ended, a kill
+    /// was asked for); `None` when the store has no change feed and is only polled.
+    fn changes(&self) -> Option<Arc<Notify>> {
+        None
+    }
 }

@@ -170,6 +170,7 @@ fn sessions_near_their_grants_end_alert_once() {
         grant_id: "g_1".into(),
         resource: "prod-pg".into(),
         client_addr: "127.0.0.1:1".into(),
+        replica: "main".into(),
         started_at: 0,
         ended_at: None,
         end_reason: None,

@@ -8,6 +8,9 @@ pub struct Endpoints {
     pub api_port: u16,
     pub gateway_port: u16,
     pub upstream_port: u16,
+    /// The store (a SQLite file name or a PostgreSQL URL) and this replica's name.
+    pub store: String,
+    pub replica: String,
 }
 
 /// The demo's users: name, groups, and what they stand for.
@@ -36,7 +39,8 @@ pub fn write(dir: &Path, e: &Endpoints) -> std::io::Result<std::path::PathBuf> {
     let text = format!(
         r#"# Written by `jitgate demo`; everything here is thrown away when the demo ends.
 [server]
-store = "jitgate.sqlite"
+store = "{store}"
+replica = "{replica}"
 
 [api]
 listen = "127.0.0.1:{api}"
@@ -106,8 +110,10 @@ mask = "scan"
         api = e.api_port,
         gateway = e.gateway_port,
         upstream = e.upstream_port,
+        store = e.store,
+        replica = e.replica,
     );
-    let path = dir.join("jitgate.toml");
+    let path = dir.join(format!("jitgate-{}.toml", e.replica));
     std::fs::write(&path, text)?;
     Ok(path)
 }

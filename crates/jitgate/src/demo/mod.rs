@@ -22,6 +22,8 @@ pub struct DemoOptions {
     pub keep_running: bool,
     pub json: bool,
     pub pg_bin: Option<PathBuf>,
+    /// Three replicas on a PostgreSQL store.
+    pub fleet: bool,
 }
 
 /// Everything the story needs to reach.
@@ -30,6 +32,8 @@ pub struct Demo {
     pub passwords: Vec<(String, String)>,
     pub cluster: PgCluster,
     pub gateway_port: u16,
+    /// Every replica's API and PostgreSQL port; the first is `api` and `gateway_port`.
+    pub replicas: Vec<(String, u16)>,
     pub interrupted: Arc<AtomicBool>,
     /// The demo's `jitgate.toml` (its masking key beside it), for tools that read its policy.
     pub config: PathBuf,
@@ -101,11 +105,25 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
         )
         .context("granting the service role access")?;
 
-    let endpoints = config::Endpoints {
-        api_port: jitgate_pgcluster::free_port(),
-        gateway_port: jitgate_pgcluster::free_port(),
-        upstream_port: cluster.port(),
+    let (store, names): (String, &[&str]) = if opts.fleet {
+        cluster
+            .psql("postgres", "CREATE DATABASE jitgate_store")
+            .context("creating the store's database")?;
+        let url = cluster.uri(cluster.superuser(), None, "jitgate_store");
+        (url, &["a", "b", "c"])
+    } else {
+        ("jitgate.sqlite".to_owned(), &["main"])
     };
+    let endpoints: Vec<config::Endpoints> = names
+        .iter()
+        .map(|name| config::Endpoints {
+            api_port: jitgate_pgcluster::free_port(),
+            gateway_port: jitgate_pgcluster::free_port(),
+            upstream_port: cluster.port(),
+            store: store.clone(),
+            replica: (*name).to_owned(),
+        })
+        .collect();
     let mut passwords = Vec::new();
     let secrets = work.path().join("secrets");
     std::fs::create_dir(&secrets)?;
@@ -117,27 +135,39 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
         write_secret(&secrets, user, &password)?;
         passwords.push((user.to_owned(), password));
     }
-    let config_path = config::write(work.path(), &endpoints)?;
-    let config = jitgate_config::load(&config_path)?;
     init_logging(work.path())?;
-
-    say(chatty, "Starting jitgate on a temporary SQLite store…");
-    let (gw_stop, gw_stopped) = tokio::sync::oneshot::channel::<()>();
-    let gateway = std::thread::Builder::new()
-        .name("jitgate-gateway".into())
-        .spawn(move || {
-            crate::serve::run(&config, async {
-                let _ = gw_stopped.await;
-            })
-        })?;
-    let api = format!("http://127.0.0.1:{}", endpoints.api_port);
-    wait_for_api(&api, &gateway)?;
+    say(
+        chatty,
+        if opts.fleet {
+            "Starting three jitgate replicas on a temporary PostgreSQL store…"
+        } else {
+            "Starting jitgate on a temporary SQLite store…"
+        },
+    );
+    let mut gateways = Vec::new();
+    let mut replicas = Vec::new();
+    for e in &endpoints {
+        let config = jitgate_config::load(&config::write(work.path(), e)?)?;
+        let (gw_stop, gw_stopped) = tokio::sync::oneshot::channel::<()>();
+        let gateway = std::thread::Builder::new()
+            .name(format!("jitgate-gateway-{}", e.replica))
+            .spawn(move || {
+                crate::serve::run(&config, async {
+                    let _ = gw_stopped.await;
+                })
+            })?;
+        let api = format!("http://127.0.0.1:{}", e.api_port);
+        wait_for_api(&api, &gateway)?;
+        replicas.push((api, e.gateway_port));
+        gateways.push((gw_stop, gateway));
+    }
 
     let demo = Demo {
-        api,
+        api: replicas[0].0.clone(),
         passwords,
         cluster,
-        gateway_port: endpoints.gateway_port,
+        gateway_port: replicas[0].1,
+        replicas,
         interrupted,
         config: config_path,
     };
@@ -146,10 +176,16 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
     } else {
         story::tell(&demo)
     };
-    let _ = gw_stop.send(());
-    match gateway.join() {
-        Ok(Err(e)) if outcome.is_ok() => return Err(e.context("the gateway failed")),
-        _ => {}
+    // Every replica drains at once.
+    let (stops, threads): (Vec<_>, Vec<_>) = gateways.into_iter().unzip();
+    for stop in stops {
+        let _ = stop.send(());
+    }
+    for gateway in threads {
+        match gateway.join() {
+            Ok(Err(e)) if outcome.is_ok() => return Err(e.context("the gateway failed")),
+            _ => {}
+        }
     }
     drop(demo);
     drop(work);
@@ -251,9 +287,26 @@ fn keep_running(
             "upstream": {"uri": upstream},
             "config": demo.config,
         });
+        let mut line = line;
+        if demo.replicas.len() > 1 {
+            line["replicas"] = demo
+                .replicas
+                .iter()
+                .map(|(api, port)| {
+                    serde_json::json!({"api": api,
+                                       "postgres": {"host": "127.0.0.1", "port": port, "database": "app"}})
+                })
+                .collect();
+        }
         println!("{line}");
     } else {
         println!("\njitgate demo is running. API: {}", demo.api);
+        for (i, (api, port)) in demo.replicas.iter().enumerate().skip(1) {
+            println!(
+                "Replica {}: API {api}, PostgreSQL clients 127.0.0.1:{port}",
+                i + 1
+            );
+        }
         println!(
             "PostgreSQL clients connect to 127.0.0.1:{} (resource `demo`).\n",
             demo.gateway_port

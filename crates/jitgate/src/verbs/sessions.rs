@@ -13,7 +13,7 @@ pub fn list(client: &Client, limit: Option<usize>, as_json: bool) -> anyhow::Res
 /// The sessions as a table, one row each.
 pub fn list_text(sessions: &Value) -> String {
     let mut table = Table::new(&[
-        "ID", "SUBJECT", "RESOURCE", "GRANT", "CLIENT", "STARTED", "ENDED", "REASON",
+        "ID", "SUBJECT", "RESOURCE", "GRANT", "CLIENT", "REPLICA", "STARTED", "ENDED", "REASON",
     ]);
     for s in sessions.as_array().into_iter().flatten() {
         table.row(vec![
@@ -22,6 +22,7 @@ pub fn list_text(sessions: &Value) -> String {
             text(s, "resource"),
             text(s, "grant_id"),
             text(s, "client_addr"),
+            text(s, "replica"),
             time(s, "started_at"),
             time(s, "ended_at"),
             text(s, "end_reason"),

@@ -10,7 +10,7 @@ mod rows;
 mod sessions;
 mod subjects;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 mod tokens;
 
 use super::migrations::MIGRATIONS;
@@ -173,8 +173,21 @@ impl Store for SqliteStore {
         sessions::record_upstream_cancel(&self.conn(), session, cancel)
     }
 
-    fn end_orphaned_sessions(&self, at: Millis, reason: &str) -> StoreResult<Vec<OrphanedSession>> {
-        sessions::end_orphaned(&mut self.conn(), at, reason)
+    fn end_orphaned_sessions(
+        &self,
+        replica: &str,
+        at: Millis,
+        reason: &str,
+    ) -> StoreResult<Vec<OrphanedSession>> {
+        sessions::end_orphaned(&mut self.conn(), replica, at, reason)
+    }
+
+    fn request_session_kill(&self, id: &str, reason: &str) -> StoreResult<bool> {
+        sessions::request_kill(&self.conn(), id, reason)
+    }
+
+    fn session_kills(&self, replica: &str) -> StoreResult<Vec<(String, String)>> {
+        sessions::kills(&self.conn(), replica)
     }
 
     fn sessions(&self, open_only: bool) -> StoreResult<Vec<SessionRecord>> {

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 pub(super) const SESSION_COLUMNS: &str =
     "id, subject, grant_id, resource, client_addr, started_at, ended_at, \
-     end_reason, bytes_from_client, bytes_to_client";
+     end_reason, bytes_from_client, bytes_to_client, replica";
 
 pub(super) fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -23,14 +23,15 @@ pub(super) fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
         end_reason: r.get(7)?,
         bytes_from_client: r.get::<_, i64>(8)? as u64,
         bytes_to_client: r.get::<_, i64>(9)? as u64,
+        replica: r.get(10)?,
     })
 }
 
 pub(super) fn insert(conn: &Connection, s: &SessionRecord) -> StoreResult<()> {
     conn.execute(
-        &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, 0, 0) \
+        &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, 0, 0, ?7) \
                   ON CONFLICT (id) DO NOTHING"),
-        params![s.id, s.subject, s.grant_id, s.resource, s.client_addr, s.started_at],
+        params![s.id, s.subject, s.grant_id, s.resource, s.client_addr, s.started_at, s.replica],
     )?;
     Ok(())
 }
@@ -62,7 +63,7 @@ pub(super) fn record_upstream_cancel(
     conn.execute(
         &format!(
             "INSERT INTO sessions ({SESSION_COLUMNS}, upstream_cancel) \
-                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, 0, 0, ?7) \
+                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, 0, 0, ?7, ?8) \
                   ON CONFLICT (id) DO UPDATE SET upstream_cancel = excluded.upstream_cancel"
         ),
         params![
@@ -72,6 +73,7 @@ pub(super) fn record_upstream_cancel(
             s.resource,
             s.client_addr,
             s.started_at,
+            s.replica,
             cancel
         ],
     )?;
@@ -80,21 +82,22 @@ pub(super) fn record_upstream_cancel(
 
 pub(super) fn end_orphaned(
     conn: &mut Connection,
+    replica: &str,
     at: Millis,
     reason: &str,
 ) -> StoreResult<Vec<OrphanedSession>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let orphans = {
         let sql = format!(
-            "SELECT {SESSION_COLUMNS}, upstream_cancel FROM sessions WHERE ended_at IS NULL \
-             ORDER BY started_at, id"
+            "SELECT {SESSION_COLUMNS}, upstream_cancel FROM sessions \
+             WHERE ended_at IS NULL AND replica = ?1 ORDER BY started_at, id"
         );
         let mut stmt = tx.prepare(&sql)?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map([replica], |r| {
             let mut record = session_from_row(r)?;
             record.ended_at = Some(at);
             record.end_reason = Some(reason.to_owned());
-            let cancel: Option<String> = r.get(10)?;
+            let cancel: Option<String> = r.get(11)?;
             Ok(OrphanedSession {
                 record,
                 // An unreadable key cancels nothing; the session is closed all the same.
@@ -105,8 +108,8 @@ pub(super) fn end_orphaned(
     };
     tx.execute(
         "UPDATE sessions SET ended_at = ?1, end_reason = ?2, upstream_cancel = NULL \
-         WHERE ended_at IS NULL",
-        params![at, reason],
+         WHERE ended_at IS NULL AND replica = ?3",
+        params![at, reason, replica],
     )?;
     tx.commit()?;
     Ok(orphans)
@@ -147,5 +150,22 @@ pub(super) fn find(conn: &Connection, q: &SessionQuery) -> StoreResult<Vec<Sessi
         ],
         session_from_row,
     )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn request_kill(conn: &Connection, id: &str, reason: &str) -> StoreResult<bool> {
+    Ok(conn.execute(
+        "UPDATE sessions SET kill_reason = ?2 \
+         WHERE id = ?1 AND ended_at IS NULL AND kill_reason IS NULL",
+        params![id, reason],
+    )? == 1)
+}
+
+pub(super) fn kills(conn: &Connection, replica: &str) -> StoreResult<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, kill_reason FROM sessions \
+         WHERE ended_at IS NULL AND replica = ?1 AND kill_reason IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([replica], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

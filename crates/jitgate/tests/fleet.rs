@@ -1,0 +1,373 @@
+//! Three `jitgate serve` replicas on one PostgreSQL store, as real processes: a revocation made
+//! through one replica cuts a psql session on another within a second; a replica killed with
+//! SIGKILL leaves the others serving and the audit chain verifiable; `/metrics` parses with the
+//! official Prometheus text parser.
+
+mod common;
+
+use common::{SERVICE_PASSWORD, SERVICE_USER};
+use jitgate_control::audit::ChainVerifier;
+use jitgate_control::store::{PostgresStore, PostgresStoreOptions, Store};
+use jitgate_testkit::{free_port, AuthMethod, ClusterOptions, Gateway, PgCluster};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Fleet {
+    // Field order: the replicas stop before the clusters they use.
+    replicas: Vec<Gateway>,
+    store_url: String,
+    /// The store's own cluster, when it is not the upstream's.
+    store_cluster: Option<PgCluster>,
+    #[allow(dead_code)] // Kept alive (and stopped last) for the replicas.
+    cluster: PgCluster,
+}
+
+const DANA_PASSWORD: &str = "dana-secret-pw";
+
+fn replica_config(name: &str, store_url: &str, pg_port: u16) -> String {
+    format!(
+        r#"
+[server]
+store = "{store_url}"
+replica = "{name}"
+store_grace = "5s"
+
+[users.dana]
+password_env = "DANA_PW"
+groups = ["dba"]
+
+[roles]
+approver = ["dba"]
+admin = ["dba"]
+
+[[access]]
+resources = ["app"]
+requesters = ["group:dba"]
+max_duration = "1h"
+approvals = 1
+approver_groups = ["dba"]
+
+[resources.app]
+kind = "postgres"
+listen = "127.0.0.1:{listen}"
+
+[resources.app.upstream]
+host = "127.0.0.1"
+port = {pg_port}
+database = "app"
+user = "{SERVICE_USER}"
+password_env = "SVC_PASSWORD"
+tls = "disable"
+"#,
+        listen = free_port(),
+    )
+}
+
+/// One cluster is both the upstream (`app`) and the store (`jitgate_store`).
+fn start_fleet() -> Fleet {
+    start_fleet_of(&["a", "b", "c"], false)
+}
+
+/// Replicas `names`; with `separate_store`, the store has a cluster of its own (which a test
+/// may stop without stopping the upstream).
+fn start_fleet_of(names: &[&str], separate_store: bool) -> Fleet {
+    let cluster = PgCluster::start(ClusterOptions {
+        auth: AuthMethod::ScramSha256,
+        service_user: Some((SERVICE_USER.into(), SERVICE_PASSWORD.into())),
+        ..ClusterOptions::default()
+    })
+    .expect("starting PostgreSQL");
+    let store_cluster = separate_store.then(|| {
+        PgCluster::start(ClusterOptions::default()).expect("starting the store's PostgreSQL")
+    });
+    let home = store_cluster.as_ref().unwrap_or(&cluster);
+    home.psql("postgres", "CREATE DATABASE jitgate_store")
+        .expect("creating the store's database");
+    let store_url = home.uri(home.superuser(), None, "jitgate_store");
+    let env = [
+        ("SVC_PASSWORD", SERVICE_PASSWORD),
+        ("DANA_PW", DANA_PASSWORD),
+    ];
+    let replicas = names
+        .iter()
+        .map(|name| {
+            let config = replica_config(name, &store_url, cluster.port());
+            Gateway::start_with_env(env!("CARGO_BIN_EXE_jitgate").as_ref(), &config, &env)
+                .expect("starting a replica")
+        })
+        .collect();
+    Fleet {
+        replicas,
+        store_url,
+        store_cluster,
+        cluster,
+    }
+}
+
+impl Fleet {
+    fn store(&self) -> PostgresStore {
+        PostgresStore::open(&PostgresStoreOptions::new(&self.store_url)).expect("the store")
+    }
+
+    /// A connection URI of `grant` pointed at replica `i`'s PostgreSQL front.
+    fn uri_on(&self, uri: &str, i: usize) -> String {
+        let (head, rest) = uri.split_once('@').expect("uri with credentials");
+        let path = rest.split_once('/').map_or("", |(_, p)| p);
+        format!("{head}@{}/{path}", self.replicas[i].listen_addrs()[0])
+    }
+
+    /// Waits until an open session of `replica` is in the store.
+    fn wait_for_session_on(&self, replica: &str) -> String {
+        let store = self.store();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let open = store.sessions(true).expect("sessions");
+            if let Some(s) = open.iter().find(|s| s.replica == replica) {
+                return s.id.clone();
+            }
+            assert!(Instant::now() < deadline, "no session opened on {replica}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn verify_chain(&self) -> u64 {
+        let events = self.store().audit_after(0, 1_000_000).expect("audit");
+        let mut verifier = ChainVerifier::default();
+        for e in &events {
+            verifier.check(e).expect("the fleet's chain is unbroken");
+        }
+        verifier.checked
+    }
+}
+
+fn long_psql(uri: &str) -> Child {
+    Command::new("psql")
+        .arg(uri)
+        .args(["-X", "-c", "select pg_sleep(60)"])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running psql")
+}
+
+fn psql_ok(uri: &str) -> bool {
+    Command::new("psql")
+        .arg(uri)
+        .args(["-X", "-A", "-t", "-c", "select 1"])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("running psql")
+        .status
+        .success()
+}
+
+fn http_get(url: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", url])
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+/// The behaviour the fleet exists for: revoke anywhere, cut everywhere, within a second.
+#[test]
+fn a_revocation_through_replica_a_cuts_a_psql_session_on_replica_c() {
+    let fleet = start_fleet();
+    let grant = fleet.replicas[0]
+        .grant("alice", "app", "10m")
+        .expect("grant");
+    let mut on_c = long_psql(&fleet.uri_on(&grant.uri, 2));
+    fleet.wait_for_session_on("c");
+
+    let dana = fleet.replicas[0].user("dana");
+    dana.login(DANA_PASSWORD)
+        .expect("dana logs in on replica a");
+    let revoked_at = Instant::now();
+    dana.ok(&["revoke", &grant.grant_id]).expect("revoke on a");
+    let status = loop {
+        if let Some(status) = on_c.try_wait().expect("psql") {
+            break status;
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(5),
+            "the session on replica c outlived the revocation"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let cut_after = revoked_at.elapsed();
+    let out = on_c.wait_with_output().expect("psql output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!status.success());
+    assert!(stderr.contains("revoked"), "{stderr}");
+    // Generous for a loaded machine; the change feed usually does it in milliseconds.
+    assert!(
+        cut_after < Duration::from_secs(2),
+        "cut after {cut_after:?}"
+    );
+    eprintln!("session on replica c cut {cut_after:?} after the revocation on replica a");
+}
+
+/// A session killed through one replica's API ends on the replica that runs it.
+#[test]
+fn a_kill_through_replica_a_ends_a_session_on_replica_b_and_metrics_parse() {
+    let fleet = start_fleet();
+    let grant = fleet.replicas[0]
+        .grant("alice", "app", "10m")
+        .expect("grant");
+    let mut on_b = long_psql(&fleet.uri_on(&grant.uri, 1));
+    let session = fleet.wait_for_session_on("b");
+
+    let dana = fleet.replicas[0].user("dana");
+    dana.login(DANA_PASSWORD)
+        .expect("dana logs in on replica a");
+    let listed = dana.ok(&["sessions"]).expect("sessions on a");
+    assert!(listed.contains(&session), "{listed}");
+    dana.ok(&["sessions", "kill", &session]).expect("kill on a");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while on_b.try_wait().expect("psql").is_none() {
+        assert!(Instant::now() < deadline, "the killed session went on");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // /metrics needs no login and parses with Prometheus' own parser.
+    let api = fleet.replicas[1].api_url().expect("api");
+    let (code, text) = http_get(&format!("{api}/metrics"));
+    assert_eq!(code, 200);
+    let parsed = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\n\
+             for f in p(sys.stdin.read()):\n    for s in f.samples: print(s.name, s.labels, s.value)",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("running the Prometheus parser");
+    let samples = String::from_utf8_lossy(&parsed.stdout);
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    assert!(
+        samples.contains("jitgate_sessions_total {'resource': 'app'} 1.0"),
+        "{samples}"
+    );
+    assert!(samples.contains("jitgate_store_up {} 1.0"), "{samples}");
+    let (code, ready) = http_get(&format!("{api}/ready"));
+    assert_eq!(code, 200, "{ready}");
+}
+
+/// A replica dying with SIGKILL mid-session: the others go on serving, and the audit chain all
+/// of them wrote stays verifiable.
+#[test]
+fn a_replica_killed_mid_session_leaves_the_others_serving_and_the_chain_whole() {
+    let mut fleet = start_fleet();
+    let grant = fleet.replicas[0]
+        .grant("alice", "app", "10m")
+        .expect("grant");
+    let mut on_b = long_psql(&fleet.uri_on(&grant.uri, 1));
+    fleet.wait_for_session_on("b");
+    for i in 0..3 {
+        assert!(psql_ok(&fleet.uri_on(&grant.uri, i)));
+    }
+    let pid = fleet.replicas[1].pid().expect("replica b runs");
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill -9");
+    let _ = on_b.wait();
+    for i in [0, 2] {
+        assert!(psql_ok(&fleet.uri_on(&grant.uri, i)), "replica {i} serves");
+    }
+    // Let the survivors' recorders write, then check the one chain.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(fleet.verify_chain() > 0);
+    let dana = fleet.replicas[0].user("dana");
+    dana.login(DANA_PASSWORD)
+        .expect("dana logs in on replica a");
+    dana.ok(&["audit", "verify"]).expect("jitgate audit verify");
+    // Replica b's restart closes what it left open, and only that.
+    fleet.replicas[1].restart().expect("restarting b");
+    assert!(psql_ok(&fleet.uri_on(&grant.uri, 1)));
+}
+
+/// Waits for a child to exit, up to `within`; its stderr, or `None` if it still runs.
+fn exited_within(child: &mut Child, within: Duration) -> Option<String> {
+    let deadline = Instant::now() + within;
+    while child.try_wait().expect("psql").is_none() {
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    Some(stderr)
+}
+
+/// The store stopped and started again: meanwhile new logins are refused, a session whose grant
+/// ends still ends on time, and the others end after the grace (`store_grace = "5s"`); once the
+/// store is back, the replica is ready and admits again.
+#[test]
+fn a_lost_store_refuses_logins_and_never_extends_access() {
+    let fleet = start_fleet_of(&["a", "b"], true);
+    let store = fleet.store_cluster.as_ref().expect("a store cluster");
+    let long = fleet.replicas[0]
+        .grant("alice", "app", "10m")
+        .expect("grant");
+    let short = fleet.replicas[0].grant("bob", "app", "3s").expect("grant");
+    let mut on_long = long_psql(&fleet.uri_on(&long.uri, 0));
+    let mut on_short = long_psql(&fleet.uri_on(&short.uri, 1));
+    fleet.wait_for_session_on("a");
+    fleet.wait_for_session_on("b");
+
+    store.stop().expect("stopping the store");
+    let stopped = Instant::now();
+    assert!(
+        !psql_ok(&fleet.uri_on(&long.uri, 1)),
+        "a login without the store"
+    );
+    let api = fleet.replicas[0].api_url().expect("api");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while http_get(&format!("{api}/ready")).0 != 503 {
+        assert!(Instant::now() < deadline, "still ready without a store");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The short grant ends at its deadline, store or no store.
+    let short_end = exited_within(&mut on_short, Duration::from_secs(10)).expect("short ended");
+    assert!(short_end.contains("expired"), "{short_end}");
+    // The long one goes on for the grace, then ends: it can no longer be checked.
+    let long_end = exited_within(&mut on_long, Duration::from_secs(20)).expect("long ended");
+    assert!(
+        stopped.elapsed() >= Duration::from_secs(4),
+        "ended before the grace"
+    );
+    assert!(long_end.contains("control plane"), "{long_end}");
+
+    store.start_again().expect("starting the store again");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(&format!("{api}/ready")).0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "not ready again after the store came back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(psql_ok(&fleet.uri_on(&long.uri, 0)), "logins work again");
+}
