@@ -146,8 +146,11 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
     );
     let mut gateways = Vec::new();
     let mut replicas = Vec::new();
+    let mut config_paths = Vec::new();
     for e in &endpoints {
-        let config = jitgate_config::load(&config::write(work.path(), e)?)?;
+        let config_path = config::write(work.path(), e)?;
+        let config = jitgate_config::load(&config_path)?;
+        config_paths.push(config_path);
         let (gw_stop, gw_stopped) = tokio::sync::oneshot::channel::<()>();
         let gateway = std::thread::Builder::new()
             .name(format!("jitgate-gateway-{}", e.replica))
@@ -169,7 +172,8 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
         gateway_port: replicas[0].1,
         replicas,
         interrupted,
-        config: config_path,
+        // The first replica's, as `api` and `postgres` name the first replica.
+        config: config_paths.swap_remove(0),
     };
     let outcome = if opts.keep_running {
         keep_running(&demo, opts.json, &stop_rx)
