@@ -17,6 +17,7 @@ mod secret;
 mod section;
 mod server;
 mod spark;
+mod databricks_sql;
 #[cfg(test)]
 mod tests;
 mod users;

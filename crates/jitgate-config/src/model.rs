@@ -12,11 +12,13 @@ mod access;
 mod notify;
 mod oidc;
 mod spark;
+mod databricks_sql;
 
 pub use access::*;
 pub use notify::*;
 pub use oidc::*;
 pub use spark::*;
+pub use databricks_sql::*;
 
 /// The whole configuration file.
 #[derive(Debug, Clone)]
@@ -131,6 +133,8 @@ pub enum Upstream {
     Postgres(PostgresUpstream),
     /// `kind = "spark-connect"` (Databricks is a preset of it).
     SparkConnect(SparkConnectUpstream),
+    /// `kind = "databricks-sql"`: HiveServer2 TCLIService over HTTP.
+    DatabricksSql(DatabricksSqlUpstream),
 }
 
 impl Upstream {
@@ -139,6 +143,7 @@ impl Upstream {
         match self {
             Upstream::Postgres(_) => "postgres",
             Upstream::SparkConnect(_) => "spark-connect",
+            Upstream::DatabricksSql(_) => "databricks-sql",
         }
     }
 }
