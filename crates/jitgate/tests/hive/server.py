@@ -3,7 +3,8 @@ jitgate's tests.
 
 Usage: server.py PORT WORKDIR
 
-Starts HiveThriftServer2 (local[2], in-memory catalog, warehouse under WORKDIR) with HTTP
+Starts HiveThriftServer2 (local[2], Hive catalog in an embedded Derby metastore, warehouse
+and metastore under WORKDIR) with HTTP
 transport on PORT, path /cliservice, and keeps it running while its standard input stays open:
 the test binary holds the other end, so the server goes when the tests go, however they end.
 """
@@ -26,7 +27,8 @@ def main() -> None:
         "--master", "local[2]",
         "--driver-memory", "1g",
         "--conf", "spark.ui.enabled=false",
-        "--conf", "spark.sql.catalogImplementation=in-memory",
+        "--hiveconf",
+        f"javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={os.path.join(workdir, 'metastore_db')};create=true",
         "--conf", f"spark.sql.warehouse.dir={os.path.join(workdir, 'warehouse')}",
         "--conf", f"spark.local.dir={os.path.join(workdir, 'tmp')}",
         "--conf", "spark.sql.shuffle.partitions=2",
