@@ -69,8 +69,7 @@ pub(crate) fn read_databricks_sql(s: &Section<'_>) -> Result<DatabricksSqlUpstre
         None => "default".to_string(),
         Some(f) => {
             let name = f.str()?;
-            if name.is_empty() || name.contains(['.', '`']) || name.contains(char::is_whitespace)
-            {
+            if name.is_empty() || name.contains(['.', '`']) || name.contains(char::is_whitespace) {
                 return Err(f.error("give one database (schema) name, e.g. \"default\""));
             }
             name.to_string()
@@ -96,7 +95,11 @@ pub(crate) fn read_databricks_sql(s: &Section<'_>) -> Result<DatabricksSqlUpstre
 pub(crate) fn describe(u: &DatabricksSqlUpstream, out: &mut String) {
     use std::fmt::Write as _;
     let scheme = if u.tls { "https" } else { "http" };
-    let _ = writeln!(out, "  endpoint: {scheme}://{}:{}{}", u.host, u.port, u.http_path);
+    let _ = writeln!(
+        out,
+        "  endpoint: {scheme}://{}:{}{}",
+        u.host, u.port, u.http_path
+    );
     let auth = match &u.auth {
         DatabricksSqlAuth::Token(t) => format!("bearer token from {}", t.origin()),
         DatabricksSqlAuth::Basic { user, password } => {

@@ -4,6 +4,7 @@
 //! See `docs/configuration.md` for the file format.
 
 mod api;
+mod databricks_sql;
 mod describe;
 mod error;
 mod glob;
@@ -17,7 +18,6 @@ mod secret;
 mod section;
 mod server;
 mod spark;
-mod databricks_sql;
 #[cfg(test)]
 mod tests;
 mod users;

@@ -9,16 +9,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod access;
+mod databricks_sql;
 mod notify;
 mod oidc;
 mod spark;
-mod databricks_sql;
 
 pub use access::*;
+pub use databricks_sql::*;
 pub use notify::*;
 pub use oidc::*;
 pub use spark::*;
-pub use databricks_sql::*;
 
 /// The whole configuration file.
 #[derive(Debug, Clone)]

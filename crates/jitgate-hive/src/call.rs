@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use jitgate_control::audit::{kind, AuditEvent};
@@ -90,18 +90,32 @@ async fn open_session(conn: &Conn, mut call: Message, credential: String) -> Rep
         return error(&call, SqlState::INVALID_AUTHORIZATION_SPECIFICATION, why);
     }
     if !front.registry.has_room() {
-        return error(&call, SqlState::TOO_MANY_CONNECTIONS, "too many open sessions");
+        return error(
+            &call,
+            SqlState::TOO_MANY_CONNECTIONS,
+            "too many open sessions",
+        );
     }
     // LOGIN.SECRET: secrets are letters and digits, so the last '.' splits them.
     let (login, secret) = credential.rsplit_once('.').unwrap_or((&credential, ""));
     let admission = match admit(conn, login, secret).await {
         Ok(a) => a,
-        Err(message) => return error(&call, SqlState::INVALID_AUTHORIZATION_SPECIFICATION, &message),
+        Err(message) => {
+            return error(
+                &call,
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                &message,
+            )
+        }
     };
     conn.logged_in();
     let policy = policy_for(conn, &admission);
     let Some(req) = tcli::request_mut(&mut call) else {
-        return error(&call, SqlState::PROTOCOL_VIOLATION, "OpenSession without a request");
+        return error(
+            &call,
+            SqlState::PROTOCOL_VIOLATION,
+            "OpenSession without a request",
+        );
     };
     if let Policy::Masked(m) = &policy {
         if let Err(refusal) = m.open_session(req) {
@@ -120,7 +134,9 @@ async fn open_session(conn: &Conn, mut call: Message, credential: String) -> Rep
     // The client's credential never goes upstream: jitgate's own is in the HTTP header.
     req.remove(2);
     req.remove(3);
-    let session = front.control.open_session(&admission, &conn.peer.to_string());
+    let session = front
+        .control
+        .open_session(&admission, &conn.peer.to_string());
     let (reply, raw) = match front.upstream.call(&call).await {
         Ok(r) => r,
         Err(e) => {
@@ -136,7 +152,9 @@ async fn open_session(conn: &Conn, mut call: Message, credential: String) -> Rep
     let handle = tcli::response_session(&reply);
     let guid = handle.as_ref().and_then(tcli::handle_guid);
     let (Some(handle), Some(guid)) = (handle, guid) else {
-        let why = tcli::status(&reply).and_then(|(_, m)| m).unwrap_or_default();
+        let why = tcli::status(&reply)
+            .and_then(|(_, m)| m)
+            .unwrap_or_default();
         session.close(&format!("upstream refused the session: {why}"), 0, 0);
         return finish(&policy, reply, raw);
     };
@@ -180,7 +198,11 @@ async fn admit(conn: &Conn, login: &str, secret: &str) -> Result<Admission, Stri
     })
     .await
     .map_err(|_| "jitgate could not check the credential".to_owned())?;
-    let proof = if matches { Proof::Verified } else { Proof::Failed };
+    let proof = if matches {
+        Proof::Verified
+    } else {
+        Proof::Failed
+    };
     attempt.finish(proof).map_err(|r| r.client_message())
 }
 
@@ -206,15 +228,21 @@ fn policy_for(conn: &Conn, admission: &Admission) -> Policy {
 async fn session_call(conn: &Conn, live: &Arc<Live>, mut call: Message) -> Reply {
     let method = call.name.clone();
     let started = Instant::now();
+    let sync = method == "ExecuteStatement" && make_async(&mut call);
     let text: Arc<str> = match method.as_str() {
         "ExecuteStatement" => {
-            let client_text = tcli::request(&call).and_then(|r| r.get_str(2)).unwrap_or_default();
+            let client_text = tcli::request(&call)
+                .and_then(|r| r.get_str(2))
+                .unwrap_or_default();
             if let Err(refusal) = statement_policy(conn, live, &mut call).await {
                 let (audit_kind, state) = match &live.policy {
-                    Policy::Refuse(_) => (kind::READ_ONLY_REFUSED, SqlState::INSUFFICIENT_PRIVILEGE),
+                    Policy::Refuse(_) => {
+                        (kind::READ_ONLY_REFUSED, SqlState::INSUFFICIENT_PRIVILEGE)
+                    }
                     _ => (kind::MASKING_REFUSED, SqlState::INSUFFICIENT_PRIVILEGE),
                 };
-                live.auditor.refused(audit_kind, &client_text, &refusal.message);
+                live.auditor
+                    .refused(audit_kind, &client_text, &refusal.message);
                 return error(&call, state, &refusal.message);
             }
             Arc::from(client_text)
@@ -250,11 +278,19 @@ async fn session_call(conn: &Conn, live: &Arc<Live>, mut call: Message) -> Reply
                     "too many open operations in this session: close some",
                 );
             }
-            conn.front.registry.add_operation(&session_guid(live), guid);
+            conn.front
+                .registry
+                .add_operation(&session_guid(live), guid.clone());
+            if sync {
+                if let Some(failed) = wait_finished(conn, live, &call, &guid).await {
+                    return failed;
+                }
+            }
         }
     } else if !text.is_empty() {
         // Failed before it became an operation.
-        let failed = tcli::status(&message).is_some_and(|(c, _)| c != tcli::SUCCESS && c != tcli::SUCCESS_WITH_INFO);
+        let failed = tcli::status(&message)
+            .is_some_and(|(c, _)| c != tcli::SUCCESS && c != tcli::SUCCESS_WITH_INFO);
         live.audit(Statement {
             text,
             started,
@@ -263,6 +299,64 @@ async fn session_call(conn: &Conn, live: &Arc<Live>, mut call: Message) -> Reply
         });
     }
     finish(&live.policy, message, raw)
+}
+
+/// Makes a synchronous ExecuteStatement asynchronous upstream (jitgate then waits for it, see
+/// [`wait_finished`]), so that jitgate holds the operation's handle while it runs and can cancel
+/// it the moment the grant ends. Whether the client asked for a synchronous call.
+fn make_async(call: &mut Message) -> bool {
+    let Some(req) = tcli::request_mut(call) else {
+        return false;
+    };
+    if matches!(req.get(4), Some(Value::Bool(true))) {
+        return false;
+    }
+    req.set(4, Value::Bool(true));
+    true
+}
+
+/// Waits for an operation jitgate made asynchronous to finish, as the client's synchronous call
+/// would have: `None` once it finished, else the failed ExecuteStatement's reply (the operation
+/// then closed upstream and audited).
+async fn wait_finished(
+    conn: &Conn,
+    live: &Arc<Live>,
+    call: &Message,
+    guid: &Bytes,
+) -> Option<Reply> {
+    let handle = live.with_operation(guid, |op| op.handle.clone())?;
+    let status = tcli::call("GetOperationStatus", tcli::handle_request(&handle));
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let (reply, _) = match relay(conn, live, &status).await {
+            Ok(r) => r,
+            Err(reply) => return Some(reply),
+        };
+        let (state, message) = tcli::operation_state(&reply).unwrap_or((op_state::ERROR, None));
+        match state {
+            op_state::FINISHED => return None,
+            op_state::INITIALIZED | op_state::RUNNING | op_state::PENDING => {}
+            _ => {
+                let resp = tcli::response(&reply);
+                let sqlstate = resp
+                    .and_then(|r| r.get_str(3))
+                    .and_then(|s| SqlState::from_bytes(s.as_bytes()).ok())
+                    .unwrap_or(SqlState::INTERNAL_ERROR);
+                live.with_operation(guid, |op| op.statement.error = Some(sqlstate));
+                live.close_operation(guid);
+                conn.front.registry.remove_operation(guid);
+                let close = tcli::call("CloseOperation", tcli::handle_request(&handle));
+                let upstream = conn.front.upstream.clone();
+                tokio::spawn(async move { upstream.own_call(&close).await });
+                let text = message.unwrap_or_else(|| "the statement failed".into());
+                let failed = tcli::error_reply(call, sqlstate, &text);
+                let raw = Bytes::from(thrift::encode(&failed));
+                return Some(finish(&live.policy, failed, raw));
+            }
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
 }
 
 fn session_guid(live: &Live) -> Bytes {
@@ -340,7 +434,11 @@ fn finish(policy: &Policy, mut message: Message, raw: Bytes) -> Reply {
         Some(resp) => scrub.response(&method, resp),
         // An exception: its message is text like any other.
         None => {
-            message.body.fields.iter_mut().for_each(|(_, v)| scrub.value(v));
+            message
+                .body
+                .fields
+                .iter_mut()
+                .for_each(|(_, v)| scrub.value(v));
             Ok(())
         }
     };
@@ -367,11 +465,17 @@ fn finish(policy: &Policy, mut message: Message, raw: Bytes) -> Reply {
 async fn statement_policy(conn: &Conn, live: &Live, call: &mut Message) -> Result<(), Refusal> {
     let masked = match &live.policy {
         Policy::Clear => return Ok(()),
-        Policy::Refuse(why) => return Err(Refusal { message: why.clone() }),
+        Policy::Refuse(why) => {
+            return Err(Refusal {
+                message: why.clone(),
+            })
+        }
         Policy::Masked(m) => m,
     };
     let Some(req) = tcli::request_mut(call) else {
-        return Err(Refusal { message: "ExecuteStatement without a request".into() });
+        return Err(Refusal {
+            message: "ExecuteStatement without a request".into(),
+        });
     };
     masked.statement_request(req)?;
     let text = req.get_str(2).unwrap_or_default();
@@ -399,22 +503,36 @@ const COLUMN_FETCH: i64 = 10_000;
 async fn columns(conn: &Conn, live: &Live, table: &TableRef) -> Result<Vec<Column>, Refusal> {
     let upstream = &conn.front.upstream;
     let cannot = |why: String| Refusal {
-        message: format!("jitgate cannot read the columns of {} to mask them: {why}", table.identifier),
+        message: format!(
+            "jitgate cannot read the columns of {} to mask them: {why}",
+            table.identifier
+        ),
     };
     let req = Struct {
         fields: vec![
             (1, Value::Struct(live.handle.clone())),
-            (2, Value::string(&format!("DESCRIBE TABLE {}", table.identifier))),
+            (
+                2,
+                Value::string(&format!("DESCRIBE TABLE {}", table.identifier)),
+            ),
         ],
     };
     let reply = upstream
         .own_call(&tcli::call("ExecuteStatement", req))
         .await
         .map_err(|e| cannot(e.to_string()))?;
-    let op = tcli::response_operation(&reply)
-        .ok_or_else(|| cannot(tcli::status(&reply).and_then(|(_, m)| m).unwrap_or_default()))?;
+    let op = tcli::response_operation(&reply).ok_or_else(|| {
+        cannot(
+            tcli::status(&reply)
+                .and_then(|(_, m)| m)
+                .unwrap_or_default(),
+        )
+    })?;
     let fetched = upstream
-        .own_call(&tcli::call("FetchResults", tcli::fetch_request(&op, COLUMN_FETCH)))
+        .own_call(&tcli::call(
+            "FetchResults",
+            tcli::fetch_request(&op, COLUMN_FETCH),
+        ))
         .await;
     let _ = upstream
         .own_call(&tcli::call("CloseOperation", tcli::handle_request(&op)))
@@ -452,7 +570,10 @@ fn metadata_text(call: &Message) -> String {
             r.fields
                 .iter()
                 .filter(|(id, _)| (2..=7).contains(id))
-                .filter_map(|(_, v)| v.as_bytes().map(|b| String::from_utf8_lossy(b).into_owned()))
+                .filter_map(|(_, v)| {
+                    v.as_bytes()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                })
                 .collect()
         })
         .unwrap_or_default();

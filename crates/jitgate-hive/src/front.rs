@@ -74,7 +74,10 @@ pub struct HiveFront {
 
 impl HiveFront {
     /// Binds every databricks-sql resource's listen address.
-    pub async fn bind(config: &Config, control: Arc<ControlPlane>) -> Result<HiveFront, FrontError> {
+    pub async fn bind(
+        config: &Config,
+        control: Arc<ControlPlane>,
+    ) -> Result<HiveFront, FrontError> {
         let mut listeners = Vec::new();
         let any = config
             .resources
@@ -93,13 +96,14 @@ impl HiveFront {
                 resource: r.name.clone(),
                 source,
             })?;
-            let listener = TcpListener::bind(r.listen)
-                .await
-                .map_err(|source| FrontError::Bind {
-                    resource: r.name.clone(),
-                    addr: r.listen,
-                    source,
-                })?;
+            let listener =
+                TcpListener::bind(r.listen)
+                    .await
+                    .map_err(|source| FrontError::Bind {
+                        resource: r.name.clone(),
+                        addr: r.listen,
+                        source,
+                    })?;
             let front = Arc::new(ResourceFront {
                 name: Arc::from(r.name.as_str()),
                 control: control.clone(),
@@ -246,12 +250,21 @@ where
     }
 }
 
-async fn handle(conn: Arc<Conn>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    conn: Arc<Conn>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     if req.method() != Method::POST {
-        return Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "POST Thrift calls here"));
+        return Ok(plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "POST Thrift calls here",
+        ));
     }
     let credential = credential(req.headers());
-    let body = match Limited::new(req.into_body(), MAX_CALL_BYTES).collect().await {
+    let body = match Limited::new(req.into_body(), MAX_CALL_BYTES)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             return Ok(plain(StatusCode::PAYLOAD_TOO_LARGE, "call too large"))
@@ -292,7 +305,11 @@ fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
 /// Basic with user `token` and the credential as password (what ODBC/JDBC drivers send), or
 /// Basic with the login as user and the secret as password.
 pub fn credential(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let value = headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
     let (scheme, rest) = value.split_once(' ')?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
@@ -301,7 +318,9 @@ pub fn credential(headers: &HeaderMap) -> Option<String> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(rest).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest)
+        .ok()?;
     let pair = String::from_utf8(decoded).ok()?;
     let (user, password) = pair.split_once(':')?;
     if password.is_empty() {

@@ -30,7 +30,8 @@ impl Masked {
     pub fn open_session(&self, req: &Struct) -> Result<(), Refusal> {
         let conf = checked_map(req, 4)?;
         for (key, value) in conf {
-            let same_db = key == "use:database" && value.eq_ignore_ascii_case(&self.namespace.database);
+            let same_db =
+                key == "use:database" && value.eq_ignore_ascii_case(&self.namespace.database);
             if !same_db {
                 return Err(refusal(format!(
                     "jitgate refuses the session setting {key} to masked subjects: it could change \
@@ -40,7 +41,10 @@ impl Masked {
             }
         }
         if let Some(ns) = req.get_struct(ext::INITIAL_NAMESPACE) {
-            let catalog_ok = ns.get_str(1).is_none_or(|c| c.eq_ignore_ascii_case(&self.namespace.catalog) || c.eq_ignore_ascii_case("hive_metastore"));
+            let catalog_ok = ns.get_str(1).is_none_or(|c| {
+                c.eq_ignore_ascii_case(&self.namespace.catalog)
+                    || c.eq_ignore_ascii_case("hive_metastore")
+            });
             let schema_ok = ns
                 .get_str(2)
                 .is_none_or(|s| s.eq_ignore_ascii_case(&self.namespace.database));
@@ -97,7 +101,11 @@ pub fn metadata_request(req: &mut Struct) {
 
 fn switch_off_extensions(req: &mut Struct) {
     req.remove(ext::GET_DIRECT_RESULTS);
-    for flag in [ext::CAN_READ_ARROW, ext::CAN_DOWNLOAD, ext::CAN_DECOMPRESS_LZ4] {
+    for flag in [
+        ext::CAN_READ_ARROW,
+        ext::CAN_DOWNLOAD,
+        ext::CAN_DECOMPRESS_LZ4,
+    ] {
         if req.get(flag).is_some() || flag == ext::CAN_DOWNLOAD {
             tcli::set_flag(req, flag, false);
         }

@@ -69,7 +69,10 @@ pub struct Live {
 impl Live {
     /// Whether `credential` is the one the session was opened with (constant time).
     pub fn same_credential(&self, credential: &str) -> bool {
-        self.credential.as_bytes().ct_eq(credential.as_bytes()).into()
+        self.credential
+            .as_bytes()
+            .ct_eq(credential.as_bytes())
+            .into()
     }
 
     /// Why the session ended, once it has.
@@ -110,7 +113,11 @@ impl Live {
         true
     }
 
-    pub fn with_operation<R>(&self, guid: &Bytes, f: impl FnOnce(&mut Operation) -> R) -> Option<R> {
+    pub fn with_operation<R>(
+        &self,
+        guid: &Bytes,
+        f: impl FnOnce(&mut Operation) -> R,
+    ) -> Option<R> {
         let mut ops = self.operations.lock().ok()?;
         ops.get_mut(guid).map(f)
     }
@@ -141,10 +148,13 @@ impl Live {
     }
 }
 
+/// A session and, once it ended, when.
+type Entry = (Arc<Live>, Option<Instant>);
+
 /// The sessions of one resource, by upstream session guid, and their operations' guids.
 #[derive(Default)]
 pub struct Registry {
-    sessions: Mutex<HashMap<Bytes, (Arc<Live>, Option<Instant>)>>,
+    sessions: Mutex<HashMap<Bytes, Entry>>,
     operations: Mutex<HashMap<Bytes, Bytes>>,
 }
 
@@ -174,9 +184,9 @@ impl Registry {
 
     /// Whether another session may open.
     pub fn has_room(&self) -> bool {
-        self.sessions.lock().is_ok_and(|s| {
-            s.values().filter(|(_, ended)| ended.is_none()).count() < MAX_SESSIONS
-        })
+        self.sessions
+            .lock()
+            .is_ok_and(|s| s.values().filter(|(_, ended)| ended.is_none()).count() < MAX_SESSIONS)
     }
 
     fn insert(&self, guid: Bytes, live: Arc<Live>) {
@@ -309,7 +319,9 @@ async fn end_upstream(upstream: &Upstream, session: &Struct, operations: &[Opera
         let upstream = upstream.clone();
         let req = tcli::handle_request(&op.handle);
         calls.spawn(async move {
-            let _ = upstream.own_call(&tcli::call("CancelOperation", req.clone())).await;
+            let _ = upstream
+                .own_call(&tcli::call("CancelOperation", req.clone()))
+                .await;
             let _ = upstream.own_call(&tcli::call("CloseOperation", req)).await;
         });
     }
@@ -322,7 +334,11 @@ async fn end_upstream(upstream: &Upstream, session: &Struct, operations: &[Opera
 
 async fn idle(live: &Live) {
     loop {
-        let last = live.last_call.lock().map(|t| *t).unwrap_or_else(|_| Instant::now());
+        let last = live
+            .last_call
+            .lock()
+            .map(|t| *t)
+            .unwrap_or_else(|_| Instant::now());
         let left = IDLE_LIMIT.saturating_sub(last.elapsed());
         if left.is_zero() {
             return;

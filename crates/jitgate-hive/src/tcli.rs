@@ -15,10 +15,13 @@ pub const ERROR: i32 = 3;
 
 /// `TOperationState`.
 pub mod op_state {
+    pub const INITIALIZED: i32 = 0;
+    pub const RUNNING: i32 = 1;
     pub const FINISHED: i32 = 2;
     pub const CANCELED: i32 = 3;
     pub const CLOSED: i32 = 4;
     pub const ERROR: i32 = 5;
+    pub const PENDING: i32 = 7;
 }
 
 /// The protocol version jitgate answers with when it refuses an OpenSession (the client's own,
@@ -61,8 +64,12 @@ pub fn scope(method: &str) -> Option<Scope> {
         "CloseSession" | "GetInfo" | "ExecuteStatement" | "GetTypeInfo" | "GetCatalogs"
         | "GetSchemas" | "GetTables" | "GetTableTypes" | "GetColumns" | "GetFunctions"
         | "GetPrimaryKeys" | "GetCrossReference" => Scope::Session,
-        "GetOperationStatus" | "CancelOperation" | "CloseOperation" | "GetResultSetMetadata"
-        | "FetchResults" | "GetQueryId" => Scope::Operation,
+        "GetOperationStatus"
+        | "CancelOperation"
+        | "CloseOperation"
+        | "GetResultSetMetadata"
+        | "FetchResults"
+        | "GetQueryId" => Scope::Operation,
         _ => return None,
     })
 }
@@ -238,7 +245,10 @@ pub fn string_column(resp: &Struct, index: usize) -> Vec<Option<String>> {
     let Some(set) = resp.get_struct(3) else {
         return Vec::new();
     };
-    let text = |v: &Value| v.as_bytes().map(|b| String::from_utf8_lossy(b).into_owned());
+    let text = |v: &Value| {
+        v.as_bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    };
     if let Some(Value::List { items, .. }) = set.get(3) {
         let column = items
             .get(index)

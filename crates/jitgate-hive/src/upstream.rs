@@ -80,7 +80,9 @@ impl Upstream {
         let authorization = authorization
             .map(|v| HeaderValue::from_str(&v))
             .transpose()
-            .map_err(|_| UpstreamError::Config("the upstream credential is not a header value".into()))?;
+            .map_err(|_| {
+                UpstreamError::Config("the upstream credential is not a header value".into())
+            })?;
         let host_part = if cfg.host.contains(':') {
             format!("[{}]", cfg.host)
         } else {

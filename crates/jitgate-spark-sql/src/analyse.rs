@@ -324,7 +324,9 @@ fn use_of_namespace(u: &sqlparser::ast::Use, ns: &Namespace) -> Result<Kind, Ref
     let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
     match parts.as_slice() {
         [db] if same(db, &ns.database) => Ok(Kind::AsWritten),
-        [catalog, db] if same(catalog, &ns.catalog) && same(db, &ns.database) => Ok(Kind::AsWritten),
+        [catalog, db] if same(catalog, &ns.catalog) && same(db, &ns.database) => {
+            Ok(Kind::AsWritten)
+        }
         _ => Err(refused()),
     }
 }

@@ -46,17 +46,23 @@ fn map(pairs: &[(&str, &str)]) -> Value {
 #[test]
 fn session_settings_other_than_the_fixed_database_are_refused() {
     let m = masked();
-    let ok = Struct { fields: vec![(4, map(&[("use:database", "default")]))] };
+    let ok = Struct {
+        fields: vec![(4, map(&[("use:database", "default")]))],
+    };
     assert!(m.open_session(&ok).is_ok());
     for bad in [
         ("use:database", "hr"),
         ("set:hivevar:t", "people"),
         ("set:hiveconf:spark.sql.ansi.enabled", "false"),
     ] {
-        let req = Struct { fields: vec![(4, map(&[bad]))] };
+        let req = Struct {
+            fields: vec![(4, map(&[bad]))],
+        };
         assert!(m.open_session(&req).is_err(), "{bad:?}");
     }
-    let odd = Struct { fields: vec![(4, Value::I32(1))] };
+    let odd = Struct {
+        fields: vec![(4, Value::I32(1))],
+    };
     assert!(m.open_session(&odd).is_err());
 }
 
@@ -75,11 +81,21 @@ fn statement_requests_lose_the_extensions_that_would_bypass_jitgate() {
     };
     m.statement_request(&mut req).expect("accepted");
     assert!(req.get(ext::GET_DIRECT_RESULTS).is_none());
-    for flag in [ext::CAN_READ_ARROW, ext::CAN_DOWNLOAD, ext::CAN_DECOMPRESS_LZ4] {
+    for flag in [
+        ext::CAN_READ_ARROW,
+        ext::CAN_DOWNLOAD,
+        ext::CAN_DECOMPRESS_LZ4,
+    ] {
         assert_eq!(req.get(flag), Some(&Value::Bool(false)));
     }
     let mut params = Struct {
-        fields: vec![(ext::PARAMETERS, Value::List { elem: 12, items: vec![] })],
+        fields: vec![(
+            ext::PARAMETERS,
+            Value::List {
+                elem: 12,
+                items: vec![],
+            },
+        )],
     };
     assert!(m.statement_request(&mut params).is_err());
     let mut conf = Struct {
@@ -93,7 +109,9 @@ fn statement_requests_lose_the_extensions_that_would_bypass_jitgate() {
 fn variable_references_are_refused_and_protected_tables_found() {
     let m = masked();
     assert!(m.analyse("SELECT '${hivevar:x}'").is_err());
-    let a = m.analyse("SELECT ssn FROM people WHERE ssn LIKE '1%'").expect("query");
+    let a = m
+        .analyse("SELECT ssn FROM people WHERE ssn LIKE '1%'")
+        .expect("query");
     assert!(a.needs_rewrite());
     assert!(m.analyse("INSERT INTO people VALUES ('x')").is_err());
     assert!(m.analyse("DROP TABLE people").is_err());

@@ -804,13 +804,14 @@ fn every_masks_spark_form_survives_the_rewrite() {
 /// database is a no-op and passes; any other would move where unqualified names resolve.
 #[test]
 fn use_passes_only_for_the_fixed_namespace() {
+    let view = view();
     for sql in [
         "USE `default`",
         "USE default_db_is_not_this",
         "USE DATABASE default",
         "USE spark_catalog.default",
     ] {
-        let result = crate::analyse(sql, &ns(), &view());
+        let result = crate::analyse(sql, &ns(), &view);
         if sql.contains("not_this") {
             assert!(result.is_err(), "{sql}");
         } else {
@@ -818,7 +819,12 @@ fn use_passes_only_for_the_fixed_namespace() {
             assert!(!a.needs_rewrite(), "{sql}");
         }
     }
-    for sql in ["USE hr", "USE other.default", "USE CATALOG x", "USE ROLE admin"] {
-        assert!(crate::analyse(sql, &ns(), &view()).is_err(), "{sql}");
+    for sql in [
+        "USE hr",
+        "USE other.default",
+        "USE CATALOG x",
+        "USE ROLE admin",
+    ] {
+        assert!(crate::analyse(sql, &ns(), &view).is_err(), "{sql}");
     }
 }

@@ -82,7 +82,10 @@ fn no_or_wrong_credential_opens_no_session_and_nothing_reaches_the_upstream() {
     let none = drive(&url(&gw), "-", "-", &["sql:select 1"]);
     assert_eq!(none[0]["open"], false, "{none:?}");
     assert!(
-        none[0]["error"].as_str().unwrap_or_default().contains("no jitgate credential"),
+        none[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no jitgate credential"),
         "{none:?}"
     );
     let wrong = drive(&url(&gw), &grant.login, "wrongsecret", &["sql:select 1"]);
@@ -112,7 +115,12 @@ fn a_granted_user_gets_what_a_direct_connection_gets_audited() {
         "sql:select * from no_such_table_here".to_string(),
     ];
     let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
-    let via = drive(&url(&gw), "token", &format!("{}.{}", grant.login, grant.password), &steps);
+    let via = drive(
+        &url(&gw),
+        "token",
+        &format!("{}.{}", grant.login, grant.password),
+        &steps,
+    );
     let own = drive(&server.url(), "admin", "x", &steps);
     assert_eq!(via[0]["open"], true, "{via:?}");
     assert_eq!(via[1]["rows"], own[1]["rows"], "{via:?}");
@@ -120,7 +128,10 @@ fn a_granted_user_gets_what_a_direct_connection_gets_audited() {
     assert_eq!(via[1]["rows"].as_array().map(Vec::len), Some(3));
     // The upstream's own errors reach the client as they are.
     assert!(
-        via[3]["error"].as_str().unwrap_or_default().contains("TABLE_OR_VIEW_NOT_FOUND"),
+        via[3]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("TABLE_OR_VIEW_NOT_FOUND"),
         "{via:?}"
     );
     // Basic with the login as user and the secret as password works too.
@@ -136,7 +147,12 @@ fn a_granted_user_gets_what_a_direct_connection_gets_audited() {
     assert_eq!(read["rows"], 3, "{read}");
     assert!(of_kind(&events, "session.started").len() >= 2);
     let ended = of_kind(&events, "session.ended");
-    assert!(ended.iter().any(|d| d["reason"] == "client closed the session"), "{ended:?}");
+    assert!(
+        ended
+            .iter()
+            .any(|d| d["reason"] == "client closed the session"),
+        "{ended:?}"
+    );
 }
 
 /// A statement running when the grant is revoked ends within a second or so with an error
@@ -170,13 +186,27 @@ fn revoking_the_grant_ends_a_running_statement_at_once() {
     let steps = lines(&rest.join("\n"));
     assert_eq!(steps[0]["ok"], false, "{steps:?}");
     assert!(
-        steps[0]["error"].as_str().unwrap_or_default().contains("access grant revoked"),
+        steps[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("access grant revoked"),
         "{steps:?}"
     );
     assert!(took < Duration::from_secs(8), "took {took:?}");
     assert_eq!(steps[1]["ok"], false, "{steps:?}");
-    assert!(steps[1]["error"].as_str().unwrap_or_default().contains("revoked"), "{steps:?}");
+    assert!(
+        steps[1]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("revoked"),
+        "{steps:?}"
+    );
     let events = audit(&gw, |e| !of_kind(e, "session.ended").is_empty());
     let ended = of_kind(&events, "session.ended");
-    assert!(ended.iter().any(|d| d["reason"].as_str().unwrap_or_default().contains("revoked")), "{ended:?}");
+    assert!(
+        ended
+            .iter()
+            .any(|d| d["reason"].as_str().unwrap_or_default().contains("revoked")),
+        "{ended:?}"
+    );
 }

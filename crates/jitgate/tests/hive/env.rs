@@ -89,10 +89,17 @@ fn start() -> ThriftServer {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("the Thrift server launcher exited ({status}):\n{}", log());
         }
-        assert!(started.elapsed() < START, "no Thrift server within {START:?}:\n{}", log());
+        assert!(
+            started.elapsed() < START,
+            "no Thrift server within {START:?}:\n{}",
+            log()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
-    eprintln!("Spark Thrift server up on port {port} after {:?}", started.elapsed());
+    eprintln!(
+        "Spark Thrift server up on port {port} after {:?}",
+        started.elapsed()
+    );
     ThriftServer {
         port,
         _stdin: Mutex::new(stdin),
@@ -135,6 +142,9 @@ pub fn drive(url: &str, user: &str, password: &str, steps: &[&str]) -> Vec<Value
 /// Like [`drive`] against the server directly, as its administrator (seeding tables).
 pub fn direct(server: &ThriftServer, steps: &[&str]) -> Vec<Value> {
     let v = drive(&server.url(), "admin", "x", steps);
-    assert!(v.iter().skip(1).all(|s| s["ok"] == true), "seeding failed: {v:?}");
+    assert!(
+        v.iter().skip(1).all(|s| s["ok"] == true),
+        "seeding failed: {v:?}"
+    );
     v
 }
