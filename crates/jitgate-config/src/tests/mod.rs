@@ -3,6 +3,7 @@
 mod masking;
 mod oidc;
 mod policy;
+mod databricks_sql;
 mod spark;
 
 use std::net::SocketAddr;
