@@ -23,7 +23,10 @@ fn a_warehouse_gets_tls_port_443_and_its_token() {
         "host = \"https://adb-1.2.azuredatabricks.net/\"\nhttp_path = \"sql/1.0/warehouses/abc\"\ntoken_env = \"JG_TEST_DBSQL_TOKEN\"\n",
     ));
     let u = upstream(&c);
-    assert_eq!((u.host.as_str(), u.port, u.tls), ("adb-1.2.azuredatabricks.net", 443, true));
+    assert_eq!(
+        (u.host.as_str(), u.port, u.tls),
+        ("adb-1.2.azuredatabricks.net", 443, true)
+    );
     assert_eq!(u.http_path, "/sql/1.0/warehouses/abc");
     assert!(matches!(&u.auth, DatabricksSqlAuth::Token(t) if t.expose() == "dapi-123"));
     assert_eq!(u.default_database, "default");
@@ -39,7 +42,10 @@ fn a_hiveserver2_gets_basic_auth_and_port_10001_without_tls() {
         "host = \"hs2\"\ntls = false\nuser = \"svc\"\npassword_env = \"JG_TEST_HS2_PASSWORD\"\n",
     ));
     let u = upstream(&c);
-    assert_eq!((u.port, u.tls, u.http_path.as_str()), (10001, false, "/cliservice"));
+    assert_eq!(
+        (u.port, u.tls, u.http_path.as_str()),
+        (10001, false, "/cliservice")
+    );
     assert!(matches!(&u.auth, DatabricksSqlAuth::Basic { user, .. } if user == "svc"));
 }
 

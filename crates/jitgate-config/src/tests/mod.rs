@@ -1,9 +1,9 @@
 //! Behaviour of `parse`/`load`: the model produced, defaults, and where errors point.
 
+mod databricks_sql;
 mod masking;
 mod oidc;
 mod policy;
-mod databricks_sql;
 mod spark;
 
 use std::net::SocketAddr;

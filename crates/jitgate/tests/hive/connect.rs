@@ -210,3 +210,27 @@ fn revoking_the_grant_ends_a_running_statement_at_once() {
         "{ended:?}"
     );
 }
+
+/// beeline (the Hive JDBC driver, over HTTP) with the JDBC URL `jitgate admin grant` prints:
+/// the URL carries `user=token;password=LOGIN.SECRET`, and a query answers through jitgate.
+#[test]
+fn beeline_connects_with_the_printed_jdbc_url() {
+    let Some(server) = server() else { return };
+    let gw = gateway(server, "");
+    let grant = gw.grant("alice", "wh", "5m").expect("grant");
+    assert!(
+        grant.uri.starts_with("jdbc:hive2://127.0.0.1:")
+            && grant.uri.contains("transportMode=http"),
+        "{}",
+        grant.uri
+    );
+    let out = crate::env::beeline(&grant.uri, "select 40 + 2 as answer");
+    assert!(out.contains("answer") && out.contains("42"), "{out}");
+    let wrong = grant.uri.replace(&grant.password, "wrongsecret");
+    let refused = crate::env::beeline(&wrong, "select 1");
+    assert!(!refused.contains("\n1\n"), "{refused}");
+    assert!(
+        refused.contains("not valid") || refused.contains("failed"),
+        "{refused}"
+    );
+}

@@ -148,3 +148,26 @@ pub fn direct(server: &ThriftServer, steps: &[&str]) -> Vec<Value> {
     );
     v
 }
+
+/// Runs pyspark's beeline (the Hive JDBC driver) with `url` and one statement; its output.
+pub fn beeline(url: &str, sql: &str) -> String {
+    let home = Command::new(python())
+        .args([
+            "-c",
+            "import pyspark,os;print(os.path.dirname(pyspark.__file__))",
+        ])
+        .output()
+        .expect("finding pyspark");
+    let home = String::from_utf8_lossy(&home.stdout).trim().to_string();
+    let out = Command::new(format!("{home}/bin/beeline"))
+        .env("SPARK_HOME", &home)
+        .args(["-u", url, "--silent=true", "--outputformat=csv2", "-e", sql])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running beeline");
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
