@@ -336,7 +336,8 @@ pub fn credential(headers: &HeaderMap) -> Option<String> {
 pub fn count_out(live: &crate::session::Live, reply: &Reply) {
     let n = match reply {
         Reply::Raw(b) => b.len(),
-        Reply::Message(_) => 0,
+        // Rewritten replies (masked subjects) are encoded once more to be counted.
+        Reply::Message(m) => thrift::encode(m).len(),
     };
     live.bytes_to_client.fetch_add(n as u64, Ordering::Relaxed);
 }
