@@ -122,7 +122,7 @@ def main() -> None:
     args.add_argument("--rounds", type=int, default=3)
     args.add_argument("--jitgate")
     opts = args.parse_args()
-    jitgate = opts.jitgate
+    jitgate = os.path.abspath(opts.jitgate) if opts.jitgate else None
     if not jitgate:
         subprocess.run(["cargo", "build", "--release", "-p", "jitgate"], cwd=REPO, check=True)
         target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
@@ -168,7 +168,10 @@ def main() -> None:
                     assert len(rows) == opts.rows, (target, len(rows))
         finally:
             gateway.terminate()
-            gateway.wait(timeout=10)
+            try:
+                gateway.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                gateway.kill()
             server.stdin.close()
             server.wait(timeout=30)
 
