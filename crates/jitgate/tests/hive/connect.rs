@@ -234,3 +234,33 @@ fn beeline_connects_with_the_printed_jdbc_url() {
         "{refused}"
     );
 }
+
+/// A session belongs to the credential that opened it: another subject's valid credential
+/// cannot make calls in it (HiveServer2 handles are the only thing that names a session over
+/// HTTP, and they travel in every call).
+#[test]
+fn another_credential_cannot_use_a_session() {
+    let Some(server) = server() else { return };
+    let gw = gateway(server, "");
+    let alice = gw.grant("alice", "wh", "5m").expect("grant");
+    let bob = gw.grant("bob", "wh", "5m").expect("grant");
+    let s = drive(
+        &url(&gw),
+        &alice.login,
+        &alice.password,
+        &[
+            "sql:select 1",
+            &format!("as:{}:{}", bob.login, bob.password),
+            "sql:select 2",
+        ],
+    );
+    assert_eq!(s[1]["rows"], serde_json::json!([[1]]), "{s:?}");
+    assert_eq!(s[3]["ok"], false, "{s:?}");
+    assert!(
+        s[3]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("another credential"),
+        "{s:?}"
+    );
+}

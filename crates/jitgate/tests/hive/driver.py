@@ -7,6 +7,7 @@ Usage: driver.py URL USER PASSWORD STEP...
     slow:QUERY        execute QUERY and fetch one row at a time, sleeping 0.2 s between
     meta:NAME         a metadata call through the cursor: catalogs, schemas, tables, columns
     sleep:SECONDS     wait, keeping the session open
+    as:USER:PASSWORD  send the following calls with other Basic credentials (same session)
 
 Prints {"open": true} or {"open": false, "error"} for the session, then one JSON line per
 step: {"step", "ok", "rows" | "error", "seconds"}. Exit status 0 whatever the outcomes.
@@ -65,6 +66,11 @@ def run(cursor, step: str):
         return [list(r) for r in cursor.fetchall()]
     if step.startswith("sleep:"):
         time.sleep(float(step[6:]))
+        return []
+    if step.startswith("as:"):
+        user, password = step[3:].split(":", 1)
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        cursor._connection._transport.setCustomHeaders({"Authorization": f"Basic {token}"})
         return []
     raise ValueError(f"unknown step {step!r}")
 
