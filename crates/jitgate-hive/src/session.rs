@@ -192,6 +192,9 @@ impl Registry {
     fn insert(&self, guid: Bytes, live: Arc<Live>) {
         if let Ok(mut s) = self.sessions.lock() {
             s.retain(|_, (_, ended)| ended.is_none_or(|at| at.elapsed() < REMEMBER_ENDED));
+            if let Ok(mut ops) = self.operations.lock() {
+                ops.retain(|_, session| s.contains_key(session));
+            }
             s.insert(guid, (live, None));
         }
     }
@@ -293,9 +296,13 @@ async fn watch(
         }
     };
     let operations = live.drain_operations();
-    for op in &operations {
-        if let Some(g) = tcli::handle_guid(&op.handle) {
-            registry.remove_operation(&g);
+    // Operations of a session that ended otherwise stay known (until the session is forgotten),
+    // so that the client's next fetch is told why, not that the operation is unknown.
+    if matches!(end, End::Client) {
+        for op in &operations {
+            if let Some(g) = tcli::handle_guid(&op.handle) {
+                registry.remove_operation(&g);
+            }
         }
     }
     if !matches!(end, End::Client) {

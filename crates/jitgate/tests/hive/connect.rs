@@ -264,3 +264,42 @@ fn another_credential_cannot_use_a_session() {
         "{s:?}"
     );
 }
+
+/// A client fetching a result row by row when the grant is revoked: its next fetch fails with
+/// the reason, within a second or so of the revocation.
+#[test]
+fn revoking_the_grant_mid_fetch_ends_the_fetch() {
+    let Some(server) = server() else { return };
+    let gw = gateway(server, "");
+    let grant = gw.grant("alice", "wh", "5m").expect("grant");
+    let mut child = driver(
+        &url(&gw),
+        "token",
+        &format!("{}.{}", grant.login, grant.password),
+        &["slow:select id from range(0, 1000)"],
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .expect("driver");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut out = BufReader::new(stdout).lines();
+    let opened = out.next().and_then(Result::ok).unwrap_or_default();
+    assert!(opened.contains("\"open\": true"), "{opened}");
+    // The statement runs, then rows come one per fetch, 0.2 s apart.
+    std::thread::sleep(Duration::from_secs(6));
+    let revoked = Instant::now();
+    gw.revoke(&grant.grant_id).expect("revoke");
+    let rest: Vec<String> = out.map_while(Result::ok).collect();
+    let took = revoked.elapsed();
+    let _ = child.wait();
+    let steps = lines(&rest.join("\n"));
+    assert_eq!(steps[0]["ok"], false, "{steps:?}");
+    assert!(
+        steps[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("access grant revoked"),
+        "{steps:?}"
+    );
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+}

@@ -4,7 +4,7 @@ Usage: driver.py URL USER PASSWORD STEP...
   URL is http://HOST:PORT/PATH; USER/PASSWORD go as Basic auth ("-" for none).
   STEP is one of
     sql:QUERY         execute QUERY and fetch all rows
-    slow:QUERY        execute QUERY and fetch one row at a time, sleeping 0.2 s between
+    slow:QUERY        execute QUERY and fetch one row per call, sleeping 0.2 s between
     meta:NAME         a metadata call through the cursor: catalogs, schemas, tables, columns
     sleep:SECONDS     wait, keeping the session open
     as:USER:PASSWORD  send the following calls with other Basic credentials (same session)
@@ -35,6 +35,7 @@ def run(cursor, step: str):
         cursor.execute(step[4:])
         return [list(r) for r in cursor.fetchall()] if cursor.description else []
     if step.startswith("slow:"):
+        cursor.arraysize = 1
         cursor.execute(step[5:])
         rows = []
         while True:
