@@ -33,6 +33,9 @@ impl ConnectionInfo {
         let upstream = match &resource.upstream {
             Upstream::Postgres(upstream) => upstream,
             Upstream::SparkConnect(_) => return Self::spark_connect(resource, login, password),
+            Upstream::DatabricksSql(u) => {
+                return Self::databricks_sql(resource, &u.default_database, login, password)
+            }
         };
         let host = match listen.ip() {
             ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
@@ -82,6 +85,37 @@ impl ConnectionInfo {
             host,
             port: listen.port(),
             database: String::new(),
+            uri,
+        }
+    }
+}
+
+impl ConnectionInfo {
+    /// A HiveServer2 JDBC URL over HTTP (beeline, JDBC drivers): the user is `token` and the
+    /// password `LOGIN.SECRET`, which is also what ODBC drivers and the Databricks SQL connector
+    /// send (as password of Basic auth, or as bearer token).
+    fn databricks_sql(
+        resource: &Resource,
+        database: &str,
+        login: &str,
+        password: &str,
+    ) -> ConnectionInfo {
+        let listen = resource.listen;
+        let host = match listen.ip() {
+            ip if ip.is_unspecified() || ip.is_loopback() => "127.0.0.1".to_owned(),
+            ip if ip.is_ipv6() => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        let uri = format!(
+            "jdbc:hive2://{host}:{}/{database};transportMode=http;httpPath=cliservice;user=token;password={login}.{password}",
+            listen.port()
+        );
+        ConnectionInfo {
+            login: login.to_owned(),
+            password: password.to_owned(),
+            host,
+            port: listen.port(),
+            database: database.to_owned(),
             uri,
         }
     }

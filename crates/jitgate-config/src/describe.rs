@@ -85,6 +85,7 @@ impl Config {
                     let _ = writeln!(out, "\n  connect timeout: {timeout}");
                 }
                 Upstream::SparkConnect(sc) => crate::spark::describe(sc, &mut out),
+                Upstream::DatabricksSql(u) => crate::databricks_sql::describe(u, &mut out),
             }
         }
         self.describe_access(&mut out);

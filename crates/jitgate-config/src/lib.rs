@@ -5,6 +5,7 @@
 
 mod api;
 mod databricks;
+mod databricks_sql;
 mod describe;
 mod error;
 mod glob;

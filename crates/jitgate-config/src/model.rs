@@ -9,11 +9,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod access;
+mod databricks_sql;
 mod notify;
 mod oidc;
 mod spark;
 
 pub use access::*;
+pub use databricks_sql::*;
 pub use notify::*;
 pub use oidc::*;
 pub use spark::*;
@@ -158,6 +160,8 @@ pub enum Upstream {
     Postgres(PostgresUpstream),
     /// `kind = "spark-connect"` (Databricks is a preset of it).
     SparkConnect(SparkConnectUpstream),
+    /// `kind = "databricks-sql"`: HiveServer2 TCLIService over HTTP.
+    DatabricksSql(DatabricksSqlUpstream),
 }
 
 impl Upstream {
@@ -166,6 +170,7 @@ impl Upstream {
         match self {
             Upstream::Postgres(_) => "postgres",
             Upstream::SparkConnect(_) => "spark-connect",
+            Upstream::DatabricksSql(_) => "databricks-sql",
         }
     }
 }

@@ -71,9 +71,12 @@ fn read_resource(entry: &Field<'_>) -> Result<Resource, ConfigError> {
             Upstream::Postgres(read_postgres(&s.required("upstream")?.table()?)?)
         }
         "spark-connect" => Upstream::SparkConnect(read_spark_connect(&s, &kind)?),
+        "databricks-sql" => Upstream::DatabricksSql(
+            crate::databricks_sql::read_databricks_sql(&s.required("upstream")?.table()?)?,
+        ),
         other => {
             return Err(kind.error(format!(
-                "unknown kind {other:?}; known kinds: \"postgres\", \"spark-connect\""
+                "unknown kind {other:?}; known kinds: \"postgres\", \"spark-connect\", \"databricks-sql\""
             )))
         }
     };

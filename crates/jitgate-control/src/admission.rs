@@ -22,6 +22,8 @@ use std::sync::Arc;
 pub enum Protocol {
     Postgres,
     SparkConnect,
+    /// HiveServer2 TCLIService over HTTP (Databricks SQL warehouses).
+    DatabricksSql,
 }
 
 impl Protocol {
@@ -30,6 +32,7 @@ impl Protocol {
         match self {
             Protocol::Postgres => "postgres",
             Protocol::SparkConnect => "spark-connect",
+            Protocol::DatabricksSql => "databricks-sql",
         }
     }
 }

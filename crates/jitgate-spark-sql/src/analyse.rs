@@ -298,10 +298,36 @@ fn classify(
         | Statement::ShowColumns { .. }
         | Statement::ShowFunctions { .. }
         | Statement::ShowViews { .. } => Ok(Kind::AsWritten),
+        Statement::Use(u) => use_of_namespace(u, ns),
         Statement::Set(_) => Err(Refusal::new(
             "jitgate refuses this SET statement to masked subjects: write SET key = value at the very start of the text, without comments",
         )),
         _ => Err(refuse_kind()),
+    }
+}
+
+/// `USE db` (or `USE catalog.db`) of the session's fixed namespace: a no-op that clients send on
+/// connecting (PyHive sends ``USE `default` ``). Any other `USE` would make unqualified names
+/// resolve elsewhere than the masking rules expect, and is refused.
+fn use_of_namespace(u: &sqlparser::ast::Use, ns: &Namespace) -> Result<Kind, Refusal> {
+    use sqlparser::ast::Use;
+    let refused = || {
+        Refusal::new(format!(
+            "jitgate keeps masked subjects in the database {}: USE of another is refused; qualify table names instead",
+            ns.database
+        ))
+    };
+    let (Use::Object(name) | Use::Database(name) | Use::Schema(name)) = u else {
+        return Err(refused());
+    };
+    let parts = object_name_parts(name)?;
+    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    match parts.as_slice() {
+        [db] if same(db, &ns.database) => Ok(Kind::AsWritten),
+        [catalog, db] if same(catalog, &ns.catalog) && same(db, &ns.database) => {
+            Ok(Kind::AsWritten)
+        }
+        _ => Err(refused()),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Behaviour of `parse`/`load`: the model produced, defaults, and where errors point.
 
+mod databricks_sql;
 mod masking;
 mod oidc;
 mod policy;

@@ -799,3 +799,32 @@ fn every_masks_spark_form_survives_the_rewrite() {
     }
     assert!(checked >= 45, "{checked} mask × type pairs checked");
 }
+
+/// Clients send `USE <database>` on connecting (PyHive: ``USE `default` ``): the session's own
+/// database is a no-op and passes; any other would move where unqualified names resolve.
+#[test]
+fn use_passes_only_for_the_fixed_namespace() {
+    let view = view();
+    for sql in [
+        "USE `default`",
+        "USE default_db_is_not_this",
+        "USE DATABASE default",
+        "USE spark_catalog.default",
+    ] {
+        let result = crate::analyse(sql, &ns(), &view);
+        if sql.contains("not_this") {
+            assert!(result.is_err(), "{sql}");
+        } else {
+            let a = result.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            assert!(!a.needs_rewrite(), "{sql}");
+        }
+    }
+    for sql in [
+        "USE hr",
+        "USE other.default",
+        "USE CATALOG x",
+        "USE ROLE admin",
+    ] {
+        assert!(crate::analyse(sql, &ns(), &view).is_err(), "{sql}");
+    }
+}

@@ -1,0 +1,173 @@
+//! One local Spark Thrift server (HiveServer2 in HTTP mode, from the pyspark package) per test
+//! binary, and PyHive driven step by step by `hive/driver.py`.
+#![allow(dead_code)]
+
+use jitgate_testkit::free_port;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long the server may take to listen (the JVM, then Spark, start on two cores).
+const START: Duration = Duration::from_secs(180);
+
+pub struct ThriftServer {
+    pub port: u16,
+    _stdin: Mutex<ChildStdin>,
+    _child: Mutex<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl ThriftServer {
+    /// The server's own HTTP endpoint, for direct connections.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/cliservice", self.port)
+    }
+}
+
+pub fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/hive")
+}
+
+pub fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+thread_local! {
+    static TURN: RefCell<Option<MutexGuard<'static, ()>>> = const { RefCell::new(None) };
+}
+
+/// The shared server, started by the first test that needs it; None (with a message) when this
+/// machine has no Java. Tests take turns (one Spark on two cores), each until its thread ends.
+pub fn server() -> Option<&'static ThriftServer> {
+    static TURNS: Mutex<()> = Mutex::new(());
+    TURN.with(|turn| {
+        let mut turn = turn.borrow_mut();
+        if turn.is_none() {
+            *turn = Some(TURNS.lock().unwrap_or_else(|p| p.into_inner()));
+        }
+    });
+    static SERVER: OnceLock<Option<ThriftServer>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            let java = Command::new("java")
+                .arg("-version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            if !matches!(java, Ok(s) if s.success()) {
+                eprintln!("SKIPPED: no java on this machine, so no Spark Thrift server");
+                return None;
+            }
+            Some(start())
+        })
+        .as_ref()
+}
+
+fn start() -> ThriftServer {
+    let dir = tempfile::Builder::new()
+        .prefix("jitgate-hs2-")
+        .tempdir()
+        .expect("temporary folder");
+    let port = free_port();
+    let started = Instant::now();
+    let mut child = Command::new(python())
+        .arg(tests_dir().join("server.py"))
+        .arg(port.to_string())
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("starting the Thrift server launcher (python3 with pyspark)");
+    let stdin = child.stdin.take().expect("launcher stdin");
+    let log = || std::fs::read_to_string(dir.path().join("spark.log")).unwrap_or_default();
+    loop {
+        if log().contains("HiveThriftServer2 started") {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the Thrift server launcher exited ({status}):\n{}", log());
+        }
+        assert!(
+            started.elapsed() < START,
+            "no Thrift server within {START:?}:\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "Spark Thrift server up on port {port} after {:?}",
+        started.elapsed()
+    );
+    ThriftServer {
+        port,
+        _stdin: Mutex::new(stdin),
+        _child: Mutex::new(child),
+        _dir: dir,
+    }
+}
+
+/// One step's outcome as the driver prints it (the first line says whether the session opened).
+pub fn lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+pub fn driver(url: &str, user: &str, password: &str, steps: &[&str]) -> Command {
+    let mut cmd = Command::new(python());
+    cmd.arg(tests_dir().join("driver.py"))
+        .args([url, user, password])
+        .args(steps)
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs PyHive to the end: the session line, then one line per step.
+pub fn drive(url: &str, user: &str, password: &str, steps: &[&str]) -> Vec<Value> {
+    let out = driver(url, user, password, steps)
+        .output()
+        .expect("running the PyHive driver");
+    let v = lines(&String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !v.is_empty(),
+        "driver printed nothing:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    v
+}
+
+/// Like [`drive`] against the server directly, as its administrator (seeding tables).
+pub fn direct(server: &ThriftServer, steps: &[&str]) -> Vec<Value> {
+    let v = drive(&server.url(), "admin", "x", steps);
+    assert!(
+        v.iter().skip(1).all(|s| s["ok"] == true),
+        "seeding failed: {v:?}"
+    );
+    v
+}
+
+/// Runs pyspark's beeline (the Hive JDBC driver) with `url` and one statement; its output.
+pub fn beeline(url: &str, sql: &str) -> String {
+    let home = Command::new(python())
+        .args([
+            "-c",
+            "import pyspark,os;print(os.path.dirname(pyspark.__file__))",
+        ])
+        .output()
+        .expect("finding pyspark");
+    let home = String::from_utf8_lossy(&home.stdout).trim().to_string();
+    let out = Command::new(format!("{home}/bin/beeline"))
+        .env("SPARK_HOME", &home)
+        .args(["-u", url, "--silent=true", "--outputformat=csv2", "-e", sql])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running beeline");
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
