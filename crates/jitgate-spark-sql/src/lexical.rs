@@ -75,7 +75,19 @@ pub(crate) fn tokens(sql: &str) -> Result<Vec<Token>, Refusal> {
 
 /// Refuses what the tokenizers could disagree on; `allow_reserved` lets `jgmask_` identifiers
 /// through (only in jitgate's own rewritten texts).
+///
+/// Spark substitutes `${…}` variable references (`${spark.x}`, `${hivevar:x}`, `${env:X}`,
+/// `${system:x}`…) anywhere in a statement or expression text, string literals included, before
+/// it parses it (`spark.sql.variable.substitute`): a value set earlier could turn a literal the
+/// analysis saw into a reference to a protected table it never saw, and `${env:…}` reads the
+/// server's environment. Every text with `${` is refused, wherever it stands.
 pub(crate) fn scan(sql: &str, allow_reserved: bool) -> Result<(), Refusal> {
+    if sql.contains("${") {
+        return Err(Refusal::new(
+            "jitgate refuses ${…} variable references to masked subjects: Spark substitutes them \
+             before it reads the statement, so what was analysed would not be what runs",
+        ));
+    }
     let tokens = tokens(sql)?;
     let mut previous: Option<&Token> = None;
     for token in &tokens {

@@ -828,3 +828,29 @@ fn use_passes_only_for_the_fixed_namespace() {
         assert!(crate::analyse(sql, &ns(), &view).is_err(), "{sql}");
     }
 }
+
+/// Spark substitutes `${…}` variable references before it parses a statement or an expression
+/// (string literals included): every text with one is refused, whatever else it holds.
+#[test]
+fn variable_references_are_refused_in_statements_and_expressions() {
+    for sql in [
+        "SELECT '${spark.sql.adaptive.x}' FROM orders",
+        "SELECT '${env:HOME}'",
+        "SELECT id FROM orders WHERE note = '${hivevar:v}'",
+        "SELECT ${x} FROM orders",
+        "SET spark.sql.adaptive.x = ${y}",
+        "-- ${x}\nSELECT 1",
+    ] {
+        assert!(refused(sql).contains("${"), "{sql}");
+    }
+    for expr in [
+        "'${spark.sql.adaptive.x}'",
+        "concat(id, '${system:user.name}')",
+    ] {
+        assert!(crate::check_expression(expr).is_err(), "{expr}");
+    }
+    assert_eq!(
+        ok("SELECT '$ {x}', '{x}$' FROM orders"),
+        "SELECT '$ {x}', '{x}$' FROM orders"
+    );
+}

@@ -537,8 +537,8 @@ fn location_of_customers(gw: &Gateway) -> String {
 
 /// Ways around the masks that are not functions over values: another table's files under an
 /// unprotected table's name (read options, SQL table options), statements that run SQL text or
-/// programs (`EXECUTE IMMEDIATE`, `TRANSFORM … USING`), variables, FROM-first queries, names
-/// in other cases, DataFrames passed into `spark.sql`.
+/// programs (`EXECUTE IMMEDIATE`, `TRANSFORM … USING`), variables and `${…}` substitution,
+/// FROM-first queries, names in other cases, DataFrames passed into `spark.sql`.
 #[test]
 fn reads_around_the_masks_are_refused_or_masked() {
     let Some(spark) = crate::env::spark() else {
@@ -560,6 +560,14 @@ fn reads_around_the_masks_are_refused_or_masked() {
         // Spark reads a parenthesised table; the analysis's parser does not: refused, not
         // passed through.
         "sql:SELECT ssn, card FROM (rt_customers)".into(),
+        // Spark substitutes `${…}` in the text before it parses it, inside literals too: a value
+        // set beforehand would turn the literal the analysis saw into a read of the table.
+        "py:spark.conf.set('spark.sql.adaptive.jg', \"x' AS a, (SELECT max(ssn) FROM \
+         rt_customers) AS b, 'y\"); out = spark.sql(\"SELECT '${spark.sql.adaptive.jg}' AS a \
+         FROM rt_free\")"
+            .into(),
+        "py:out = spark.table('rt_free').selectExpr(\"'${spark.sql.adaptive.jg}' AS a\")".into(),
+        "sql:SELECT '${env:HOME}' AS home".into(),
     ];
     let masked_steps = [
         "sql:FROM rt_customers SELECT ssn, card",
