@@ -78,6 +78,7 @@ impl Config {
                     let _ = writeln!(out, "\n  connect timeout: {timeout}");
                 }
                 Upstream::SparkConnect(sc) => crate::spark::describe(sc, &mut out),
+                Upstream::MySql(m) => crate::mysql::describe(m, &mut out),
             }
         }
         self.describe_access(&mut out);

@@ -9,11 +9,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod access;
+mod mysql;
 mod notify;
 mod oidc;
 mod spark;
 
 pub use access::*;
+pub use mysql::*;
 pub use notify::*;
 pub use oidc::*;
 pub use spark::*;
@@ -131,6 +133,8 @@ pub enum Upstream {
     Postgres(PostgresUpstream),
     /// `kind = "spark-connect"` (Databricks is a preset of it).
     SparkConnect(SparkConnectUpstream),
+    /// `kind = "mysql"` (MySQL and MariaDB).
+    MySql(MySqlUpstream),
 }
 
 impl Upstream {
@@ -139,6 +143,7 @@ impl Upstream {
         match self {
             Upstream::Postgres(_) => "postgres",
             Upstream::SparkConnect(_) => "spark-connect",
+            Upstream::MySql(_) => "mysql",
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::error::ConfigError;
 use crate::model::{PostgresUpstream, Resource, Upstream, UpstreamTls, UpstreamTlsMode};
 use crate::secret::read_password;
 use crate::section::{Doc, Field, Section};
+use crate::mysql::read_mysql;
 use crate::spark::read_spark_connect;
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,9 +72,15 @@ fn read_resource(entry: &Field<'_>) -> Result<Resource, ConfigError> {
             Upstream::Postgres(read_postgres(&s.required("upstream")?.table()?)?)
         }
         "spark-connect" => Upstream::SparkConnect(read_spark_connect(&s, &kind)?),
+        "mysql" => {
+            if let Some(d) = s.get("databricks") {
+                return Err(d.key_error("databricks is a preset of kind = \"spark-connect\""));
+            }
+            Upstream::MySql(read_mysql(&s.required("upstream")?.table()?)?)
+        }
         other => {
             return Err(kind.error(format!(
-                "unknown kind {other:?}; known kinds: \"postgres\", \"spark-connect\""
+                "unknown kind {other:?}; known kinds: \"postgres\", \"spark-connect\", \"mysql\""
             )))
         }
     };
