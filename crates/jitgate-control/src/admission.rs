@@ -22,6 +22,7 @@ use std::sync::Arc;
 pub enum Protocol {
     Postgres,
     SparkConnect,
+    MySql,
 }
 
 impl Protocol {
@@ -30,6 +31,7 @@ impl Protocol {
         match self {
             Protocol::Postgres => "postgres",
             Protocol::SparkConnect => "spark-connect",
+            Protocol::MySql => "mysql",
         }
     }
 }

@@ -11,7 +11,9 @@
 
 mod cli_user;
 mod gateway;
+mod mariadb;
 
 pub use cli_user::CliUser;
 pub use gateway::{Gateway, GrantInfo};
+pub use mariadb::MariaDb;
 pub use jitgate_pgcluster::{free_port, AuthMethod, ClusterOptions, PgCluster};
