@@ -129,6 +129,12 @@ impl LoginRefused {
             } => format!(
                 "credential \"{login}\" is not valid: use the token `jitgate connect {resource} --uri` prints"
             ),
+            // MySQL's own words, which drivers and people recognise.
+            LoginRefused::Credential {
+                login,
+                protocol: Protocol::MySql,
+                ..
+            } => format!("Access denied for user '{login}' (using password: YES)"),
             // PostgreSQL's own words, which drivers and people recognise.
             LoginRefused::Credential { login, .. } => {
                 format!("password authentication failed for user \"{login}\"")

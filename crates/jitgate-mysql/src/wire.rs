@@ -3,7 +3,8 @@
 
 use bytes::{BufMut, BytesMut};
 
-/// Capability flags (`CLIENT_*`).
+/// Capability flags (`CLIENT_*`); some are named only to be kept out of [`cap::RELAYED`].
+#[allow(dead_code)]
 pub mod cap {
     pub const LONG_PASSWORD: u32 = 1;
     pub const FOUND_ROWS: u32 = 1 << 1;

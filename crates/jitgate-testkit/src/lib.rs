@@ -11,7 +11,7 @@
 
 mod cli_user;
 mod gateway;
-mod mariadb;
+pub mod mariadb;
 
 pub use cli_user::CliUser;
 pub use gateway::{Gateway, GrantInfo};
