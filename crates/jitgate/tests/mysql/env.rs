@@ -78,6 +78,11 @@ mask = "email"
 
 /// Starts MariaDB (seeded) and jitgate; `None` (with a note) when MariaDB is not installed.
 pub fn start() -> Option<Env> {
+    start_with("")
+}
+
+/// Like [`start`], with extra `[server]` lines (TLS).
+pub fn start_with(server_extra: &str) -> Option<Env> {
     if !MariaDb::available() {
         eprintln!("skipping: mariadb-install-db is not installed (scripts/install-deps test)");
         return None;
@@ -89,6 +94,7 @@ pub fn start() -> Option<Env> {
         r#"
 [server]
 store = "jitgate.sqlite"
+{server_extra}
 
 [resources.my]
 kind = "mysql"
@@ -141,10 +147,11 @@ impl Env {
         rob.login("rob-pw-123").expect("rob logs in");
         rob.ok(&["request", "my", "--duration", "10m", "--reason", "red team"])
             .expect("rob's request");
-        let uri = rob
-            .ok(&["connect", "my", "--uri"])
-            .expect("rob's connection string");
-        let uri = uri.trim();
+        let printed = rob.ok(&["connect", "my"]).expect("rob's connection");
+        let mut lines = printed.lines();
+        let command = lines.next().expect("a mysql command line");
+        assert!(command.starts_with("mysql -h 127.0.0.1 -P "), "{printed}");
+        let uri = lines.next().expect("a mysql:// URI").trim();
         let rest = uri.strip_prefix("mysql://").expect("a mysql:// URI");
         let (login, rest) = rest.split_once(':').expect("login");
         let (password, _) = rest.split_once('@').expect("password");

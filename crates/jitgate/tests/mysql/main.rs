@@ -6,3 +6,4 @@
 mod env;
 mod guarded;
 mod sessions;
+mod tls;
