@@ -5,5 +5,6 @@
 
 mod env;
 mod guarded;
+mod prepared;
 mod sessions;
 mod tls;
