@@ -23,9 +23,7 @@ pub(crate) fn read_mysql(s: &Section<'_>) -> Result<MySqlUpstream, ConfigError> 
     ])?;
     let host = s.required("host")?;
     if host.str()?.starts_with('/') {
-        return Err(
-            host.error("Unix sockets are not supported; give a host name or IP address")
-        );
+        return Err(host.error("Unix sockets are not supported; give a host name or IP address"));
     }
     Ok(MySqlUpstream {
         host: host.str()?.to_string(),

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::model::{PostgresUpstream, Resource, Upstream, UpstreamTls, UpstreamTlsMode};
+use crate::mysql::read_mysql;
 use crate::secret::read_password;
 use crate::section::{Doc, Field, Section};
-use crate::mysql::read_mysql;
 use crate::spark::read_spark_connect;
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

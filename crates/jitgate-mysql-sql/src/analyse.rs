@@ -3,8 +3,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    ContextModifier, Expr, FunctionArguments, KillType, ObjectName, Query, Select, SelectItem,
-    Set, SetExpr, Statement, TransactionAccessMode, TransactionMode, Visit, Visitor,
+    ContextModifier, Expr, FunctionArguments, KillType, ObjectName, Query, Select, SelectItem, Set,
+    SetExpr, Statement, TransactionAccessMode, TransactionMode, Visit, Visitor,
 };
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
@@ -64,8 +64,8 @@ pub fn analyse(sql: &str, guard: Guard) -> Result<Analysis, Refusal> {
     if guard.guarded() && has_executable_comment(sql) {
         return Err(Refusal::ExecutableComment);
     }
-    let statements = Parser::parse_sql(&MySqlDialect {}, sql)
-        .map_err(|e| Refusal::Unparsable(e.to_string()))?;
+    let statements =
+        Parser::parse_sql(&MySqlDialect {}, sql).map_err(|e| Refusal::Unparsable(e.to_string()))?;
     let mut analysis = Analysis {
         statements: statements.len(),
         kill: None,
@@ -118,7 +118,9 @@ fn kind_of(statement: &Statement) -> String {
 fn read_only(statement: &Statement) -> Result<(), Refusal> {
     let refuse = || Err(Refusal::ReadOnly(kind_of(statement)));
     match statement {
-        Statement::Query(q) => reads_only(q).map_or_else(|| Ok(()), |why| Err(Refusal::ReadOnly(why))),
+        Statement::Query(q) => {
+            reads_only(q).map_or_else(|| Ok(()), |why| Err(Refusal::ReadOnly(why)))
+        }
         Statement::Explain {
             statement, analyze, ..
         } => {
@@ -154,9 +156,12 @@ fn read_only(statement: &Statement) -> Result<(), Refusal> {
 }
 
 fn asks_write(modes: &[TransactionMode]) -> bool {
-    modes
-        .iter()
-        .any(|m| matches!(m, TransactionMode::AccessMode(TransactionAccessMode::ReadWrite)))
+    modes.iter().any(|m| {
+        matches!(
+            m,
+            TransactionMode::AccessMode(TransactionAccessMode::ReadWrite)
+        )
+    })
 }
 
 /// Session variables a guarded session may set: client character sets, time zone, timeouts and
@@ -198,9 +203,9 @@ fn session_setting(set: &Set, masked: bool) -> bool {
             variable,
             values,
         } => values.len() == 1 && one(scope, variable, &values[0]),
-        Set::MultipleAssignments { assignments } => assignments
-            .iter()
-            .all(|a| one(&a.scope, &a.name, &a.value)),
+        Set::MultipleAssignments { assignments } => {
+            assignments.iter().all(|a| one(&a.scope, &a.name, &a.value))
+        }
         Set::SetTransaction { modes, .. } => !masked && !asks_write(modes),
         _ => false,
     }
@@ -226,9 +231,10 @@ fn reads_only(query: &Query) -> Option<String> {
         type Break = ();
         fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
             let why = match q.body.as_ref() {
-                SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
-                    Some("a data-changing statement inside a query".to_owned())
-                }
+                SetExpr::Insert(_)
+                | SetExpr::Update(_)
+                | SetExpr::Delete(_)
+                | SetExpr::Merge(_) => Some("a data-changing statement inside a query".to_owned()),
                 SetExpr::Select(s) if s.into.is_some() => Some("SELECT … INTO".to_owned()),
                 _ => None,
             };

@@ -107,7 +107,10 @@ pub struct MySqlFront {
 
 impl MySqlFront {
     /// Binds every mysql resource's listen address.
-    pub async fn bind(config: &Config, control: Arc<ControlPlane>) -> Result<MySqlFront, FrontError> {
+    pub async fn bind(
+        config: &Config,
+        control: Arc<ControlPlane>,
+    ) -> Result<MySqlFront, FrontError> {
         let mut listeners = Vec::new();
         let any = config
             .resources
@@ -122,13 +125,14 @@ impl MySqlFront {
             let Upstream::MySql(upstream_cfg) = &r.upstream else {
                 continue;
             };
-            let listener = TcpListener::bind(r.listen)
-                .await
-                .map_err(|source| FrontError::Bind {
-                    resource: r.name.clone(),
-                    addr: r.listen,
-                    source,
-                })?;
+            let listener =
+                TcpListener::bind(r.listen)
+                    .await
+                    .map_err(|source| FrontError::Bind {
+                        resource: r.name.clone(),
+                        addr: r.listen,
+                        source,
+                    })?;
             let front = Arc::new(ResourceFront {
                 name: Arc::from(r.name.as_str()),
                 control: control.clone(),
@@ -190,7 +194,8 @@ impl Handler for ResourceListener {
 
     /// Over a cap: an ERR in place of the greeting, as a full MySQL server answers.
     fn refuse(&self, stream: TcpStream, _peer: SocketAddr, why: &jitgate_front::OverCap) {
-        let payload = crate::wire::err_packet(ErrorCode::TOO_MANY_CONNECTIONS, why.client_message());
+        let payload =
+            crate::wire::err_packet(ErrorCode::TOO_MANY_CONNECTIONS, why.client_message());
         let mut packet = (payload.len() as u32).to_le_bytes().to_vec();
         packet[3] = 0;
         packet.extend_from_slice(&payload);
@@ -198,7 +203,12 @@ impl Handler for ResourceListener {
     }
 }
 
-async fn handle(tcp: TcpStream, peer: SocketAddr, front: Arc<ResourceFront>, connection: Connection) {
+async fn handle(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    front: Arc<ResourceFront>,
+    connection: Connection,
+) {
     let Connection { permit, shutdown } = connection;
     let id = front.next_id.fetch_add(1, Ordering::Relaxed);
     let login = tokio::time::timeout(front.login_timeout, login::login(tcp, peer, &front, id));

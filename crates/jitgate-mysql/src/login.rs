@@ -71,7 +71,11 @@ pub async fn login(
             let io: ClientIo = Box::new(tcp);
             return Err((
                 Some(io),
-                refused(0, ErrorCode::UPSTREAM, "jitgate cannot reach the upstream database"),
+                refused(
+                    0,
+                    ErrorCode::UPSTREAM,
+                    "jitgate cannot reach the upstream database",
+                ),
             ));
         }
     };
@@ -99,7 +103,10 @@ pub async fn login(
     };
     let (io, seq, payload, tls): (ClientIo, u8, Vec<u8>, bool) =
         match HandshakeResponse::parse(&payload) {
-            Some(h) if h.capabilities & cap::SSL != 0 && payload.len() == crate::wire::SSL_REQUEST_LEN => {
+            Some(h)
+                if h.capabilities & cap::SSL != 0
+                    && payload.len() == crate::wire::SSL_REQUEST_LEN =>
+            {
                 let Some(acceptor) = front.tls.clone() else {
                     return Err((None, LoginEnd::Left));
                 };
@@ -122,10 +129,7 @@ pub async fn login(
         tls,
         greeting: &greeting,
     };
-    match login
-        .run(&mut reader, &mut writer, seq, &payload)
-        .await
-    {
+    match login.run(&mut reader, &mut writer, seq, &payload).await {
         Ok((upstream, admission, guard)) => {
             reader.set_max(front.max_message_bytes);
             Ok(LoggedIn {
@@ -224,12 +228,20 @@ impl Login<'_> {
             .clone()
             .unwrap_or_else(|| self.front.upstream.database.as_bytes().to_vec());
         let caps = response.capabilities & self.greeting.capabilities;
-        let mut upstream = upstream::connect(&self.front.upstream, caps, response.charset, &database)
-            .await
-            .map_err(|e| {
-                tracing::warn!(resource = %self.front.name, "upstream login: {e}");
-                refused(next, ErrorCode::UPSTREAM, format!("jitgate cannot log in to the upstream database: {}", client_safe(&e)))
-            })?;
+        let mut upstream =
+            upstream::connect(&self.front.upstream, caps, response.charset, &database)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(resource = %self.front.name, "upstream login: {e}");
+                    refused(
+                        next,
+                        ErrorCode::UPSTREAM,
+                        format!(
+                            "jitgate cannot log in to the upstream database: {}",
+                            client_safe(&e)
+                        ),
+                    )
+                })?;
         if let Err(why) = prepare_guarded(&mut upstream, guard).await {
             tracing::warn!(resource = %self.front.name, "session checks: {why}");
             upstream.quit().await;
@@ -284,7 +296,11 @@ impl Login<'_> {
         };
         let attempt = self.front.control.begin_login(context).map_err(|e| {
             tracing::error!("looking up credential: {e}");
-            refused(seq, ErrorCode::ACCESS_DENIED, "jitgate cannot read its store")
+            refused(
+                seq,
+                ErrorCode::ACCESS_DENIED,
+                "jitgate cannot read its store",
+            )
         })?;
         let checked = tokio::task::spawn_blocking(move || -> (LoginAttempt, bool) {
             let ok = std::str::from_utf8(&password).is_ok_and(|p| attempt.check_password(p));
@@ -292,7 +308,11 @@ impl Login<'_> {
         })
         .await;
         let Ok((attempt, ok)) = checked else {
-            return Err(refused(seq, ErrorCode::ACCESS_DENIED, "jitgate could not check the password"));
+            return Err(refused(
+                seq,
+                ErrorCode::ACCESS_DENIED,
+                "jitgate could not check the password",
+            ));
         };
         let proof = if ok { Proof::Verified } else { Proof::Failed };
         attempt
@@ -301,7 +321,10 @@ impl Login<'_> {
     }
 
     fn guard(&self, admission: &Admission) -> Guard {
-        let view = self.front.control.admitted_view(admission, &self.front.masking);
+        let view = self
+            .front
+            .control
+            .admitted_view(admission, &self.front.masking);
         Guard {
             read_only: admission.grant.read_only,
             masked: matches!(view.view, SubjectView::Masked(_)),
@@ -318,18 +341,30 @@ pub async fn prepare_guarded(upstream: &mut UpstreamConn, guard: Guard) -> Resul
     let mode = upstream
         .query("SELECT @@SESSION.sql_mode")
         .await
-        .map_err(|e| format!("jitgate cannot read the session's sql_mode: {}", client_safe(&e)))?;
+        .map_err(|e| {
+            format!(
+                "jitgate cannot read the session's sql_mode: {}",
+                client_safe(&e)
+            )
+        })?;
     let mode = mode.first().cloned().flatten().unwrap_or_default();
     if !lexing_modes_ok(&String::from_utf8_lossy(&mode)) {
-        return Err("the upstream's sql_mode has ANSI_QUOTES or NO_BACKSLASH_ESCAPES, which jitgate \
+        return Err(
+            "the upstream's sql_mode has ANSI_QUOTES or NO_BACKSLASH_ESCAPES, which jitgate \
                     cannot analyse statements under"
-            .into());
+                .into(),
+        );
     }
     if guard.read_only {
         upstream
             .query("SET SESSION TRANSACTION READ ONLY")
             .await
-            .map_err(|e| format!("jitgate cannot make the session read-only: {}", client_safe(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "jitgate cannot make the session read-only: {}",
+                    client_safe(&e)
+                )
+            })?;
     }
     Ok(())
 }

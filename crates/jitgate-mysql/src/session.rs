@@ -110,7 +110,9 @@ impl Relay {
             Err(e) => return Err(e.into()),
         };
         if p.continues() {
-            return Ok(Step::Ended("client sent a command larger than jitgate relays".into()));
+            return Ok(Step::Ended(
+                "client sent a command larger than jitgate relays".into(),
+            ));
         }
         match p.first() {
             com::QUIT => {
@@ -184,13 +186,27 @@ impl Relay {
                 Err(refusal) => return self.refuse_statement(&text, &refusal).await,
                 Ok(a) => {
                     if let Some(kill) = a.kill {
-                        let Some(thread) = self.front.upstream_thread(kill.id, &self.subject) else {
-                            return self.refuse(ErrorCode::NO_SUCH_THREAD, &format!("Unknown thread id: {}", kill.id)).await.map(|()| Step::Next);
+                        let Some(thread) = self.front.upstream_thread(kill.id, &self.subject)
+                        else {
+                            return self
+                                .refuse(
+                                    ErrorCode::NO_SUCH_THREAD,
+                                    &format!("Unknown thread id: {}", kill.id),
+                                )
+                                .await
+                                .map(|()| Step::Next);
                         };
-                        let what = if kill.query_only { "QUERY" } else { "CONNECTION" };
+                        let what = if kill.query_only {
+                            "QUERY"
+                        } else {
+                            "CONNECTION"
+                        };
                         let mut payload = vec![com::QUERY];
                         payload.extend_from_slice(format!("KILL {what} {thread}").as_bytes());
-                        sent = Packet { seq: 0, payload: payload.into() };
+                        sent = Packet {
+                            seq: 0,
+                            payload: payload.into(),
+                        };
                     }
                 }
             }
@@ -203,7 +219,11 @@ impl Relay {
         Ok(Step::Next)
     }
 
-    async fn refuse_statement(&mut self, text: &str, refusal: &Refusal) -> Result<Step, RelayError> {
+    async fn refuse_statement(
+        &mut self,
+        text: &str,
+        refusal: &Refusal,
+    ) -> Result<Step, RelayError> {
         let (code, audit_kind) = match refusal {
             Refusal::ReadOnly(_) => (ErrorCode::READ_ONLY, kind::READ_ONLY_REFUSED),
             Refusal::Unparsable(_) => (ErrorCode::PARSE, self.refusal_kind()),
@@ -267,7 +287,8 @@ impl Relay {
         let started = Instant::now();
         self.forward(&p).await?;
         let (rows, sqlstate) = self.results(true).await?;
-        self.auditor.statement(text, started.elapsed(), rows, sqlstate);
+        self.auditor
+            .statement(text, started.elapsed(), rows, sqlstate);
         Ok(Step::Next)
     }
 
@@ -279,10 +300,12 @@ impl Relay {
         if answer.first() == 0x00 && self.guard.guarded() {
             if let Err(why) = crate::login::prepare_guarded(&mut self.up, self.guard).await {
                 self.refuse(ErrorCode::SPECIFIC_ACCESS_DENIED, &why).await?;
-                return Ok(Step::Ended(format!("session checks failed after reset: {why}")));
+                return Ok(Step::Ended(format!(
+                    "session checks failed after reset: {why}"
+                )));
             }
         }
-        self.to_client(&answer).await?;
+        self.send_client(&answer).await?;
         Ok(Step::Next)
     }
 
@@ -290,11 +313,21 @@ impl Relay {
     async fn process_kill(&mut self, p: Packet) -> Result<Step, RelayError> {
         let id = wire::Reader::new(&p.payload[1..]).u32().unwrap_or(0);
         let Some(thread) = self.front.upstream_thread(u64::from(id), &self.subject) else {
-            return self.refuse(ErrorCode::NO_SUCH_THREAD, &format!("Unknown thread id: {id}")).await.map(|()| Step::Next);
+            return self
+                .refuse(
+                    ErrorCode::NO_SUCH_THREAD,
+                    &format!("Unknown thread id: {id}"),
+                )
+                .await
+                .map(|()| Step::Next);
         };
         let mut payload = vec![com::PROCESS_KILL];
         payload.extend_from_slice(&thread.to_le_bytes());
-        self.forward(&Packet { seq: 0, payload: payload.into() }).await?;
+        self.forward(&Packet {
+            seq: 0,
+            payload: payload.into(),
+        })
+        .await?;
         self.one_packet().await.map(|_| Step::Next)
     }
 
@@ -309,11 +342,11 @@ impl Relay {
     /// Relays one upstream packet to the client.
     async fn relay_next(&mut self) -> Result<Packet, RelayError> {
         let p = self.up.reader.next().await?;
-        self.to_client(&p).await?;
+        self.send_client(&p).await?;
         Ok(p)
     }
 
-    async fn to_client(&mut self, p: &Packet) -> Result<(), RelayError> {
+    async fn send_client(&mut self, p: &Packet) -> Result<(), RelayError> {
         self.client_w.send(p.seq, &p.payload).await?;
         self.next_seq = p.seq.wrapping_add(1);
         if !self.up.reader.has_packet() {
@@ -368,14 +401,21 @@ impl Relay {
 
     /// The answer to a statement: OK, ERR or result sets, as many as the server says follow.
     /// Rows in total and the SQLSTATE of an error.
-    async fn results(&mut self, binary: bool) -> Result<(Option<u64>, Option<SqlState>), RelayError> {
+    async fn results(
+        &mut self,
+        binary: bool,
+    ) -> Result<(Option<u64>, Option<SqlState>), RelayError> {
         let mut total: Option<u64> = None;
         loop {
             let first = self.relay_next().await?;
             let more = match first.first() {
                 0x00 => wire::ok_status(&first.payload) & status::MORE_RESULTS_EXISTS != 0,
                 0xff => return Ok((total, wire::err_sqlstate(&first.payload))),
-                0xfb => return Err(RelayError::Protocol("LOCAL INFILE request that jitgate never allowed")),
+                0xfb => {
+                    return Err(RelayError::Protocol(
+                        "LOCAL INFILE request that jitgate never allowed",
+                    ))
+                }
                 _ => {
                     let defs = self.until_eof().await?;
                     if binary && defs & status::CURSOR_EXISTS != 0 {
@@ -400,7 +440,9 @@ impl Relay {
 
     /// Answers the client's command with jitgate's own ERR; nothing goes upstream.
     async fn refuse(&mut self, code: ErrorCode, message: &str) -> Result<(), RelayError> {
-        self.client_w.send(self.next_seq, &err_packet(code, message)).await?;
+        self.client_w
+            .send(self.next_seq, &err_packet(code, message))
+            .await?;
         self.client_w.flush().await?;
         Ok(())
     }
@@ -411,8 +453,12 @@ impl Relay {
             let kill = kill_query(&self.front.upstream, self.up.thread_id);
             match tokio::time::timeout(KILL_TIMEOUT, kill).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(resource = %self.front.name, "killing the running query: {e}"),
-                Err(_) => tracing::warn!(resource = %self.front.name, "killing the running query timed out"),
+                Ok(Err(e)) => {
+                    tracing::warn!(resource = %self.front.name, "killing the running query: {e}")
+                }
+                Err(_) => {
+                    tracing::warn!(resource = %self.front.name, "killing the running query timed out")
+                }
             }
         }
         let code = match stop {

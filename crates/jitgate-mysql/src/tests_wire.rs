@@ -63,17 +63,28 @@ fn truncated_handshakes_are_refused() {
 fn err_packets_carry_code_and_sqlstate() {
     let p = err_packet(ErrorCode::READ_ONLY, "no");
     assert_eq!(u16::from_le_bytes([p[1], p[2]]), 1792);
-    assert_eq!(err_sqlstate(&p).map(|s| s.as_str().to_owned()), Some("25006".into()));
+    assert_eq!(
+        err_sqlstate(&p).map(|s| s.as_str().to_owned()),
+        Some("25006".into())
+    );
     assert!(is_eof(&[0xfe, 0, 0, 2, 0]));
     assert_eq!(eof_status(&[0xfe, 0, 0, 8, 0]), status::MORE_RESULTS_EXISTS);
-    assert_eq!(ok_status(&ok_packet(status::AUTOCOMMIT)), status::AUTOCOMMIT);
+    assert_eq!(
+        ok_status(&ok_packet(status::AUTOCOMMIT)),
+        status::AUTOCOMMIT
+    );
 }
 
 /// jitgate never offers the upstream local files (LOAD DATA LOCAL), compression, TLS it does not
 /// do itself, or connection attributes of the client.
 #[test]
 fn relayed_capabilities_exclude_local_files_compression_and_ssl() {
-    for flag in [cap::LOCAL_FILES, cap::COMPRESS, cap::SSL, cap::CONNECT_ATTRS] {
+    for flag in [
+        cap::LOCAL_FILES,
+        cap::COMPRESS,
+        cap::SSL,
+        cap::CONNECT_ATTRS,
+    ] {
         assert_eq!(cap::RELAYED & flag, 0);
     }
 }

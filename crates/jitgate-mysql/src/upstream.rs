@@ -14,7 +14,10 @@ use crate::wire::{self, cap, com, Greeting, HandshakeResponse};
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     #[error("connecting to {addr}: {source}")]
-    Connect { addr: String, source: std::io::Error },
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("connecting to {0}: timed out")]
     Timeout(String),
     #[error("{0}")]
@@ -132,7 +135,9 @@ pub async fn connect(
         database: Some(database.to_vec()),
         plugin,
     };
-    writer.send(first.seq.wrapping_add(1), &response.encode()).await?;
+    writer
+        .send(first.seq.wrapping_add(1), &response.encode())
+        .await?;
     writer.flush().await?;
     authenticate(&mut reader, &mut writer, password).await?;
     reader.set_max(crate::packet::MAX_PAYLOAD);

@@ -93,29 +93,65 @@ pub struct ErrorCode {
 
 impl ErrorCode {
     /// ER_ACCESS_DENIED_ERROR.
-    pub const ACCESS_DENIED: ErrorCode = ErrorCode { code: 1045, sqlstate: "28000" };
+    pub const ACCESS_DENIED: ErrorCode = ErrorCode {
+        code: 1045,
+        sqlstate: "28000",
+    };
     /// ER_SPECIFIC_ACCESS_DENIED_ERROR: what masking refuses.
-    pub const SPECIFIC_ACCESS_DENIED: ErrorCode = ErrorCode { code: 1227, sqlstate: "42000" };
+    pub const SPECIFIC_ACCESS_DENIED: ErrorCode = ErrorCode {
+        code: 1227,
+        sqlstate: "42000",
+    };
     /// ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION.
-    pub const READ_ONLY: ErrorCode = ErrorCode { code: 1792, sqlstate: "25006" };
+    pub const READ_ONLY: ErrorCode = ErrorCode {
+        code: 1792,
+        sqlstate: "25006",
+    };
     /// ER_PARSE_ERROR: a statement jitgate cannot analyse.
-    pub const PARSE: ErrorCode = ErrorCode { code: 1064, sqlstate: "42000" };
+    pub const PARSE: ErrorCode = ErrorCode {
+        code: 1064,
+        sqlstate: "42000",
+    };
     /// ER_UNKNOWN_COM_ERROR.
-    pub const UNKNOWN_COMMAND: ErrorCode = ErrorCode { code: 1047, sqlstate: "08S01" };
+    pub const UNKNOWN_COMMAND: ErrorCode = ErrorCode {
+        code: 1047,
+        sqlstate: "08S01",
+    };
     /// ER_NOT_SUPPORTED_YET.
-    pub const NOT_SUPPORTED: ErrorCode = ErrorCode { code: 1235, sqlstate: "42000" };
+    pub const NOT_SUPPORTED: ErrorCode = ErrorCode {
+        code: 1235,
+        sqlstate: "42000",
+    };
     /// ER_NO_SUCH_THREAD.
-    pub const NO_SUCH_THREAD: ErrorCode = ErrorCode { code: 1094, sqlstate: "HY000" };
+    pub const NO_SUCH_THREAD: ErrorCode = ErrorCode {
+        code: 1094,
+        sqlstate: "HY000",
+    };
     /// ER_CONNECTION_KILLED: a session ended by its grant or an administrator.
-    pub const CONNECTION_KILLED: ErrorCode = ErrorCode { code: 1927, sqlstate: "70100" };
+    pub const CONNECTION_KILLED: ErrorCode = ErrorCode {
+        code: 1927,
+        sqlstate: "70100",
+    };
     /// ER_SERVER_SHUTDOWN.
-    pub const SHUTDOWN: ErrorCode = ErrorCode { code: 1053, sqlstate: "08S01" };
+    pub const SHUTDOWN: ErrorCode = ErrorCode {
+        code: 1053,
+        sqlstate: "08S01",
+    };
     /// ER_HANDSHAKE_ERROR.
-    pub const HANDSHAKE: ErrorCode = ErrorCode { code: 1043, sqlstate: "08S01" };
+    pub const HANDSHAKE: ErrorCode = ErrorCode {
+        code: 1043,
+        sqlstate: "08S01",
+    };
     /// ER_CON_COUNT_ERROR.
-    pub const TOO_MANY_CONNECTIONS: ErrorCode = ErrorCode { code: 1040, sqlstate: "08004" };
+    pub const TOO_MANY_CONNECTIONS: ErrorCode = ErrorCode {
+        code: 1040,
+        sqlstate: "08004",
+    };
     /// ER_BAD_HOST_ERROR: jitgate cannot reach or log in to the upstream.
-    pub const UPSTREAM: ErrorCode = ErrorCode { code: 2013, sqlstate: "HY000" };
+    pub const UPSTREAM: ErrorCode = ErrorCode {
+        code: 2013,
+        sqlstate: "HY000",
+    };
 }
 
 /// An ERR packet's payload.
@@ -190,7 +226,8 @@ impl<'a> Reader<'a> {
         self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
     }
     pub fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        self.take(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
     /// Bytes up to a NUL (consumed, not returned); all the rest if there is none.
     pub fn nul_str(&mut self) -> &'a [u8] {
@@ -207,8 +244,12 @@ impl<'a> Reader<'a> {
         match self.u8()? {
             n @ 0..=0xfa => Some(u64::from(n)),
             0xfc => self.u16().map(u64::from),
-            0xfd => self.take(3).map(|b| u64::from(b[0]) | u64::from(b[1]) << 8 | u64::from(b[2]) << 16),
-            0xfe => self.take(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))),
+            0xfd => self
+                .take(3)
+                .map(|b| u64::from(b[0]) | u64::from(b[1]) << 8 | u64::from(b[2]) << 16),
+            0xfe => self
+                .take(8)
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))),
             _ => None,
         }
     }

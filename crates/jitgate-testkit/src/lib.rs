@@ -15,5 +15,5 @@ pub mod mariadb;
 
 pub use cli_user::CliUser;
 pub use gateway::{Gateway, GrantInfo};
-pub use mariadb::MariaDb;
 pub use jitgate_pgcluster::{free_port, AuthMethod, ClusterOptions, PgCluster};
+pub use mariadb::MariaDb;

@@ -64,7 +64,9 @@ impl MariaDb {
     }
 
     pub fn start() -> anyhow::Result<MariaDb> {
-        let dir = tempfile::Builder::new().prefix("jitgate-mariadb-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("jitgate-mariadb-")
+            .tempdir()?;
         if as_root() {
             run_checked(
                 Command::new("chown").arg("mysql:mysql").arg(dir.path()),
@@ -92,8 +94,14 @@ impl MariaDb {
             .arg(format!("--port={port}"))
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--socket={}", db.socket().display()))
-            .arg(format!("--pid-file={}", db.dir.path().join("pid").display()))
-            .arg(format!("--log-error={}", db.dir.path().join("error.log").display()))
+            .arg(format!(
+                "--pid-file={}",
+                db.dir.path().join("pid").display()
+            ))
+            .arg(format!(
+                "--log-error={}",
+                db.dir.path().join("error.log").display()
+            ))
             .args([
                 "--skip-name-resolve",
                 "--innodb-buffer-pool-size=16M",
@@ -125,7 +133,11 @@ impl MariaDb {
             if matches!(&ok, Ok(o) if o.status.success()) {
                 return Ok(());
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 anyhow::bail!("mariadbd exited ({status}):\n{}", self.log());
             }
             if Instant::now() > deadline {

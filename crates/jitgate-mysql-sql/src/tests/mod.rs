@@ -1,6 +1,8 @@
 //! Each test names the behaviour of the analysis it protects.
 
-use crate::{analyse, has_executable_comment, lexing_modes_ok, mentions_kill, Guard, Kill, Refusal};
+use crate::{
+    analyse, has_executable_comment, lexing_modes_ok, mentions_kill, Guard, Kill, Refusal,
+};
 
 const CLEAR: Guard = Guard {
     read_only: false,
@@ -97,7 +99,11 @@ fn masked_subjects_get_only_statements_that_read_no_table() {
         "USE app",
         "COMMIT",
     ] {
-        assert!(analyse(sql, MASKED).is_ok(), "{sql}: {:?}", analyse(sql, MASKED));
+        assert!(
+            analyse(sql, MASKED).is_ok(),
+            "{sql}: {:?}",
+            analyse(sql, MASKED)
+        );
     }
     for sql in [
         "SELECT ssn FROM customers",
@@ -115,7 +121,10 @@ fn masked_subjects_get_only_statements_that_read_no_table() {
         "PREPARE s FROM 'SELECT ssn FROM customers'",
     ] {
         assert!(
-            matches!(analyse(sql, MASKED), Err(Refusal::Masked(_) | Refusal::Unparsable(_))),
+            matches!(
+                analyse(sql, MASKED),
+                Err(Refusal::Masked(_) | Refusal::Unparsable(_))
+            ),
             "{sql}: {:?}",
             analyse(sql, MASKED)
         );
@@ -144,14 +153,19 @@ fn kill_statements_name_their_target_and_must_stand_alone() {
             id: 9
         })
     );
-    assert_eq!(analyse("SELECT 1; KILL 3", CLEAR), Err(Refusal::KillNotAlone));
+    assert_eq!(
+        analyse("SELECT 1; KILL 3", CLEAR),
+        Err(Refusal::KillNotAlone)
+    );
     assert!(mentions_kill("/*!KiLl 5*/"));
     assert!(!mentions_kill("select 1"));
 }
 
 #[test]
 fn lexing_modes_that_change_quoting_are_recognised() {
-    assert!(lexing_modes_ok("STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO"));
+    assert!(lexing_modes_ok(
+        "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO"
+    ));
     assert!(!lexing_modes_ok("ANSI_QUOTES"));
     assert!(!lexing_modes_ok("STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES"));
     assert!(!lexing_modes_ok("ANSI"));

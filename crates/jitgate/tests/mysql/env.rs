@@ -175,7 +175,12 @@ impl Env {
 
     fn cli_at(&self, port: u16, login: &str, password: &str, sql: &str) -> Outcome {
         let out = Command::new("mariadb")
-            .args(["--no-defaults", "--batch", "--no-auto-rehash", "--protocol=TCP"])
+            .args([
+                "--no-defaults",
+                "--batch",
+                "--no-auto-rehash",
+                "--protocol=TCP",
+            ])
             .args(["-h", "127.0.0.1", "-P", &port.to_string()])
             .arg(format!("-u{login}"))
             .arg(format!("-p{password}"))

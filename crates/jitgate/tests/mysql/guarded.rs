@@ -12,7 +12,11 @@ use crate::env::{assert_no_clear, start};
 fn read_only_grants_refuse_writes() {
     let Some(env) = start() else { return };
     let (login, password) = env.rob();
-    let read = env.cli(&login, &password, "SELECT COUNT(*) FROM customers; SHOW TABLES");
+    let read = env.cli(
+        &login,
+        &password,
+        "SELECT COUNT(*) FROM customers; SHOW TABLES",
+    );
     assert!(read.ok, "{}", read.stderr);
     for sql in [
         "INSERT INTO orders VALUES (99, 1, 1.00)",
@@ -27,15 +31,30 @@ fn read_only_grants_refuse_writes() {
     ] {
         let out = env.cli(&login, &password, sql);
         assert!(!out.ok, "{sql} passed");
-        assert!(out.stderr.contains("1792") && out.stderr.contains("25006"), "{sql}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("1792") && out.stderr.contains("25006"),
+            "{sql}: {}",
+            out.stderr
+        );
     }
-    for sql in ["SELECT 1 /*! ; DELETE FROM orders */", "SET sql_mode = 'ANSI_QUOTES'"] {
+    for sql in [
+        "SELECT 1 /*! ; DELETE FROM orders */",
+        "SET sql_mode = 'ANSI_QUOTES'",
+    ] {
         let out = env.cli(&login, &password, sql);
         assert!(!out.ok, "{sql} passed");
     }
-    assert_eq!(env.db.sql("SELECT COUNT(*) FROM app.orders").expect("count").trim(), "3");
+    assert_eq!(
+        env.db
+            .sql("SELECT COUNT(*) FROM app.orders")
+            .expect("count")
+            .trim(),
+        "3"
+    );
     let events = env.audit_until(|e| e.iter().any(|e| e.event.kind == kind::READ_ONLY_REFUSED));
-    assert!(events.iter().any(|e| e.event.kind == kind::READ_ONLY_REFUSED));
+    assert!(events
+        .iter()
+        .any(|e| e.event.kind == kind::READ_ONLY_REFUSED));
 }
 
 /// A masked subject logs in and runs what reads no table (the client's own start-up queries),
@@ -48,7 +67,11 @@ fn read_only_grants_refuse_writes() {
 fn masked_subjects_are_refused_what_could_read_a_protected_table() {
     let Some(env) = start() else { return };
     let alice = env.grant("alice");
-    let hello = env.cli(&alice.login, &alice.password, "SELECT @@version_comment LIMIT 1; SELECT DATABASE(); SET NAMES utf8mb4");
+    let hello = env.cli(
+        &alice.login,
+        &alice.password,
+        "SELECT @@version_comment LIMIT 1; SELECT DATABASE(); SET NAMES utf8mb4",
+    );
     assert!(hello.ok, "{}", hello.stderr);
     let attacks = [
         "SELECT ssn FROM customers",
@@ -89,6 +112,17 @@ fn masked_subjects_are_refused_what_could_read_a_protected_table() {
         assert_no_clear(sql, &out.stdout);
         assert_no_clear(sql, &out.stderr);
     }
-    let events = env.audit_until(|e| e.iter().filter(|e| e.event.kind == kind::MASKING_REFUSED).count() >= attacks.len());
-    assert!(events.iter().filter(|e| e.event.kind == kind::MASKING_REFUSED).count() >= attacks.len());
+    let events = env.audit_until(|e| {
+        e.iter()
+            .filter(|e| e.event.kind == kind::MASKING_REFUSED)
+            .count()
+            >= attacks.len()
+    });
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.event.kind == kind::MASKING_REFUSED)
+            .count()
+            >= attacks.len()
+    );
 }

@@ -21,9 +21,15 @@ fn clear_sessions_answer_as_the_server_does_directly() {
     let direct = env.cli_direct(sql);
     assert!(through.ok, "{}", through.stderr);
     assert_eq!(through.stdout, direct.stdout);
-    assert!(through.stdout.contains("123-45-6789"), "clear data for erin");
+    assert!(
+        through.stdout.contains("123-45-6789"),
+        "clear data for erin"
+    );
     let failing = "SELECT * FROM no_such_table";
-    let (a, b) = (env.cli(&erin.login, &erin.password, failing), env.cli_direct(failing));
+    let (a, b) = (
+        env.cli(&erin.login, &erin.password, failing),
+        env.cli_direct(failing),
+    );
     assert!(!a.ok);
     assert_eq!(a.stderr, b.stderr);
     let events = env.audit_until(|e| {
@@ -32,7 +38,10 @@ fn clear_sessions_answer_as_the_server_does_directly() {
     });
     assert!(
         events.iter().any(|e| e.event.kind == kind::STATEMENT
-            && e.event.detail_value()["text"].as_str().unwrap_or("").contains("SELECT * FROM customers")),
+            && e.event.detail_value()["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("SELECT * FROM customers")),
         "statements are audited with their text"
     );
     // PyMySQL reads the same rows, with parameters interpolated client-side.
@@ -59,7 +68,12 @@ fn logins_need_the_secret_and_a_live_grant() {
     let revoked = env.cli(&erin.login, &erin.password, "SELECT 1");
     assert!(!revoked.ok);
     assert!(revoked.stderr.contains("revoked"), "{}", revoked.stderr);
-    let events = env.audit_until(|e| e.iter().filter(|e| e.event.kind == kind::LOGIN_FAILED).count() >= 2);
+    let events = env.audit_until(|e| {
+        e.iter()
+            .filter(|e| e.event.kind == kind::LOGIN_FAILED)
+            .count()
+            >= 2
+    });
     let failed: Vec<_> = events
         .iter()
         .filter(|e| e.event.kind == kind::LOGIN_FAILED)
@@ -79,12 +93,26 @@ fn revoking_mid_query_ends_the_session_at_once() {
     let listen = env.listen;
     let client = std::thread::spawn(move || {
         let out = std::process::Command::new("mariadb")
-            .args(["--no-defaults", "--batch", "--protocol=TCP", "-h", "127.0.0.1"])
-            .args(["-P", &listen.to_string(), &format!("-u{login}"), &format!("-p{password}")])
+            .args([
+                "--no-defaults",
+                "--batch",
+                "--protocol=TCP",
+                "-h",
+                "127.0.0.1",
+            ])
+            .args([
+                "-P",
+                &listen.to_string(),
+                &format!("-u{login}"),
+                &format!("-p{password}"),
+            ])
             .args(["app", "-e", "SELECT SLEEP(60)"])
             .output()
             .expect("mariadb");
-        (Instant::now(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            Instant::now(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     });
     // Wait until the statement runs upstream.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -101,8 +129,15 @@ fn revoking_mid_query_ends_the_session_at_once() {
     let revoked_at = Instant::now();
     env.gateway.revoke(&erin.grant_id).expect("revoke");
     let (ended_at, stderr) = client.join().expect("client thread");
-    assert!(ended_at.duration_since(revoked_at) < Duration::from_secs(5), "took {:?}", ended_at.duration_since(revoked_at));
-    assert!(stderr.contains("1927") && stderr.contains("access grant revoked"), "{stderr}");
+    assert!(
+        ended_at.duration_since(revoked_at) < Duration::from_secs(5),
+        "took {:?}",
+        ended_at.duration_since(revoked_at)
+    );
+    assert!(
+        stderr.contains("1927") && stderr.contains("access grant revoked"),
+        "{stderr}"
+    );
     let running = env
         .db
         .sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP%'")
@@ -115,7 +150,10 @@ fn revoking_mid_query_ends_the_session_at_once() {
             assert!(reason.starts_with("grant revoked"), "{reason}");
             break;
         }
-        assert!(Instant::now() < deadline, "the session was not recorded as ended");
+        assert!(
+            Instant::now() < deadline,
+            "the session was not recorded as ended"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -159,11 +197,20 @@ fn kill_maps_ids_and_local_infile_is_refused() {
     // SLEEP interrupted by KILL QUERY returns 1 on MariaDB, or the statement fails with 1317.
     let a = out["a"].to_string();
     assert!(a.contains("[[1]]") || a.contains("1317"), "{out}");
-    assert!(out["other"].as_str().unwrap_or("").contains("Unknown thread id"), "{out}");
+    assert!(
+        out["other"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Unknown thread id"),
+        "{out}"
+    );
     assert_ne!(out["infile"], "loaded", "{out}");
     assert_eq!(out["b"], "alive");
     assert_eq!(
-        env.db.sql("SELECT COUNT(*) FROM app.orders").expect("count").trim(),
+        env.db
+            .sql("SELECT COUNT(*) FROM app.orders")
+            .expect("count")
+            .trim(),
         "3"
     );
 }

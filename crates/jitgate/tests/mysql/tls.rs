@@ -13,7 +13,9 @@ fn certificates(dir: &std::path::Path) -> (String, String, String) {
         .push(rcgen::DnType::CommonName, "jitgate test CA");
     let ca = ca_params.self_signed(&ca_key).expect("CA");
     let key = rcgen::KeyPair::generate().expect("key");
-    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).expect("params");
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("params");
     let cert = params.signed_by(&key, &ca, &ca_key).expect("certificate");
     let paths = ["ca.pem", "server.pem", "server.key"].map(|f| dir.join(f));
     std::fs::write(&paths[0], ca.pem()).expect("write");
@@ -33,15 +35,30 @@ fn tls_clients_log_in_with_caching_sha2_and_plaintext_is_refused() {
     };
     let erin = env.grant("erin");
     let out = std::process::Command::new("mariadb")
-        .args(["--no-defaults", "--batch", "--skip-column-names", "-h", "localhost"])
+        .args([
+            "--no-defaults",
+            "--batch",
+            "--skip-column-names",
+            "-h",
+            "localhost",
+        ])
         .args(["-P", &env.listen.to_string(), "--protocol=TCP"])
         .arg(format!("-u{}", erin.login))
         .arg(format!("-p{}", erin.password))
-        .args(["--ssl", &format!("--ssl-ca={ca}"), "--ssl-verify-server-cert"])
+        .args([
+            "--ssl",
+            &format!("--ssl-ca={ca}"),
+            "--ssl-verify-server-cert",
+        ])
         .args(["app", "-e", "SELECT COUNT(*) FROM customers"])
         .output()
         .expect("mariadb");
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stderr), env.gateway.log());
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        env.gateway.log()
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
     let py = env.python(
         &erin.login,
