@@ -54,9 +54,10 @@ jitgate_bin="${CARGO_TARGET_DIR:-$repo_root/target}/$profile/jitgate"
 [ -x "$jitgate_bin" ] || die "no binary at $jitgate_bin"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/jitgate-mysql-bench.XXXXXX")"
+mkdir "$work/tmp"
 as_db=()
 if [ "$(id -u)" = 0 ]; then
-  chown mysql:mysql "$work"
+  chown -R mysql:mysql "$work"
   as_db=(runuser -u mysql --)
 fi
 db_pid=""
@@ -77,9 +78,9 @@ api_port="$(free_port)"
 
 log "starting MariaDB on port $db_port"
 "${as_db[@]}" mariadb-install-db --no-defaults --datadir="$work/data" \
-  --auth-root-authentication-method=normal --skip-test-db >/dev/null
+  --auth-root-authentication-method=normal --skip-test-db --tmpdir="$work/tmp" >/dev/null
 "${as_db[@]}" "$mariadbd" --no-defaults --datadir="$work/data" --port="$db_port" \
-  --bind-address=127.0.0.1 --socket="$work/sock" --pid-file="$work/pid" \
+  --bind-address=127.0.0.1 --socket="$work/sock" --pid-file="$work/pid" --tmpdir="$work/tmp" \
   --log-error="$work/error.log" --skip-name-resolve --skip-log-bin \
   --innodb-buffer-pool-size=128M --max-connections=200 >/dev/null 2>&1 &
 db_pid=$!

@@ -9,7 +9,7 @@ use sqlparser::ast::{
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
-use crate::lexical::has_executable_comment;
+use crate::lexical::{has_executable_comment, safe_charset};
 
 /// What a session's statements are checked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -164,16 +164,13 @@ fn asks_write(modes: &[TransactionMode]) -> bool {
     })
 }
 
-/// Session variables a guarded session may set: client character sets, time zone, timeouts and
-/// limits; never `sql_mode` (it changes how the server lexes), the transaction's access mode,
-/// or anything `GLOBAL`.
+/// Session variables a guarded session may set: the results' character set, time zone, timeouts
+/// and limits; never `sql_mode` or the client's character set (they change how the server
+/// lexes; `SET NAMES` is checked on its own), the transaction's access mode, or anything
+/// `GLOBAL`.
 const SETTABLE: &[&str] = &[
     "autocommit",
-    "names",
-    "character_set_client",
-    "character_set_connection",
     "character_set_results",
-    "collation_connection",
     "time_zone",
     "sql_select_limit",
     "max_execution_time",
@@ -196,7 +193,8 @@ fn session_setting(set: &Set, masked: bool) -> bool {
             && (!masked || set_value(value))
     };
     match set {
-        Set::SetNames { .. } | Set::SetNamesDefault {} | Set::SetTimeZone { .. } => true,
+        Set::SetNames { charset_name, .. } => safe_charset(&charset_name.value),
+        Set::SetNamesDefault {} | Set::SetTimeZone { .. } => true,
         Set::SingleAssignment {
             scope,
             hivevar: false,

@@ -27,3 +27,20 @@ pub fn lexing_modes_ok(sql_mode: &str) -> bool {
             || m.eq_ignore_ascii_case("NO_BACKSLASH_ESCAPES")
     })
 }
+
+/// Character sets in which the bytes of quotes and backslashes are never part of a multi-byte
+/// character, so that the server and the parser (reading UTF-8) end strings at the same byte.
+/// (In GBK, Big5, SJIS and the like, `0xbf 0x5c` is one character, and a backslash can vanish
+/// into it.)
+pub fn safe_charset(name: &str) -> bool {
+    let name = name.trim_matches(|c| c == '\'' || c == '"' || c == '`');
+    ["utf8mb4", "utf8", "utf8mb3", "latin1", "ascii", "binary"]
+        .iter()
+        .any(|s| name.eq_ignore_ascii_case(s))
+}
+
+/// Whether a handshake's collation id names a collation of a [`safe_charset`] (utf8mb4,
+/// utf8mb3, latin1, ascii, binary).
+pub fn safe_collation_id(id: u8) -> bool {
+    matches!(id, 5 | 8 | 11 | 15 | 31 | 33 | 45..=49 | 63 | 65 | 83 | 94 | 192..=247 | 255)
+}

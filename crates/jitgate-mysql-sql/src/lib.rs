@@ -11,7 +11,9 @@ mod analyse;
 mod lexical;
 
 pub use analyse::{analyse, Analysis, Guard, Kill, Refusal};
-pub use lexical::{has_executable_comment, lexing_modes_ok, mentions_kill};
+pub use lexical::{
+    has_executable_comment, lexing_modes_ok, mentions_kill, safe_charset, safe_collation_id,
+};
 
 #[cfg(test)]
 mod tests;

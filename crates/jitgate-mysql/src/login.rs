@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use jitgate_control::{Admission, LoginAttempt, LoginContext, Proof, Protocol};
 use jitgate_masking::SubjectView;
-use jitgate_mysql_sql::{lexing_modes_ok, Guard};
+use jitgate_mysql_sql::{lexing_modes_ok, safe_collation_id, Guard};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -223,6 +223,14 @@ impl Login<'_> {
         let next = seq.wrapping_add(1);
         let admission = self.admit(&response.user, password, next).await?;
         let guard = self.guard(&admission);
+        if guard.guarded() && !safe_collation_id(response.charset) {
+            return Err(refused(
+                next,
+                ErrorCode::HANDSHAKE,
+                "jitgate analyses statements in utf8mb4, utf8, latin1 or ascii only: choose one of \
+                 them as the client's character set",
+            ));
+        }
         let database = response
             .database
             .clone()

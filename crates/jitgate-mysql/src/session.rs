@@ -179,7 +179,11 @@ impl Relay {
 
     /// COM_QUERY: checked, KILL mapped, relayed and audited.
     async fn query(&mut self, p: Packet) -> Result<Step, RelayError> {
-        let text = String::from_utf8_lossy(&p.payload[1..]).into_owned();
+        let Some(text) = self.statement_text(&p) else {
+            return self
+                .refuse_statement("", &Refusal::Unparsable("not UTF-8".into()))
+                .await;
+        };
         let mut sent = p;
         if self.guard.guarded() || mentions_kill(&text) {
             match analyse(&text, self.guard) {
@@ -219,6 +223,16 @@ impl Relay {
         Ok(Step::Next)
     }
 
+    /// The statement text of a COM_QUERY or COM_STMT_PREPARE: exactly UTF-8 in a guarded
+    /// session (what the analysis reads is what the server runs), for the audit trail otherwise.
+    fn statement_text(&self, p: &Packet) -> Option<String> {
+        let bytes = &p.payload[1..];
+        if self.guard.guarded() || mentions_kill(&String::from_utf8_lossy(bytes)) {
+            return std::str::from_utf8(bytes).ok().map(str::to_owned);
+        }
+        Some(String::from_utf8_lossy(bytes).into_owned())
+    }
+
     async fn refuse_statement(
         &mut self,
         text: &str,
@@ -249,7 +263,11 @@ impl Relay {
 
     /// COM_STMT_PREPARE: the text is checked as COM_QUERY's; the answer's definitions relayed.
     async fn prepare(&mut self, p: Packet) -> Result<Step, RelayError> {
-        let text = String::from_utf8_lossy(&p.payload[1..]).into_owned();
+        let Some(text) = self.statement_text(&p) else {
+            return self
+                .refuse_statement("", &Refusal::Unparsable("not UTF-8".into()))
+                .await;
+        };
         if self.guard.guarded() || mentions_kill(&text) {
             match analyse(&text, self.guard) {
                 Err(refusal) => return self.refuse_statement(&text, &refusal).await,

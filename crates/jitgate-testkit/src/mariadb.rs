@@ -67,18 +67,26 @@ impl MariaDb {
         let dir = tempfile::Builder::new()
             .prefix("jitgate-mariadb-")
             .tempdir()?;
+        // Servers of tests running at once must not share temporary files.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp)?;
         if as_root() {
             run_checked(
-                Command::new("chown").arg("mysql:mysql").arg(dir.path()),
+                Command::new("chown")
+                    .arg("-R")
+                    .arg("mysql:mysql")
+                    .arg(dir.path()),
                 "chown the server directory",
             )?;
         }
+        let tmpdir = format!("--tmpdir={}", tmp.display());
         let data = dir.path().join("data");
         run_checked(
             command("mariadb-install-db")
                 .arg("--no-defaults")
                 .arg(format!("--datadir={}", data.display()))
-                .args(["--auth-root-authentication-method=normal", "--skip-test-db"]),
+                .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+                .arg(&tmpdir),
             "mariadb-install-db",
         )?;
         let port = free_port();
@@ -92,6 +100,7 @@ impl MariaDb {
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--port={port}"))
+            .arg(&tmpdir)
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--socket={}", db.socket().display()))
             .arg(format!(

@@ -20,11 +20,17 @@ fn mysql_resources_default_to_port_3306_and_describe_without_secrets() {
     let Upstream::MySql(m) = &config.resources[0].upstream else {
         panic!("not a MySQL resource");
     };
-    assert_eq!((m.host.as_str(), m.port, m.database.as_str()), ("db.internal", 3306, "shop"));
+    assert_eq!(
+        (m.host.as_str(), m.port, m.database.as_str()),
+        ("db.internal", 3306, "shop")
+    );
     assert_eq!(config.resources[0].upstream.kind(), "mysql");
     let described = config.describe();
     assert!(described.contains("resource shop (mysql)"), "{described}");
-    assert!(described.contains("upstream: db.internal:3306/shop"), "{described}");
+    assert!(
+        described.contains("upstream: db.internal:3306/shop"),
+        "{described}"
+    );
     assert!(!described.contains("inline-secret"));
 }
 

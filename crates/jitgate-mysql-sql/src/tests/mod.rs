@@ -170,3 +170,46 @@ fn lexing_modes_that_change_quoting_are_recognised() {
     assert!(!lexing_modes_ok("STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES"));
     assert!(!lexing_modes_ok("ANSI"));
 }
+
+/// MySQL starts a `--` comment only before whitespace: `--1` is two minus signs. A parser that
+/// took it for a comment would hide the statement after it from the analysis.
+#[test]
+fn double_dash_without_space_hides_nothing() {
+    for sql in [
+        "SELECT 1 --1; SELECT ssn FROM customers",
+        "SELECT 1 --x\n; SELECT ssn FROM customers",
+        "SELECT 1 /* /* */ ; SELECT ssn FROM customers; /* */",
+        "SELECT 1 # x\n; SELECT ssn FROM customers",
+    ] {
+        assert!(
+            analyse(sql, MASKED).is_err(),
+            "{sql}: {:?}",
+            analyse(sql, MASKED)
+        );
+    }
+}
+
+/// Client character sets in which a backslash can vanish into a multi-byte character would make
+/// the server end a string where the parser does not: guarded sessions may not switch to them.
+#[test]
+fn guarded_sessions_keep_a_character_set_the_parser_reads_alike() {
+    assert!(analyse("SET NAMES utf8mb4", MASKED).is_ok());
+    assert!(analyse("SET NAMES latin1", READ_ONLY).is_ok());
+    for sql in [
+        "SET NAMES gbk",
+        "SET NAMES big5",
+        "SET character_set_client = sjis",
+        "SET character_set_connection = gbk",
+    ] {
+        assert!(analyse(sql, MASKED).is_err(), "{sql}");
+        assert!(analyse(sql, READ_ONLY).is_err(), "{sql}");
+    }
+    assert!(
+        crate::safe_collation_id(45) && crate::safe_collation_id(33) && crate::safe_collation_id(8)
+    );
+    assert!(
+        !crate::safe_collation_id(28)
+            && !crate::safe_collation_id(1)
+            && !crate::safe_collation_id(13)
+    );
+}

@@ -100,6 +100,8 @@ fn masked_subjects_are_refused_what_could_read_a_protected_table() {
         "CREATE VIEW v AS SELECT ssn FROM customers",
         "SELECT CAST(ssn AS SIGNED) FROM customers",
         "SELECT * FROM orders",
+        "SET NAMES gbk",
+        "SELECT 1 --1; SELECT ssn FROM customers",
     ];
     for sql in attacks {
         let out = env.cli(&alice.login, &alice.password, sql);
