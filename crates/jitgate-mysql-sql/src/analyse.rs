@@ -149,7 +149,13 @@ fn read_only(statement: &Statement) -> Result<(), Refusal> {
         | Statement::Rollback { .. }
         | Statement::Savepoint { .. }
         | Statement::ReleaseSavepoint { .. } => Ok(()),
-        Statement::StartTransaction { modes, .. } if !asks_write(modes) => Ok(()),
+        Statement::StartTransaction {
+            modes,
+            statements,
+            exception: None,
+            has_end_keyword: false,
+            ..
+        } if !asks_write(modes) && statements.is_empty() => Ok(()),
         Statement::Set(set) if session_setting(set, false) => Ok(()),
         _ => refuse(),
     }
@@ -268,10 +274,13 @@ const FILE_FUNCTIONS: &[&str] = &["load_file"];
 fn harmless(statement: &Statement) -> bool {
     match statement {
         Statement::Query(q) => q.with.is_none() && constant_select(q),
-        Statement::Use(_)
-        | Statement::Commit { .. }
-        | Statement::Rollback { .. }
-        | Statement::StartTransaction { .. } => true,
+        Statement::StartTransaction {
+            statements,
+            exception: None,
+            has_end_keyword: false,
+            ..
+        } => statements.is_empty(),
+        Statement::Use(_) | Statement::Commit { .. } | Statement::Rollback { .. } => true,
         Statement::Set(set) => session_setting(set, true),
         _ => false,
     }

@@ -119,6 +119,8 @@ fn masked_subjects_get_only_statements_that_read_no_table() {
         "SELECT CONCAT('a', 'b')",
         "EXPLAIN SELECT ssn FROM customers",
         "PREPARE s FROM 'SELECT ssn FROM customers'",
+        "BEGIN SELECT ssn FROM customers; END",
+        "BEGIN NOT ATOMIC SELECT ssn FROM customers; END",
     ] {
         assert!(
             matches!(
