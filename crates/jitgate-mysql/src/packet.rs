@@ -150,3 +150,7 @@ impl<W: AsyncWrite + Unpin> PacketWriter<W> {
         self.inner
     }
 }
+
+#[cfg(test)]
+#[path = "tests_packet.rs"]
+mod tests;
