@@ -55,6 +55,8 @@ pub struct LoggedIn {
     pub guard: Guard,
     pub connection_id: u32,
     pub peer: SocketAddr,
+    /// The detectors a masked subject's answers pass (rows and error texts).
+    pub scanner: Option<jitgate_masking::Scanner>,
 }
 
 /// The part of a login before the client's stream is split: greeting and TLS.
@@ -132,6 +134,10 @@ pub async fn login(
     match login.run(&mut reader, &mut writer, seq, &payload).await {
         Ok((upstream, admission, guard)) => {
             reader.set_max(front.max_message_bytes);
+            let scanner = match front.control.admitted_view(&admission, &front.masking).view {
+                SubjectView::Masked(view) => Some(view.scanner().clone()),
+                SubjectView::Clear => None,
+            };
             Ok(LoggedIn {
                 client_reader: reader,
                 client_writer: writer,
@@ -140,6 +146,7 @@ pub async fn login(
                 guard,
                 connection_id,
                 peer,
+                scanner,
             })
         }
         Err(end) => {

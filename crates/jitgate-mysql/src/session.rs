@@ -54,6 +54,8 @@ struct Relay {
     /// A command is being answered upstream.
     in_flight: bool,
     prepared: HashMap<u32, Arc<str>>,
+    /// A masked subject's detectors: text rows and error messages pass them.
+    scanner: Option<jitgate_masking::Scanner>,
 }
 
 /// Serves a logged-in client to the end of its session.
@@ -66,6 +68,7 @@ pub async fn serve(logged_in: LoggedIn, front: Arc<ResourceFront>, shutdown: Shu
         guard,
         connection_id,
         peer,
+        scanner,
     } = logged_in;
     let mut session = front.control.open_session(&admission, &peer.to_string());
     let _registered = front.register(connection_id, &admission.subject, upstream.thread_id);
@@ -80,6 +83,7 @@ pub async fn serve(logged_in: LoggedIn, front: Arc<ResourceFront>, shutdown: Shu
         next_seq: 1,
         in_flight: false,
         prepared: HashMap::new(),
+        scanner,
     };
     let reason = loop {
         let step = tokio::select! {
@@ -397,22 +401,39 @@ impl Relay {
     }
 
     /// Rows up to their EOF or ERR: how many, the EOF's status, the ERR's SQLSTATE.
-    async fn rows(&mut self, _binary: bool) -> Result<(u64, u16, Option<SqlState>), RelayError> {
+    async fn rows(&mut self, binary: bool) -> Result<(u64, u16, Option<SqlState>), RelayError> {
         let mut rows = 0;
         let mut continued = false;
         loop {
-            let p = self.relay_next().await?;
+            let p = self.up.reader.next().await?;
             if continued {
                 continued = p.continues();
+                self.send_client(&p).await?;
                 continue;
             }
             continued = p.continues();
             if p.first() == 0xff {
+                let p = self.scrubbed_error(p);
+                self.send_client(&p).await?;
                 return Ok((rows, 0, wire::err_sqlstate(&p.payload)));
             }
             if wire::is_eof(&p.payload) {
+                self.send_client(&p).await?;
                 return Ok((rows, wire::eof_status(&p.payload), None));
             }
+            let p = match (&self.scanner, binary) {
+                (None, _) => p,
+                (Some(_), true) | (Some(_), false) if continued => {
+                    return Err(RelayError::Protocol(
+                        "a masked subject's row too large to scan",
+                    ))
+                }
+                (Some(_), true) => {
+                    return Err(RelayError::Protocol("binary rows for a masked subject"))
+                }
+                (Some(scanner), false) => scrub_text_row(scanner, p)?,
+            };
+            self.send_client(&p).await?;
             rows += 1;
         }
     }
@@ -425,7 +446,9 @@ impl Relay {
     ) -> Result<(Option<u64>, Option<SqlState>), RelayError> {
         let mut total: Option<u64> = None;
         loop {
-            let first = self.relay_next().await?;
+            let first = self.up.reader.next().await?;
+            let first = self.scrubbed_error(first);
+            self.send_client(&first).await?;
             let more = match first.first() {
                 0x00 => wire::ok_status(&first.payload) & status::MORE_RESULTS_EXISTS != 0,
                 0xff => return Ok((total, wire::err_sqlstate(&first.payload))),
@@ -493,6 +516,57 @@ impl Relay {
         .await;
         stop.reason()
     }
+}
+
+impl Relay {
+    /// An ERR packet with its message through a masked subject's detectors.
+    fn scrubbed_error(&self, p: Packet) -> Packet {
+        let Some(scanner) = &self.scanner else {
+            return p;
+        };
+        // 0xff, error number, then (4.1) '#' and five SQLSTATE bytes, then the message.
+        if p.first() != 0xff || p.payload.len() < 9 {
+            return p;
+        }
+        let mut out = p.payload[..9].to_vec();
+        if !scanner.redact_into(&p.payload[9..], &mut out) {
+            return p;
+        }
+        Packet {
+            seq: p.seq,
+            payload: out.into(),
+        }
+    }
+}
+
+/// A text-protocol row with each value through the detectors.
+fn scrub_text_row(scanner: &jitgate_masking::Scanner, p: Packet) -> Result<Packet, RelayError> {
+    let mut r = wire::Reader::new(&p.payload);
+    let mut out = bytes::BytesMut::with_capacity(p.payload.len());
+    let mut changed = false;
+    while !r.rest().is_empty() {
+        if r.rest()[0] == 0xfb {
+            r.u8();
+            out.extend_from_slice(&[0xfb]);
+            continue;
+        }
+        let value = r
+            .lenenc_bytes()
+            .ok_or(RelayError::Protocol("malformed text row"))?;
+        let mut scrubbed = Vec::new();
+        if scanner.redact_into(value, &mut scrubbed) {
+            changed = true;
+        }
+        wire::put_lenenc(&mut out, scrubbed.len() as u64);
+        out.extend_from_slice(&scrubbed);
+    }
+    if !changed {
+        return Ok(p);
+    }
+    Ok(Packet {
+        seq: p.seq,
+        payload: out.freeze(),
+    })
 }
 
 fn stmt_id(payload: &[u8]) -> Option<u32> {

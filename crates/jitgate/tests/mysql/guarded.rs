@@ -73,6 +73,19 @@ fn masked_subjects_are_refused_what_could_read_a_protected_table() {
         "SELECT @@version_comment LIMIT 1; SELECT DATABASE(); SET NAMES utf8mb4",
     );
     assert!(hello.ok, "{}", hello.stderr);
+    // Second line: what a masked subject's statements return passes the content detectors.
+    let echoed = env.cli(
+        &alice.login,
+        &alice.password,
+        "SELECT '123-45-6789' AS a, 'mail ada@example.com' AS b",
+    );
+    assert!(echoed.ok, "{}", echoed.stderr);
+    assert_no_clear("echoed constants", &echoed.stdout);
+    assert!(
+        echoed.stdout.contains("[ssn]") || echoed.stdout.contains("[email]"),
+        "{}",
+        echoed.stdout
+    );
     let attacks = [
         "SELECT ssn FROM customers",
         "SELECT id FROM customers WHERE ssn LIKE '123%'",
