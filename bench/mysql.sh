@@ -88,6 +88,9 @@ root() { mariadb --no-defaults -uroot --socket="$work/sock" "$@"; }
 for _ in $(seq 1 300); do root -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
 root -e "CREATE DATABASE sbtest; CREATE USER 'svc'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('svc-bench'); GRANT ALL ON *.* TO 'svc'@'%';"
 
+# libmariadb loads mysql_clear_password on first use; threads logging in at once race to load it
+# ("already loaded"), so it is loaded up front.
+export LIBMYSQL_PLUGINS=mysql_clear_password
 sb() {
   sysbench oltp_read_only --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$1" \
     --mysql-user="$2" --mysql-password="$3" --mysql-db=sbtest --tables=4 --table-size=10000 \
