@@ -36,6 +36,7 @@ impl ConnectionInfo {
             Upstream::DatabricksSql(u) => {
                 return Self::databricks_sql(resource, &u.default_database, login, password)
             }
+            Upstream::MySql(m) => return Self::mysql(resource, &m.database, login, password),
         };
         let host = match listen.ip() {
             ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
@@ -66,6 +67,36 @@ impl ConnectionInfo {
 }
 
 impl ConnectionInfo {
+    /// A MySQL URI: `mysql://LOGIN:PASSWORD@HOST:PORT/DATABASE`, which the `mysql` and `mariadb`
+    /// clients' connectors and most drivers read.
+    fn mysql(resource: &Resource, database: &str, login: &str, password: &str) -> ConnectionInfo {
+        let listen = resource.listen;
+        let host = match listen.ip() {
+            ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+            ip => ip.to_string(),
+        };
+        let uri_host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        let uri = format!(
+            "mysql://{}:{}@{uri_host}:{}/{}",
+            percent_encode(login),
+            percent_encode(password),
+            listen.port(),
+            percent_encode(database)
+        );
+        ConnectionInfo {
+            login: login.to_owned(),
+            password: password.to_owned(),
+            host,
+            port: listen.port(),
+            database: database.to_owned(),
+            uri,
+        }
+    }
+
     /// A Spark Connect URI: the bearer token is `LOGIN.SECRET` (logins and secrets have no
     /// `;`, and secrets no `.`). PySpark sends a token without TLS only to `localhost`, so a
     /// loopback listen address is spelled that way.

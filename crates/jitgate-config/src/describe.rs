@@ -86,6 +86,7 @@ impl Config {
                 }
                 Upstream::SparkConnect(sc) => crate::spark::describe(sc, &mut out),
                 Upstream::DatabricksSql(u) => crate::databricks_sql::describe(u, &mut out),
+                Upstream::MySql(m) => crate::mysql::describe(m, &mut out),
             }
         }
         self.describe_access(&mut out);

@@ -11,6 +11,7 @@ mod error;
 mod glob;
 mod masking;
 pub mod model;
+mod mysql;
 mod notify;
 mod oidc;
 mod resources;

@@ -10,12 +10,14 @@ use std::time::Duration;
 
 mod access;
 mod databricks_sql;
+mod mysql;
 mod notify;
 mod oidc;
 mod spark;
 
 pub use access::*;
 pub use databricks_sql::*;
+pub use mysql::*;
 pub use notify::*;
 pub use oidc::*;
 pub use spark::*;
@@ -162,6 +164,8 @@ pub enum Upstream {
     SparkConnect(SparkConnectUpstream),
     /// `kind = "databricks-sql"`: HiveServer2 TCLIService over HTTP.
     DatabricksSql(DatabricksSqlUpstream),
+    /// `kind = "mysql"` (MySQL and MariaDB).
+    MySql(MySqlUpstream),
 }
 
 impl Upstream {
@@ -171,6 +175,7 @@ impl Upstream {
             Upstream::Postgres(_) => "postgres",
             Upstream::SparkConnect(_) => "spark-connect",
             Upstream::DatabricksSql(_) => "databricks-sql",
+            Upstream::MySql(_) => "mysql",
         }
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::model::{PostgresUpstream, Resource, Upstream, UpstreamTls, UpstreamTlsMode};
+use crate::mysql::read_mysql;
 use crate::secret::read_password;
 use crate::section::{Doc, Field, Section};
 use crate::spark::read_spark_connect;
@@ -74,9 +75,15 @@ fn read_resource(entry: &Field<'_>) -> Result<Resource, ConfigError> {
         "databricks-sql" => Upstream::DatabricksSql(
             crate::databricks_sql::read_databricks_sql(&s.required("upstream")?.table()?)?,
         ),
+        "mysql" => {
+            if let Some(d) = s.get("databricks") {
+                return Err(d.key_error("databricks is a preset of kind = \"spark-connect\""));
+            }
+            Upstream::MySql(read_mysql(&s.required("upstream")?.table()?)?)
+        }
         other => {
             return Err(kind.error(format!(
-                "unknown kind {other:?}; known kinds: \"postgres\", \"spark-connect\", \"databricks-sql\""
+                "unknown kind {other:?}; known kinds: \"postgres\", \"spark-connect\", \"databricks-sql\", \"mysql\""
             )))
         }
     };

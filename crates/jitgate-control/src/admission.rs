@@ -24,6 +24,7 @@ pub enum Protocol {
     SparkConnect,
     /// HiveServer2 TCLIService over HTTP (Databricks SQL warehouses).
     DatabricksSql,
+    MySql,
 }
 
 impl Protocol {
@@ -33,6 +34,7 @@ impl Protocol {
             Protocol::Postgres => "postgres",
             Protocol::SparkConnect => "spark-connect",
             Protocol::DatabricksSql => "databricks-sql",
+            Protocol::MySql => "mysql",
         }
     }
 }
@@ -144,6 +146,12 @@ impl LoginRefused {
             } => format!(
                 "credential \"{login}\" is not valid: use the token `jitgate connect {resource} --uri` prints"
             ),
+            // MySQL's own words, which drivers and people recognise.
+            LoginRefused::Credential {
+                login,
+                protocol: Protocol::MySql,
+                ..
+            } => format!("Access denied for user '{login}' (using password: YES)"),
             // PostgreSQL's own words, which drivers and people recognise.
             LoginRefused::Credential { login, .. } => {
                 format!("password authentication failed for user \"{login}\"")

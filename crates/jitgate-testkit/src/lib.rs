@@ -12,8 +12,10 @@
 mod cli_user;
 pub mod databricks;
 mod gateway;
+pub mod mariadb;
 
 pub use cli_user::CliUser;
 pub use databricks::{DatabricksEmulator, EmulatedColumn, Fault};
 pub use gateway::{Gateway, GrantInfo};
 pub use jitgate_pgcluster::{free_port, AuthMethod, ClusterOptions, PgCluster};
+pub use mariadb::MariaDb;

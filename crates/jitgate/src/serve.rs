@@ -62,12 +62,17 @@ pub fn run(
         for (name, addr) in hive.local_addrs() {
             tracing::info!(resource = %name, "listening for Databricks SQL clients on {addr}");
         }
+        let mysql = jitgate_mysql::MySqlFront::bind(config, control.clone()).await?;
+        for (name, addr) in mysql.local_addrs() {
+            tracing::info!(resource = %name, "listening for MySQL clients on {addr}");
+        }
         let limiter = Limiter::new(limits(&config.server));
         let sessions = ShutdownController::new();
         let fronts = [
             tokio::spawn(front.run(limiter.clone(), sessions.handle())),
             tokio::spawn(spark.run(limiter.clone(), sessions.handle())),
             tokio::spawn(hive.run(limiter.clone(), sessions.handle())),
+            tokio::spawn(mysql.run(limiter.clone(), sessions.handle())),
         ];
         let mut api = Api::start(config, control.clone()).await?;
         let enforcement = tokio::spawn(control.clone().enforce());

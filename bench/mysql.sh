@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Throughput of MariaDB through jitgate's MySQL front next to a direct connection, on one
+# throwaway MariaDB server, in the same run.
+#
+#   bench/mysql.sh [--seconds N] [--rounds N] [--threads N] [--debug]
+#
+# Runs sysbench oltp_read_only (prepared statements over the binary protocol, 4 tables of
+# 10000 rows) with --threads clients (default 8) against the server directly (as the service
+# account) and through jitgate (a clear session: no masking rules), alternating over --rounds
+# rounds (default 2) of --seconds each (default 20), and prints transactions per second and the
+# ratio jitgate/direct. --debug uses the debug build instead of building a release one (ratios
+# from it understate jitgate). Everything it starts is stopped, and its temp dir removed, on
+# exit.
+#
+# Needs mariadb-server, mariadb-client and sysbench (scripts/install-deps bench). When run as
+# root the server runs as the `mysql` OS user.
+set -euo pipefail
+
+secs=20
+rounds=2
+threads=8
+profile=release
+
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) secs="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --debug) profile=debug; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+repo_root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo_root"
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+for tool in mariadb-install-db mariadb sysbench; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (scripts/install-deps bench)"
+done
+mariadbd=/usr/sbin/mariadbd
+[ -x "$mariadbd" ] || mariadbd="$(command -v mariadbd)" || die "mariadbd not found"
+
+if [ "$profile" = release ]; then
+  log "cargo build --release -p jitgate"
+  cargo build --release -p jitgate
+else
+  cargo build -p jitgate
+fi
+jitgate_bin="${CARGO_TARGET_DIR:-$repo_root/target}/$profile/jitgate"
+[ -x "$jitgate_bin" ] || die "no binary at $jitgate_bin"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/jitgate-mysql-bench.XXXXXX")"
+mkdir "$work/tmp"
+as_db=()
+if [ "$(id -u)" = 0 ]; then
+  chown -R mysql:mysql "$work"
+  as_db=(runuser -u mysql --)
+fi
+db_pid=""
+gw_pid=""
+cleanup() {
+  set +e
+  [ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null && wait "$gw_pid" 2>/dev/null
+  [ -f "$work/pid" ] && kill -9 "$(cat "$work/pid")" 2>/dev/null
+  [ -n "$db_pid" ] && kill "$db_pid" 2>/dev/null && wait "$db_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+db_port="$(free_port)"
+gw_port="$(free_port)"
+api_port="$(free_port)"
+
+log "starting MariaDB on port $db_port"
+"${as_db[@]}" mariadb-install-db --no-defaults --datadir="$work/data" \
+  --auth-root-authentication-method=normal --skip-test-db --tmpdir="$work/tmp" >/dev/null
+"${as_db[@]}" "$mariadbd" --no-defaults --datadir="$work/data" --port="$db_port" \
+  --bind-address=127.0.0.1 --socket="$work/sock" --pid-file="$work/pid" --tmpdir="$work/tmp" \
+  --log-error="$work/error.log" --skip-name-resolve --skip-log-bin \
+  --innodb-buffer-pool-size=128M --max-connections=200 >/dev/null 2>&1 &
+db_pid=$!
+root() { mariadb --no-defaults -uroot --socket="$work/sock" "$@"; }
+for _ in $(seq 1 300); do root -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
+root -e "CREATE DATABASE sbtest; CREATE USER 'svc'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('svc-bench'); GRANT ALL ON *.* TO 'svc'@'%';"
+
+# libmariadb loads mysql_clear_password on first use; threads logging in at once race to load it
+# ("already loaded"), so it is loaded up front.
+export LIBMYSQL_PLUGINS=mysql_clear_password
+sb() {
+  sysbench oltp_read_only --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$1" \
+    --mysql-user="$2" --mysql-password="$3" --mysql-db=sbtest --tables=4 --table-size=10000 \
+    --threads="$threads" --time="$secs" --report-interval=0 "${@:4}"
+}
+log "sysbench prepare"
+sb "$db_port" svc svc-bench prepare >/dev/null
+
+cat >"$work/jitgate.toml" <<TOML
+[server]
+store = "jitgate.sqlite"
+max_connections = 400
+
+[api]
+listen = "127.0.0.1:$api_port"
+
+[resources.bench]
+kind = "mysql"
+listen = "127.0.0.1:$gw_port"
+
+[resources.bench.upstream]
+host = "127.0.0.1"
+port = $db_port
+database = "sbtest"
+user = "svc"
+password = "svc-bench"
+TOML
+JITGATE_LOG=warn "$jitgate_bin" serve --config "$work/jitgate.toml" >"$work/jitgate.log" 2>&1 &
+gw_pid=$!
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$gw_port") 2>/dev/null && break; sleep 0.1; done
+grant="$("$jitgate_bin" admin grant bench bench --duration 2h --json --config "$work/jitgate.toml" | tail -n 1)"
+login="$(printf '%s' "$grant" | python3 -c 'import json,sys; print(json.load(sys.stdin)["login"])')"
+password="$(printf '%s' "$grant" | python3 -c 'import json,sys; print(json.load(sys.stdin)["password"])')"
+
+# Runs sysbench and prints its transactions per second; its output on failure.
+tps() {
+  if ! sb "$@" run >"$work/sysbench.out" 2>&1; then
+    cat "$work/sysbench.out" >&2
+    die "sysbench failed against port $1"
+  fi
+  sed -n 's/.*transactions: *[0-9]* *(\([0-9.]*\) per sec.).*/\1/p' "$work/sysbench.out"
+}
+direct_all=()
+jitgate_all=()
+for round in $(seq 1 "$rounds"); do
+  log "round $round: direct"
+  direct_all+=("$(tps "$db_port" svc svc-bench)")
+  log "round $round: through jitgate"
+  jitgate_all+=("$(tps "$gw_port" "$login" "$password")")
+done
+mean() { printf '%s\n' "$@" | awk '{s+=$1} END {printf "%.1f", s/NR}'; }
+d="$(mean "${direct_all[@]}")"
+j="$(mean "${jitgate_all[@]}")"
+printf '\nsysbench oltp_read_only, %s threads, %s x %ss, %s build\n' "$threads" "$rounds" "$secs" "$profile"
+printf '%-10s %12s   rounds\n' target tps
+printf '%-10s %12s   %s\n' direct "$d" "${direct_all[*]}"
+printf '%-10s %12s   %s\n' jitgate "$j" "${jitgate_all[*]}"
+awk -v d="$d" -v j="$j" 'BEGIN {printf "jitgate/direct: %.2f\n", j/d}'

@@ -1,0 +1,23 @@
+//! `kind = "mysql"` resources (MySQL 8, MariaDB 10.6+).
+
+use std::time::Duration;
+
+use super::Secret;
+
+/// `[resources.NAME.upstream]` of a `kind = "mysql"` resource.
+#[derive(Debug, Clone)]
+pub struct MySqlUpstream {
+    /// Host name or IP address.
+    pub host: String,
+    /// Default 3306.
+    pub port: u16,
+    /// The database (schema) sessions start in.
+    pub database: String,
+    /// The service account jitgate logs in as; users never learn its credentials.
+    pub user: String,
+    /// From `password_env`, `password_file` or (discouraged) `password`; none for an account
+    /// without one.
+    pub password: Option<Secret>,
+    /// How long to wait for the upstream to accept a connection; default 10s.
+    pub connect_timeout: Duration,
+}

@@ -1,0 +1,19 @@
+//! What a MySQL/MariaDB statement text does, decided on sqlparser's parse tree (MySQL dialect):
+//! whether a read-only session may run it, whether a masked subject may, and which connection a
+//! `KILL` names. Pure: no I/O, nothing about the wire.
+//!
+//! The parser is not MySQL's: executable comments (`/*! … */`, `/*M! … */`) are comments to it
+//! but statements to the server, and `sql_mode` changes how the server lexes. So a guarded
+//! session refuses executable comments and `sql_mode` changes, and the front checks the
+//! session's `sql_mode` before it trusts this analysis (see [`lexing_modes_ok`]).
+
+mod analyse;
+mod lexical;
+
+pub use analyse::{analyse, Analysis, Guard, Kill, Refusal};
+pub use lexical::{
+    has_executable_comment, lexing_modes_ok, mentions_kill, safe_charset, safe_collation_id,
+};
+
+#[cfg(test)]
+mod tests;

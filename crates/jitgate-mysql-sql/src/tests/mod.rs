@@ -1,0 +1,217 @@
+//! Each test names the behaviour of the analysis it protects.
+
+use crate::{
+    analyse, has_executable_comment, lexing_modes_ok, mentions_kill, Guard, Kill, Refusal,
+};
+
+const CLEAR: Guard = Guard {
+    read_only: false,
+    masked: false,
+};
+const READ_ONLY: Guard = Guard {
+    read_only: true,
+    masked: false,
+};
+const MASKED: Guard = Guard {
+    read_only: false,
+    masked: true,
+};
+
+#[test]
+fn read_only_sessions_run_reads_and_session_settings() {
+    for sql in [
+        "SELECT * FROM customers WHERE id = 1",
+        "select a from t1 join t2 using (id) order by a limit 3",
+        "SHOW TABLES",
+        "SHOW VARIABLES LIKE 'version%'",
+        "EXPLAIN SELECT 1",
+        "DESCRIBE customers",
+        "USE app",
+        "SET NAMES utf8mb4",
+        "SET autocommit = 1",
+        "SET @x = 5",
+        "START TRANSACTION READ ONLY",
+        "BEGIN",
+        "COMMIT",
+        "SELECT 1; SELECT 2",
+    ] {
+        assert!(analyse(sql, READ_ONLY).is_ok(), "{sql}");
+    }
+}
+
+#[test]
+fn read_only_sessions_refuse_writes_ddl_routines_and_mode_changes() {
+    for sql in [
+        "INSERT INTO t VALUES (1)",
+        "UPDATE t SET a = 1",
+        "DELETE FROM t",
+        "REPLACE INTO t VALUES (1)",
+        "CREATE TABLE x (a int)",
+        "DROP TABLE customers",
+        "ALTER TABLE t ADD COLUMN b int",
+        "TRUNCATE TABLE t",
+        "CALL p()",
+        "GRANT ALL ON *.* TO x",
+        "SET SESSION TRANSACTION READ WRITE",
+        "START TRANSACTION READ WRITE",
+        "SET sql_mode = 'ANSI_QUOTES'",
+        "SET @@session.sql_mode = ''",
+        "SET GLOBAL read_only = 0",
+        "SET SESSION transaction_read_only = 0",
+        "SELECT 1; DELETE FROM t",
+        "SELECT LOAD_FILE('/etc/passwd')",
+        "LOCK TABLES t WRITE",
+        "PREPARE s FROM 'DELETE FROM t'",
+        "SHOW PROCESSLIST",
+    ] {
+        assert!(
+            matches!(
+                analyse(sql, READ_ONLY),
+                Err(Refusal::ReadOnly(_) | Refusal::Unparsable(_))
+            ),
+            "{sql}: {:?}",
+            analyse(sql, READ_ONLY)
+        );
+    }
+}
+
+#[test]
+fn executable_comments_are_refused_in_guarded_sessions_only() {
+    let sql = "SELECT 1 /*! ; DELETE FROM t */";
+    assert_eq!(analyse(sql, READ_ONLY), Err(Refusal::ExecutableComment));
+    assert_eq!(
+        analyse("SELECT 1 /*M!100000 , ssn FROM customers */", MASKED),
+        Err(Refusal::ExecutableComment)
+    );
+    assert!(analyse(sql, CLEAR).is_ok());
+    assert!(has_executable_comment("select /*m!1 x*/"));
+    assert!(!has_executable_comment("select /* plain */ 1"));
+}
+
+#[test]
+fn masked_subjects_get_only_statements_that_read_no_table() {
+    for sql in [
+        "select @@version_comment limit 1",
+        "SELECT DATABASE()",
+        "SELECT 1 + 2",
+        "SET NAMES utf8mb4",
+        "SET character_set_results = NULL",
+        "USE app",
+        "COMMIT",
+    ] {
+        assert!(
+            analyse(sql, MASKED).is_ok(),
+            "{sql}: {:?}",
+            analyse(sql, MASKED)
+        );
+    }
+    for sql in [
+        "SELECT ssn FROM customers",
+        "SELECT 1 FROM customers WHERE ssn LIKE '123%'",
+        "SELECT (SELECT ssn FROM customers LIMIT 1)",
+        "SELECT @leak",
+        "SET @leak = (SELECT ssn FROM customers LIMIT 1)",
+        "SET sql_mode = 'ANSI_QUOTES'",
+        "SHOW CREATE TABLE customers",
+        "HANDLER customers OPEN",
+        "SELECT 1; SELECT ssn FROM customers",
+        "WITH x AS (SELECT ssn FROM customers) SELECT 1",
+        "SELECT CONCAT('a', 'b')",
+        "EXPLAIN SELECT ssn FROM customers",
+        "PREPARE s FROM 'SELECT ssn FROM customers'",
+        "BEGIN SELECT ssn FROM customers; END",
+        "BEGIN NOT ATOMIC SELECT ssn FROM customers; END",
+    ] {
+        assert!(
+            matches!(
+                analyse(sql, MASKED),
+                Err(Refusal::Masked(_) | Refusal::Unparsable(_))
+            ),
+            "{sql}: {:?}",
+            analyse(sql, MASKED)
+        );
+    }
+}
+
+#[test]
+fn refusal_messages_name_statement_kinds_never_values() {
+    let err = analyse("DELETE FROM t WHERE ssn = '123-45-6789'", READ_ONLY).unwrap_err();
+    assert!(!err.to_string().contains("123-45"), "{err}");
+}
+
+#[test]
+fn kill_statements_name_their_target_and_must_stand_alone() {
+    assert_eq!(
+        analyse("KILL QUERY 7", CLEAR).unwrap().kill,
+        Some(Kill {
+            query_only: true,
+            id: 7
+        })
+    );
+    assert_eq!(
+        analyse("kill 9", MASKED).unwrap().kill,
+        Some(Kill {
+            query_only: false,
+            id: 9
+        })
+    );
+    assert_eq!(
+        analyse("SELECT 1; KILL 3", CLEAR),
+        Err(Refusal::KillNotAlone)
+    );
+    assert!(mentions_kill("/*!KiLl 5*/"));
+    assert!(!mentions_kill("select 1"));
+}
+
+#[test]
+fn lexing_modes_that_change_quoting_are_recognised() {
+    assert!(lexing_modes_ok(
+        "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO"
+    ));
+    assert!(!lexing_modes_ok("ANSI_QUOTES"));
+    assert!(!lexing_modes_ok("STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES"));
+    assert!(!lexing_modes_ok("ANSI"));
+}
+
+/// MySQL starts a `--` comment only before whitespace: `--1` is two minus signs. A parser that
+/// took it for a comment would hide the statement after it from the analysis.
+#[test]
+fn double_dash_without_space_hides_nothing() {
+    for sql in [
+        "SELECT 1 --1; SELECT ssn FROM customers",
+        "SELECT 1 --x\n; SELECT ssn FROM customers",
+        "SELECT 1 /* /* */ ; SELECT ssn FROM customers; /* */",
+        "SELECT 1 # x\n; SELECT ssn FROM customers",
+    ] {
+        assert!(
+            analyse(sql, MASKED).is_err(),
+            "{sql}: {:?}",
+            analyse(sql, MASKED)
+        );
+    }
+}
+
+/// Client character sets in which a backslash can vanish into a multi-byte character would make
+/// the server end a string where the parser does not: guarded sessions may not switch to them.
+#[test]
+fn guarded_sessions_keep_a_character_set_the_parser_reads_alike() {
+    assert!(analyse("SET NAMES utf8mb4", MASKED).is_ok());
+    assert!(analyse("SET NAMES latin1", READ_ONLY).is_ok());
+    for sql in [
+        "SET NAMES gbk",
+        "SET NAMES big5",
+        "SET character_set_client = sjis",
+        "SET character_set_connection = gbk",
+    ] {
+        assert!(analyse(sql, MASKED).is_err(), "{sql}");
+        assert!(analyse(sql, READ_ONLY).is_err(), "{sql}");
+    }
+    assert!(
+        crate::safe_collation_id(45) && crate::safe_collation_id(33) && crate::safe_collation_id(8)
+    );
+    assert!(
+        !crate::safe_collation_id(28)
+            && !crate::safe_collation_id(1)
+            && !crate::safe_collation_id(13)
+    );
+}

@@ -1,0 +1,241 @@
+//! A MariaDB server with jitgate in front of it as resource `my`, and the clients the tests use.
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use jitgate_control::audit::ChainedEvent;
+use jitgate_control::store::{SqliteStore, Store};
+use jitgate_testkit::{free_port, Gateway, GrantInfo, MariaDb};
+
+pub struct Env {
+    // Field order: the gateway stops before the server it relays to.
+    pub gateway: Gateway,
+    pub db: MariaDb,
+    pub listen: u16,
+}
+
+/// Data every test starts with: customers with values masking must never let out.
+pub const SEED: &str = "
+CREATE TABLE app.customers (id int PRIMARY KEY, name varchar(40), email varchar(60),
+  ssn varchar(11), card varchar(20));
+INSERT INTO app.customers VALUES
+  (1, 'Ada Lovelace', 'ada@example.com', '123-45-6789', '4111 1111 1111 1111'),
+  (2, 'Bob Byte', 'bob@example.org', '234-56-7890', '5500 0000 0000 0004'),
+  (3, 'Carla Costa', 'carla@inbox.example', '345-67-8901', '3400 000000 00009');
+CREATE TABLE app.orders (id int PRIMARY KEY, customer int, total decimal(10,2));
+INSERT INTO app.orders VALUES (10, 1, 12.50), (11, 1, 3.25), (12, 3, 99.00);
+";
+
+/// Clear values (and fragments of them) a masked subject must never see.
+pub const CLEAR: [&str; 6] = [
+    "123-45-6789",
+    "45-6789",
+    "ada@example.com",
+    "4111 1111 1111 1111",
+    "5500 0000 0000 0004",
+    "234-56-7890",
+];
+
+fn sections(api_port: u16) -> String {
+    format!(
+        r#"
+[api]
+listen = "127.0.0.1:{api_port}"
+
+[users.erin]
+password_env = "ERIN_PASSWORD"
+groups = ["admins"]
+
+[users.rob]
+password_env = "ROB_PASSWORD"
+groups = ["readers"]
+
+[[access]]
+resources = ["my"]
+requesters = ["group:readers"]
+max_duration = "1h"
+approvals = 0
+read_only = true
+
+[masking]
+key_env = "MASK_KEY"
+clear_groups = ["admins", "readers"]
+
+[[masking.rules]]
+resource = "my"
+column = "app.customers.ssn"
+mask = "partial"
+keep_last = 4
+
+[[masking.rules]]
+resource = "my"
+column = "app.customers.email"
+mask = "email"
+"#
+    )
+}
+
+/// Starts MariaDB (seeded) and jitgate; `None` (with a note) when MariaDB is not installed.
+pub fn start() -> Option<Env> {
+    start_with("")
+}
+
+/// Like [`start`], with extra `[server]` lines (TLS).
+pub fn start_with(server_extra: &str) -> Option<Env> {
+    if !MariaDb::available() {
+        eprintln!("skipping: mariadb-install-db is not installed (scripts/install-deps test)");
+        return None;
+    }
+    let db = MariaDb::start().expect("starting MariaDB");
+    db.sql(SEED).expect("seeding");
+    let listen = free_port();
+    let config = format!(
+        r#"
+[server]
+store = "jitgate.sqlite"
+{server_extra}
+
+[resources.my]
+kind = "mysql"
+listen = "127.0.0.1:{listen}"
+
+[resources.my.upstream]
+{upstream}
+{sections}
+"#,
+        upstream = db.upstream_toml(),
+        sections = sections(free_port()),
+    );
+    let gateway = Gateway::start_with_env(
+        env!("CARGO_BIN_EXE_jitgate").as_ref(),
+        &config,
+        &[
+            ("ROB_PASSWORD", "rob-pw-123"),
+            ("ERIN_PASSWORD", "erin-pw-123"),
+            ("MASK_KEY", "a-masking-key-of-enough-length-0123456789"),
+        ],
+    )
+    .expect("starting jitgate");
+    Some(Env {
+        gateway,
+        db,
+        listen,
+    })
+}
+
+/// What a client printed and how it ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Env {
+    /// A grant (and credential) for `subject` on `my` from the administrator: erin sees data in
+    /// clear (group `admins`), anybody else (alice) is masked.
+    pub fn grant(&self, subject: &str) -> GrantInfo {
+        self.gateway
+            .grant(subject, "my", "10m")
+            .expect("jitgate admin grant")
+    }
+
+    /// rob's read-only grant, requested (and approved by the access rule) through the API.
+    pub fn rob(&self) -> (String, String) {
+        let rob = self.gateway.user("rob");
+        rob.login("rob-pw-123").expect("rob logs in");
+        rob.ok(&["request", "my", "--duration", "10m", "--reason", "red team"])
+            .expect("rob's request");
+        let printed = rob.ok(&["connect", "my"]).expect("rob's connection");
+        let mut lines = printed.lines();
+        let command = lines.next().expect("a mysql command line");
+        assert!(command.starts_with("mysql -h 127.0.0.1 -P "), "{printed}");
+        let uri = lines.next().expect("a mysql:// URI").trim();
+        let rest = uri.strip_prefix("mysql://").expect("a mysql:// URI");
+        let (login, rest) = rest.split_once(':').expect("login");
+        let (password, _) = rest.split_once('@').expect("password");
+        (login.to_owned(), password.to_owned())
+    }
+
+    /// The `mariadb` client through jitgate, running `sql`.
+    pub fn cli(&self, login: &str, password: &str, sql: &str) -> Outcome {
+        self.cli_at(self.listen, login, password, sql)
+    }
+
+    /// The `mariadb` client straight to the server as the service account.
+    pub fn cli_direct(&self, sql: &str) -> Outcome {
+        self.cli_at(
+            self.db.port(),
+            jitgate_testkit::mariadb::SERVICE_USER,
+            jitgate_testkit::mariadb::SERVICE_PASSWORD,
+            sql,
+        )
+    }
+
+    fn cli_at(&self, port: u16, login: &str, password: &str, sql: &str) -> Outcome {
+        let out = Command::new("mariadb")
+            .args([
+                "--no-defaults",
+                "--batch",
+                "--no-auto-rehash",
+                "--protocol=TCP",
+            ])
+            .args(["-h", "127.0.0.1", "-P", &port.to_string()])
+            .arg(format!("-u{login}"))
+            .arg(format!("-p{password}"))
+            .args(["--connect-timeout=10", "app", "-e", sql])
+            .output()
+            .expect("running mariadb");
+        Outcome {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs a PyMySQL script with `LOGIN`, `PASSWORD` and `PORT` in its globals (jitgate's port).
+    pub fn python(&self, login: &str, password: &str, script: &str) -> Outcome {
+        let prelude = format!(
+            "import pymysql, json, sys\nLOGIN={login:?}\nPASSWORD={password:?}\nPORT={}\n\
+             def connect(**kw):\n    return pymysql.connect(host='127.0.0.1', port=PORT, user=LOGIN, password=PASSWORD, database='app', **kw)\n",
+            self.listen
+        );
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(format!("{prelude}{script}"))
+            .output()
+            .expect("running python3");
+        Outcome {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn store(&self) -> SqliteStore {
+        SqliteStore::open(&self.gateway.dir().join("jitgate.sqlite")).expect("opening the store")
+    }
+
+    /// Audit events, waiting up to 5 s until `until` holds for them.
+    pub fn audit_until(&self, until: impl Fn(&[ChainedEvent]) -> bool) -> Vec<ChainedEvent> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let events = self.store().audit_after(0, 100_000).expect("reading audit");
+            if until(&events) || Instant::now() > deadline {
+                return events;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn sessions(&self) -> Vec<jitgate_control::model::SessionRecord> {
+        self.store().sessions(false).expect("reading sessions")
+    }
+}
+
+pub fn assert_no_clear(what: &str, text: &str) {
+    for clear in CLEAR {
+        assert!(!text.contains(clear), "{what} leaked {clear:?}: {text}");
+    }
+}
