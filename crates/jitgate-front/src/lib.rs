@@ -6,8 +6,10 @@
 
 mod accept;
 mod limits;
+mod listeners;
 mod shutdown;
 
 pub use accept::{accept, AcceptBackoff, Connection, Handler, Listener};
 pub use limits::{ConnectionSlot, Counts, Limiter, Limits, LoginPermit, OverCap};
+pub use listeners::Listeners;
 pub use shutdown::{DrainOutcome, Phase, Shutdown, ShutdownController};

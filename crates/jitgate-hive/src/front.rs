@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use jitgate_config::{ClientTlsMode, Config, Upstream as UpstreamConfig};
 use jitgate_control::ControlPlane;
-use jitgate_front::{Connection, Handler, Limiter, Listener, LoginPermit, Shutdown};
+use jitgate_front::{Connection, Handler, Limiter, Listeners, LoginPermit, Shutdown};
 use jitgate_masking::MaskingPolicy;
 use jitgate_spark_sql::Namespace;
 use jitgate_sqlstate::SqlState;
@@ -69,7 +69,7 @@ pub struct ResourceFront {
 }
 
 pub struct HiveFront {
-    listeners: Vec<(TcpListener, Arc<ResourceFront>)>,
+    listeners: Listeners<ResourceListener>,
 }
 
 impl HiveFront {
@@ -78,7 +78,7 @@ impl HiveFront {
         config: &Config,
         control: Arc<ControlPlane>,
     ) -> Result<HiveFront, FrontError> {
-        let mut listeners = Vec::new();
+        let mut listeners = Listeners::default();
         let any = config
             .resources
             .iter()
@@ -118,31 +118,19 @@ impl HiveFront {
                 tls: tls.clone(),
                 tls_required: config.server.client_tls.mode == ClientTlsMode::Required,
             });
-            listeners.push((listener, front));
+            listeners.push(listener, ResourceListener(front));
         }
         Ok(HiveFront { listeners })
     }
 
     /// The bound addresses, by resource name.
     pub fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
-        self.listeners
-            .iter()
-            .filter_map(|(l, f)| Some((f.name.to_string(), l.local_addr().ok()?)))
-            .collect()
+        self.listeners.local_addrs()
     }
 
     /// Serves until the gateway drains; without databricks-sql resources, returns at once.
     pub async fn run(self, limiter: Arc<Limiter>, shutdown: Shutdown) {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (listener, front) in self.listeners {
-            tasks.spawn(Listener::serve(
-                listener,
-                limiter.clone(),
-                shutdown.clone(),
-                ResourceListener(front),
-            ));
-        }
-        while tasks.join_next().await.is_some() {}
+        self.listeners.serve(limiter, shutdown).await
     }
 }
 

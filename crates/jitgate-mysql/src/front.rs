@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use jitgate_config::{ClientTlsMode, Config, Upstream};
 use jitgate_control::ControlPlane;
-use jitgate_front::{Connection, Handler, Limiter, Listener, Shutdown};
+use jitgate_front::{Connection, Handler, Limiter, Listeners, Shutdown};
 use jitgate_masking::MaskingPolicy;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::OnceCell;
@@ -102,7 +102,7 @@ impl Drop for Registered {
 }
 
 pub struct MySqlFront {
-    listeners: Vec<(TcpListener, Arc<ResourceFront>)>,
+    listeners: Listeners<ResourceListener>,
 }
 
 impl MySqlFront {
@@ -111,7 +111,7 @@ impl MySqlFront {
         config: &Config,
         control: Arc<ControlPlane>,
     ) -> Result<MySqlFront, FrontError> {
-        let mut listeners = Vec::new();
+        let mut listeners = Listeners::default();
         let any = config
             .resources
             .iter()
@@ -147,31 +147,19 @@ impl MySqlFront {
                 next_id: AtomicU32::new(1),
                 sessions: Mutex::default(),
             });
-            listeners.push((listener, front));
+            listeners.push(listener, ResourceListener(front));
         }
         Ok(MySqlFront { listeners })
     }
 
     /// The bound addresses, by resource name.
     pub fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
-        self.listeners
-            .iter()
-            .filter_map(|(l, f)| Some((f.name.to_string(), l.local_addr().ok()?)))
-            .collect()
+        self.listeners.local_addrs()
     }
 
     /// Serves until the gateway drains; without mysql resources, returns at once.
     pub async fn run(self, limiter: Arc<Limiter>, shutdown: Shutdown) {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (listener, front) in self.listeners {
-            tasks.spawn(Listener::serve(
-                listener,
-                limiter.clone(),
-                shutdown.clone(),
-                ResourceListener(front),
-            ));
-        }
-        while tasks.join_next().await.is_some() {}
+        self.listeners.serve(limiter, shutdown).await
     }
 }
 

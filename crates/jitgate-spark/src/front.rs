@@ -18,7 +18,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use jitgate_config::{ClientTlsMode, Config, Upstream as UpstreamConfig};
 use jitgate_control::ControlPlane;
-use jitgate_front::{Connection, Handler, Limiter, Listener, Shutdown};
+use jitgate_front::{Connection, Handler, Limiter, Listeners, Shutdown};
 use jitgate_masking::MaskingPolicy;
 use jitgate_spark_sql::Namespace;
 use prost::Message;
@@ -72,7 +72,7 @@ pub struct ResourceFront {
 }
 
 pub struct SparkFront {
-    listeners: Vec<(TcpListener, Arc<ResourceFront>)>,
+    listeners: Listeners<ResourceListener>,
 }
 
 impl SparkFront {
@@ -81,7 +81,7 @@ impl SparkFront {
         config: &Config,
         control: Arc<ControlPlane>,
     ) -> Result<SparkFront, FrontError> {
-        let mut listeners = Vec::new();
+        let mut listeners = Listeners::default();
         let tls = if config
             .resources
             .iter()
@@ -122,33 +122,21 @@ impl SparkFront {
                 tls: tls.clone(),
                 tls_required: config.server.client_tls.mode == ClientTlsMode::Required,
             });
-            listeners.push((listener, front));
+            listeners.push(listener, ResourceListener(front));
         }
         Ok(SparkFront { listeners })
     }
 
     /// The bound addresses, by resource name.
     pub fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
-        self.listeners
-            .iter()
-            .filter_map(|(l, f)| Some((f.name.to_string(), l.local_addr().ok()?)))
-            .collect()
+        self.listeners.local_addrs()
     }
 
     /// Serves until the gateway drains, under the caps of `limiter`; every connection is handed
     /// `shutdown`, to end its session when the drain time is over. Without spark-connect
     /// resources, returns at once.
     pub async fn run(self, limiter: Arc<Limiter>, shutdown: Shutdown) {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (listener, front) in self.listeners {
-            tasks.spawn(Listener::serve(
-                listener,
-                limiter.clone(),
-                shutdown.clone(),
-                ResourceListener(front),
-            ));
-        }
-        while tasks.join_next().await.is_some() {}
+        self.listeners.serve(limiter, shutdown).await
     }
 }
 
