@@ -85,6 +85,18 @@ fn columns() -> Vec<(&'static str, &'static str, MySqlType, Vec<String>)> {
             vec![text("ab  "), text("ü@x  "), text(""), "NULL".into()],
         ),
         (
+            "t_tinyint",
+            "tinyint",
+            MySqlType::TinyInt,
+            raw(&["0", "-128", "127", "-99", "55", "NULL"]),
+        ),
+        (
+            "t_mediumint",
+            "mediumint",
+            MySqlType::MediumInt,
+            raw(&["0", "-8388608", "8388607", "123456", "NULL"]),
+        ),
+        (
             "t_smallint",
             "smallint",
             MySqlType::SmallInt,
@@ -252,8 +264,12 @@ fn same_family(ty: &MySqlType, data_type: &str) -> bool {
         MySqlType::Text => {
             ["varchar", "char", "text", "mediumtext", "longtext"].contains(&data_type)
         }
-        MySqlType::SmallInt | MySqlType::Int | MySqlType::BigInt => {
-            ["smallint", "int", "bigint"].contains(&data_type)
+        MySqlType::TinyInt
+        | MySqlType::SmallInt
+        | MySqlType::MediumInt
+        | MySqlType::Int
+        | MySqlType::BigInt => {
+            ["tinyint", "smallint", "mediumint", "int", "bigint"].contains(&data_type)
         }
         MySqlType::Decimal { .. } => data_type == "decimal",
         MySqlType::Date => data_type == "date",

@@ -34,14 +34,16 @@ use super::{Generalization, Mask, MaskError, Written};
 use crate::key::{hex, MaskKey, Purpose, Subkey};
 use crate::types::PgTypeInfo;
 
-/// A MySQL/MariaDB column type, as far as masking cares. Types not here (unsigned and 8- or
-/// 24-bit integers, floating point, binary strings, `TIME`, `YEAR`, `BIT`, `ENUM`, `SET`,
+/// A MySQL/MariaDB column type, as far as masking cares. Types not here (unsigned integers,
+/// floating point (whose text form is not PostgreSQL's), binary strings, `TIME`, `YEAR`, `BIT`, `ENUM`, `SET`,
 /// `JSON`, spatial) have no masked form: the front must refuse reading them masked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MySqlType {
     /// `CHAR`, `VARCHAR`, `TEXT` of any character set (read as utf8mb4).
     Text,
+    TinyInt,
     SmallInt,
+    MediumInt,
     Int,
     BigInt,
     /// `DECIMAL(precision, scale)`: 1 ≤ precision ≤ 65, scale ≤ 38 and ≤ precision.
@@ -69,7 +71,11 @@ impl MySqlType {
     fn is_integer(&self) -> bool {
         matches!(
             self,
-            MySqlType::SmallInt | MySqlType::Int | MySqlType::BigInt
+            MySqlType::TinyInt
+                | MySqlType::SmallInt
+                | MySqlType::MediumInt
+                | MySqlType::Int
+                | MySqlType::BigInt
         )
     }
 
@@ -78,8 +84,8 @@ impl MySqlType {
     fn pg_equivalent(&self) -> PgTypeInfo {
         PgTypeInfo::from_oid(match self {
             MySqlType::Text => 25,
-            MySqlType::SmallInt => 21,
-            MySqlType::Int => 23,
+            MySqlType::TinyInt | MySqlType::SmallInt => 21,
+            MySqlType::MediumInt | MySqlType::Int => 23,
             MySqlType::BigInt => 20,
             MySqlType::Decimal { .. } => 1700,
             MySqlType::Date => 1082,
@@ -91,7 +97,11 @@ impl MySqlType {
     fn cast_target(&self) -> String {
         match self {
             MySqlType::Text => "CHAR CHARACTER SET utf8mb4".to_string(),
-            MySqlType::SmallInt | MySqlType::Int | MySqlType::BigInt => "SIGNED".to_string(),
+            MySqlType::TinyInt
+            | MySqlType::SmallInt
+            | MySqlType::MediumInt
+            | MySqlType::Int
+            | MySqlType::BigInt => "SIGNED".to_string(),
             MySqlType::Decimal { precision, scale } => format!("DECIMAL({precision},{scale})"),
             MySqlType::Date => "DATE".to_string(),
             MySqlType::DateTime | MySqlType::Timestamp => "DATETIME".to_string(),
@@ -103,7 +113,9 @@ impl fmt::Display for MySqlType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MySqlType::Text => f.write_str("text"),
+            MySqlType::TinyInt => f.write_str("tinyint"),
             MySqlType::SmallInt => f.write_str("smallint"),
+            MySqlType::MediumInt => f.write_str("mediumint"),
             MySqlType::Int => f.write_str("int"),
             MySqlType::BigInt => f.write_str("bigint"),
             MySqlType::Decimal { precision, scale } => write!(f, "decimal({precision},{scale})"),
@@ -125,7 +137,8 @@ impl Mask {
         match self {
             Mask::Redact | Mask::Null => true,
             Mask::Partial { .. } | Mask::Email | Mask::Tokenize | Mask::Scan => *ty == Text,
-            // A decimal pseudonym must hold an int8 and print without a fraction.
+            // A tinyint or mediumint pseudonym would need a MAC width the Rust masks do not
+            // have; a decimal one must hold an int8 and print without a fraction.
             Mask::Hash => match *ty {
                 Text | SmallInt | Int | BigInt => true,
                 Decimal { precision, scale } => scale == 0 && precision >= 19,
@@ -247,7 +260,11 @@ fn keep_null(column: &str, expr: &str) -> String {
 fn redact_constant(ty: &MySqlType) -> String {
     match ty {
         MySqlType::Text => text_literal("***"),
-        MySqlType::SmallInt | MySqlType::Int | MySqlType::BigInt => "0".to_string(),
+        MySqlType::TinyInt
+        | MySqlType::SmallInt
+        | MySqlType::MediumInt
+        | MySqlType::Int
+        | MySqlType::BigInt => "0".to_string(),
         // The Rust mask writes `0`, without the column's scale.
         MySqlType::Decimal { precision, .. } => format!("CAST(0 AS DECIMAL({precision},0))"),
         MySqlType::Date => "DATE'1970-01-01'".to_string(),
@@ -326,7 +343,9 @@ fn generalize(c: &str, ty: &MySqlType, g: Generalization) -> String {
         }
         Generalization::Bucket(width) => {
             let fits = match ty {
+                MySqlType::TinyInt => width <= i8::MAX as u64,
                 MySqlType::SmallInt => width <= i16::MAX as u64,
+                MySqlType::MediumInt => width <= (1 << 23) - 1,
                 MySqlType::Int => width <= i32::MAX as u64,
                 MySqlType::BigInt => width <= i64::MAX as u64,
                 _ => true,
