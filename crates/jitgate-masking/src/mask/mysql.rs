@@ -345,7 +345,7 @@ fn generalize(c: &str, ty: &MySqlType, g: Generalization) -> String {
             let fits = match ty {
                 MySqlType::TinyInt => width <= i8::MAX as u64,
                 MySqlType::SmallInt => width <= i16::MAX as u64,
-                MySqlType::MediumInt => width <= (1 << 23) - 1,
+                MySqlType::MediumInt => width < (1 << 23),
                 MySqlType::Int => width <= i32::MAX as u64,
                 MySqlType::BigInt => width <= i64::MAX as u64,
                 _ => true,
