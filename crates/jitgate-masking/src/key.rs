@@ -95,6 +95,17 @@ impl Subkey {
         );
         format!("sha2(concat(X'{}', {inner}), 256)", self.opad_hex)
     }
+
+    /// MySQL/MariaDB SQL computing the same HMAC over `message_sql` (a binary string
+    /// expression), as 64 lower-case hex digits (what `SHA2` returns); NULL in, NULL out. The
+    /// pads are hex literals, which neither `sql_mode` nor the character set can change.
+    pub(crate) fn mysql_hex(&self, message_sql: &str) -> String {
+        let inner = format!(
+            "UNHEX(SHA2(CONCAT(X'{}', {message_sql}), 256))",
+            self.ipad_hex
+        );
+        format!("SHA2(CONCAT(X'{}', {inner}), 256)", self.opad_hex)
+    }
 }
 
 fn root_mac(key: &[u8]) -> HmacSha256 {

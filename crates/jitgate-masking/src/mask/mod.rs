@@ -16,12 +16,14 @@
 mod binary;
 mod dates;
 mod keyed;
+mod mysql;
 mod spark;
 mod sql;
 mod text;
 
 use std::fmt;
 
+pub use mysql::MySqlType;
 pub use spark::SparkType;
 pub(crate) use sql::literal as sql_literal;
 pub(crate) use text::push_int as push_int_text;
@@ -90,6 +92,12 @@ pub enum MaskError {
     /// This mask has no Spark SQL form yet ([`Mask::spark_expr`]).
     #[error("the {mask} mask is not available for Spark yet")]
     NotInSpark { mask: &'static str },
+    /// This mask has no exact MySQL/MariaDB SQL form ([`Mask::mysql_expr`]).
+    #[error("the {mask} mask is not available for MySQL/MariaDB: {reason}")]
+    NotInMySql {
+        mask: &'static str,
+        reason: &'static str,
+    },
     /// This mask has no transform for this type's binary format.
     #[error("the {mask} mask has no binary-format transform for type {type_name}")]
     Unsupported {
