@@ -239,7 +239,7 @@ fn value_errors_name_file_line_column_and_key() {
         (format!("[server]\nmax_logging_in = 0\n{MINIMAL}"), "jitgate.toml:2:18: server.max_logging_in: expected an integer from 1 to 1000000, found 0"),
         (format!("[server]\nallow_cleartext_without_tls = 1\n{MINIMAL}"), "jitgate.toml:2:31: server.allow_cleartext_without_tls: expected true or false, found 1"),
         (MINIMAL.replace("127.0.0.1:6432", "localhost"), r#"jitgate.toml:3:10: resources.prod-pg.listen: expected a socket address such as "127.0.0.1:6432", found "localhost""#),
-        (MINIMAL.replace("kind = \"postgres\"", "kind = \"oracle\""), r#"jitgate.toml:2:8: resources.prod-pg.kind: unknown kind "oracle"; known kinds: "postgres", "spark-connect", "mysql""#),
+        (MINIMAL.replace("kind = \"postgres\"", "kind = \"oracle\""), r#"jitgate.toml:2:8: resources.prod-pg.kind: unknown kind "oracle"; known kinds: "postgres", "spark-connect", "databricks-sql", "mysql""#),
         (format!("{MINIMAL}tls = \"on\"\n"), r#"jitgate.toml:9:7: resources.prod-pg.upstream.tls: expected one of "disable", "prefer", "require", "verify-ca", "verify-full", found "on""#),
         (MINIMAL.replace("\"127.0.0.1\"\n", "\"/var/run/postgresql\"\n"), "jitgate.toml:6:8: resources.prod-pg.upstream.host: Unix socket directories are not supported; give a host name or IP address"),
         (MINIMAL.replace("prod-pg", "-bad"), "jitgate.toml:1:12: resources.-bad: a resource name starts with a letter or digit, continues with letters, digits, '_', '.' or '-', and has at most 63 characters"),
