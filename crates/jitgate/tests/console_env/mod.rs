@@ -233,7 +233,17 @@ impl Browser {
     }
 
     pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.expect("clicking");
+        for _ in 0..STALE_TRIES {
+            match self.find(css).await.click().await {
+                Err(e) if e.is_stale_element_reference() => stale_pause().await,
+                done => {
+                    return done
+                        .map(drop)
+                        .unwrap_or_else(|e| panic!("clicking {css}: {e}"))
+                }
+            }
+        }
+        panic!("{css} kept being replaced by live updates");
     }
 
     pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
@@ -250,7 +260,13 @@ impl Browser {
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect("text")
+        for _ in 0..STALE_TRIES {
+            match self.find(css).await.text().await {
+                Err(e) if e.is_stale_element_reference() => stale_pause().await,
+                done => return done.unwrap_or_else(|e| panic!("text of {css}: {e}")),
+            }
+        }
+        panic!("{css} kept being replaced by live updates");
     }
 
     /// Evaluates `script` (a function body) in the page.
@@ -492,4 +508,12 @@ impl WebUser {
             .expect("the request's page")
             .to_owned()
     }
+}
+
+/// Live updates replace parts of a page: an element found a moment ago may be gone by the time
+/// it is read or clicked, and is then found again, this many times at most.
+const STALE_TRIES: usize = 50;
+
+async fn stale_pause() {
+    tokio::time::sleep(Duration::from_millis(100)).await;
 }
