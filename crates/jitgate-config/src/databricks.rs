@@ -145,7 +145,7 @@ fn read_identities(f: &Field<'_>) -> Result<Vec<(String, String)>, ConfigError> 
 }
 
 fn read_provision(s: &Section<'_>) -> Result<ProvisionRule, ConfigError> {
-    s.only(&["requesters", "group", "privileges", "foreign"])?;
+    s.only(&["requesters", "group", "privileges", "foreign", "token_for"])?;
     let requesters = match s.get("requesters") {
         Some(f) => f
             .items()?
@@ -163,8 +163,13 @@ fn read_provision(s: &Section<'_>) -> Result<ProvisionRule, ConfigError> {
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };
-    if group.is_none() && privileges.is_empty() {
-        return Err(s.error("a provision rule gives a group, privileges, or both"));
+    let token_for = s.optional("token_for", |f| {
+        identifier(f, "a service principal's application id")
+    })?;
+    if group.is_none() && privileges.is_empty() && token_for.is_none() {
+        return Err(
+            s.error("a provision rule gives a group, privileges, a token (token_for), or several")
+        );
     }
     let foreign = s
         .optional("foreign", |f| {
@@ -182,6 +187,7 @@ fn read_provision(s: &Section<'_>) -> Result<ProvisionRule, ConfigError> {
         group,
         privileges,
         foreign,
+        token_for,
     })
 }
 

@@ -18,6 +18,7 @@ pub mod identity;
 pub mod lifecycle;
 pub mod metrics;
 pub mod model;
+pub mod native;
 mod notifier;
 pub mod policy;
 mod recorder;

@@ -13,12 +13,12 @@ use jitgate_control::audit::kind;
 use jitgate_control::model::GrantEnd;
 use jitgate_control::store::SqliteStore;
 use jitgate_control::ControlPlane;
-use jitgate_databricks::provision::{ledger_path, Provisioner};
+use jitgate_databricks::provision::{ProvisionError, Provisioner};
 use jitgate_testkit::Fault;
 
 struct Fixture {
     w: World,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     control: Arc<ControlPlane>,
 }
 
@@ -28,20 +28,22 @@ fn fixture() -> Fixture {
     Fixture {
         w: world(),
         control: ControlPlane::new(Arc::new(store)),
-        dir,
+        _dir: dir,
     }
 }
 
 impl Fixture {
     fn provisioner(&self, foreign: ForeignPolicy, dry_run: bool) -> Provisioner {
-        let ledger = ledger_path(&self.dir.path().join("store.sqlite"));
+        self.provisioner_as(foreign, dry_run, "gw-1")
+    }
+
+    fn provisioner_as(&self, foreign: ForeignPolicy, dry_run: bool, holder: &str) -> Provisioner {
         Provisioner::new(
             self.control.clone(),
             vec![binding(&self.w.emu.url(), foreign)],
-            &ledger,
             dry_run,
+            holder,
         )
-        .expect("provisioner")
     }
 
     fn alice_has_access(&self) -> (bool, bool) {
@@ -73,7 +75,7 @@ fn a_grant_gives_membership_and_privilege_and_its_revocation_takes_both_back_aud
         .control
         .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
         .expect("grant");
-    p.reconcile_once();
+    p.reconcile_once().expect("pass");
     assert_eq!(f.alice_has_access(), (true, true));
     // A second pass changes nothing: the work is idempotent.
     let before =
@@ -82,7 +84,7 @@ fn a_grant_gives_membership_and_privilege_and_its_revocation_takes_both_back_aud
             .iter()
             .filter(|s| s.method == "PATCH")
             .count();
-    assert!(p.reconcile_once().is_empty());
+    assert!(p.reconcile_once().expect("pass").is_empty());
     assert_eq!(
         f.w.emu
             .seen()
@@ -95,7 +97,7 @@ fn a_grant_gives_membership_and_privilege_and_its_revocation_takes_both_back_aud
     f.control
         .end_grant(&grant.id, GrantEnd::Revoked { by: "dana".into() })
         .expect("revoke");
-    p.reconcile_once();
+    p.reconcile_once().expect("pass");
     assert_eq!(f.alice_has_access(), (false, false));
     let changes: Vec<_> = f
         .audit_kinds()
@@ -118,11 +120,11 @@ fn an_expired_grant_is_undone_by_the_next_pass() {
     f.control
         .issue_grant("alice", "dbx", Duration::from_secs(1), "dana")
         .expect("grant");
-    p.reconcile_once();
+    p.reconcile_once().expect("pass");
     assert_eq!(f.alice_has_access(), (true, true));
     std::thread::sleep(Duration::from_millis(1100));
     // Not ended in the store yet (no scheduler runs here): the pass goes by the expiry time.
-    p.reconcile_once();
+    p.reconcile_once().expect("pass");
     assert_eq!(f.alice_has_access(), (false, false));
 }
 
@@ -133,13 +135,13 @@ fn drift_is_repaired_and_foreign_entitlements_raise_alerts_or_go_as_the_rule_say
     f.control
         .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
         .expect("grant");
-    p.reconcile_once();
+    p.reconcile_once().expect("pass");
     // Someone removes alice by hand and adds bob and a privilege of their own.
     f.w.emu.set_member(GROUP, &f.w.alice, false);
     f.w.emu.set_member(GROUP, &f.w.bob, true);
     f.w.emu
         .set_privilege("table", TABLE, "bob@example.com", "SELECT", true);
-    p.reconcile_once();
+    p.reconcile_once().expect("pass");
     assert_eq!(f.alice_has_access(), (true, true), "repaired");
     assert!(
         f.w.emu.members(GROUP).contains(&f.w.bob),
@@ -153,7 +155,7 @@ fn drift_is_repaired_and_foreign_entitlements_raise_alerts_or_go_as_the_rule_say
     assert_eq!(alerts, 2);
 
     let p = f.provisioner(ForeignPolicy::Remove, false);
-    p.reconcile_once();
+    p.reconcile_once().expect("pass");
     assert!(!f.w.emu.members(GROUP).contains(&f.w.bob), "removed");
     assert!(f
         .w
@@ -181,7 +183,7 @@ fn a_change_interrupted_before_its_answer_is_owned_and_undone_after_a_restart() 
     });
     {
         let p = f.provisioner(ForeignPolicy::Alert, false);
-        let lines = p.reconcile_once();
+        let lines = p.reconcile_once().expect("pass");
         assert!(lines.iter().any(|l| l.contains("error")), "{lines:?}");
         assert!(f.w.emu.members(GROUP).contains(&f.w.alice));
     }
@@ -191,7 +193,7 @@ fn a_change_interrupted_before_its_answer_is_owned_and_undone_after_a_restart() 
         .end_grant(&grant.id, GrantEnd::Revoked { by: "dana".into() })
         .expect("revoke");
     let p = f.provisioner(ForeignPolicy::Alert, false);
-    p.reconcile_once();
+    p.reconcile_once().expect("pass");
     assert!(
         !f.w.emu.members(GROUP).contains(&f.w.alice),
         "the ledger's intent made it jitgate's"
@@ -213,8 +215,8 @@ fn a_subject_without_a_workspace_identity_gets_nothing_and_one_clear_audit_event
     f.control
         .issue_grant("carol", "dbx", Duration::from_secs(600), "dana")
         .expect("grant");
-    p.reconcile_once();
-    p.reconcile_once();
+    p.reconcile_once().expect("pass");
+    p.reconcile_once().expect("pass");
     assert!(f.w.emu.members(GROUP).is_empty());
     let missing: Vec<_> = f
         .audit_kinds()
@@ -233,7 +235,7 @@ fn a_dry_run_says_what_it_would_do_and_changes_nothing() {
         .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
         .expect("grant");
     let p = f.provisioner(ForeignPolicy::Remove, true);
-    let lines = p.reconcile_once();
+    let lines = p.reconcile_once().expect("pass");
     assert!(
         lines
             .iter()
@@ -259,7 +261,7 @@ fn when_a_grant_user_cannot_be_looked_up_its_access_is_taken_back_until_it_can()
     f.control
         .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
         .expect("grant");
-    p.reconcile_once();
+    p.reconcile_once().expect("pass");
     assert_eq!(f.alice_has_access(), (true, true));
     // SCIM user look-ups fail after every retry: fail closed, not open.
     f.w.emu.fail(Fault {
@@ -270,10 +272,10 @@ fn when_a_grant_user_cannot_be_looked_up_its_access_is_taken_back_until_it_can()
         after_applying: false,
         times: 100,
     });
-    p.reconcile_once();
+    p.reconcile_once().expect("pass");
     assert_eq!(f.alice_has_access(), (false, false));
     f.w.emu.clear_faults();
-    p.reconcile_once();
+    p.reconcile_once().expect("pass");
     assert_eq!(f.alice_has_access(), (true, true));
 }
 

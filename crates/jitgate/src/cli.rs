@@ -202,6 +202,16 @@ enum Command {
         #[command(flatten)]
         server: ServerArg,
     },
+    /// Have a platform token minted for your live grant (a Databricks on-behalf-of token);
+    /// its value is printed once, and the token is deleted when the grant ends
+    PlatformToken {
+        /// Grant id
+        grant_id: String,
+        #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// Get a credential for your live grant on RESOURCE and open psql (or print the URI)
     Connect {
         /// Resource name
@@ -427,6 +437,11 @@ impl Cli {
                 json,
                 server,
             } => verbs::grants::revoke(&server.client()?, &grant_id, json.json),
+            Command::PlatformToken {
+                grant_id,
+                json,
+                server,
+            } => verbs::grants::platform_token(&server.client()?, &grant_id, json.json),
             Command::Connect {
                 resource,
                 uri,

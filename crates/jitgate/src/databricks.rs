@@ -15,7 +15,8 @@ use jitgate_control::model::rfc3339;
 use jitgate_control::ControlPlane;
 use jitgate_databricks::api::TokenInfo;
 use jitgate_databricks::masks::{self, Column, ExistingFunction, ExistingMask};
-use jitgate_databricks::provision::{bindings, ledger_path, Provisioner};
+use jitgate_databricks::provision::gate::WorkspaceGate;
+use jitgate_databricks::provision::{bindings, ProvisionError, Provisioner};
 use jitgate_databricks::{tokens, Workspace};
 use serde_json::json;
 
@@ -139,11 +140,35 @@ impl Action {
     }
 }
 
+/// Lets the control plane ask the workspaces before it makes a grant (requests of subjects
+/// without a workspace user are refused) and mint on-behalf-of tokens; before the API serves.
+pub fn install_gate(config: &Config, control: &ControlPlane) {
+    let bound = bindings(config);
+    if !bound.is_empty() {
+        control.set_native(Arc::new(WorkspaceGate::new(bound)));
+    }
+}
+
+/// The reconcile loop of `serve`; stopping it gives the fleet-wide job up.
+pub struct Provisioning {
+    task: tokio::task::JoinHandle<()>,
+    provisioner: Arc<Provisioner>,
+}
+
+impl Provisioning {
+    /// Stops the loop and gives the fleet-wide job up, so that another replica (or the next
+    /// start) takes it over at once.
+    pub fn abort(self) {
+        self.task.abort();
+        self.provisioner.release();
+    }
+}
+
 /// Starts the reconcile loop beside the fronts when a resource has provision rules.
 pub fn start_provisioning(
     config: &Config,
     control: Arc<ControlPlane>,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+) -> anyhow::Result<Option<Provisioning>> {
     let bound = bindings(config);
     if bound.is_empty() {
         return Ok(None);
@@ -151,10 +176,12 @@ pub fn start_provisioning(
     for b in &bound {
         tracing::info!(resource = %b.resource, "carrying grants out in the Databricks workspace {}", b.config.api_url);
     }
-    let ledger = ledger_path(&config.server.store);
-    let provisioner = Provisioner::new(control, bound, &ledger, false)
-        .with_context(|| format!("opening {}", ledger.display()))?;
-    Ok(Some(tokio::spawn(Arc::new(provisioner).run())))
+    let holder = control.replica().to_string();
+    let provisioner = Arc::new(Provisioner::new(control, bound, false, &holder));
+    Ok(Some(Provisioning {
+        task: tokio::spawn(provisioner.clone().run()),
+        provisioner,
+    }))
 }
 
 fn reconcile(config: &ConfigArg, dry_run: bool) -> anyhow::Result<()> {
@@ -164,10 +191,21 @@ fn reconcile(config: &ConfigArg, dry_run: bool) -> anyhow::Result<()> {
         bail!("no [[resources.NAME.databricks.provision]] rules: nothing to reconcile");
     }
     let control = crate::admin::open_control(&config)?;
-    let ledger = ledger_path(&config.server.store);
-    let provisioner = Provisioner::new(control.clone(), bound, &ledger, dry_run)?;
-    let lines = provisioner.reconcile_once();
+    let holder = format!("{}/cli", control.replica());
+    let provisioner = Provisioner::new(control.clone(), bound, dry_run, &holder);
+    let result = provisioner.reconcile_once();
+    if !dry_run {
+        provisioner.release();
+    }
     control.flush();
+    let lines = match result {
+        Ok(lines) => lines,
+        Err(ProvisionError::NotHolder) => bail!(
+            "a running gateway holds the fleet-wide reconcile job and carries changes out \
+             itself within seconds; `--dry-run` shows what it would change"
+        ),
+        Err(e) => return Err(e.into()),
+    };
     if lines.is_empty() {
         println!("the workspaces match the grants");
     }

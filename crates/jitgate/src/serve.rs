@@ -25,6 +25,7 @@ pub fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let control = crate::admin::open_control(config)?;
+    crate::databricks::install_gate(config, &control);
     let recovered = control
         .recover()
         .context("enforcing grants that ended while jitgate was down")?;

@@ -11,6 +11,7 @@ use jitgate_testkit::{free_port, DatabricksEmulator, EmulatedColumn, Gateway};
 const TOKEN: &str = "dapi-e2e-token";
 const GROUP: &str = "jit-sales";
 const TABLE: &str = "main.sales.orders";
+const SP: &str = "6f5ccf28-d83a-4957-9bfb-5bbfac551410";
 
 struct Env {
     gateway: Gateway,
@@ -28,6 +29,7 @@ fn start_with(sections: &str, env: &[(&str, &str)]) -> Env {
     let alice = emu.add_user("alice@example.com");
     emu.add_group(GROUP);
     emu.add_securable("table", TABLE);
+    emu.add_service_principal(SP);
     let config = format!(
         r#"
 [server]
@@ -51,6 +53,7 @@ identities = {{ alice = "alice@example.com" }}
 [[resources.dbx.databricks.provision]]
 group = "{GROUP}"
 privileges = [{{ securable = "table", name = "{TABLE}", privileges = ["SELECT"] }}]
+token_for = "{SP}"
 
 [masking]
 clear_groups = ["dba"]
@@ -387,4 +390,105 @@ fn stopping_jitgate_does_not_wait_for_a_pass_held_up_by_retry_after() {
     // `stop` kills the process and fails if SIGTERM is not enough within its grace time.
     let status = env.gateway.stop().expect("jitgate exits on SIGTERM");
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn requests_are_refused_up_front_without_a_workspace_user_or_workspace_and_holders_get_tokens() {
+    let sections = r#"
+[users.alice]
+password_env = "ALICE_PW"
+groups = ["analysts"]
+
+[users.carol]
+password_env = "CAROL_PW"
+groups = ["analysts"]
+
+[users.dana]
+password_env = "DANA_PW"
+groups = ["dba"]
+
+[roles]
+approver = ["dba"]
+
+[[access]]
+resources = ["dbx"]
+requesters = ["group:analysts"]
+max_duration = "1h"
+"#;
+    let env = start_with(
+        sections,
+        &[
+            ("ALICE_PW", "alice-secret-pw"),
+            ("CAROL_PW", "carol-secret-pw"),
+            ("DANA_PW", "dana-secret-pw"),
+        ],
+    );
+    // carol has no user in the workspace: her request is refused, nothing is pending.
+    let carol = env.gateway.user("carol");
+    carol.login("carol-secret-pw").expect("carol logs in");
+    let out = carol
+        .run(&["request", "dbx", "--duration", "30m", "--reason", "INC-2"])
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("(no_platform_identity)"), "{err}");
+    assert!(err.contains("carol"), "{err}");
+    let pending = carol.json(&["requests"]).expect("requests");
+    assert_eq!(pending.as_array().map(Vec::len), Some(0), "{pending}");
+
+    let alice = env.gateway.user("alice");
+    alice.login("alice-secret-pw").expect("alice logs in");
+    let request = alice
+        .json(&["request", "dbx", "--duration", "30m", "--reason", "INC-1"])
+        .expect("request");
+    let id = request["id"].as_str().expect("request id").to_string();
+    // The workspace cannot be asked when the approval would create the grant: refused, and
+    // the request stays pending.
+    env.emu.fail(jitgate_testkit::Fault {
+        method: "GET".into(),
+        path_contains: "/Users".into(),
+        status: 503,
+        retry_after: None,
+        after_applying: false,
+        times: 1,
+    });
+    let dana = env.gateway.user("dana");
+    dana.login("dana-secret-pw").expect("dana logs in");
+    let out = dana.run(&["approve", &id]).expect("run");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !out.status.success() && err.contains("(unavailable)"),
+        "{err}"
+    );
+    dana.ok(&["approve", &id])
+        .expect("approve once the workspace answers");
+    env.wait_for((true, true));
+
+    // alice has a token of the service principal minted for her grant, shown once.
+    let grants = alice.json(&["grants", "--active"]).expect("grants");
+    let grant = grants[0]["id"].as_str().expect("grant id").to_string();
+    let token = alice
+        .json(&["platform-token", &grant])
+        .expect("platform token");
+    let token_id = token["token_id"].as_str().expect("token id").to_string();
+    let (owner, comment, _, value) = env.emu.obo_token(&token_id).expect("minted");
+    assert_eq!(owner, SP);
+    assert_eq!(token["token"], value.as_str());
+    assert!(comment.contains(&grant), "{comment}");
+    // Nobody else gets one for her grant.
+    let out = dana.run(&["platform-token", &grant]).expect("run");
+    assert!(!out.status.success());
+    // It goes with the grant.
+    dana.ok(&["revoke", &grant]).expect("revoke");
+    env.wait_for((false, false));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.emu.obo_token(&token_id).is_some() {
+        assert!(Instant::now() < deadline, "token outlived its grant");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(env
+        .audit()
+        .iter()
+        .all(|e| !e.event.detail.get().contains(&value)));
+    assert!(!env.gateway.log().contains(&value));
 }

@@ -98,3 +98,41 @@ pub async fn connect(
         expires_at: rfc3339(credential.expires_at),
     }))
 }
+
+#[derive(Serialize)]
+pub struct PlatformTokenAnswer {
+    grant_id: String,
+    token_id: String,
+    /// The token's value: shown in this answer only, kept nowhere by jitgate.
+    token: String,
+    on_behalf_of: String,
+    expires_at: String,
+    comment: String,
+}
+
+/// A platform token (a Databricks on-behalf-of token) for the caller's own live grant, minted
+/// now and living no longer than the grant. Asking again replaces the earlier token.
+pub async fn platform_token(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+    JsonOrEmpty(_): JsonOrEmpty<Empty>,
+) -> ApiResult<Response> {
+    use axum::response::IntoResponse;
+    let control = state.control.clone();
+    let grant_id = id.clone();
+    let issued = blocking(move || Ok(control.issue_platform_token(&caller, &id)?)).await?;
+    let answer = PlatformTokenAnswer {
+        grant_id,
+        token_id: issued.token_id.clone(),
+        token: issued.value.clone(),
+        on_behalf_of: issued.on_behalf_of.clone(),
+        expires_at: rfc3339(issued.expires_at),
+        comment: issued.comment.clone(),
+    };
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        axum::Json(answer),
+    )
+        .into_response())
+}

@@ -38,6 +38,10 @@ pub fn api_routes() -> Router<ApiState> {
         .route("/api/v1/grants", get(grants::list))
         .route("/api/v1/grants/{id}", get(grants::show))
         .route("/api/v1/grants/{id}/revoke", post(grants::revoke))
+        .route(
+            "/api/v1/grants/{id}/platform-token",
+            post(grants::platform_token),
+        )
         .route("/api/v1/connect", post(grants::connect))
         .route("/api/v1/credentials", get(credentials::list))
         .route("/api/v1/credentials/prune", post(credentials::prune))

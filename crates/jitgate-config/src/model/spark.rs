@@ -99,6 +99,17 @@ pub struct ProvisionRule {
     pub privileges: Vec<SecurablePrivileges>,
     /// What to do with members or privileges on these that jitgate did not make.
     pub foreign: ForeignPolicy,
+    /// Application id of a service principal: the grant's holder may have jitgate mint one
+    /// on-behalf-of token for it, living as long as the grant.
+    pub token_for: Option<String>,
+}
+
+impl ProvisionRule {
+    /// Whether the rule gives the subject's own workspace user something (a membership or
+    /// privileges), so that a grant under it needs one.
+    pub fn needs_identity(&self) -> bool {
+        self.group.is_some() || !self.privileges.is_empty()
+    }
 }
 
 /// Privileges on one Unity Catalog securable.

@@ -18,7 +18,7 @@ use crate::running::RunningAlerts;
 use crate::store::{Store, StoreError};
 use crate::webhook::{WebhookQueues, WebhookRouter};
 use std::sync::atomic::AtomicI64;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +62,8 @@ pub struct ControlPlane {
     /// When the scheduler last reached the store (milliseconds since the epoch, 0: never).
     pub(crate) store_seen: AtomicI64,
     pub(crate) metrics: Arc<Metrics>,
+    /// A platform that carries grants out itself, once installed ([`ControlPlane::set_native`]).
+    pub(crate) native: OnceLock<Arc<dyn crate::native::NativeProvisioning>>,
 }
 
 impl ControlPlane {
@@ -108,6 +110,7 @@ impl ControlPlane {
             store_grace: settings.store_grace,
             store_seen: AtomicI64::new(0),
             metrics,
+            native: OnceLock::new(),
         })
     }
 

@@ -7,6 +7,7 @@
 mod access;
 mod checks;
 mod external;
+mod native;
 pub mod paging;
 mod renewal;
 mod requests;
@@ -53,6 +54,12 @@ pub enum LifecycleError {
     Conflict(String),
     #[error("{0}")]
     Unauthenticated(String),
+    /// The subject has no identity in the platform that carries the resource's grants out.
+    #[error("{0}")]
+    NoPlatformIdentity(String),
+    /// A platform the step depends on cannot be asked now: refused, fail closed.
+    #[error("{0}")]
+    Unavailable(String),
     /// Details are logged, not shown: they may name files or tables.
     #[error("internal error; see the gateway's log")]
     Internal,
@@ -74,12 +81,15 @@ impl LifecycleError {
             LifecycleError::NoActiveGrant(_) => "no_active_grant",
             LifecycleError::Conflict(_) => "conflict",
             LifecycleError::Unauthenticated(_) => "unauthenticated",
+            LifecycleError::NoPlatformIdentity(_) => "no_platform_identity",
+            LifecycleError::Unavailable(_) => "unavailable",
             LifecycleError::Internal => "internal",
         }
     }
 
     /// The HTTP status that fits: 400 bad input, 401 not logged in, 403 not allowed, 404 no such
-    /// thing (or not visible to the caller), 409 state conflict, 500 our fault.
+    /// thing (or not visible to the caller), 409 state conflict, 500 our fault, 503 a platform the
+    /// step depends on cannot be asked now.
     pub fn status(&self) -> u16 {
         match self {
             LifecycleError::InvalidInput(_) | LifecycleError::DurationTooLong { .. } => 400,
@@ -88,12 +98,14 @@ impl LifecycleError {
             | LifecycleError::SelfApproval
             | LifecycleError::OutsideWindow { .. }
             | LifecycleError::NoMatchingRule { .. }
-            | LifecycleError::NoActiveGrant(_) => 403,
+            | LifecycleError::NoActiveGrant(_)
+            | LifecycleError::NoPlatformIdentity(_) => 403,
             LifecycleError::NotFound(_) => 404,
             LifecycleError::AlreadyDecided { .. }
             | LifecycleError::AlreadyVoted(_)
             | LifecycleError::Conflict(_) => 409,
             LifecycleError::Internal => 500,
+            LifecycleError::Unavailable(_) => 503,
         }
     }
 }

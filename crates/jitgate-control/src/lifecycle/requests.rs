@@ -35,6 +35,8 @@ impl ControlPlane {
         check_reason(rule, reason)?;
         let now = self.now();
         check_window(rule, resource, now)?;
+        // Refused up front, not granted and then left undone in the platform.
+        self.check_grantable(&subject.name, &subject.groups, resource)?;
         let auto = rule.approvals == 0 || subject.in_any(&rule.auto_approve_groups);
         let expires_at = now.saturating_add(self.policy().pending_ttl.as_millis() as Millis);
         let mut request = Request {
@@ -130,6 +132,10 @@ impl ControlPlane {
             .collect();
         approvers.push(&approver.name);
         let grant = grant_for(&request, &rule, now, &approvers.join(", "))?;
+        if approvers.len() as u32 >= needed {
+            // This vote creates the grant: the platform must still be able to carry it out.
+            self.check_grantable(&request.subject, &request.subject_groups, &request.resource)?;
+        }
         let vote = Approval {
             request_id: request.id.clone(),
             approver: approver.name.clone(),

@@ -118,4 +118,6 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE sessions ADD COLUMN replica TEXT NOT NULL DEFAULT 'main';
     ALTER TABLE sessions ADD COLUMN kill_reason TEXT;
     CREATE INDEX sessions_replica_open ON sessions(replica) WHERE ended_at IS NULL;",
+    // 6: the native provisioning ledger and fleet-wide job claims.
+    super::sqlite::provisioning::PROVISIONING_MIGRATION,
 ];

@@ -7,11 +7,13 @@
 
 mod migrations;
 mod postgres;
+pub mod provisioning;
 mod sqlite;
 #[cfg(test)]
 mod tests;
 
 pub use postgres::{PostgresStore, PostgresStoreOptions};
+pub use provisioning::ProvisionLedger;
 pub use sqlite::SqliteStore;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -119,8 +121,9 @@ pub enum Transition {
 }
 
 /// Storage of subjects, requests, grants, credentials, sessions, tokens and audit events.
-/// Implementations are safe to share between threads and processes.
-pub trait Store: Send + Sync + 'static {
+/// Implementations are safe to share between threads and processes. The native provisioning
+/// ledger's operations are in [`ProvisionLedger`].
+pub trait Store: ProvisionLedger + Send + Sync + 'static {
     fn insert_grant(&self, grant: &Grant) -> StoreResult<()>;
     fn grant(&self, id: &str) -> StoreResult<Option<Grant>>;
     /// Ends a grant that has not ended yet; false if it was already ended or does not exist.

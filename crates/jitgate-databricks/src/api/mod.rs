@@ -16,7 +16,7 @@ use serde_json::Value;
 pub use permissions::PrivilegeAssignment;
 pub use scim::{Group, ScimUser};
 pub use statements::StatementResult;
-pub use tokens::TokenInfo;
+pub use tokens::{OboToken, TokenInfo};
 
 /// How long one call may take, connection included.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -110,13 +110,17 @@ pub struct Workspace {
     retry: RetryPolicy,
 }
 
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .new_agent()
+}
+
 impl Workspace {
     pub fn new(config: &jitgate_config::DatabricksWorkspace) -> Workspace {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(CALL_TIMEOUT))
-            .build()
-            .new_agent();
+        let agent = agent(CALL_TIMEOUT);
         let workspace_auth = match &config.oauth {
             Some(client) => {
                 auth::Auth::OAuth(auth::OAuth::new(&config.api_url, "/oidc/v1/token", client))
@@ -160,6 +164,12 @@ impl Workspace {
     /// Replaces the retry policy (tests use short waits).
     pub fn with_retry(mut self, retry: RetryPolicy) -> Workspace {
         self.retry = retry;
+        self
+    }
+
+    /// Replaces the deadline of one call (look-ups a person waits for are kept short).
+    pub fn with_timeout(mut self, timeout: Duration) -> Workspace {
+        self.agent = agent(timeout);
         self
     }
 

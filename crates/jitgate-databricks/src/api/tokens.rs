@@ -1,8 +1,9 @@
 //! Token management: `GET /api/2.0/token-management/tokens`,
-//! `DELETE /api/2.0/token-management/tokens/{id}`.
+//! `DELETE /api/2.0/token-management/tokens/{id}`, and
+//! `POST /api/2.0/token-management/on-behalf-of/tokens` (a token for a service principal).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{segment, Answer, ApiError, Workspace};
 
@@ -65,5 +66,61 @@ impl Workspace {
     pub fn delete_token(&self, token_id: &str) -> Result<Answer, ApiError> {
         let path = format!("/api/2.0/token-management/tokens/{}", segment(token_id));
         self.call("DELETE", &path, None)
+    }
+}
+
+/// A token minted on behalf of a service principal. `answer` is the API's answer with the
+/// token's value taken out (what the audit trail keeps); the value is only in `value`.
+pub struct OboToken {
+    pub info: TokenInfo,
+    pub value: String,
+    pub answer: Answer,
+}
+
+impl std::fmt::Debug for OboToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OboToken")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Workspace {
+    /// Mints a token for the service principal `application_id`, expiring after
+    /// `lifetime_seconds`. Not idempotent: a retried call after a lost answer may mint a
+    /// second token with the same comment, which is how jitgate finds and deletes both.
+    pub fn create_obo_token(
+        &self,
+        application_id: &str,
+        lifetime_seconds: i64,
+        comment: &str,
+    ) -> Result<OboToken, ApiError> {
+        let path = "/api/2.0/token-management/on-behalf-of/tokens";
+        let body = json!({"application_id": application_id,
+                          "lifetime_seconds": lifetime_seconds, "comment": comment});
+        let mut answer = self.call("POST", path, Some(&body))?;
+        let bad = |reason: &str| ApiError::BadAnswer {
+            method: "POST",
+            path: path.to_string(),
+            reason: reason.to_string(),
+        };
+        let value = match answer.body.get_mut("token_value").map(Value::take) {
+            Some(Value::String(v)) if !v.is_empty() => v,
+            _ => return Err(bad("no token_value")),
+        };
+        if let Some(slot) = answer.body.get_mut("token_value") {
+            *slot = Value::String("[withheld]".to_string());
+        }
+        let info = answer
+            .body
+            .get("token_info")
+            .cloned()
+            .ok_or_else(|| bad("no token_info"))?;
+        let info: TokenInfo = serde_json::from_value(info).map_err(|e| bad(&e.to_string()))?;
+        Ok(OboToken {
+            info,
+            value,
+            answer,
+        })
     }
 }

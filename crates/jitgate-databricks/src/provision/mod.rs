@@ -9,12 +9,18 @@
 //! grants in the store changes (ends made by other processes, expiry), and every
 //! `reconcile_interval`. Because every pass starts from the workspace and the ledger, a
 //! restart resumes where the last one stopped, and repeating a change is harmless.
+//!
+//! The ledger is in the control plane's store, so replicas sharing a PostgreSQL store share
+//! it; the loop runs on one replica of a fleet at a time, the one holding the fleet-wide job
+//! [`RECONCILE_JOB`] (claimed and renewed in the store, taken over when its holder stops
+//! renewing). On-behalf-of tokens are in [`obo`]; [`gate`] refuses grants up front.
 
+pub mod gate;
 pub mod ledger;
+mod obo;
 pub mod plan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,6 +36,12 @@ use plan::{Entitlement, RemoveWhy, Step, Target, WorkspaceUser};
 /// How often the store is looked at for grants ended elsewhere or expired.
 const STORE_POLL: Duration = Duration::from_secs(1);
 
+/// The fleet-wide job of reconciling workspaces: one replica at a time holds it.
+pub const RECONCILE_JOB: &str = "databricks.reconcile";
+/// How long a claim of the job lasts unless renewed (it is renewed every poll and before every
+/// change, so a replica that stops holds it this long at most).
+const JOB_CLAIM: Duration = Duration::from_secs(30);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     #[error(transparent)]
@@ -38,6 +50,9 @@ pub enum ProvisionError {
     Ledger(#[from] LedgerError),
     #[error("control plane store: {0}")]
     Store(String),
+    /// Another process holds the fleet-wide reconcile job.
+    #[error("another process reconciles the workspaces now (the fleet-wide job {RECONCILE_JOB} is held)")]
+    NotHolder,
 }
 
 impl From<ApiError> for ProvisionError {
@@ -71,11 +86,6 @@ pub fn bindings(config: &jitgate_config::Config) -> Vec<Binding> {
         .collect()
 }
 
-/// The ledger's file beside the store: `jitgate.db` → `jitgate.databricks.sqlite`.
-pub fn ledger_path(store: &Path) -> PathBuf {
-    store.with_extension("databricks.sqlite")
-}
-
 /// What live grants want: each entitlement with its subject and grants.
 type Wanted = BTreeMap<Entitlement, (String, Vec<String>)>;
 
@@ -84,32 +94,67 @@ pub struct Provisioner {
     bindings: Vec<Binding>,
     ledger: Mutex<Ledger>,
     dry_run: bool,
+    /// Who claims the fleet-wide job: the replica's name (a CLI pass adds `/cli`).
+    holder: String,
     /// Grants already reported as having no workspace identity.
     reported: Mutex<HashSet<String>>,
 }
 
 impl Provisioner {
+    /// A provisioner whose passes claim the fleet-wide job as `holder` (the replica's name
+    /// for the loop of `serve`).
     pub fn new(
         control: Arc<ControlPlane>,
         bindings: Vec<Binding>,
-        ledger: &Path,
         dry_run: bool,
-    ) -> Result<Provisioner, ProvisionError> {
-        Ok(Provisioner {
+        holder: &str,
+    ) -> Provisioner {
+        Provisioner {
+            ledger: Mutex::new(Ledger::new(control.clone())),
             control,
             bindings,
-            ledger: Mutex::new(Ledger::open(ledger)?),
             dry_run,
+            holder: holder.to_string(),
             reported: Mutex::new(HashSet::new()),
-        })
+        }
+    }
+
+    /// Claims (or renews) the fleet-wide reconcile job; false while another process holds
+    /// it. A dry run changes nothing and needs no claim.
+    pub fn claim(&self) -> Result<bool, ProvisionError> {
+        if self.dry_run {
+            return Ok(true);
+        }
+        let now = self.control.now();
+        let until = now + JOB_CLAIM.as_millis() as i64;
+        self.control
+            .store()
+            .claim_job(RECONCILE_JOB, &self.holder, now, until)
+            .map_err(|e| ProvisionError::Store(e.to_string()))
+    }
+
+    /// Gives the job up (a clean stop), so that another replica takes it over at once.
+    pub fn release(&self) {
+        if let Err(e) = self
+            .control
+            .store()
+            .release_job(RECONCILE_JOB, &self.holder)
+        {
+            tracing::warn!("native provisioning: giving up the reconcile job: {e}");
+        }
     }
 
     /// One pass over every binding: the lines say what was done (or, in a dry run, what would
-    /// be). A binding whose state cannot be read is left as it is, with an error line.
-    pub fn reconcile_once(&self) -> Vec<String> {
+    /// be). A binding whose state cannot be read is left as it is, with an error line. Nothing
+    /// is done (and `Err(NotHolder)` returned) while another process holds the job.
+    pub fn reconcile_once(&self) -> Result<Vec<String>, ProvisionError> {
+        if !self.claim()? {
+            return Err(ProvisionError::NotHolder);
+        }
         let mut lines = Vec::new();
         for b in &self.bindings {
             match self.reconcile(b) {
+                Err(ProvisionError::NotHolder) => return Err(ProvisionError::NotHolder),
                 Ok(mut done) => lines.append(&mut done),
                 Err(e) => {
                     tracing::error!(resource = %b.resource, "native provisioning: {e}");
@@ -117,7 +162,7 @@ impl Provisioner {
                 }
             }
         }
-        lines
+        Ok(lines)
     }
 
     fn reconcile(&self, b: &Binding) -> Result<Vec<String>, ProvisionError> {
@@ -131,7 +176,23 @@ impl Provisioner {
         for step in steps {
             lines.push(self.apply(b, &step, &wanted, &group_ids)?);
         }
+        let live = self.live_grants_of(&b.resource)?;
+        lines.append(&mut obo::reconcile(&self.control, b, &live, self.dry_run)?);
         Ok(lines)
+    }
+
+    /// Ids of the live grants on `resource`, now.
+    fn live_grants_of(&self, resource: &str) -> Result<HashSet<String>, ProvisionError> {
+        let now = self.control.now();
+        Ok(self
+            .control
+            .store()
+            .unended_grants()
+            .map_err(|e| ProvisionError::Store(e.to_string()))?
+            .into_iter()
+            .filter(|g| g.resource == resource && g.is_live(now))
+            .map(|g| g.id)
+            .collect())
     }
 
     /// The entitlements live grants on the binding's resource want.
@@ -261,6 +322,10 @@ impl Provisioner {
         if self.dry_run {
             return Ok(line);
         }
+        // Every change is made under a live claim: a replica that lost the job stops here.
+        if !self.claim()? {
+            return Err(ProvisionError::NotHolder);
+        }
         let add = matches!(step, Step::Add(_));
         let (subject, grants) = wanted.get(e).cloned().unwrap_or_else(|| {
             let subject = lock(&self.ledger)
@@ -315,7 +380,9 @@ impl Provisioner {
     }
 
     /// Runs passes until the task is dropped: at once, then when grants change, when the set
-    /// of live grants in the store changes, and every `reconcile_interval`.
+    /// of live grants in the store changes, and every `reconcile_interval` — while this
+    /// process holds the fleet-wide job. The claim is renewed every poll; a process that does
+    /// not hold it tries to take it over every poll, and runs a pass as soon as it does.
     pub async fn run(self: Arc<Self>) {
         let mut changes = self.control.grant_changes();
         let interval = self
@@ -328,16 +395,39 @@ impl Provisioner {
             let live = self.live_grants();
             let started = Instant::now();
             let pass = self.clone();
-            match tokio::task::spawn_blocking(move || pass.reconcile_once()).await {
-                Ok(lines) => lines.iter().for_each(|l| tracing::info!("{l}")),
-                Err(e) => tracing::error!("native provisioning pass failed: {e}"),
-            }
+            let mut holding = match tokio::task::spawn_blocking(move || pass.reconcile_once()).await
+            {
+                Ok(Ok(lines)) => {
+                    lines.iter().for_each(|l| tracing::info!("{l}"));
+                    true
+                }
+                Ok(Err(ProvisionError::NotHolder)) => false,
+                Ok(Err(e)) => {
+                    tracing::error!("native provisioning pass failed: {e}");
+                    true
+                }
+                Err(e) => {
+                    tracing::error!("native provisioning pass failed: {e}");
+                    true
+                }
+            };
             loop {
                 tokio::select! {
-                    _ = changes.changed() => break,
+                    _ = changes.changed() => if holding { break },
                     _ = tokio::time::sleep(STORE_POLL) => {}
                 }
-                if started.elapsed() >= interval || self.live_grants() != live {
+                let claimed = self.claim().unwrap_or(false);
+                if claimed != holding {
+                    tracing::info!(
+                        "native provisioning: {} the fleet-wide reconcile job",
+                        if claimed { "took over" } else { "lost" }
+                    );
+                }
+                if !holding && claimed {
+                    break;
+                }
+                holding = claimed;
+                if holding && (started.elapsed() >= interval || self.live_grants() != live) {
                     break;
                 }
             }

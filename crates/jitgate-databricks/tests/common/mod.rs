@@ -17,6 +17,8 @@ pub const TOKEN: &str = "dapi-test-token";
 pub const WAREHOUSE: &str = "wh01";
 pub const GROUP: &str = "jit-sales";
 pub const TABLE: &str = "main.sales.orders";
+/// The service principal a grant's on-behalf-of token is for.
+pub const SP: &str = "6f5ccf28-d83a-4957-9bfb-5bbfac551410";
 
 pub struct World {
     pub emu: DatabricksEmulator,
@@ -30,6 +32,7 @@ pub fn world() -> World {
     let bob = emu.add_user("bob@example.com");
     emu.add_group(GROUP);
     emu.add_securable("table", TABLE);
+    emu.add_service_principal(SP);
     World { emu, alice, bob }
 }
 
@@ -51,6 +54,7 @@ pub fn workspace(url: &str, foreign: ForeignPolicy) -> DatabricksWorkspace {
                 privileges: vec!["SELECT".into()],
             }],
             foreign,
+            token_for: Some(SP.to_string()),
         }],
         reconcile_interval: Duration::from_secs(1),
         token_max_lifetime: Some(Duration::from_secs(90 * 86_400)),

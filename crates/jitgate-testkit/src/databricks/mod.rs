@@ -2,7 +2,8 @@
 //! from Databricks' public API reference: SCIM 2.0 Users and Groups (workspace
 //! `/api/2.0/preview/scim/v2` and account `/api/2.0/accounts/{id}/scim/v2`; `eq` filters,
 //! `startIndex`/`count` paging, PatchOp member changes, SCIM error bodies), token management
-//! (list with creation and expiry times, delete), Unity Catalog permissions (GET/PATCH with
+//! (list with creation and expiry times, delete, on-behalf-of creation for service
+//! principals), Unity Catalog permissions (GET/PATCH with
 //! `changes`), and the SQL Statement Execution API (submit, poll, inline chunks) over a small
 //! catalog that understands what `jitgate databricks masks` sends: `information_schema`
 //! queries, `CREATE OR REPLACE FUNCTION`, `ALTER TABLE … SET|DROP MASK`.
@@ -56,6 +57,10 @@ struct Token {
     created: i64,
     expiry: i64,
     created_by: String,
+    /// The secret (on-behalf-of tokens), handed out once when created.
+    value: String,
+    /// Application id of the service principal it was made for.
+    owner: Option<String>,
 }
 
 #[derive(Default)]
@@ -65,6 +70,10 @@ struct State {
     groups: Vec<(String, String, BTreeSet<String>)>,
     securables: BTreeMap<(String, String), BTreeMap<String, BTreeSet<String>>>,
     tokens: Vec<Token>,
+    /// Application ids of the workspace's service principals.
+    service_principals: BTreeSet<String>,
+    /// Longest lifetime the workspace allows a new token (seconds; none: any).
+    max_token_lifetime: Option<i64>,
     faults: VecDeque<Fault>,
     seen: Vec<Seen>,
     sql: sql::Catalog,
@@ -213,8 +222,45 @@ impl DatabricksEmulator {
             created,
             expiry,
             created_by: created_by.to_string(),
+            value: String::new(),
+            owner: None,
         });
         id
+    }
+
+    /// Adds a service principal that on-behalf-of tokens may be made for.
+    pub fn add_service_principal(&self, application_id: &str) {
+        lock(&self.state)
+            .service_principals
+            .insert(application_id.to_string());
+    }
+
+    /// Caps the lifetime of new tokens, as the workspace's `maxTokenLifetimeDays` does.
+    pub fn set_max_token_lifetime(&self, seconds: Option<i64>) {
+        lock(&self.state).max_token_lifetime = seconds;
+    }
+
+    /// An on-behalf-of token the workspace holds: `(owner application id, comment, expiry,
+    /// value)`.
+    pub fn obo_token(&self, id: &str) -> Option<(String, String, i64, String)> {
+        let s = lock(&self.state);
+        let t = s.tokens.iter().find(|t| t.id == id)?;
+        Some((
+            t.owner.clone()?,
+            t.comment.clone(),
+            t.expiry,
+            t.value.clone(),
+        ))
+    }
+
+    /// Ids of the tokens whose comment contains `text`.
+    pub fn tokens_with_comment(&self, text: &str) -> Vec<String> {
+        lock(&self.state)
+            .tokens
+            .iter()
+            .filter(|t| t.comment.contains(text))
+            .map(|t| t.id.clone())
+            .collect()
     }
 
     /// Ids of the tokens the workspace has.
@@ -407,6 +453,9 @@ fn route(s: &mut State, r: &Request) -> Response {
     }
     if let Some(rest) = path.strip_prefix("/api/2.1/unity-catalog/permissions/") {
         return permissions(s, &r.method, rest, &body);
+    }
+    if path == "/api/2.0/token-management/on-behalf-of/tokens" {
+        return create_obo_token(s, &r.method, &body);
     }
     if path.starts_with("/api/2.0/token-management/tokens") {
         return tokens(s, &r.method, path);
@@ -660,4 +709,71 @@ fn tokens(s: &mut State, method: &str, path: &str) -> Response {
         }
         _ => error(405, "METHOD_NOT_ALLOWED", "unsupported"),
     }
+}
+
+/// `POST /api/2.0/token-management/on-behalf-of/tokens` `{application_id, lifetime_seconds,
+/// comment}` → `{token_value, token_info}`. An unknown service principal is 404
+/// `RESOURCE_DOES_NOT_EXIST`; a missing id, or a lifetime that is not positive or exceeds the
+/// workspace's maximum, 400 `INVALID_PARAMETER_VALUE`.
+fn create_obo_token(s: &mut State, method: &str, body: &Value) -> Response {
+    if method != "POST" {
+        return error(405, "METHOD_NOT_ALLOWED", "POST");
+    }
+    let Some(application_id) = body["application_id"].as_str().filter(|a| !a.is_empty()) else {
+        return error(400, "INVALID_PARAMETER_VALUE", "application_id is required");
+    };
+    if !s.service_principals.contains(application_id) {
+        return error(
+            404,
+            "RESOURCE_DOES_NOT_EXIST",
+            &format!("Service principal with application ID {application_id} does not exist."),
+        );
+    }
+    let lifetime = body["lifetime_seconds"].as_i64();
+    if lifetime.is_some_and(|l| l <= 0) {
+        return error(
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "lifetime_seconds must be positive",
+        );
+    }
+    if let (Some(l), Some(max)) = (lifetime, s.max_token_lifetime) {
+        if l > max {
+            return error(
+                400,
+                "INVALID_PARAMETER_VALUE",
+                &format!("Token lifetime {l}s exceeds the maximum lifetime of {max}s."),
+            );
+        }
+    }
+    let created = now_millis();
+    let id = s.id("tok");
+    let value = format!("dapi{}", sha_hex(&format!("{id}{created}{}", s.token)));
+    let token = Token {
+        id: id.clone(),
+        comment: body["comment"].as_str().unwrap_or("").to_string(),
+        created,
+        expiry: lifetime.map_or(-1, |l| created + l * 1000),
+        created_by: "jitgate-sp".to_string(),
+        value: value.clone(),
+        owner: Some(application_id.to_string()),
+    };
+    let info = json!({"token_id": token.id, "creation_time": token.created,
+                      "expiry_time": token.expiry, "comment": token.comment,
+                      "created_by_id": 4242, "created_by_username": token.created_by,
+                      "owner_id": 5151});
+    s.tokens.push(token);
+    ok(json!({"token_value": value, "token_info": info}))
+}
+
+/// A hex digest, for token values that differ per token.
+fn sha_hex(text: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut out = String::new();
+    for salt in 0..2u8 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (salt, text).hash(&mut h);
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
 }

@@ -65,3 +65,24 @@ pub fn revoke_text(grant: &Value) -> String {
         text(grant, "status"),
     )
 }
+
+/// `platform-token GRANT_ID`: a workspace token for the caller's live grant, printed once.
+pub fn platform_token(client: &Client, grant_id: &str, as_json: bool) -> anyhow::Result<()> {
+    let path = format!("/grants/{}/platform-token", segment(grant_id));
+    let token: Value = client.post(&path, &json!({}))?;
+    emit(as_json, &token, platform_token_text);
+    Ok(())
+}
+
+/// The token's value on the first line (for `| head -1`), then what it is.
+pub fn platform_token_text(token: &Value) -> String {
+    format!(
+        "{}\ntoken {} of service principal {} for grant {}, expires {}; shown once: \
+         jitgate keeps no copy, and deletes the token when the grant ends",
+        text(token, "token"),
+        text(token, "token_id"),
+        text(token, "on_behalf_of"),
+        text(token, "grant_id"),
+        text(token, "expires_at"),
+    )
+}

@@ -118,6 +118,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX external_subjects_renewal ON external_subjects(renewal_hash)
         WHERE renewal_hash IS NOT NULL;",
+    // 2: the native provisioning ledger and fleet-wide job claims.
+    super::provisioning::PROVISIONING_MIGRATION,
 ];
 
 pub(super) async fn migrate(client: &mut Client) -> StoreResult<()> {

@@ -15,6 +15,7 @@ mod audit;
 mod credentials;
 mod grants;
 mod migrations;
+mod provisioning;
 mod requests;
 mod rows;
 mod sessions;

@@ -5,6 +5,7 @@
 mod audit;
 mod credentials;
 mod grants;
+pub(crate) mod provisioning;
 mod requests;
 mod rows;
 mod sessions;

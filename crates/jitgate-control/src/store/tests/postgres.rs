@@ -33,7 +33,8 @@ fn every_store_check_passes_on_postgresql() {
     let Some(cluster) = cluster() else { return };
     let checks = sqlite_checks::CHECKS
         .iter()
-        .chain(sqlite_checks::lifecycle::CHECKS);
+        .chain(sqlite_checks::lifecycle::CHECKS)
+        .chain(sqlite_checks::provisioning::CHECKS);
     for (i, (name, check)) in checks.enumerate() {
         let store = fresh_store(&cluster, &format!("check_{i}"));
         eprintln!("store check on PostgreSQL: {name}");

@@ -11,6 +11,7 @@ fn rule(foreign: ForeignPolicy) -> ProvisionRule {
             privileges: vec!["SELECT".into()],
         }],
         foreign,
+        token_for: None,
     }
 }
 

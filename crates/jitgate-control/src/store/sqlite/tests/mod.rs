@@ -1,6 +1,7 @@
 //! The SQLite store's tables one by one: grants, credentials, the audit chain, sessions.
 
 pub(crate) mod lifecycle;
+pub(crate) mod provisioning;
 
 use crate::audit::AuditEvent;
 use crate::audit::ChainVerifier;
