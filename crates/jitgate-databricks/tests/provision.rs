@@ -13,7 +13,7 @@ use jitgate_control::audit::kind;
 use jitgate_control::model::GrantEnd;
 use jitgate_control::store::SqliteStore;
 use jitgate_control::ControlPlane;
-use jitgate_databricks::provision::{ProvisionError, Provisioner};
+use jitgate_databricks::provision::Provisioner;
 use jitgate_testkit::Fault;
 
 struct Fixture {

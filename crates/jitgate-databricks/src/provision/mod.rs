@@ -217,6 +217,10 @@ impl Provisioner {
             let Some(rule) = plan::rule_for(&b.config.provision, &g.subject, &groups) else {
                 continue;
             };
+            // A rule that only gives tokens wants nothing of the subject's user.
+            if !rule.needs_identity() {
+                continue;
+            }
             let Some(user) = self.workspace_user(b, &g.subject, &g.id)? else {
                 continue;
             };
@@ -238,12 +242,7 @@ impl Provisioner {
         subject: &str,
         grant: &str,
     ) -> Result<Option<WorkspaceUser>, ProvisionError> {
-        let user_name = b
-            .config
-            .identities
-            .iter()
-            .find(|(s, _)| s == subject)
-            .map_or(subject, |(_, u)| u.as_str());
+        let user_name = gate::user_name(b, subject);
         match b.api.user_by_name(user_name) {
             Ok(u) => Ok(Some(WorkspaceUser {
                 id: u.id,

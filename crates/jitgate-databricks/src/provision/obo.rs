@@ -50,7 +50,9 @@ pub(crate) fn issue(
         )));
     };
     let now = control.now();
-    let lifetime_seconds = (grant.expires_at - now) / 1000;
+    // A second less than the grant has left: the call's delay must not carry the token's
+    // expiry past the grant's (the loop deletes it when the grant ends in any case).
+    let lifetime_seconds = (grant.expires_at - now) / 1000 - 1;
     if lifetime_seconds < 1 {
         return Err(NativeRefusal::NotOffered(format!(
             "grant {} ends in less than a second",
