@@ -203,7 +203,24 @@ fn workspace_api_mistakes_are_named() {
     let e = error(&format!(
         "{head}[[resources.dbx.databricks.provision]]\nforeign = \"alert\"\n"
     ));
-    assert!(e.contains("a group, privileges, or both"), "{e}");
+    assert!(
+        e.contains("a group, privileges, a token (token_for)"),
+        "{e}"
+    );
+    let e = error(&format!(
+        "{head}[[resources.dbx.databricks.provision]]\ntoken_for = \"sp/../x\"\n"
+    ));
+    assert!(e.contains("application id"), "{e}");
+    // A rule may give a token only.
+    let config = parse_ok(&format!(
+        "{head}[[resources.dbx.databricks.provision]]\ntoken_for = \"6f5ccf28-d83a-4957\"\n"
+    ));
+    let Upstream::SparkConnect(sc) = &config.resources[0].upstream else {
+        panic!("a Spark Connect resource");
+    };
+    let rule = &sc.databricks.as_ref().expect("preset").workspace.provision[0];
+    assert_eq!(rule.token_for.as_deref(), Some("6f5ccf28-d83a-4957"));
+    assert!(!rule.needs_identity());
     let e = error(&format!(
         "{head}[[resources.dbx.databricks.provision]]\nprivileges = [{{ securable = \"table\", name = \"a b\", privileges = [\"SELECT\"] }}]\n"
     ));
