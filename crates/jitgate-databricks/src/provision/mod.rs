@@ -21,6 +21,7 @@ mod obo;
 pub mod plan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -96,6 +97,8 @@ pub struct Provisioner {
     dry_run: bool,
     /// Who claims the fleet-wide job: the replica's name (a CLI pass adds `/cli`).
     holder: String,
+    /// Set once the job was given up: a pass still running then claims nothing more.
+    released: AtomicBool,
     /// Grants already reported as having no workspace identity.
     reported: Mutex<HashSet<String>>,
 }
@@ -115,6 +118,7 @@ impl Provisioner {
             bindings,
             dry_run,
             holder: holder.to_string(),
+            released: AtomicBool::new(false),
             reported: Mutex::new(HashSet::new()),
         }
     }
@@ -124,6 +128,9 @@ impl Provisioner {
     pub fn claim(&self) -> Result<bool, ProvisionError> {
         if self.dry_run {
             return Ok(true);
+        }
+        if self.released.load(Ordering::SeqCst) {
+            return Ok(false);
         }
         let now = self.control.now();
         let until = now + JOB_CLAIM.as_millis() as i64;
@@ -135,6 +142,7 @@ impl Provisioner {
 
     /// Gives the job up (a clean stop), so that another replica takes it over at once.
     pub fn release(&self) {
+        self.released.store(true, Ordering::SeqCst);
         if let Err(e) = self
             .control
             .store()
