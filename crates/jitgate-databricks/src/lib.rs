@@ -5,7 +5,9 @@
 //!   permissions, token management, SQL statements), with retries on 429/5xx that honour
 //!   `Retry-After`.
 //! - [`provision`]: what grants mean in the workspace ([`provision::plan`], pure), the ledger of
-//!   what jitgate made, and the reconcile pass that brings the workspace in line.
+//!   what jitgate made (in the control plane's store), the reconcile pass that brings the
+//!   workspace in line (one replica of a fleet at a time), on-behalf-of tokens per grant, and
+//!   [`provision::gate`], which refuses requests the workspace could not carry out.
 //! - [`tokens`]: which tokens a prune deletes (pure).
 //! - [`masks`]: the masking policy compiled to Unity Catalog column masks (pure), and the diff
 //!   against what the workspace has.
