@@ -573,6 +573,39 @@ async fn ddl_of_other_sessions_reaches_open_masked_sessions() {
         .expect("the new view reads masked");
     let text = rows_text(&rows);
     assert!(text.contains("6789"), "{text}");
+    // DDL made directly on the database reaches the snapshot only when it is next reloaded:
+    // until then a relation the snapshot lacks is refused, never read as it is.
+    env.cluster
+        .psql(
+            "app",
+            "CREATE VIEW public.direct_report AS SELECT id, ssn, email FROM customers;
+             GRANT SELECT ON public.direct_report TO svc;",
+        )
+        .expect("a view made directly");
+    let sql = "select reverse(ssn) || ' ' || reverse(email) from public.direct_report";
+    let text = match client.simple_query(sql).await {
+        Ok(messages) => rows_text(&messages),
+        Err(e) => {
+            assert_eq!(common::sqlstate(&e).as_deref(), Some("42501"), "{e}");
+            e.to_string()
+        }
+    };
+    for r in &reversed {
+        assert!(!text.contains(r.as_str()), "{sql} leaked {r:?}: {text}");
+    }
+    // A relation the subject creates is usable in the same text and in the next statements.
+    client
+        .batch_execute(
+            "create table public.scratch (x text); insert into public.scratch values ('a'); \
+             select x from public.scratch",
+        )
+        .await
+        .expect("a table created and used in one text");
+    let rows = client
+        .simple_query("select x from public.scratch")
+        .await
+        .expect("the new table, in the next statement");
+    assert_eq!(rows_text(&rows), "a\n");
 }
 
 /// The values of the rows of a simple query, one line per row, tab-separated.
