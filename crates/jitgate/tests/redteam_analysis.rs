@@ -684,3 +684,41 @@ async fn foreign_keys_cannot_test_masked_values() {
         assert_eq!(refused_with(&env, &uri, sql).await, None, "{sql}");
     }
 }
+
+/// Class 9: statistics through views. `pg_stats` and `pg_statistic` are refused by name, but a
+/// view over them (a monitoring view, created by an administrator) showed the histograms and
+/// most common values of the masked columns under another name; a view over the bootstrap
+/// catalog `pg_statistic` even leaves no dependency in `pg_depend`. Such views are refused as
+/// their sources are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_cannot_be_read_through_views() {
+    let env = start();
+    env.cluster
+        .psql(
+            "app",
+            "ANALYZE customers;
+             CREATE VIEW public.column_stats AS
+               SELECT tablename, attname, histogram_bounds::text AS bounds FROM pg_stats;
+             CREATE VIEW public.raw_stats AS
+               SELECT starelid, staattnum, stavalues1::text AS bounds FROM pg_statistic;
+             CREATE VIEW public.stats_report AS SELECT * FROM public.column_stats;
+             GRANT SELECT ON public.column_stats, public.raw_stats, public.stats_report TO svc;",
+        )
+        .expect("statistics views");
+    let uri = alice(&env);
+    for sql in [
+        "select bounds from public.column_stats where tablename = 'customers'",
+        "select bounds from raw_stats",
+        "select bounds from stats_report where attname = 'ssn'",
+        "select count(*) from customers c join column_stats s on s.tablename = 'customers'",
+    ] {
+        assert_eq!(
+            refused_with(&env, &uri, sql).await.as_deref(),
+            Some("42501"),
+            "{sql}"
+        );
+        let (_, out, err) = run(&env, &uri, sql);
+        assert_no_clear(sql, &out);
+        assert_no_clear(sql, &err);
+    }
+}
