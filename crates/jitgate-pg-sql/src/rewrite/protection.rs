@@ -345,6 +345,20 @@ pub(crate) fn masked_range_var(query: &mut SelectStmt) -> Option<&mut RangeVar> 
     }
 }
 
+/// Why a view definition's relations include one a masked subject may not read (or one it
+/// cannot tell, when the definition does not parse).
+fn reads_denied_relation(sql: &str) -> Option<String> {
+    let tree = match crate::parse::parse(sql, pg_query::ParserOptions::DEFAULT) {
+        Ok(tree) => tree,
+        Err(_) => return Some("what its definition reads cannot be analysed".into()),
+    };
+    Census::of(&tree)
+        .relations
+        .iter()
+        .find_map(|r| super::policy::check_relation_name(&r.name).err())
+        .map(|refusal| refusal.message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,18 +388,4 @@ mod tests {
         }
         assert!(masking_query("SELECT 1 FROM public.customers; DROP TABLE x").is_err());
     }
-}
-
-/// Why a view definition's relations include one a masked subject may not read (or one it
-/// cannot tell, when the definition does not parse).
-fn reads_denied_relation(sql: &str) -> Option<String> {
-    let tree = match crate::parse::parse(sql, pg_query::ParserOptions::DEFAULT) {
-        Ok(tree) => tree,
-        Err(_) => return Some("what its definition reads cannot be analysed".into()),
-    };
-    Census::of(&tree)
-        .relations
-        .iter()
-        .find_map(|r| super::policy::check_relation_name(&r.name).err())
-        .map(|refusal| refusal.message)
 }
