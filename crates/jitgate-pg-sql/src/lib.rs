@@ -41,7 +41,9 @@
 //! masked with `scan`; functions that read outside the masking policy (`lo_*`, `pg_read_file`,
 //! `current_query`, …); `pg_statistic`,
 //! `pg_stats*`, `pg_stat_activity`, `pg_stat_statements`, `pg_prepared_statements`, `pg_cursors`,
-//! `pg_largeobject`; EXPLAIN of anything that reads protected data, and EXPLAIN EXECUTE; SET
+//! `pg_largeobject`, and views that read any of these (by their definitions: dependencies on
+//! bootstrap catalogs are not recorded); writes whose foreign keys make the server compare keys with masked columns
+//! of another relation (their success is an oracle of the masked values); EXPLAIN of anything that reads protected data, and EXPLAIN EXECUTE; SET
 //! ROLE / SESSION AUTHORIZATION and `set_config('role', …)`; foreign tables; views or
 //! materialized views created over protected data; DDL naming a protected relation (indexes,
 //! constraints, LIKE, INHERITS, renames); COPY to or from server files and programs; writes to
@@ -63,7 +65,7 @@ mod settings;
 
 pub use cache::{CachedRewrite, RewriteCache, MAX_CACHED_STATEMENT};
 pub use catalog::{
-    Catalog, CatalogError, CatalogRows, Column, FunctionEntry, RelKind, Relation, Row,
+    Catalog, CatalogError, CatalogRows, Column, ForeignKey, FunctionEntry, RelKind, Relation, Row,
     ViewDefinition,
 };
 pub use classify::{classify, classify_with_catalog, StatementKind};

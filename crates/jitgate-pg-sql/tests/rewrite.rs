@@ -525,6 +525,28 @@ fn relations_the_snapshot_lacks_but_the_policy_names_are_refused() {
     );
 }
 
+/// A view created directly on the database since the snapshot could read protected data under
+/// any name: a qualified name the snapshot lacks is refused, unless an earlier statement of the
+/// text creates it or it names the session's own temporary schema.
+#[test]
+fn qualified_relations_the_snapshot_lacks_are_refused_unless_the_text_creates_them() {
+    let masks = TestMasks::new();
+    let e = refused_with("SELECT * FROM public.fresh_report", &masks);
+    assert!(e.message.contains("snapshot"), "{e}");
+    refused_with("INSERT INTO public.fresh_report VALUES (1)", &masks);
+    refused_with("SELECT 1 WHERE EXISTS (SELECT FROM reports.fresh)", &masks);
+    for sql in [
+        "CREATE TABLE public.scratch (x int); INSERT INTO public.scratch VALUES (1); \
+         SELECT * FROM public.scratch",
+        "CREATE TABLE public.scratch AS SELECT id FROM orders; SELECT * FROM public.scratch",
+        "SELECT id INTO public.scratch FROM orders; SELECT * FROM public.scratch",
+        "CREATE VIEW public.scratch AS SELECT id FROM orders; SELECT * FROM public.scratch",
+        "SELECT * FROM pg_temp.scratch",
+    ] {
+        assert!(rw_with(sql, &masks, &path()).is_ok(), "{sql}");
+    }
+}
+
 #[test]
 fn unknown_functions_are_refused_when_the_catalog_lists_all() {
     let full = Catalog::new(1, catalog().relations().to_vec(), vec![], true);

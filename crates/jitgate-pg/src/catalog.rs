@@ -1,6 +1,7 @@
 //! The upstream catalog (relations, columns, types, view definitions, functions) that the
 //! masking rewriter resolves names against: loaded over a service connection of jitgate's own,
-//! cached per resource, and reloaded after DDL passes through jitgate or when it grows old.
+//! cached per resource, and reloaded after DDL passes through jitgate or when it grows old. Each
+//! session's checks hold a [`SessionCatalog`], renewed before the session's next statements.
 
 use crate::codec::backend::{self, DataRow, ErrorFields};
 use crate::codec::{read_message, Message};
@@ -14,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
-/// A snapshot older than this is reloaded at the next masked login, catching DDL that did not
-/// pass through jitgate.
+/// A snapshot older than this is reloaded before the next statement of an analysed session (or
+/// its login), catching DDL that did not pass through jitgate.
 const MAX_AGE: Duration = Duration::from_secs(30);
 /// Largest catalog message accepted (a view definition can be long).
 const MAX_MESSAGE: usize = 64 << 20;
@@ -28,6 +29,7 @@ pub struct CatalogCache {
     versions: AtomicU64,
 }
 
+#[derive(Clone)]
 struct Snapshot {
     catalog: Arc<Catalog>,
     loaded: Instant,
@@ -35,31 +37,122 @@ struct Snapshot {
     ddl_epoch: u64,
 }
 
+impl Snapshot {
+    /// Whether DDL went through jitgate since, or it grew old.
+    fn outdated(&self, resource: &ResourceFront) -> bool {
+        self.ddl_epoch != resource.ddl_epoch.load(Ordering::Acquire)
+            || self.loaded.elapsed() >= MAX_AGE
+    }
+}
+
 impl CatalogCache {
     /// The current snapshot of `resource`'s catalog, loading it when missing, stale or outdated
     /// by DDL.
-    pub async fn get(&self, resource: &ResourceFront) -> Result<Arc<Catalog>, String> {
-        let epoch = resource.ddl_epoch.load(Ordering::Acquire);
+    async fn snapshot(&self, resource: &ResourceFront) -> Result<Snapshot, String> {
         if let Some(s) = self.lock().get(&resource.name) {
-            if s.ddl_epoch == epoch && s.loaded.elapsed() < MAX_AGE {
-                return Ok(s.catalog.clone());
+            if !s.outdated(resource) {
+                return Ok(s.clone());
             }
         }
+        // The epoch before the load: DDL that completes during it outdates the result.
+        let epoch = resource.ddl_epoch.load(Ordering::Acquire);
         let version = self.versions.fetch_add(1, Ordering::Relaxed) + 1;
-        let catalog = Arc::new(load(resource, version).await?);
-        self.lock().insert(
-            resource.name.clone(),
-            Snapshot {
-                catalog: catalog.clone(),
-                loaded: Instant::now(),
-                ddl_epoch: epoch,
-            },
-        );
-        Ok(catalog)
+        let snapshot = Snapshot {
+            catalog: Arc::new(load(resource, version).await?),
+            loaded: Instant::now(),
+            ddl_epoch: epoch,
+        };
+        self.lock().insert(resource.name.clone(), snapshot.clone());
+        Ok(snapshot)
+    }
+
+    /// The snapshot a new session of `resource` starts with.
+    pub async fn session(
+        self: &Arc<Self>,
+        resource: &ResourceFront,
+    ) -> Result<Arc<SessionCatalog>, String> {
+        let snapshot = self.snapshot(resource).await?;
+        Ok(Arc::new(SessionCatalog {
+            cache: self.clone(),
+            current: Mutex::new(Current {
+                snapshot,
+                failure: None,
+            }),
+        }))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Snapshot>> {
         self.snapshots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The catalog snapshot one session's checks (rewriter, read-only classification, result
+/// filter) decide with. It is renewed before the session's next messages are analysed whenever
+/// DDL went through jitgate, in any session, or it grew older than [`MAX_AGE`]: a session that
+/// kept its login-time snapshot would read a view created or replaced since as the unknown or
+/// clear relation it was, unmasked.
+pub struct SessionCatalog {
+    cache: Arc<CatalogCache>,
+    current: Mutex<Current>,
+}
+
+struct Current {
+    snapshot: Snapshot,
+    /// Why the last renewal failed: until one succeeds, nothing may be decided with the old
+    /// snapshot.
+    failure: Option<String>,
+}
+
+impl SessionCatalog {
+    /// The snapshot to decide with, or why there is none that can be trusted.
+    pub fn catalog(&self) -> Result<Arc<Catalog>, String> {
+        let current = self.lock();
+        match &current.failure {
+            Some(failure) => Err(failure.clone()),
+            None => Ok(current.snapshot.catalog.clone()),
+        }
+    }
+
+    /// The snapshot as it is, for the result filter: a newer snapshot only knows more origins.
+    pub fn last(&self) -> Arc<Catalog> {
+        self.lock().snapshot.catalog.clone()
+    }
+
+    /// Renews the snapshot if it is outdated; a failure makes [`SessionCatalog::catalog`]
+    /// refuse until a later renewal succeeds.
+    pub async fn renew(&self, resource: &ResourceFront) {
+        if !self.lock().snapshot.outdated(resource) {
+            return;
+        }
+        let renewed = self.cache.snapshot(resource).await;
+        let mut current = self.lock();
+        match renewed {
+            Ok(snapshot) => {
+                current.snapshot = snapshot;
+                current.failure = None;
+            }
+            Err(e) => current.failure = Some(e),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Current> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A session catalog that is never renewed (tests of the checks that use it).
+    #[cfg(test)]
+    pub fn fixed(catalog: Catalog) -> Arc<SessionCatalog> {
+        Arc::new(SessionCatalog {
+            cache: Arc::default(),
+            current: Mutex::new(Current {
+                snapshot: Snapshot {
+                    catalog: Arc::new(catalog),
+                    loaded: Instant::now(),
+                    ddl_epoch: 0,
+                },
+                failure: None,
+            }),
+        })
     }
 }
 

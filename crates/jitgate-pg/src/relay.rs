@@ -155,7 +155,10 @@ impl Direction {
         W: AsyncWrite + Unpin,
         F: FnMut(u8, &[u8]) -> Flow,
     {
-        self.run(reader, writer, |d| d.scan(&mut inspect)).await
+        self.run(reader, writer, &mut std::future::ready, |d| {
+            d.scan(&mut inspect)
+        })
+        .await
     }
 
     /// Like [`Direction::pump`], but every message goes through `rewrite`, which appends what is
@@ -165,28 +168,54 @@ impl Direction {
         &mut self,
         reader: &mut R,
         writer: &mut W,
-        mut rewrite: F,
+        rewrite: F,
     ) -> Result<PumpEnd, PumpError>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
         F: FnMut(u8, &[u8], &mut BytesMut) -> Flow,
     {
-        self.run(reader, writer, |d| d.scan_rewriting(&mut rewrite))
+        self.pump_rewriting_after(reader, writer, std::future::ready, rewrite)
             .await
     }
 
-    async fn run<R, W>(
+    /// Like [`Direction::pump_rewriting`], but awaits `before()` each time before messages read
+    /// are shown to `rewrite` (e.g. to renew what `rewrite` decides with).
+    pub async fn pump_rewriting_after<R, W, B, BF, F>(
         &mut self,
         reader: &mut R,
         writer: &mut W,
+        mut before: B,
+        mut rewrite: F,
+    ) -> Result<PumpEnd, PumpError>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+        B: FnMut(()) -> BF,
+        BF: Future<Output = ()>,
+        F: FnMut(u8, &[u8], &mut BytesMut) -> Flow,
+    {
+        self.run(reader, writer, &mut before, |d| {
+            d.scan_rewriting(&mut rewrite)
+        })
+        .await
+    }
+
+    async fn run<R, W, B, BF>(
+        &mut self,
+        reader: &mut R,
+        writer: &mut W,
+        before: &mut B,
         mut scan: impl FnMut(&mut Self) -> Result<bool, PumpError>,
     ) -> Result<PumpEnd, PumpError>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
+        B: FnMut(()) -> BF,
+        BF: Future<Output = ()>,
     {
         loop {
+            before(()).await;
             let stop = scan(self)?;
             self.drain(writer).await?;
             if stop {

@@ -13,7 +13,7 @@ use crate::codec::backend::{self, Severity};
 use crate::codec::{self, frontend};
 use crate::guard::portals::Portals;
 use crate::guard::results::filter_message;
-use crate::guard::{GuardedClient, ResultFilter, StatementRefusal};
+use crate::guard::{GuardedClient, ResultFilter, SessionCatalog, StatementRefusal};
 use crate::login::{goodbye, open, Fatal, Opened, GOODBYE_TIMEOUT};
 use crate::relay::{self, Direction, Flow, PumpEnd, PumpError};
 use crate::resource::ResourceFront;
@@ -28,7 +28,7 @@ use jitgate_sqlstate::SqlState;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -103,6 +103,7 @@ async fn serve(opened: Opened, front: &Front, resource: &ResourceFront, shutdown
             Guard {
                 client: GuardedClient::new(g.statements),
                 results: g.results,
+                catalog: g.catalog,
                 portals: Mutex::default(),
             }
         }),
@@ -165,6 +166,7 @@ impl Relay {
             log: Mutex::default(),
             auditor: session.auditor(),
             resource,
+            ddl_uncommitted: AtomicBool::new(false),
         };
         let client = (&mut client_rx, &mut client_tx);
         let upstream = (&mut up_rx, &mut up_tx);
@@ -231,11 +233,33 @@ struct Seen<'r> {
     log: Mutex<StatementLog>,
     auditor: SessionAuditor,
     resource: &'r ResourceFront,
+    /// DDL completed in a transaction that has not ended yet.
+    ddl_uncommitted: AtomicBool,
 }
 
 impl Seen<'_> {
     fn log(&self) -> MutexGuard<'_, StatementLog> {
         self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Outdates the resource's catalog snapshots when DDL completes, and again when its
+    /// transaction ends: a snapshot loaded in between (by another connection) cannot see it.
+    fn note_ddl(&self, tag: u8, msg: &[u8]) {
+        let body = codec::body(msg);
+        let outdated = match tag {
+            backend::COMMAND_COMPLETE if catalog::is_ddl_tag(body) => {
+                self.ddl_uncommitted.store(true, Ordering::Relaxed);
+                true
+            }
+            // Status idle: the transaction committed or rolled back.
+            backend::READY_FOR_QUERY if body.first() == Some(&b'I') => {
+                self.ddl_uncommitted.swap(false, Ordering::Relaxed)
+            }
+            _ => false,
+        };
+        if outdated {
+            self.resource.ddl_epoch.fetch_add(1, Ordering::Release);
+        }
     }
 
     /// Notes a server message for the audit trail; returns a refusal owed to the client.
@@ -251,9 +275,7 @@ impl Seen<'_> {
         ) {
             return None;
         }
-        if tag == COMMAND_COMPLETE && catalog::is_ddl_tag(codec::body(msg)) {
-            self.resource.ddl_epoch.fetch_add(1, Ordering::Release);
-        }
+        self.note_ddl(tag, msg);
         let refused = {
             let mut log = self.log();
             let refused = log.server_message(tag, msg, |f| {
@@ -332,6 +354,8 @@ impl Inspector for Clear {
 struct Guard {
     client: GuardedClient,
     results: Option<Box<dyn ResultFilter>>,
+    /// What both decide with, renewed before the client's messages are analysed.
+    catalog: Arc<SessionCatalog>,
     /// Followed by both directions when results are filtered.
     portals: Mutex<Portals>,
 }
@@ -353,19 +377,24 @@ impl Inspector for Guard {
         let Guard {
             client,
             results,
+            catalog,
             portals,
         } = self;
+        let catalog = &**catalog;
+        let resource = seen.resource;
         let portals = &*portals;
         let lock_portals = move || portals.lock().unwrap_or_else(|p| p.into_inner());
         let filtered = results.is_some();
-        let to_upstream = from_client.pump_rewriting(client_rx, up_tx, move |tag, msg, out| {
-            let mut portals = lock_portals();
-            let portals = filtered.then_some(&mut *portals);
-            let mut log = seen.log();
-            let flow = client.message(tag, msg, out, &mut log, portals);
-            seen.auditor.running(log.oldest());
-            flow
-        });
+        let renew = move |()| catalog.renew(resource);
+        let to_upstream =
+            from_client.pump_rewriting_after(client_rx, up_tx, renew, move |tag, msg, out| {
+                let mut portals = lock_portals();
+                let portals = filtered.then_some(&mut *portals);
+                let mut log = seen.log();
+                let flow = client.message(tag, msg, out, &mut log, portals);
+                seen.auditor.running(log.oldest());
+                flow
+            });
         let to_client = from_upstream.pump_rewriting(up_rx, client_tx, move |tag, msg, out| {
             if let Some(refusal) = seen.server_message(tag, msg) {
                 backend::error_response(out, Severity::Error, refusal.sqlstate, &refusal.message);

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{Catalog, Column, FunctionEntry, RelKind, Relation, ViewDefinition};
+use super::{Catalog, Column, ForeignKey, FunctionEntry, RelKind, Relation, ViewDefinition};
 
 /// One result row: column values in text format, `None` for NULL.
 pub type Row = Vec<Option<String>>;
@@ -31,7 +31,16 @@ SELECT c.oid::pg_catalog.text, n.nspname, c.relname, c.relkind::pg_catalog.text,
             THEN pg_catalog.pg_get_viewdef(c.oid) END,
        pg_catalog.array_to_string(c.reloptions, ','),
        (SELECT pg_catalog.string_agg(i.inhparent::pg_catalog.text, ',' ORDER BY i.inhseqno)
-          FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)
+          FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid),
+       (SELECT pg_catalog.string_agg(k.side || ' ' || k.other::pg_catalog.text || ' '
+                 || pg_catalog.array_to_string(k.other_columns, ':'), ',')
+          FROM (SELECT 'r' AS side, f.confrelid AS other, f.confkey AS other_columns
+                  FROM pg_catalog.pg_constraint f
+                 WHERE f.contype = 'f' AND f.conrelid = c.oid
+                UNION ALL
+                SELECT 'd', f.conrelid, f.conkey
+                  FROM pg_catalog.pg_constraint f
+                 WHERE f.contype = 'f' AND f.confrelid = c.oid) k)
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
@@ -144,6 +153,12 @@ impl Catalog {
                     .map(|p| at.parse_oid(p))
                     .collect::<Result<_, _>>()?;
             }
+            if let Some(keys) = at.opt(7) {
+                rel.foreign_keys = keys
+                    .split(',')
+                    .map(|k| parse_foreign_key(&at, k))
+                    .collect::<Result<_, _>>()?;
+            }
             index.insert(oid, relations.len());
             relations.push(rel);
         }
@@ -205,6 +220,31 @@ impl Catalog {
         mark_views_calling_unseen_code(&mut relations, &functions);
         Ok(Catalog::new(version, relations, functions, true))
     }
+}
+
+/// `r|d <other oid> <attnum>:<attnum>…`, as the relations query prints a foreign key.
+fn parse_foreign_key(at: &Cursor<'_>, text: &str) -> Result<ForeignKey, CatalogError> {
+    let mut parts = text.split(' ');
+    let referencing = match parts.next() {
+        Some("r") => true,
+        Some("d") => false,
+        other => return Err(at.problem(format!("foreign key side {other:?}"))),
+    };
+    let other = at.parse_oid(parts.next().unwrap_or(""))?;
+    let other_columns = parts
+        .next()
+        .unwrap_or("")
+        .split(':')
+        .map(|n| {
+            n.parse::<i16>()
+                .map_err(|e| at.problem(format!("foreign key column {n:?}: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(ForeignKey {
+        referencing,
+        other,
+        other_columns,
+    })
 }
 
 /// Views whose definitions call functions no analysed session may call (`crate::guarded`):

@@ -110,6 +110,22 @@ pub struct Relation {
     /// `pg_inherits` parents (partitioned tables for a partition), nearest first.
     pub parents: Vec<u32>,
     pub view: Option<ViewDefinition>,
+    /// Foreign keys this relation takes part in, on either side.
+    pub foreign_keys: Vec<ForeignKey>,
+}
+
+/// One side of a foreign key: writes to the referencing relation look its key up in the
+/// referenced one, and writes to the referenced relation look for rows that still reference it.
+/// Either way PostgreSQL compares with the other relation's real values, and tells by success or
+/// error whether they matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    /// This relation references the other (it holds the key), rather than being referenced.
+    pub referencing: bool,
+    /// The other relation.
+    pub other: u32,
+    /// The other relation's columns of the key (`attnum`s).
+    pub other_columns: Vec<i16>,
 }
 
 impl Relation {
@@ -122,6 +138,7 @@ impl Relation {
             columns,
             parents: Vec::new(),
             view: None,
+            foreign_keys: Vec::new(),
         }
     }
 

@@ -18,7 +18,7 @@ use super::policy;
 use super::protection::Protection;
 use super::references::RowOf;
 use super::walker::{masked_subselect, Target, Walker};
-use crate::catalog::RelKind;
+use crate::catalog::{RelKind, Relation};
 use crate::census::Census;
 use crate::error::Refusal;
 use crate::masks::ProtectedWrites;
@@ -72,6 +72,7 @@ impl<'a> Walker<'a> {
         let Target::Relation(rel, protection) = self.resolve(rv, false)? else {
             return Ok(None);
         };
+        self.check_foreign_keys(rel, command)?;
         let masked_columns = match protection {
             Protection::Clear => return Ok(None),
             Protection::Refused(why) => return Err(Refusal::insufficient_privilege(why)),
@@ -94,6 +95,43 @@ impl<'a> Walker<'a> {
             masked_columns,
             row: RowOf::new(rel, alias),
         }))
+    }
+
+    /// A write that makes PostgreSQL compare keys with masked columns of another relation —
+    /// inserting or updating the referencing side looks its key up there, updating or deleting
+    /// the referenced side looks for rows there that still hold it — answers by its success
+    /// whether a value exists among them: refused, however clear the written relation is.
+    fn check_foreign_keys(&mut self, rel: &Relation, command: &str) -> Result<(), Refusal> {
+        let looks_up_referenced = matches!(command, "INSERT" | "UPDATE" | "MERGE" | "COPY FROM");
+        let looks_up_referencing = matches!(command, "UPDATE" | "DELETE" | "MERGE" | "TRUNCATE");
+        let catalog = self.catalog;
+        for key in &rel.foreign_keys {
+            let looks_up = if key.referencing {
+                looks_up_referenced
+            } else {
+                looks_up_referencing
+            };
+            // The snapshot is read in one transaction: the other side is in it.
+            let Some(other) = catalog.relation_by_oid(key.other).filter(|_| looks_up) else {
+                continue;
+            };
+            let masked = match self.protection_of(other) {
+                Protection::Clear => false,
+                Protection::Masked(m) => other
+                    .columns
+                    .iter()
+                    .filter(|c| key.other_columns.contains(&c.attnum))
+                    .any(|c| m.masked_columns.contains(&c.name)),
+                Protection::Inline | Protection::Refused(_) => true,
+            };
+            if masked {
+                return Err(Refusal::insufficient_privilege(format!(
+                    "{command} on {}.{} is not allowed: a foreign key compares it with masked                      columns of {}.{}, and whether the write succeeds tells their values",
+                    rel.schema, rel.name, other.schema, other.name
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn insert(&mut self, s: &mut InsertStmt) -> Result<(), Refusal> {

@@ -118,6 +118,11 @@ impl<'a> Protections<'a> {
     }
 
     fn compute(&mut self, rel: &Relation, depth: usize) -> Protection {
+        // Statistics, other sessions' statements, large objects: refused under their own names,
+        // and so whatever view reads them.
+        if let Err(refusal) = super::policy::check_relation_name(&rel.name) {
+            return Protection::Refused(refusal.message);
+        }
         match rel.kind {
             RelKind::ForeignTable => Protection::Refused(format!(
                 "{}.{} is a foreign table: it reads data from elsewhere, which jitgate cannot mask",
@@ -134,6 +139,11 @@ impl<'a> Protections<'a> {
             // System views (not loaded) read only the catalog.
             return Protection::Clear;
         };
+        // Dependencies on the catalogs created by bootstrap (`pg_statistic`, …) are pinned and
+        // not recorded: the definition itself says what the view reads.
+        if let Some(why) = reads_denied_relation(&def.sql) {
+            return Protection::Refused(format!("view {}.{} reads {why}", rel.schema, rel.name));
+        }
         let mut reads_protected = false;
         for &oid in &def.depends_on {
             let Some(base) = self.catalog.relation_by_oid(oid) else {
@@ -333,6 +343,20 @@ pub(crate) fn masked_range_var(query: &mut SelectStmt) -> Option<&mut RangeVar> 
         NodeEnum::RangeVar(rv) => Some(rv),
         _ => None,
     }
+}
+
+/// Why a view definition's relations include one a masked subject may not read (or one it
+/// cannot tell, when the definition does not parse).
+fn reads_denied_relation(sql: &str) -> Option<String> {
+    let tree = match crate::parse::parse(sql, pg_query::ParserOptions::DEFAULT) {
+        Ok(tree) => tree,
+        Err(_) => return Some("what its definition reads cannot be analysed".into()),
+    };
+    Census::of(&tree)
+        .relations
+        .iter()
+        .find_map(|r| super::policy::check_relation_name(&r.name).err())
+        .map(|refusal| refusal.message)
 }
 
 #[cfg(test)]

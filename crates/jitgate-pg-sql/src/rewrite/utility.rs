@@ -83,13 +83,13 @@ impl Walker<'_> {
             // The table being created is new; what it copies or inherits from is not vetted.
             NodeEnum::CreateStmt(s) => {
                 if let Some(rv) = s.relation.as_mut() {
-                    rv.location = VETTED;
+                    self.creates(rv);
                 }
                 Ok(())
             }
             NodeEnum::CreateSeqStmt(s) => {
                 if let Some(rv) = s.sequence.as_mut() {
-                    rv.location = VETTED;
+                    self.creates(rv);
                 }
                 Ok(())
             }
@@ -183,7 +183,7 @@ impl Walker<'_> {
     /// view would store the rewritten definition, masking keys included, for everyone to read.
     fn create_table_as(&mut self, s: &mut CreateTableAsStmt) -> Result<(), Refusal> {
         if let Some(rel) = s.into.as_mut().and_then(|i| i.rel.as_mut()) {
-            rel.location = VETTED;
+            self.creates(rel);
         }
         let Some(query) = s.query.as_deref_mut() else {
             return Ok(());
@@ -203,7 +203,7 @@ impl Walker<'_> {
     /// included) and read masked values for every user: refused.
     fn create_view(&mut self, s: &mut ViewStmt) -> Result<(), Refusal> {
         if let Some(rv) = s.view.as_mut() {
-            rv.location = VETTED;
+            self.creates(rv);
         }
         let Some(query) = s.query.as_deref_mut() else {
             return Ok(());

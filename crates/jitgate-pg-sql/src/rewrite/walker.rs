@@ -47,6 +47,8 @@ pub(crate) struct Walker<'a> {
     protections: Protections<'a>,
     /// Names of the WITH queries visible where the walk is.
     pub(super) ctes: Vec<String>,
+    /// Schema-qualified relations that earlier statements of the text create.
+    created: Vec<(String, String)>,
     view_depth: usize,
     /// The tree differs from what was parsed: it must be deparsed.
     pub changed: bool,
@@ -75,6 +77,7 @@ impl<'a> Walker<'a> {
             masks,
             protections: Protections::new(catalog, masks, plans),
             ctes: Vec::new(),
+            created: Vec::new(),
             view_depth: 0,
             changed: false,
             protected_touched: false,
@@ -134,16 +137,34 @@ impl<'a> Walker<'a> {
     }
 
     /// A relation the policy protects but the snapshot lacks was created since: refuse rather
-    /// than read it unmasked until the next refresh.
+    /// than read it unmasked until the next refresh. So is any other schema-qualified one
+    /// (a view created directly on the database could read protected data under any name),
+    /// unless the text itself creates it first or it is the session's own temporary relation.
     pub(super) fn check_not_stale(&self, schema: &str, name: &str) -> Result<(), Refusal> {
-        let schema = (!schema.is_empty()).then_some(schema);
-        if self.masks.may_protect(schema, name) {
+        let qualified = (!schema.is_empty()).then_some(schema);
+        if self.masks.may_protect(qualified, name) {
             return Err(Refusal::insufficient_privilege(format!(
                 "relation \"{name}\" is not in jitgate's catalog snapshot and the masking policy \
                  could cover it; retry once the snapshot is refreshed (after DDL)"
             )));
         }
+        let created = self.created.iter().any(|(s, n)| s == schema && n == name);
+        if qualified.is_some_and(|s| s != "pg_temp") && !created {
+            return Err(Refusal::insufficient_privilege(format!(
+                "relation \"{schema}.{name}\" is not in jitgate's catalog snapshot: if it was just \
+                 created directly on the database, retry in 30 seconds"
+            )));
+        }
         Ok(())
+    }
+
+    /// Marks the relation a statement creates: vetted, and known to the statements after it.
+    pub(super) fn creates(&mut self, rv: &mut RangeVar) {
+        rv.location = VETTED;
+        if !rv.schemaname.is_empty() {
+            self.created
+                .push((rv.schemaname.clone(), rv.relname.clone()));
+        }
     }
 
     /// How the subject may read `rel`.
@@ -217,7 +238,7 @@ impl<'a> Walker<'a> {
         }
         // SELECT … INTO names the table it creates.
         if let Some(rel) = s.into_clause.as_mut().and_then(|i| i.rel.as_mut()) {
-            rel.location = VETTED;
+            self.creates(rel);
         }
         self.ctes.truncate(scope);
         Ok(())

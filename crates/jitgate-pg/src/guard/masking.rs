@@ -2,13 +2,14 @@
 //! relations are read through masking subqueries (mask before evaluate), or refused. What comes
 //! back is the stream filter's (see [`super::stream_filter`]), the second line.
 
-use super::read_only::ReadOnly;
+use super::read_only::{unavailable, ReadOnly};
 use super::{Protocol, StatementPolicy, Verdict};
+use crate::catalog::SessionCatalog;
 use crate::statements::StatementRefusal;
 use jitgate_control::audit::kind;
 use jitgate_masking::{MaskedView, PgTypeInfo};
 use jitgate_pg_sql::{
-    Catalog, ColumnMasks, MaskSql, ProtectedColumn, RewriteCache, SearchPath, SearchPathChange,
+    ColumnMasks, MaskSql, ProtectedColumn, RewriteCache, SearchPath, SearchPathChange,
 };
 use std::sync::Arc;
 
@@ -66,7 +67,7 @@ pub(crate) struct MaskedStatements {
     pub masks: SubjectMasks,
     /// Identifies this subject's view in the shared rewrite cache.
     pub view_id: u64,
-    pub catalog: Arc<Catalog>,
+    pub catalog: Arc<SessionCatalog>,
     pub search_path: SearchPath,
     /// The path at login, for `RESET search_path`.
     pub initial_search_path: SearchPath,
@@ -84,9 +85,13 @@ impl StatementPolicy for MaskedStatements {
                 return refused;
             }
         }
+        let catalog = match self.catalog.catalog() {
+            Ok(catalog) => catalog,
+            Err(e) => return Verdict::Refuse(unavailable(e)),
+        };
         let outcome = self.cache.rewrite(
             sql,
-            &self.catalog,
+            &catalog,
             &self.search_path,
             &self.masks,
             self.view_id,

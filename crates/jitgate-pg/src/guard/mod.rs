@@ -26,10 +26,12 @@ pub use jitgate_pg_sql::Protocol;
 pub use provider::SessionChecks;
 pub use results::ResultFilter;
 
+pub use crate::catalog::SessionCatalog;
 use crate::resource::ResourceFront;
 use jitgate_control::Admission;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 /// What a statement may become on its way upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,9 @@ pub trait StatementPolicy: Send {
 pub struct SessionGuard {
     pub statements: Box<dyn StatementPolicy>,
     pub results: Option<Box<dyn ResultFilter>>,
+    /// The catalog snapshot both decide with, renewed before the client's next messages are
+    /// analysed (see [`SessionCatalog::renew`]).
+    pub catalog: Arc<SessionCatalog>,
 }
 
 /// A boxed future, so that providers can do I/O (e.g. read the upstream catalog).

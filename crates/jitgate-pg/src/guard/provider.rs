@@ -22,7 +22,7 @@ const REWRITE_CACHE: usize = 4096;
 pub struct SessionChecks {
     control: Arc<ControlPlane>,
     masking: MaskingPolicy,
-    catalogs: CatalogCache,
+    catalogs: Arc<CatalogCache>,
     rewrites: Arc<RewriteCache>,
 }
 
@@ -31,7 +31,7 @@ impl SessionChecks {
         SessionChecks {
             control,
             masking,
-            catalogs: CatalogCache::default(),
+            catalogs: Arc::default(),
             rewrites: Arc::new(RewriteCache::new(REWRITE_CACHE)),
         }
     }
@@ -52,7 +52,7 @@ impl GuardProvider for SessionChecks {
             // Both checks know functions by what the catalog says they are.
             let catalog = self
                 .catalogs
-                .get(resource)
+                .session(resource)
                 .await
                 .map_err(|e| StatementRefusal {
                     sqlstate: SqlState::SYSTEM_ERROR,
@@ -67,6 +67,7 @@ impl GuardProvider for SessionChecks {
                     return Ok(read_only.map(|r| SessionGuard {
                         statements: Box::new(r),
                         results: None,
+                        catalog,
                     }));
                 }
                 SubjectView::Masked(view) => view,
@@ -86,7 +87,8 @@ impl GuardProvider for SessionChecks {
                     cache: self.rewrites.clone(),
                     read_only,
                 }),
-                results: Some(Box::new(StreamFilter::new(view, catalog))),
+                results: Some(Box::new(StreamFilter::new(view, catalog.clone()))),
+                catalog,
             }))
         })
     }

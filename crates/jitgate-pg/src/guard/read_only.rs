@@ -2,9 +2,10 @@
 //! functions by their implementation) and anything that could write is refused.
 
 use super::{Protocol, StatementPolicy, Verdict};
+use crate::catalog::SessionCatalog;
 use crate::statements::StatementRefusal;
 use jitgate_control::audit::kind;
-use jitgate_pg_sql::{classify_with_catalog, Catalog};
+use jitgate_pg_sql::classify_with_catalog;
 use jitgate_sqlstate::SqlState;
 use std::sync::Arc;
 
@@ -13,12 +14,16 @@ use std::sync::Arc;
 /// that run SQL text, known by their implementation in the catalog), reach other sessions, or
 /// try to leave read-only mode are refused before they reach the upstream.
 pub(crate) struct ReadOnly {
-    pub catalog: Arc<Catalog>,
+    pub catalog: Arc<SessionCatalog>,
 }
 
 impl StatementPolicy for ReadOnly {
     fn check(&mut self, sql: &str, _: Protocol) -> Verdict {
-        match classify_with_catalog(sql, &self.catalog) {
+        let catalog = match self.catalog.catalog() {
+            Ok(catalog) => catalog,
+            Err(e) => return Verdict::Refuse(unavailable(e)),
+        };
+        match classify_with_catalog(sql, &catalog) {
             Ok(kinds) => match kinds.iter().find_map(|k| k.read_only_refusal()) {
                 None => Verdict::Pass,
                 Some((sqlstate, message)) => Verdict::Refuse(refusal(sqlstate, message)),
@@ -26,6 +31,15 @@ impl StatementPolicy for ReadOnly {
             // What PostgreSQL's own grammar rejects cannot be shown to be read-only.
             Err(e) => Verdict::Refuse(refusal(SqlState::SYNTAX_ERROR, e.message)),
         }
+    }
+}
+
+/// The refusal of a statement no current catalog snapshot can decide about.
+pub(crate) fn unavailable(reason: String) -> StatementRefusal {
+    StatementRefusal {
+        sqlstate: SqlState::SYSTEM_ERROR,
+        message: format!("jitgate cannot check this session's statements: {reason}"),
+        kind: kind::MASKING_UNAVAILABLE,
     }
 }
 
@@ -43,7 +57,7 @@ mod tests {
 
     fn refused(sql: &str) -> Option<String> {
         let mut read_only = ReadOnly {
-            catalog: Arc::new(Catalog::default()),
+            catalog: SessionCatalog::fixed(jitgate_pg_sql::Catalog::default()),
         };
         match read_only.check(sql, Protocol::SimpleQuery) {
             Verdict::Refuse(r) => Some(r.sqlstate.to_string()),
