@@ -309,3 +309,56 @@ fn a_rewrite_that_cannot_be_verified_is_refused() {
         Err(Refusal::Masked(_))
     ));
 }
+
+/// Every mask's MySQL form, on every type it applies to, parses: a form the parser could not
+/// read back would make every read of its column refused.
+#[test]
+fn every_mask_form_reads_back() {
+    let key = MaskKey::new(b"a-masking-key-of-enough-length-0123456789", "test").expect("key");
+    let types = [
+        MySqlType::Text,
+        MySqlType::TinyInt,
+        MySqlType::SmallInt,
+        MySqlType::MediumInt,
+        MySqlType::Int,
+        MySqlType::BigInt,
+        MySqlType::Decimal {
+            precision: 10,
+            scale: 2,
+        },
+        MySqlType::Decimal {
+            precision: 20,
+            scale: 0,
+        },
+        MySqlType::Date,
+        MySqlType::DateTime,
+        MySqlType::Timestamp,
+    ];
+    let masks = [
+        Mask::Redact,
+        Mask::Null,
+        Mask::Email,
+        Mask::Hash,
+        Mask::Partial {
+            keep_first: 1,
+            keep_last: 2,
+            pad: '#',
+        },
+        Mask::Generalize(jitgate_masking::Generalization::Month),
+        Mask::Generalize(jitgate_masking::Generalization::Year),
+        Mask::Generalize(jitgate_masking::Generalization::Bucket(1000)),
+    ];
+    let mut failed = Vec::new();
+    for mask in &masks {
+        for ty in &types {
+            let Ok(expr) = mask.mysql_expr("`app`.`t`.`c`", ty, &key) else {
+                continue;
+            };
+            let sql = format!("SELECT {expr} AS `c` FROM `app`.`t`");
+            if let Err(e) = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::MySqlDialect {}, &sql) {
+                failed.push(format!("{mask:?} on {ty}: {e}: {expr}"));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
