@@ -11,6 +11,7 @@
 mod auth;
 mod front;
 mod login;
+mod masked;
 mod packet;
 mod session;
 mod upstream;
