@@ -583,9 +583,8 @@ impl Visitor for Walker<'_> {
         match tf {
             TableFactor::Table { .. } => self.in_table = self.in_table.saturating_sub(1),
             TableFactor::Derived { .. } => {
-                if self.derived.pop() == Some(true) {
-                    self.mask_depth = self.mask_depth.saturating_sub(1);
-                }
+                let masking = self.derived.pop() == Some(true);
+                self.mask_depth = self.mask_depth.saturating_sub(usize::from(masking));
             }
             _ => {}
         }

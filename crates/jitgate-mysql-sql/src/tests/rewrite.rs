@@ -355,10 +355,48 @@ fn every_mask_form_reads_back() {
                 continue;
             };
             let sql = format!("SELECT {expr} AS `c` FROM `app`.`t`");
-            if let Err(e) = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::MySqlDialect {}, &sql) {
+            if let Err(e) =
+                sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::MySqlDialect {}, &sql)
+            {
                 failed.push(format!("{mask:?} on {ty}: {e}: {expr}"));
             }
         }
     }
     assert!(failed.is_empty(), "{failed:#?}");
+}
+
+/// Names are written back quoted, whatever they hold: a backtick in a column or table name
+/// cannot end the identifier early.
+#[test]
+fn names_with_backticks_and_spaces_stay_identifiers() {
+    let f = Fixture {
+        tables: vec![table(
+            "app",
+            "odd name",
+            TableKind::Base,
+            &[("we`ird", "varchar"), ("ssn", "varchar")],
+        )],
+        key: MaskKey::missing(),
+    };
+    struct All;
+    impl ColumnMasks for All {
+        fn may_protect(&self, _: &str, _: &str) -> bool {
+            true
+        }
+        fn mask_sql(&self, _: &str, _: &str, c: &ColumnInfo, _: &str) -> MaskSql {
+            if c.name == "ssn" {
+                MaskSql::Withheld
+            } else {
+                MaskSql::Clear
+            }
+        }
+    }
+    let sql = "SELECT * FROM `odd name`";
+    let catalog = f.catalog(sql, Some("app")).unwrap();
+    let out = rewrite(sql, Some("app"), &catalog, &All).unwrap();
+    assert_eq!(
+        out.sql,
+        "SELECT * FROM (SELECT `app`.`odd name`.`we``ird` AS `we``ird`, NULL AS `ssn` \
+         FROM `app`.`odd name`) AS `odd name`"
+    );
 }
