@@ -10,6 +10,7 @@
 //! simpler, and the build stays lean.
 
 mod auth;
+mod binary_rows;
 mod front;
 mod login;
 mod masked;

@@ -63,6 +63,8 @@ struct Relay {
     key: Option<jitgate_masking::MaskKey>,
     /// The rows being relayed quote server messages (`SHOW WARNINGS`): key pads are blotted.
     quoting: bool,
+    /// A masked subject's column types of the result being relayed, for binary rows.
+    types: Vec<u8>,
 }
 
 /// Serves a logged-in client to the end of its session.
@@ -95,6 +97,7 @@ pub async fn serve(logged_in: LoggedIn, front: Arc<ResourceFront>, shutdown: Shu
         key: view.as_ref().map(|v| v.key().clone()),
         masked: view.map(MaskedState::new),
         quoting: false,
+        types: Vec::new(),
     };
     let reason = loop {
         let step = tokio::select! {
@@ -137,6 +140,13 @@ impl Relay {
             com::QUERY => self.query(p).await,
             com::STMT_PREPARE => self.prepare(p).await,
             com::STMT_EXECUTE => self.execute(p).await,
+            com::STMT_FETCH if self.masked.is_some() => self
+                .refuse(
+                    ErrorCode::SPECIFIC_ACCESS_DENIED,
+                    "your data on this resource is masked: cursor fetches are refused",
+                )
+                .await
+                .map(|()| Step::Next),
             com::STMT_FETCH => {
                 self.forward(&p).await?;
                 self.rows(true).await.map(|_| Step::Next)
@@ -316,6 +326,7 @@ impl Relay {
                 .refuse_statement("", &Refusal::Unparsable("not UTF-8".into()))
                 .await;
         };
+        let mut sent = p;
         if self.guard.guarded() || mentions_kill(&text) {
             match analyse(&text, self.guard) {
                 Err(refusal) => return self.refuse_statement(&text, &refusal).await,
@@ -324,20 +335,21 @@ impl Relay {
                 }
                 Ok(_) if self.masked.is_some() => match self.rewrite(&text).await {
                     Ok(None) => {}
-                    Ok(Some(_)) => {
-                        let refusal = Refusal::Masked(
-                            "a prepared statement that reads a protected table (send it as a \
-                             text query, which jitgate masks)"
-                                .into(),
-                        );
-                        return self.refuse_statement(&text, &refusal).await;
+                    Ok(Some(sql)) => {
+                        let mut payload = Vec::with_capacity(sql.len() + 1);
+                        payload.push(com::STMT_PREPARE);
+                        payload.extend_from_slice(sql.as_bytes());
+                        sent = Packet {
+                            seq: 0,
+                            payload: payload.into(),
+                        };
                     }
                     Err(step) => return step,
                 },
                 Ok(_) => {}
             }
         }
-        self.forward(&p).await?;
+        self.forward(&sent).await?;
         let first = self.relay_next().await?;
         if first.first() != 0x00 {
             return Ok(Step::Next);
@@ -446,6 +458,7 @@ impl Relay {
     /// Definitions up to their EOF (or an ERR); the EOF's status flags.
     async fn until_eof(&mut self) -> Result<u16, RelayError> {
         let mut continued = false;
+        self.types.clear();
         loop {
             let p = self.relay_next().await?;
             let last = !continued;
@@ -455,6 +468,11 @@ impl Relay {
             }
             if last && wire::is_eof(&p.payload) {
                 return Ok(wire::eof_status(&p.payload));
+            }
+            if last && self.scanner.is_some() {
+                // A type jitgate cannot read makes the binary row scan end the session.
+                self.types
+                    .push(crate::binary_rows::column_type(&p.payload).unwrap_or(0x42));
             }
         }
     }
@@ -487,8 +505,15 @@ impl Relay {
                         "a masked subject's row too large to scan",
                     ))
                 }
-                (Some(_), true) => {
-                    return Err(RelayError::Protocol("binary rows for a masked subject"))
+                (Some(scanner), true) => {
+                    match crate::binary_rows::scrub(scanner, &self.types, &p.payload) {
+                        Ok(None) => p,
+                        Ok(Some(payload)) => Packet {
+                            seq: p.seq,
+                            payload: payload.into(),
+                        },
+                        Err(why) => return Err(RelayError::Protocol(why)),
+                    }
                 }
                 (Some(scanner), false) => scrub_text_row(scanner, p)?,
             };
