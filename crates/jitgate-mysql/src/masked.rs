@@ -309,3 +309,45 @@ fn text_row(payload: &[u8]) -> Option<Row> {
     }
     Some(row)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(data_type: &str, column_type: &str, precision: Option<u32>) -> ColumnInfo {
+        ColumnInfo {
+            name: "c".into(),
+            data_type: data_type.into(),
+            column_type: column_type.into(),
+            precision,
+            scale: Some(2),
+        }
+    }
+
+    /// Catalog types map to the masks' MySQL types; unsigned integers, floating point and
+    /// types no mask keeps have none (their masked columns read as NULL).
+    #[test]
+    fn catalog_types_map_to_mask_types_or_to_none() {
+        assert_eq!(
+            mysql_type(&column("VARCHAR", "varchar(40)", None)),
+            Some(MySqlType::Text)
+        );
+        assert_eq!(
+            mysql_type(&column("int", "int(11)", None)),
+            Some(MySqlType::Int)
+        );
+        assert_eq!(mysql_type(&column("int", "int(10) unsigned", None)), None);
+        assert_eq!(
+            mysql_type(&column("decimal", "decimal(10,2)", Some(10))),
+            Some(MySqlType::Decimal {
+                precision: 10,
+                scale: 2
+            })
+        );
+        assert_eq!(mysql_type(&column("decimal", "decimal(10,2)", None)), None);
+        for other in ["double", "float", "blob", "time", "json", "enum", "year"] {
+            assert_eq!(mysql_type(&column(other, other, None)), None, "{other}");
+        }
+        assert_eq!(literal("a`'\\"), "CONVERT(X'6160275c' USING utf8mb4)");
+    }
+}
