@@ -3,8 +3,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    ContextModifier, Expr, FunctionArguments, KillType, ObjectName, Query, Select, SelectItem, Set,
-    SetExpr, Statement, TransactionAccessMode, TransactionMode, Visit, Visitor,
+    ContextModifier, Expr, FunctionArguments, KillType, ObjectName, Query, Set, SetExpr, Statement,
+    TransactionAccessMode, TransactionMode, Visit, Visitor,
 };
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
@@ -16,8 +16,8 @@ use crate::lexical::{has_executable_comment, safe_charset};
 pub struct Guard {
     /// The grant is read-only: statements that may write are refused.
     pub read_only: bool,
-    /// The subject's data is masked: everything that could read a table is refused (masking
-    /// rewrites are not yet available on MySQL resources, so this front fails closed).
+    /// The subject's data is masked: statements are limited to what [`crate::rewrite`] can
+    /// read through masking derived tables, and everything that reads around masks is refused.
     pub masked: bool,
 }
 
@@ -42,6 +42,8 @@ pub struct Analysis {
     pub statements: usize,
     /// The text is one `KILL` statement.
     pub kill: Option<Kill>,
+    /// The text is `SHOW WARNINGS` or `SHOW ERRORS`, whose rows quote server messages.
+    pub warnings: bool,
 }
 
 /// Why a text is refused. The messages name statement kinds, never values from the text.
@@ -53,7 +55,7 @@ pub enum Refusal {
     ExecutableComment,
     #[error("the access grant is read-only: {0} is refused")]
     ReadOnly(String),
-    #[error("your data on this resource is masked, and jitgate cannot yet mask MySQL statements: {0} is refused")]
+    #[error("your data on this resource is masked: {0} is refused")]
     Masked(String),
     #[error("KILL must be the only statement of its text")]
     KillNotAlone,
@@ -64,11 +66,19 @@ pub fn analyse(sql: &str, guard: Guard) -> Result<Analysis, Refusal> {
     if guard.guarded() && has_executable_comment(sql) {
         return Err(Refusal::ExecutableComment);
     }
+    if guard.guarded() && show_warnings(sql) {
+        return Ok(Analysis {
+            statements: 1,
+            kill: None,
+            warnings: true,
+        });
+    }
     let statements =
         Parser::parse_sql(&MySqlDialect {}, sql).map_err(|e| Refusal::Unparsable(e.to_string()))?;
     let mut analysis = Analysis {
         statements: statements.len(),
         kill: None,
+        warnings: false,
     };
     for statement in &statements {
         if let Statement::Kill { modifier, id } = statement {
@@ -88,8 +98,8 @@ pub fn analyse(sql: &str, guard: Guard) -> Result<Analysis, Refusal> {
             });
             continue;
         }
-        if guard.masked && !harmless(statement) {
-            return Err(Refusal::Masked(kind_of(statement)));
+        if guard.masked {
+            masked_use(statement)?;
         }
         if guard.read_only {
             read_only(statement)?;
@@ -268,45 +278,93 @@ fn reads_only(query: &Query) -> Option<String> {
 
 const FILE_FUNCTIONS: &[&str] = &["load_file"];
 
-/// Whether a masked subject may run the statement while masking rewrites are not available:
-/// what reads no table, function or user variable (client start-up queries such as
-/// `SELECT @@version_comment LIMIT 1`, `SET NAMES`, `USE`, transaction control).
-fn harmless(statement: &Statement) -> bool {
+/// What a masked subject's statement does with tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementUse {
+    /// Reads no table: session settings, transaction control, `SHOW` of names.
+    NoTables,
+    /// A query: protected tables are read through masking derived tables.
+    Reads,
+    /// A data-changing statement: allowed only when it names no protected table.
+    Writes,
+}
+
+/// What a masked subject may run, and how it uses tables; everything else is refused: DDL
+/// (views, routines, triggers, events), `SHOW CREATE`, `SHOW PROCESSLIST`, `HANDLER`,
+/// `EXPLAIN` (plans quote the rewritten text), SQL `PREPARE`/`EXECUTE`, `LOAD DATA`,
+/// `sql_mode`, user variables and other settings outside the allowlist.
+pub(crate) fn masked_use(statement: &Statement) -> Result<StatementUse, Refusal> {
+    let refuse = || Err(Refusal::Masked(kind_of(statement)));
     match statement {
-        Statement::Query(q) => q.with.is_none() && constant_select(q),
+        Statement::Query(_) => Ok(StatementUse::Reads),
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+            Ok(StatementUse::Writes)
+        }
         Statement::StartTransaction {
             statements,
             exception: None,
             has_end_keyword: false,
             ..
-        } => statements.is_empty(),
-        Statement::Use(_) | Statement::Commit { .. } | Statement::Rollback { .. } => true,
-        Statement::Set(set) => session_setting(set, true),
-        _ => false,
+        } if statements.is_empty() => Ok(StatementUse::NoTables),
+        Statement::Use(_)
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. } => Ok(StatementUse::NoTables),
+        Statement::Set(set) if session_setting(set, true) => Ok(StatementUse::NoTables),
+        Statement::ShowTables { .. }
+        | Statement::ShowDatabases { .. }
+        | Statement::ShowSchemas { .. }
+        | Statement::ShowColumns { .. }
+        | Statement::ShowVariables { .. }
+        | Statement::ShowStatus { .. }
+        | Statement::ShowCollation { .. }
+        | Statement::ShowCharset(_)
+        | Statement::ExplainTable { .. }
+            if !holds_query(statement) =>
+        {
+            Ok(StatementUse::NoTables)
+        }
+        _ => refuse(),
     }
 }
 
-fn constant_select(q: &Query) -> bool {
-    let SetExpr::Select(s) = q.body.as_ref() else {
+/// Whether a statement holds a subquery anywhere (a `SHOW … WHERE` filter could read a table).
+fn holds_query(statement: &Statement) -> bool {
+    struct Queries;
+    impl Visitor for Queries {
+        type Break = ();
+        fn pre_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+            ControlFlow::Break(())
+        }
+    }
+    statement.visit(&mut Queries).is_break()
+}
+
+/// Whether the whole text is `SHOW WARNINGS` or `SHOW ERRORS` (with a `LIMIT`, or as
+/// `SHOW COUNT(*) …`), which the parser does not know.
+fn show_warnings(sql: &str) -> bool {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(&MySqlDialect {}, sql).tokenize() else {
         return false;
     };
-    let Select {
-        from,
-        selection,
-        having,
-        into,
-        projection,
-        ..
-    } = s.as_ref();
-    from.is_empty()
-        && selection.is_none()
-        && having.is_none()
-        && into.is_none()
-        && q.order_by.is_none()
-        && projection.iter().all(|item| match item {
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => constant(e),
-            _ => false,
-        })
+    let words: Vec<String> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .map(|t| t.to_string().to_ascii_uppercase())
+        .collect();
+    let mut w: Vec<&str> = words.iter().map(String::as_str).collect();
+    if w.last() == Some(&";") {
+        w.pop();
+    }
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match w.as_slice() {
+        ["SHOW", "WARNINGS" | "ERRORS"]
+        | ["SHOW", "COUNT", "(", "*", ")", "WARNINGS" | "ERRORS"] => true,
+        ["SHOW", "WARNINGS" | "ERRORS", "LIMIT", n] => numeric(n),
+        ["SHOW", "WARNINGS" | "ERRORS", "LIMIT", a, ",", b] => numeric(a) && numeric(b),
+        _ => false,
+    }
 }
 
 /// Functions of no table data a masked subject's client may ask for.

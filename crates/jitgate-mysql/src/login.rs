@@ -57,6 +57,8 @@ pub struct LoggedIn {
     pub peer: SocketAddr,
     /// The detectors a masked subject's answers pass (rows and error texts).
     pub scanner: Option<jitgate_masking::Scanner>,
+    /// A masked subject's view: the masks the statement rewrite applies.
+    pub view: Option<jitgate_masking::MaskedView>,
 }
 
 /// The part of a login before the client's stream is split: greeting and TLS.
@@ -134,10 +136,11 @@ pub async fn login(
     match login.run(&mut reader, &mut writer, seq, &payload).await {
         Ok((upstream, admission, guard)) => {
             reader.set_max(front.max_message_bytes);
-            let scanner = match front.control.admitted_view(&admission, &front.masking).view {
-                SubjectView::Masked(view) => Some(view.scanner().clone()),
+            let view = match front.control.admitted_view(&admission, &front.masking).view {
+                SubjectView::Masked(view) => Some(view),
                 SubjectView::Clear => None,
             };
+            let scanner = view.as_ref().map(|v| v.scanner().clone());
             Ok(LoggedIn {
                 client_reader: reader,
                 client_writer: writer,
@@ -147,6 +150,7 @@ pub async fn login(
                 connection_id,
                 peer,
                 scanner,
+                view,
             })
         }
         Err(end) => {

@@ -14,6 +14,7 @@ use jitgate_sqlstate::SqlState;
 
 use crate::front::{ClientIo, ResourceFront};
 use crate::login::LoggedIn;
+use crate::masked::{MaskFailure, MaskedState};
 use crate::packet::{Packet, PacketError, PacketReader, PacketWriter};
 use crate::upstream::{kill_query, UpstreamConn};
 use crate::wire::{self, com, err_packet, status, ErrorCode};
@@ -56,6 +57,14 @@ struct Relay {
     prepared: HashMap<u32, Arc<str>>,
     /// A masked subject's detectors: text rows and error messages pass them.
     scanner: Option<jitgate_masking::Scanner>,
+    /// A masked subject's statement rewrite.
+    masked: Option<MaskedState>,
+    /// A masked subject's key, whose pads are blotted from messages and warnings.
+    key: Option<jitgate_masking::MaskKey>,
+    /// The rows being relayed quote server messages (`SHOW WARNINGS`): key pads are blotted.
+    quoting: bool,
+    /// A masked subject's column types of the result being relayed, for binary rows.
+    types: Vec<u8>,
 }
 
 /// Serves a logged-in client to the end of its session.
@@ -69,6 +78,7 @@ pub async fn serve(logged_in: LoggedIn, front: Arc<ResourceFront>, shutdown: Shu
         connection_id,
         peer,
         scanner,
+        view,
     } = logged_in;
     let mut session = front.control.open_session(&admission, &peer.to_string());
     let _registered = front.register(connection_id, &admission.subject, upstream.thread_id);
@@ -84,6 +94,10 @@ pub async fn serve(logged_in: LoggedIn, front: Arc<ResourceFront>, shutdown: Shu
         in_flight: false,
         prepared: HashMap::new(),
         scanner,
+        key: view.as_ref().map(|v| v.key().clone()),
+        masked: view.map(MaskedState::new),
+        quoting: false,
+        types: Vec::new(),
     };
     let reason = loop {
         let step = tokio::select! {
@@ -126,6 +140,13 @@ impl Relay {
             com::QUERY => self.query(p).await,
             com::STMT_PREPARE => self.prepare(p).await,
             com::STMT_EXECUTE => self.execute(p).await,
+            com::STMT_FETCH if self.masked.is_some() => self
+                .refuse(
+                    ErrorCode::SPECIFIC_ACCESS_DENIED,
+                    "your data on this resource is masked: cursor fetches are refused",
+                )
+                .await
+                .map(|()| Step::Next),
             com::STMT_FETCH => {
                 self.forward(&p).await?;
                 self.rows(true).await.map(|_| Step::Next)
@@ -139,6 +160,11 @@ impl Relay {
                 self.forward(&p).await.map(|()| Step::Next)
             }
             com::PING | com::INIT_DB | com::STMT_RESET | com::SET_OPTION | com::STATISTICS => {
+                if p.first() == com::INIT_DB {
+                    if let Some(m) = self.masked.as_mut() {
+                        m.forget_database();
+                    }
+                }
                 self.forward(&p).await?;
                 self.one_packet().await.map(|_| Step::Next)
             }
@@ -189,9 +215,18 @@ impl Relay {
                 .await;
         };
         let mut sent = p;
+        self.quoting = false;
         if self.guard.guarded() || mentions_kill(&text) {
             match analyse(&text, self.guard) {
                 Err(refusal) => return self.refuse_statement(&text, &refusal).await,
+                Ok(a) if a.warnings => self.quoting = true,
+                Ok(a) if a.kill.is_none() && self.masked.is_some() => {
+                    match self.rewrite(&text).await {
+                        Ok(Some(sql)) => sent = query_packet(&sql),
+                        Ok(None) => {}
+                        Err(step) => return step,
+                    }
+                }
                 Ok(a) => {
                     if let Some(kill) = a.kill {
                         let Some(thread) = self.front.upstream_thread(kill.id, &self.subject)
@@ -225,6 +260,25 @@ impl Relay {
         self.auditor
             .statement(Arc::from(text), started.elapsed(), rows, sqlstate);
         Ok(Step::Next)
+    }
+
+    /// A masked subject's text rewritten (`None`: unchanged), or the refusal already sent.
+    async fn rewrite(&mut self, text: &str) -> Result<Option<String>, Result<Step, RelayError>> {
+        let Some(masked) = self.masked.as_mut() else {
+            return Ok(None);
+        };
+        match masked.rewrite(&mut self.up, text).await {
+            Ok(r) if r.changed => Ok(Some(r.sql)),
+            Ok(_) => Ok(None),
+            Err(MaskFailure::Refused(refusal)) => Err(self.refuse_statement(text, &refusal).await),
+            Err(MaskFailure::Lookup(why)) => {
+                tracing::warn!(resource = %self.front.name, "masking catalog lookup: {why}");
+                let refusal = Refusal::Masked(
+                    "a statement whose tables jitgate cannot look up in the catalog".into(),
+                );
+                Err(self.refuse_statement(text, &refusal).await)
+            }
+        }
     }
 
     /// The statement text of a COM_QUERY or COM_STMT_PREPARE: exactly UTF-8 in a guarded
@@ -272,16 +326,30 @@ impl Relay {
                 .refuse_statement("", &Refusal::Unparsable("not UTF-8".into()))
                 .await;
         };
+        let mut sent = p;
         if self.guard.guarded() || mentions_kill(&text) {
             match analyse(&text, self.guard) {
                 Err(refusal) => return self.refuse_statement(&text, &refusal).await,
                 Ok(a) if a.kill.is_some() || a.statements != 1 => {
                     return self.refuse_statement(&text, &Refusal::KillNotAlone).await
                 }
+                Ok(_) if self.masked.is_some() => match self.rewrite(&text).await {
+                    Ok(None) => {}
+                    Ok(Some(sql)) => {
+                        let mut payload = Vec::with_capacity(sql.len() + 1);
+                        payload.push(com::STMT_PREPARE);
+                        payload.extend_from_slice(sql.as_bytes());
+                        sent = Packet {
+                            seq: 0,
+                            payload: payload.into(),
+                        };
+                    }
+                    Err(step) => return step,
+                },
                 Ok(_) => {}
             }
         }
-        self.forward(&p).await?;
+        self.forward(&sent).await?;
         let first = self.relay_next().await?;
         if first.first() != 0x00 {
             return Ok(Step::Next);
@@ -319,6 +387,9 @@ impl Relay {
     async fn reset(&mut self, p: Packet) -> Result<Step, RelayError> {
         self.forward(&p).await?;
         let answer = self.up.reader.next().await?;
+        if let Some(m) = self.masked.as_mut() {
+            m.forget_database();
+        }
         if answer.first() == 0x00 && self.guard.guarded() {
             if let Err(why) = crate::login::prepare_guarded(&mut self.up, self.guard).await {
                 self.refuse(ErrorCode::SPECIFIC_ACCESS_DENIED, &why).await?;
@@ -387,6 +458,7 @@ impl Relay {
     /// Definitions up to their EOF (or an ERR); the EOF's status flags.
     async fn until_eof(&mut self) -> Result<u16, RelayError> {
         let mut continued = false;
+        self.types.clear();
         loop {
             let p = self.relay_next().await?;
             let last = !continued;
@@ -396,6 +468,11 @@ impl Relay {
             }
             if last && wire::is_eof(&p.payload) {
                 return Ok(wire::eof_status(&p.payload));
+            }
+            if last && self.scanner.is_some() {
+                // A type jitgate cannot read makes the binary row scan end the session.
+                self.types
+                    .push(crate::binary_rows::column_type(&p.payload).unwrap_or(0x42));
             }
         }
     }
@@ -428,11 +505,19 @@ impl Relay {
                         "a masked subject's row too large to scan",
                     ))
                 }
-                (Some(_), true) => {
-                    return Err(RelayError::Protocol("binary rows for a masked subject"))
+                (Some(scanner), true) => {
+                    match crate::binary_rows::scrub(scanner, &self.types, &p.payload) {
+                        Ok(None) => p,
+                        Ok(Some(payload)) => Packet {
+                            seq: p.seq,
+                            payload: payload.into(),
+                        },
+                        Err(why) => return Err(RelayError::Protocol(why)),
+                    }
                 }
                 (Some(scanner), false) => scrub_text_row(scanner, p)?,
             };
+            let p = self.blotted(p);
             self.send_client(&p).await?;
             rows += 1;
         }
@@ -530,11 +615,31 @@ impl Relay {
         }
         let mut out = p.payload[..9].to_vec();
         if !scanner.redact_into(&p.payload[9..], &mut out) {
-            return p;
+            out.truncate(9);
+            out.extend_from_slice(&p.payload[9..]);
+        }
+        if let Some(key) = &self.key {
+            key.blot(&mut out[9..]);
         }
         Packet {
             seq: p.seq,
             payload: out.into(),
+        }
+    }
+
+    /// A row of server messages (`SHOW WARNINGS`) with the key's pads blotted; a blot keeps
+    /// every length, so the row's framing holds.
+    fn blotted(&self, p: Packet) -> Packet {
+        let (true, Some(key)) = (self.quoting, &self.key) else {
+            return p;
+        };
+        let mut payload = p.payload.to_vec();
+        if !key.blot(&mut payload) {
+            return p;
+        }
+        Packet {
+            seq: p.seq,
+            payload: payload.into(),
         }
     }
 }
@@ -567,6 +672,16 @@ fn scrub_text_row(scanner: &jitgate_masking::Scanner, p: Packet) -> Result<Packe
         seq: p.seq,
         payload: out.freeze(),
     })
+}
+
+fn query_packet(sql: &str) -> Packet {
+    let mut payload = Vec::with_capacity(sql.len() + 1);
+    payload.push(com::QUERY);
+    payload.extend_from_slice(sql.as_bytes());
+    Packet {
+        seq: 0,
+        payload: payload.into(),
+    }
 }
 
 fn stmt_id(payload: &[u8]) -> Option<u32> {

@@ -248,8 +248,13 @@ fn utf8_bytes(c: &str) -> String {
     format!("CAST({} AS BINARY)", utf8(c))
 }
 
+/// (Text is written with `CONVERT … USING`, which the front's parser reads back; it does not
+/// read `CAST(… AS CHAR CHARACTER SET …)`.)
 fn typed_null(ty: &MySqlType) -> String {
-    format!("CAST(NULL AS {})", ty.cast_target())
+    match ty {
+        MySqlType::Text => utf8("NULL"),
+        _ => format!("CAST(NULL AS {})", ty.cast_target()),
+    }
 }
 
 /// `expr` when the column is not NULL, NULL when it is.
@@ -302,7 +307,8 @@ fn email(c: &str) -> String {
 fn hash(c: &str, ty: &MySqlType, subkey: &Subkey) -> String {
     let message = match ty {
         MySqlType::Text => utf8_bytes(c),
-        _ => format!("CAST(CAST({c} AS CHAR CHARACTER SET utf8mb4) AS BINARY)"),
+        // The number's text (ASCII digits, sign, point) as utf8mb4 bytes.
+        _ => utf8_bytes(&format!("CAST({c} AS CHAR)")),
     };
     let mac = subkey.mysql_hex(&message);
     let unsigned = |digits: u32| format!("CAST(CONV(LEFT({mac}, {digits}), 16, 10) AS SIGNED)");

@@ -25,6 +25,12 @@ INSERT INTO app.customers VALUES
   (3, 'Carla Costa', 'carla@inbox.example', '345-67-8901', '3400 000000 00009');
 CREATE TABLE app.orders (id int PRIMARY KEY, customer int, total decimal(10,2));
 INSERT INTO app.orders VALUES (10, 1, 12.50), (11, 1, 3.25), (12, 3, 99.00);
+CREATE TABLE app.people (id int PRIMARY KEY, full_name varchar(60), born date,
+  salary decimal(10,2), score int, nick varchar(30), note text, seen datetime);
+INSERT INTO app.people VALUES
+  (1, 'Zoë Ünal', '1985-07-23', 52340.50, 731, 'zo', 'likes tea', '2024-03-05 10:11:12'),
+  (2, 'Ada Lovelace', '1815-12-10', 100000.00, -5, NULL, NULL, NULL),
+  (3, NULL, NULL, NULL, NULL, 'x', '', '1999-12-31 23:59:59');
 ";
 
 /// Clear values (and fragments of them) a masked subject must never see.
@@ -72,6 +78,44 @@ keep_last = 4
 resource = "my"
 column = "app.customers.email"
 mask = "email"
+
+[[masking.rules]]
+resource = "my"
+column = "app.people.full_name"
+mask = "hash"
+
+[[masking.rules]]
+resource = "my"
+column = "app.people.score"
+mask = "hash"
+
+[[masking.rules]]
+resource = "my"
+column = "app.people.born"
+mask = "generalize"
+granularity = "month"
+
+[[masking.rules]]
+resource = "my"
+column = "app.people.seen"
+mask = "generalize"
+granularity = "year"
+
+[[masking.rules]]
+resource = "my"
+column = "app.people.salary"
+mask = "generalize"
+bucket = 1000
+
+[[masking.rules]]
+resource = "my"
+column = "app.people.nick"
+mask = "tokenize"
+
+[[masking.rules]]
+resource = "my"
+column = "app.people.note"
+mask = "redact"
 "#
     )
 }
@@ -173,7 +217,40 @@ impl Env {
         )
     }
 
+    /// The `mariadb` client through jitgate in utf8mb4, running `sql`.
+    pub fn cli_utf8(&self, login: &str, password: &str, sql: &str) -> Outcome {
+        self.cli_with(
+            self.listen,
+            login,
+            password,
+            sql,
+            &["--default-character-set=utf8mb4"],
+        )
+    }
+
+    /// The `mariadb` client straight to the server in utf8mb4.
+    pub fn cli_direct_utf8(&self, sql: &str) -> Outcome {
+        self.cli_with(
+            self.db.port(),
+            jitgate_testkit::mariadb::SERVICE_USER,
+            jitgate_testkit::mariadb::SERVICE_PASSWORD,
+            sql,
+            &["--default-character-set=utf8mb4"],
+        )
+    }
+
     fn cli_at(&self, port: u16, login: &str, password: &str, sql: &str) -> Outcome {
+        self.cli_with(port, login, password, sql, &[])
+    }
+
+    fn cli_with(
+        &self,
+        port: u16,
+        login: &str,
+        password: &str,
+        sql: &str,
+        extra: &[&str],
+    ) -> Outcome {
         let out = Command::new("mariadb")
             .args([
                 "--no-defaults",
@@ -181,6 +258,7 @@ impl Env {
                 "--no-auto-rehash",
                 "--protocol=TCP",
             ])
+            .args(extra)
             .args(["-h", "127.0.0.1", "-P", &port.to_string()])
             .arg(format!("-u{login}"))
             .arg(format!("-p{password}"))

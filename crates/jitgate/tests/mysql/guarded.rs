@@ -57,14 +57,14 @@ fn read_only_grants_refuse_writes() {
         .any(|e| e.event.kind == kind::READ_ONLY_REFUSED));
 }
 
-/// A masked subject logs in and runs what reads no table (the client's own start-up queries),
-/// and every way of reading around a mask is refused with ER_SPECIFIC_ACCESS_DENIED (1227,
-/// SQLSTATE 42000) or a parse refusal: predicates, ordering, grouping, joins, functions, user
-/// variables, executable comments, sql_mode games, SQL-level prepared statements,
-/// multi-statement texts, SHOW CREATE, HANDLER, files, statistics and statement history. No
-/// clear value appears in anything the client reads.
+/// A masked subject logs in and runs the client's own start-up queries, and every way of
+/// reading around the masks is refused with ER_SPECIFIC_ACCESS_DENIED (1227, SQLSTATE 42000)
+/// or a parse refusal: user variables set from queries, executable comments, sql_mode games,
+/// SQL-level prepared statements, SHOW CREATE, HANDLER, files, statistics and statement
+/// history. No clear value appears in anything the client reads. (Reads of protected tables
+/// are masked: `masking.rs`.)
 #[test]
-fn masked_subjects_are_refused_what_could_read_a_protected_table() {
+fn masked_subjects_are_refused_what_reads_around_the_masks() {
     let Some(env) = start() else { return };
     let alice = env.grant("alice");
     let hello = env.cli(
@@ -87,21 +87,12 @@ fn masked_subjects_are_refused_what_could_read_a_protected_table() {
         echoed.stdout
     );
     let attacks = [
-        "SELECT ssn FROM customers",
-        "SELECT id FROM customers WHERE ssn LIKE '123%'",
-        "SELECT id FROM customers ORDER BY ssn",
-        "SELECT ssn, COUNT(*) FROM customers GROUP BY ssn",
-        "SELECT o.id FROM orders o JOIN customers c ON c.id = o.customer AND c.ssn LIKE '1%'",
-        "SELECT CONCAT(ssn, '') FROM customers",
-        "SELECT LENGTH(email) FROM customers",
-        "SELECT @x := ssn FROM customers",
         "SET @x = (SELECT ssn FROM customers LIMIT 1)",
         "SELECT 1 /*! , ssn FROM customers */",
         "SELECT 1 /*M!100000 , ssn FROM customers */",
         "SET sql_mode = 'ANSI_QUOTES'",
         "SET STATEMENT sql_mode = '' FOR SELECT ssn FROM customers",
         "PREPARE s FROM 'SELECT ssn FROM customers'",
-        "SELECT 1; SELECT ssn FROM customers",
         "SHOW CREATE TABLE customers",
         "HANDLER customers OPEN",
         "SELECT LOAD_FILE('/etc/hostname')",
@@ -111,10 +102,7 @@ fn masked_subjects_are_refused_what_could_read_a_protected_table() {
         "SELECT * FROM performance_schema.events_statements_history",
         "SHOW PROCESSLIST",
         "CREATE VIEW v AS SELECT ssn FROM customers",
-        "SELECT CAST(ssn AS SIGNED) FROM customers",
-        "SELECT * FROM orders",
         "SET NAMES gbk",
-        "SELECT 1 --1; SELECT ssn FROM customers",
     ];
     for sql in attacks {
         let out = env.cli(&alice.login, &alice.password, sql);

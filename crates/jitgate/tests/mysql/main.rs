@@ -5,6 +5,7 @@
 
 mod env;
 mod guarded;
+mod masking;
 mod prepared;
 mod sessions;
 mod tls;

@@ -26,7 +26,7 @@ fn code(e: &mysql_async::Error) -> Option<u16> {
 }
 
 /// Prepared statements (prepare, execute twice, close, reset) give what they give directly; a
-/// masked subject cannot prepare a read of a protected table, a read-only grant no write; a
+/// masked subject's prepared reads are masked, a read-only grant cannot prepare a write; a
 /// change of user is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepared_statements_run_over_the_binary_protocol() {
@@ -72,13 +72,35 @@ async fn prepared_statements_run_over_the_binary_protocol() {
         .await;
     assert!(changed.is_err(), "change_user passed");
 
-    // A masked subject cannot prepare what reads a protected table.
+    // A masked subject's prepared statements are rewritten as its text queries are: the
+    // server compares and returns masked values only (binary rows pass the detectors too).
     let alice = env.grant("alice");
     let mut masked = Conn::new(opts(env.listen, &alice.login, &alice.password))
         .await
         .expect("alice connects");
+    let ssn: Vec<String> = masked
+        .exec("SELECT ssn FROM customers WHERE id = ?", (1,))
+        .await
+        .expect("a masked prepared read");
+    assert_eq!(ssn, vec!["*******6789".to_owned()]);
+    let guessed: Vec<u32> = masked
+        .exec("SELECT id FROM customers WHERE ssn = ?", ("123-45-6789",))
+        .await
+        .expect("a masked prepared predicate");
+    assert!(guessed.is_empty(), "{guessed:?}");
+    let mixed: Vec<(u32, Option<String>, String)> = masked
+        .exec(
+            "SELECT o.id, c.email, CAST(o.total AS CHAR) FROM orders o JOIN customers c ON c.id = o.customer ORDER BY o.id",
+            (),
+        )
+        .await
+        .expect("a masked prepared join");
+    assert_eq!(mixed.len(), 3);
+    assert!(mixed
+        .iter()
+        .all(|(_, e, _)| e.as_deref().is_some_and(|e| e.starts_with("***@"))));
     let refused = masked
-        .exec::<String, _, _>("SELECT ssn FROM customers WHERE id = ?", (1,))
+        .exec::<String, _, _>("SELECT ssn FROM CUSTOMERS WHERE id = ?", (1,))
         .await
         .expect_err("refused");
     assert_eq!(code(&refused), Some(1227), "{refused}");
