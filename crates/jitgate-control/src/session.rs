@@ -164,8 +164,13 @@ impl Session {
     /// Records the end of the session.
     pub fn close(self, reason: &str, bytes_from_client: u64, bytes_to_client: u64) {
         let r = &self.record;
+        let now = now_millis();
+        if let Some(grant_ended_at) = self.grant.ended_at() {
+            let late = Duration::from_millis((now - grant_ended_at).max(0) as u64);
+            self.control.metrics.session_cut_after_grant_end(late);
+        }
         let end = SessionEnd {
-            at: now_millis(),
+            at: now,
             reason: reason.to_owned(),
             bytes_from_client,
             bytes_to_client,

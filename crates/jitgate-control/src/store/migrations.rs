@@ -118,4 +118,12 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE sessions ADD COLUMN replica TEXT NOT NULL DEFAULT 'main';
     ALTER TABLE sessions ADD COLUMN kill_reason TEXT;
     CREATE INDEX sessions_replica_open ON sessions(replica) WHERE ended_at IS NULL;",
+    // 6: which process holds each replica name, and its last heartbeat (duplicate names are
+    // refused; the sessions of a replica gone silent are ended by another).
+    "CREATE TABLE replicas (
+        name TEXT PRIMARY KEY,
+        instance TEXT NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        lost_after_ms INTEGER NOT NULL
+    );",
 ];

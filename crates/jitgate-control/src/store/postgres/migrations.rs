@@ -118,6 +118,13 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX external_subjects_renewal ON external_subjects(renewal_hash)
         WHERE renewal_hash IS NOT NULL;",
+    // 2: SQLite migration 6, which process holds each replica name and its last heartbeat.
+    "CREATE TABLE replicas (
+        name TEXT PRIMARY KEY,
+        instance TEXT NOT NULL,
+        heartbeat_at BIGINT NOT NULL,
+        lost_after_ms BIGINT NOT NULL
+    );",
 ];
 
 pub(super) async fn migrate(client: &mut Client) -> StoreResult<()> {
