@@ -172,8 +172,9 @@ impl Config {
         for rule in &self.alerts {
             let d = humantime::format_duration;
             let condition = match rule.kind {
-                AlertKind::LongStatement { threshold } => {
-                    format!("statements running {} or longer", d(threshold))
+                AlertKind::LongStatement { threshold, cancel } => {
+                    let then = if cancel { " (cancelled then)" } else { "" };
+                    format!("statements running {} or longer{then}", d(threshold))
                 }
                 AlertKind::SessionNearExpiry { before } => {
                     format!("sessions open {} before their grant ends", d(before))

@@ -107,10 +107,12 @@ pub(crate) fn read_libpq_tls(s: &Section<'_>, keys: [&str; 3]) -> Result<Upstrea
     let ca_file = match s.get(ca_key) {
         // libpq quietly upgrades `require` to `verify-ca` when a root file exists; refusing the
         // combination avoids guessing which of the two the user meant.
-        Some(f) if !mode.verifies() => return Err(f.error(format!(
+        Some(f) if !mode.verifies() => {
+            return Err(f.error(format!(
             "{ca_key} is only used with {mode_key} = \"verify-ca\" or \"verify-full\", not \"{}\"",
             mode.as_str()
-        ))),
+        )))
+        }
         Some(f) => Some(f.existing_file()?),
         None => None,
     };

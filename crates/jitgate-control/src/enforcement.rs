@@ -177,8 +177,13 @@ impl ControlPlane {
         for alert in self.session_alerts.due(now) {
             self.audit(alert);
         }
-        for alert in self.running_alerts.due() {
+        let (alerts, cancels) = self.running_alerts.due();
+        for alert in alerts {
             self.audit(alert);
+        }
+        for cancel in cancels {
+            self.notifier
+                .cancel_statement(&cancel.session_id, &cancel.message);
         }
         let unended = self.store.unended_grants()?;
         self.metrics.store_round(Some(unended.len()));

@@ -22,6 +22,8 @@ pub enum GrantState {
 pub struct Notifier {
     grants: Mutex<HashMap<String, watch::Sender<GrantState>>>,
     sessions: Mutex<HashMap<String, watch::Sender<Option<String>>>>,
+    /// Sessions that listen for statement cancels: what their client is to be told.
+    cancels: Mutex<HashMap<String, watch::Sender<Option<String>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -66,6 +68,21 @@ impl Notifier {
 
     pub fn unregister_session(&self, session_id: &str) {
         lock(&self.sessions).remove(session_id);
+        lock(&self.cancels).remove(session_id);
+    }
+
+    /// Lets a session hear of cancels of its running statement.
+    pub fn listen_for_cancels(&self, session_id: &str) -> watch::Receiver<Option<String>> {
+        let (tx, rx) = watch::channel(None);
+        lock(&self.cancels).insert(session_id.to_owned(), tx);
+        rx
+    }
+
+    /// Asks a session to cancel the statement it runs, telling its client `message`.
+    pub fn cancel_statement(&self, session_id: &str, message: &str) {
+        if let Some(tx) = lock(&self.cancels).get(session_id) {
+            tx.send_replace(Some(message.to_owned()));
+        }
     }
 
     /// Asks every live session here to end; how many were asked.

@@ -58,6 +58,7 @@ pub struct Session {
     kill: watch::Receiver<Option<String>>,
     control: Arc<ControlPlane>,
     running: Option<RunningSlot>,
+    cancels: Option<watch::Receiver<Option<String>>>,
 }
 
 impl ControlPlane {
@@ -84,6 +85,10 @@ impl ControlPlane {
             .opened(&record, admission.grant.expires_at);
         self.metrics.session_opened(&record.resource);
         let running = self.running_alerts.opened(&record);
+        let cancels = self
+            .running_alerts
+            .cancels()
+            .then(|| self.notifier.listen_for_cancels(&record.id));
         self.recorder.session_started(record.clone());
         self.audit(
             AuditEvent::new(
@@ -101,6 +106,7 @@ impl ControlPlane {
             kill,
             control: self.clone(),
             running,
+            cancels,
         }
     }
 
@@ -144,6 +150,12 @@ impl Session {
         {
             tracing::error!(session = %self.record.id, "recording the upstream cancel key: {e}");
         }
+    }
+
+    /// Where a rule's cancel of the running statement arrives (with what the client is told),
+    /// when a `long_statement` rule cancels; the front cancels upstream when it changes.
+    pub fn statement_cancels(&self) -> Option<watch::Receiver<Option<String>>> {
+        self.cancels.clone()
     }
 
     /// What records statements of this session; usable while [`Session::stopped`] is awaited.

@@ -146,7 +146,10 @@ impl PostgresStore {
 
     /// Runs one store call on a pooled connection (reconnecting it if it broke), within the
     /// call deadline. The caller's thread waits; it needs no runtime of its own.
-    fn run<T>(&self, op: impl AsyncFnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
+    pub(in crate::store) fn run<T>(
+        &self,
+        op: impl AsyncFnOnce(&mut Client) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let others = self.slots.len() - 1;
         let slot = 1 + self.next.fetch_add(1, Ordering::Relaxed) % others;
         self.run_within(slot, self.timeout, op)

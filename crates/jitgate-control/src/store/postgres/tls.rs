@@ -50,23 +50,22 @@ where
     type TlsConnect = StoreTlsConnect;
     type Error = io::Error;
 
+    /// Called for every connection, whatever the mode; with `disable` the handshake is never
+    /// asked for.
     fn make_tls_connect(&mut self, host: &str) -> io::Result<StoreTlsConnect> {
         let Some(tls) = &self.tls else {
-            return Err(io::Error::other("TLS to the store is disabled (store_tls)"));
+            return Ok(StoreTlsConnect(None));
         };
         let server_name = tls.server_name(host).map_err(io::Error::other)?;
-        Ok(StoreTlsConnect {
-            connector: TlsConnector::from(tls.config()),
+        Ok(StoreTlsConnect(Some((
+            TlsConnector::from(tls.config()),
             server_name,
-        })
+        ))))
     }
 }
 
-/// One connection's handshake.
-pub struct StoreTlsConnect {
-    connector: TlsConnector,
-    server_name: rustls::pki_types::ServerName<'static>,
-}
+/// One connection's handshake (none with `disable`).
+pub struct StoreTlsConnect(Option<(TlsConnector, rustls::pki_types::ServerName<'static>)>);
 
 impl<S> TlsConnect<S> for StoreTlsConnect
 where
@@ -78,7 +77,10 @@ where
 
     fn connect(self, stream: S) -> Self::Future {
         Box::pin(async move {
-            let tls = self.connector.connect(self.server_name, stream).await?;
+            let Some((connector, server_name)) = self.0 else {
+                return Err(io::Error::other("TLS to the store is disabled (store_tls)"));
+            };
+            let tls = connector.connect(server_name, stream).await?;
             Ok(StoreTlsStream(tls))
         })
     }
