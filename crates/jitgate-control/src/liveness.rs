@@ -70,17 +70,20 @@ impl ControlPlane {
     pub(crate) fn claim_replica_name(&self) -> Result<(), ControlError> {
         let store = &self.store;
         loop {
-            let Some(held) = store.replica(&self.replica)? else {
-                if store.claim_replica(&self.beat(now_millis()), None)? {
-                    return Ok(());
-                }
-                continue;
-            };
-            let silent_for = now_millis() - held.heartbeat_at;
-            if silent_for <= held.lost_after_ms {
-                self.watch_for_life(&held)?;
+            let held = store.replica(&self.replica)?;
+            if held.as_ref().is_some_and(|h| h.instance == self.instance) {
+                // Claimed already (a second recovery in the same process).
+                return Ok(());
             }
-            if store.claim_replica(&self.beat(now_millis()), Some(&held.instance))? {
+            if let Some(held) = &held {
+                let silent_for = now_millis() - held.heartbeat_at;
+                if silent_for <= held.lost_after_ms {
+                    self.watch_for_life(held)?;
+                }
+            }
+            let previous = held.as_ref().map(|h| h.instance.as_str());
+            if store.claim_replica(&self.beat(now_millis()), previous)? {
+                self.name_claimed.store(true, Ordering::Relaxed);
                 return Ok(());
             }
         }
@@ -114,8 +117,13 @@ impl ControlPlane {
     }
 
     /// What the scheduler does besides grants, at most every [`HEARTBEAT_EVERY`]: the heartbeat,
-    /// the pending-requests gauge, and ending the sessions of replicas gone silent.
+    /// the pending-requests gauge, and ending the sessions of replicas gone silent. Only in a
+    /// gateway that claimed its name at start ([`ControlPlane::recover`]), not in admin
+    /// commands.
     pub(crate) fn housekeeping(&self) -> Result<(), ControlError> {
+        if !self.name_claimed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let now = now_millis();
         let last = self.last_heartbeat.load(Ordering::Relaxed);
         if now - last < HEARTBEAT_EVERY.as_millis() as i64 {

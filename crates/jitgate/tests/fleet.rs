@@ -645,3 +645,54 @@ fn a_draining_replica_is_unready_while_its_sessions_finish() {
     let status = fleet.replicas[0].stop().expect("the replica exits");
     assert!(status.success(), "{status}");
 }
+
+/// A `long_statement` rule with `cancel = true`: a runaway `pg_sleep` is cancelled upstream
+/// once it has run past the threshold, the client gets SQLSTATE 57014 with the rule's reason,
+/// the cancel is audited, and the session goes on (short statements are left alone).
+#[test]
+fn a_long_statement_rule_cancels_a_runaway_statement() {
+    let extra = "[[alerts]]\nkind = \"long_statement\"\nthreshold = \"1s\"\ncancel = true\n";
+    let fleet = start_fleet_with(&["a"], false, false, extra);
+    let grant = fleet.replicas[0]
+        .grant("alice", "app", "10m")
+        .expect("grant");
+    let started = Instant::now();
+    let out = Command::new("psql")
+        .arg(fleet.uri_on(&grant.uri, 0))
+        .args(["-X", "-v", "VERBOSITY=verbose", "-v", "ON_ERROR_STOP=0"])
+        .args(["-c", "select pg_sleep(60)", "-c", "select 'still here'"])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("running psql");
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(took < Duration::from_secs(30), "not cancelled: {took:?}");
+    assert!(stderr.contains("57014"), "{stderr}");
+    assert!(stderr.contains("long_statement rule"), "{stderr}");
+    // The same session runs its next statement.
+    assert!(stdout.contains("still here"), "{stdout}");
+    assert!(psql_ok(&fleet.uri_on(&grant.uri, 0)));
+
+    std::thread::sleep(Duration::from_millis(500));
+    let events = fleet.store().audit_after(0, 1_000_000).expect("audit");
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.kind.as_str()).collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "statement.cancelled")
+            .count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"alert.long_statement"), "{kinds:?}");
+    let sleep = events
+        .iter()
+        .find(|e| e.event.kind == "statement" && e.event.detail.get().contains("pg_sleep"))
+        .expect("the statement's record");
+    assert!(
+        sleep.event.detail.get().contains("57014"),
+        "{}",
+        sleep.event.detail.get()
+    );
+}

@@ -73,6 +73,8 @@ pub struct ControlPlane {
     pub(crate) instance: String,
     /// When this process last renewed its heartbeat (milliseconds since the epoch).
     pub(crate) last_heartbeat: AtomicI64,
+    /// This process holds its replica name (claimed at start).
+    pub(crate) name_claimed: AtomicBool,
     pub(crate) name_taken: AtomicBool,
     pub(crate) draining: AtomicBool,
     pub(crate) lost_upstreams: UnboundedSender<Vec<OrphanedUpstream>>,
@@ -127,6 +129,7 @@ impl ControlPlane {
             metrics,
             instance: crate::model::new_id("i"),
             last_heartbeat: AtomicI64::new(0),
+            name_claimed: AtomicBool::new(false),
             name_taken: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             lost_upstreams,

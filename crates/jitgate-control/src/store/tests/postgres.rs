@@ -188,7 +188,14 @@ fn store_tls_modes_verify_what_libpq_verifies() {
     let dir = tempfile::tempdir().expect("temp dir");
     let foreign = foreign_ca(dir.path());
     let url = cluster.uri(cluster.superuser(), None, "postgres");
-    let cases: [(Mode, Option<&std::path::Path>, Option<&str>, Option<bool>); 10] = [
+    // (mode, CA file, server name, whether the connection is TLS; `None`: refused)
+    type Case<'a> = (
+        Mode,
+        Option<&'a std::path::Path>,
+        Option<&'a str>,
+        Option<bool>,
+    );
+    let cases: [Case<'_>; 10] = [
         (Mode::Disable, None, None, Some(false)),
         (Mode::Prefer, None, None, Some(true)),
         (Mode::Require, None, Some("elsewhere.example"), Some(true)),
