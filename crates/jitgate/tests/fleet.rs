@@ -644,6 +644,14 @@ fn a_draining_replica_is_unready_while_its_sessions_finish() {
     let _ = session.wait();
     let status = fleet.replicas[0].stop().expect("the replica exits");
     assert!(status.success(), "{status}");
+    // A clean stop released the name: the next start takes it without watching for life.
+    fleet.replicas[0].restart().expect("restarting a");
+    let log = fleet.replicas[0].log();
+    assert!(
+        !log.contains("held this replica name until recently"),
+        "{log}"
+    );
+    assert_eq!(http_get(&format!("{api}/ready")).0, 200);
 }
 
 /// A `long_statement` rule with `cancel = true`: a runaway `pg_sleep` is cancelled upstream
