@@ -72,3 +72,67 @@ pub(crate) async fn cancel_on_rule(
     }
     std::future::pending::<()>().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::backend::ErrorFields;
+
+    fn error(sqlstate: SqlState, text: &str) -> BytesMut {
+        let mut msg = BytesMut::new();
+        backend::error_response(&mut msg, Severity::Error, sqlstate, text);
+        msg
+    }
+
+    /// Forwards `msg` as a pump would (after `prefix`) and lets `owed` look at it.
+    fn forward(owed: &RuleCancels, prefix: &[u8], msg: &[u8]) -> BytesMut {
+        let mut out = BytesMut::from(prefix);
+        let start = out.len();
+        out.extend_from_slice(msg);
+        owed.server_message(msg[0], msg, &mut out, start);
+        out
+    }
+
+    #[test]
+    fn only_the_answer_to_jitgates_cancel_is_reworded_and_only_once() {
+        let owed = RuleCancels::default();
+        let upstream = error(
+            SqlState::QUERY_CANCELED,
+            "canceling statement due to user request",
+        );
+        // No cancel of jitgate's: a client's own cancel passes as the upstream said it.
+        assert_eq!(forward(&owed, b"", &upstream), upstream);
+
+        *owed.pending() = Some("canceling statement: it ran longer than 1s".into());
+        // Another error, and what came before the message in the output, are left alone.
+        let other = error(SqlState::QUERY_CANCELED, "x");
+        let unrelated = error(SqlState::from_static("42P01"), "no such table");
+        assert_eq!(forward(&owed, b"", &unrelated), unrelated);
+        let out = forward(&owed, b"before", &upstream);
+        assert_eq!(&out[..6], b"before");
+        let fields = ErrorFields(crate::codec::body(&out[6..]));
+        assert_eq!(fields.sqlstate(), Some(SqlState::QUERY_CANCELED));
+        assert_eq!(
+            fields.message(),
+            Some(&b"canceling statement: it ran longer than 1s"[..])
+        );
+        // Owed once: the next cancel error is the upstream's again.
+        assert_eq!(forward(&owed, b"", &other), other);
+    }
+
+    #[test]
+    fn a_statement_that_finished_first_forgets_the_reason() {
+        let owed = RuleCancels::default();
+        *owed.pending() = Some("reason".into());
+        let mut ready = BytesMut::new();
+        backend::message(&mut ready, backend::READY_FOR_QUERY, |b| {
+            b.extend_from_slice(b"I")
+        });
+        assert_eq!(forward(&owed, b"", &ready), ready);
+        let upstream = error(
+            SqlState::QUERY_CANCELED,
+            "canceling statement due to user request",
+        );
+        assert_eq!(forward(&owed, b"", &upstream), upstream);
+    }
+}
