@@ -19,6 +19,7 @@ impl Config {
         match &s.postgres_store {
             Some(pg) => {
                 let _ = writeln!(out, "store: {} (replica {})", pg.url, s.replica);
+                let _ = writeln!(out, "  store TLS: {}", describe_tls(&pg.tls));
             }
             None => {
                 let _ = writeln!(out, "store: {}", s.store.display());
@@ -74,13 +75,7 @@ impl Config {
                         Some(p) => p.origin().to_string(),
                     };
                     let _ = writeln!(out, "  password: {password}");
-                    let _ = write!(out, "  TLS: {}", pg.tls.mode.as_str());
-                    if let Some(ca) = &pg.tls.ca_file {
-                        let _ = write!(out, ", CA {}", ca.display());
-                    }
-                    if let Some(name) = &pg.tls.server_name {
-                        let _ = write!(out, ", server name {name}");
-                    }
+                    let _ = write!(out, "  TLS: {}", describe_tls(&pg.tls));
                     let timeout = humantime::format_duration(pg.connect_timeout);
                     let _ = writeln!(out, "\n  connect timeout: {timeout}");
                 }
@@ -177,8 +172,9 @@ impl Config {
         for rule in &self.alerts {
             let d = humantime::format_duration;
             let condition = match rule.kind {
-                AlertKind::LongStatement { threshold } => {
-                    format!("statements running {} or longer", d(threshold))
+                AlertKind::LongStatement { threshold, cancel } => {
+                    let then = if cancel { " (cancelled then)" } else { "" };
+                    format!("statements running {} or longer{then}", d(threshold))
                 }
                 AlertKind::SessionNearExpiry { before } => {
                     format!("sessions open {} before their grant ends", d(before))
@@ -233,4 +229,16 @@ fn rule_summary(rule: &AccessRule) -> String {
         s.push_str(", read-only");
     }
     s
+}
+
+/// A libpq-style TLS setting in one line: the mode, and the CA and name it verifies against.
+fn describe_tls(tls: &crate::model::UpstreamTls) -> String {
+    let mut out = tls.mode.as_str().to_owned();
+    if let Some(ca) = &tls.ca_file {
+        let _ = write!(out, ", CA {}", ca.display());
+    }
+    if let Some(name) = &tls.server_name {
+        let _ = write!(out, ", server name {name}");
+    }
+    out
 }

@@ -102,6 +102,8 @@ pub struct PostgresStore {
     /// The connection URL without a password.
     pub url: String,
     pub password: Option<Secret>,
+    /// `store_tls` (libpq's modes, default `prefer`), `store_ca_file`, `store_server_name`.
+    pub tls: UpstreamTls,
 }
 
 /// `[server.tls]`: TLS between database clients and jitgate.

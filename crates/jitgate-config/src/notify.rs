@@ -196,9 +196,10 @@ fn read_alert(s: &Section<'_>, resources: &[Resource]) -> Result<AlertRule, Conf
     };
     let kind = match word {
         "long_statement" => {
-            s.only(&["kind", "resource", "threshold"])?;
+            s.only(&["kind", "resource", "threshold", "cancel"])?;
             AlertKind::LongStatement {
                 threshold: s.required("threshold")?.duration()?,
+                cancel: s.optional("cancel", |f| f.bool())?.unwrap_or(false),
             }
         }
         "session_near_expiry" => {

@@ -94,6 +94,35 @@ fn read_resource(entry: &Field<'_>) -> Result<Resource, ConfigError> {
     })
 }
 
+/// TLS towards a PostgreSQL server from the keys `[mode, ca_file, server_name]` of `s` (the
+/// upstream's `tls`, `ca_file`, `server_name`; the store's `store_tls`, …): libpq's modes,
+/// default `prefer`.
+pub(crate) fn read_libpq_tls(s: &Section<'_>, keys: [&str; 3]) -> Result<UpstreamTls, ConfigError> {
+    let [mode_key, ca_key, name_key] = keys;
+    let mode = s
+        .optional(mode_key, |f| {
+            f.choice(&UpstreamTlsMode::ALL, UpstreamTlsMode::as_str)
+        })?
+        .unwrap_or(UpstreamTlsMode::Prefer);
+    let ca_file = match s.get(ca_key) {
+        // libpq quietly upgrades `require` to `verify-ca` when a root file exists; refusing the
+        // combination avoids guessing which of the two the user meant.
+        Some(f) if !mode.verifies() => {
+            return Err(f.error(format!(
+            "{ca_key} is only used with {mode_key} = \"verify-ca\" or \"verify-full\", not \"{}\"",
+            mode.as_str()
+        )))
+        }
+        Some(f) => Some(f.existing_file()?),
+        None => None,
+    };
+    Ok(UpstreamTls {
+        mode,
+        ca_file,
+        server_name: s.optional(name_key, |f| f.str().map(str::to_string))?,
+    })
+}
+
 fn read_postgres(s: &Section<'_>) -> Result<PostgresUpstream, ConfigError> {
     s.only(&[
         "host",
@@ -114,23 +143,7 @@ fn read_postgres(s: &Section<'_>) -> Result<PostgresUpstream, ConfigError> {
             host.error("Unix socket directories are not supported; give a host name or IP address")
         );
     }
-    let mode = s
-        .optional("tls", |f| {
-            f.choice(&UpstreamTlsMode::ALL, UpstreamTlsMode::as_str)
-        })?
-        .unwrap_or(UpstreamTlsMode::Prefer);
-    let ca_file = match s.get("ca_file") {
-        // libpq quietly upgrades `require` to `verify-ca` when a root file exists; refusing the
-        // combination avoids guessing which of the two the user meant.
-        Some(f) if !mode.verifies() => {
-            return Err(f.error(format!(
-                "ca_file is only used with tls = \"verify-ca\" or \"verify-full\", not \"{}\"",
-                mode.as_str()
-            )))
-        }
-        Some(f) => Some(f.existing_file()?),
-        None => None,
-    };
+    let tls = read_libpq_tls(s, ["tls", "ca_file", "server_name"])?;
     Ok(PostgresUpstream {
         host: host.str()?.to_string(),
         // The range is checked, so the cast cannot truncate.
@@ -138,11 +151,7 @@ fn read_postgres(s: &Section<'_>) -> Result<PostgresUpstream, ConfigError> {
         database: s.required("database")?.str()?.to_string(),
         user: s.required("user")?.str()?.to_string(),
         password: read_password(s)?,
-        tls: UpstreamTls {
-            mode,
-            ca_file,
-            server_name: s.optional("server_name", |f| f.str().map(str::to_string))?,
-        },
+        tls,
         connect_timeout: s
             .optional("connect_timeout", |f| f.duration())?
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT),

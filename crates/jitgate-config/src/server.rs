@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::model::{ClientTls, ClientTlsMode, PostgresStore, Server};
+use crate::resources::read_libpq_tls;
 use crate::secret::read_secret;
 use crate::section::{Doc, Field, Section};
 
@@ -23,23 +24,30 @@ const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_STORE_GRACE: Duration = Duration::from_secs(30);
 const MAX_STORE_GRACE: Duration = Duration::from_secs(300);
 
+/// TLS to a PostgreSQL store: libpq's modes, as for the PostgreSQL upstreams.
+const STORE_TLS_KEYS: [&str; 3] = ["store_tls", "store_ca_file", "store_server_name"];
+
 /// `store = "postgresql://…"` (or `postgres://`); `None` for a SQLite file. The password comes
 /// from `store_password_env`/`_file`, never from the URL (which is shown in logs and checks).
 fn read_postgres_store(s: &Section<'_>) -> Result<Option<PostgresStore>, ConfigError> {
     let password = read_secret(s, "store_password")?;
-    let Some(f) = s.get("store") else {
-        return match password {
-            Some(_) => Err(s.error("store_password is given but store is not a postgresql:// URL")),
-            None => Ok(None),
-        };
+    let url = match s.get("store") {
+        Some(f) => Some((f.str()?, f)),
+        None => None,
     };
-    let url = f.str()?;
-    if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    let Some((url, f)) =
+        url.filter(|(u, _)| u.starts_with("postgresql://") || u.starts_with("postgres://"))
+    else {
         if password.is_some() {
-            return Err(f.error("store_password is given but store is not a postgresql:// URL"));
+            return Err(s.error("store_password is given but store is not a postgresql:// URL"));
+        }
+        if let Some(key) = STORE_TLS_KEYS.iter().find(|k| s.get(k).is_some()) {
+            return Err(s.error(format!(
+                "{key} is given but store is not a postgresql:// URL"
+            )));
         }
         return Ok(None);
-    }
+    };
     let authority = url
         .split("://")
         .nth(1)
@@ -61,9 +69,19 @@ fn read_postgres_store(s: &Section<'_>) -> Result<Option<PostgresStore>, ConfigE
             "the store URL carries a password; give it with store_password_env or store_password_file",
         ));
     }
+    let tls_in_query = query.split('&').find_map(|kv| {
+        let key = kv.split('=').next().unwrap_or("");
+        key.to_ascii_lowercase().starts_with("ssl").then_some(key)
+    });
+    if let Some(key) = tls_in_query {
+        return Err(f.error(format!(
+            "the store URL sets `{key}`; give TLS with store_tls, store_ca_file and store_server_name"
+        )));
+    }
     Ok(Some(PostgresStore {
         url: url.to_owned(),
         password,
+        tls: read_libpq_tls(s, STORE_TLS_KEYS)?,
     }))
 }
 
@@ -99,6 +117,9 @@ pub(crate) fn read_server(doc: &Doc<'_>, s: &Section<'_>) -> Result<Server, Conf
         "store_password",
         "store_password_env",
         "store_password_file",
+        "store_tls",
+        "store_ca_file",
+        "store_server_name",
     ])?;
     let cap = |key: &str, default: i64| -> Result<usize, ConfigError> {
         // `integer` checks the range, so the cast cannot truncate.

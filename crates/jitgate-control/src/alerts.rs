@@ -45,7 +45,7 @@ impl EventAlerts {
         let mut alerts = EventAlerts::default();
         for rule in rules {
             match rule.kind {
-                AlertKind::LongStatement { threshold } => alerts.long_statements.push((
+                AlertKind::LongStatement { threshold, .. } => alerts.long_statements.push((
                     threshold.as_micros() as u64,
                     threshold,
                     rule.resource.clone(),

@@ -60,6 +60,9 @@ pub mod kind {
     /// jitgate asked the upstream to cancel what a session left running (a session a previous
     /// run of the gateway could not end itself).
     pub const UPSTREAM_CANCELLED: &str = "upstream.cancelled";
+    /// A running statement cancelled upstream because a `long_statement` rule with
+    /// `cancel = true` says it ran too long.
+    pub const STATEMENT_CANCELLED: &str = "statement.cancelled";
 
     /// A change jitgate made in a Databricks workspace (native provisioning, tokens, masks),
     /// with the API's answer.

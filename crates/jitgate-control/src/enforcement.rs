@@ -60,6 +60,7 @@ impl ControlPlane {
     /// closes the session records a previous run left open, each with a `session.ended` event.
     /// Called once at start, before any front accepts.
     pub fn recover(&self) -> Result<Recovered, ControlError> {
+        self.claim_replica_name()?;
         let now = self.now();
         let orphans = self
             .store
@@ -160,22 +161,29 @@ impl ControlPlane {
             .iter()
             .filter_map(|(_, s)| match s {
                 GrantState::Live { expires_at } => Some((*expires_at - now).max(0) as u64),
-                GrantState::Ended(_) => None,
+                GrantState::Ended(..) => None,
             })
             .map(Duration::from_millis)
             .fold(STORE_POLL, Duration::min)
     }
 
     /// One round of the scheduler: expire grants and pending requests that are due, relay ends
-    /// made elsewhere, raise session-near-expiry alerts.
+    /// made elsewhere, raise session-near-expiry alerts; and, now and then, the replica's
+    /// heartbeat and what goes with it ([`crate::liveness`]).
     pub fn enforce_once(&self) -> Result<(), ControlError> {
+        self.housekeeping()?;
         let now = self.now();
         self.expire_requests_due(now)?;
         for alert in self.session_alerts.due(now) {
             self.audit(alert);
         }
-        for alert in self.running_alerts.due() {
+        let (alerts, cancels) = self.running_alerts.due();
+        for alert in alerts {
             self.audit(alert);
+        }
+        for cancel in cancels {
+            self.notifier
+                .cancel_statement(&cancel.session_id, &cancel.message);
         }
         let unended = self.store.unended_grants()?;
         self.metrics.store_round(Some(unended.len()));
@@ -187,18 +195,22 @@ impl ControlPlane {
         }
         // Watched grants that are no longer unended were ended elsewhere.
         for (id, state) in self.notifier.watched() {
-            if matches!(state, GrantState::Ended(_)) || unended.iter().any(|g| g.id == id) {
+            if matches!(state, GrantState::Ended(..)) || unended.iter().any(|g| g.id == id) {
                 continue;
             }
-            if let Some(end) = self.store.grant(&id)?.and_then(|g| g.end_at(now)) {
-                self.notifier.grant_ended(&id, &end);
+            let Some(grant) = self.store.grant(&id)? else {
+                continue;
+            };
+            if let Some(end) = grant.end_at(now) {
+                let at = grant.ended_at.unwrap_or(grant.expires_at);
+                self.notifier.grant_ended(&id, &end, at);
             }
         }
         Ok(())
     }
 }
 
-fn orphaned_upstream(orphan: &OrphanedSession) -> Option<OrphanedUpstream> {
+pub(crate) fn orphaned_upstream(orphan: &OrphanedSession) -> Option<OrphanedUpstream> {
     let r = &orphan.record;
     Some(OrphanedUpstream {
         session_id: r.id.clone(),

@@ -16,6 +16,7 @@ mod directory;
 pub mod enforcement;
 pub mod identity;
 pub mod lifecycle;
+pub mod liveness;
 pub mod metrics;
 pub mod model;
 pub mod native;

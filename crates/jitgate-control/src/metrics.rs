@@ -32,6 +32,34 @@ pub struct Metrics {
     audit_events: Counter,
     audit_failures: Counter,
     audit_write_seconds: Histogram,
+    requests_pending: Gauge,
+    grant_end_to_cut_seconds: Histogram,
+    webhook_deliveries: Family<Labels, Counter>,
+}
+
+/// What became of one event a webhook was to receive (`outcome` of
+/// `jitgate_webhook_deliveries_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    /// The endpoint accepted it (a 2xx).
+    Delivered,
+    /// The endpoint refused it in a way another try would not change (e.g. 400, 404).
+    Refused,
+    /// Every try failed (network trouble, timeouts, 5xx); given up.
+    Failed,
+    /// The queue was full: the oldest event was dropped undelivered.
+    Dropped,
+}
+
+impl WebhookOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookOutcome::Delivered => "delivered",
+            WebhookOutcome::Refused => "refused",
+            WebhookOutcome::Failed => "failed",
+            WebhookOutcome::Dropped => "dropped",
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -60,6 +88,10 @@ impl Metrics {
             audit_failures: Counter::default(),
             // 1 ms to ~16 s.
             audit_write_seconds: Histogram::new(exponential_buckets(0.001, 4.0, 8)),
+            requests_pending: Gauge::default(),
+            // 1 ms to ~65 s: within the second the fleet promises, and what a lost store makes.
+            grant_end_to_cut_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
+            webhook_deliveries: Family::default(),
         };
         m.register();
         m
@@ -133,6 +165,22 @@ impl Metrics {
             "Time to append one batch to the audit chain",
             self.audit_write_seconds.clone(),
         );
+        r.register(
+            "requests_pending",
+            "Access requests waiting for a decision, as the store last said",
+            self.requests_pending.clone(),
+        );
+        r.register(
+            "grant_end_to_session_cut_seconds",
+            "Time from a grant's end (its expiry or revocation) to the cut of a session it \
+             admitted on this replica",
+            self.grant_end_to_cut_seconds.clone(),
+        );
+        r.register(
+            "webhook_deliveries",
+            "Events sent to webhooks, by outcome (delivered, refused, failed, dropped)",
+            self.webhook_deliveries.clone(),
+        );
     }
 
     /// The text exposition format.
@@ -194,5 +242,22 @@ impl Metrics {
             self.audit_failures.inc();
         }
         self.audit_write_seconds.observe(took.as_secs_f64());
+    }
+}
+
+impl Metrics {
+    pub(crate) fn requests_pending(&self, pending: usize) {
+        self.requests_pending.set(pending as i64);
+    }
+
+    /// A session was cut `late` after its grant ended.
+    pub(crate) fn session_cut_after_grant_end(&self, late: Duration) {
+        self.grant_end_to_cut_seconds.observe(late.as_secs_f64());
+    }
+
+    pub(crate) fn webhook_delivery(&self, outcome: WebhookOutcome) {
+        self.webhook_deliveries
+            .get_or_create(&label("outcome", outcome.as_str()))
+            .inc();
     }
 }

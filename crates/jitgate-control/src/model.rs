@@ -183,6 +183,21 @@ pub struct OrphanedSession {
     pub upstream_cancel: Option<UpstreamCancel>,
 }
 
+/// A gateway process's claim on its replica name, kept alive by heartbeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaBeat {
+    /// The replica name (`[server] replica`).
+    pub name: String,
+    /// The process holding the name: a random id of each start.
+    pub instance: String,
+    /// Its last heartbeat.
+    pub heartbeat_at: Millis,
+    /// How long after its last heartbeat every session it ran has surely ended (it ends them
+    /// itself when it cannot reach the store for its `store_grace`): past that, another
+    /// replica marks them ended.
+    pub lost_after_ms: i64,
+}
+
 /// Where a request is in its lifecycle. Only `Pending` ever changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -10,8 +10,11 @@ use tokio::sync::watch;
 /// What a session knows of its grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantState {
-    Live { expires_at: Millis },
-    Ended(GrantEnd),
+    Live {
+        expires_at: Millis,
+    },
+    /// How it ended, and when (its expiry, or the moment it was revoked).
+    Ended(GrantEnd, Millis),
 }
 
 /// Per-grant and per-session signals.
@@ -19,6 +22,8 @@ pub enum GrantState {
 pub struct Notifier {
     grants: Mutex<HashMap<String, watch::Sender<GrantState>>>,
     sessions: Mutex<HashMap<String, watch::Sender<Option<String>>>>,
+    /// Sessions that listen for statement cancels: what their client is to be told.
+    cancels: Mutex<HashMap<String, watch::Sender<Option<String>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -32,13 +37,16 @@ impl Notifier {
         let tx = grants
             .entry(grant_id.to_owned())
             .or_insert_with(|| watch::channel(GrantState::Live { expires_at }).0);
-        GrantWatch { rx: tx.subscribe() }
+        GrantWatch {
+            rx: tx.subscribe(),
+            ended_at: None,
+        }
     }
 
-    /// Tells every watcher of the grant that it ended.
-    pub fn grant_ended(&self, grant_id: &str, end: &GrantEnd) {
+    /// Tells every watcher of the grant that it ended at `at`.
+    pub fn grant_ended(&self, grant_id: &str, end: &GrantEnd, at: Millis) {
         if let Some(tx) = lock(&self.grants).get(grant_id) {
-            tx.send_replace(GrantState::Ended(end.clone()));
+            tx.send_replace(GrantState::Ended(end.clone(), at));
         }
     }
 
@@ -60,6 +68,21 @@ impl Notifier {
 
     pub fn unregister_session(&self, session_id: &str) {
         lock(&self.sessions).remove(session_id);
+        lock(&self.cancels).remove(session_id);
+    }
+
+    /// Lets a session hear of cancels of its running statement.
+    pub fn listen_for_cancels(&self, session_id: &str) -> watch::Receiver<Option<String>> {
+        let (tx, rx) = watch::channel(None);
+        lock(&self.cancels).insert(session_id.to_owned(), tx);
+        rx
+    }
+
+    /// Asks a session to cancel the statement it runs, telling its client `message`.
+    pub fn cancel_statement(&self, session_id: &str, message: &str) {
+        if let Some(tx) = lock(&self.cancels).get(session_id) {
+            tx.send_replace(Some(message.to_owned()));
+        }
     }
 
     /// Asks every live session here to end; how many were asked.
@@ -92,6 +115,7 @@ impl Notifier {
 /// A session's view of its grant.
 pub struct GrantWatch {
     rx: watch::Receiver<GrantState>,
+    ended_at: Option<Millis>,
 }
 
 impl GrantWatch {
@@ -101,7 +125,10 @@ impl GrantWatch {
         loop {
             let state = self.rx.borrow_and_update().clone();
             let expires_at = match state {
-                GrantState::Ended(end) => return end,
+                GrantState::Ended(end, at) => {
+                    self.ended_at = Some(at);
+                    return end;
+                }
                 GrantState::Live { expires_at } => expires_at,
             };
             let left = from_millis(expires_at)
@@ -114,9 +141,18 @@ impl GrantWatch {
                         return GrantEnd::Revoked { by: "shutdown".into() };
                     }
                 }
-                _ = tokio::time::sleep(left) => return GrantEnd::Expired,
+                _ = tokio::time::sleep(left) => {
+                    self.ended_at = Some(expires_at);
+                    return GrantEnd::Expired;
+                }
             }
         }
+    }
+
+    /// When the grant ended, once [`ended`](Self::ended) has said it did (not when the process
+    /// shuts down).
+    pub fn ended_at(&self) -> Option<Millis> {
+        self.ended_at
     }
 }
 
@@ -132,17 +168,20 @@ mod tests {
         let mut a = n.watch_grant("g", far);
         let mut b = n.watch_grant("g", far);
         let revoked = GrantEnd::Revoked { by: "dana".into() };
-        n.grant_ended("g", &revoked);
+        n.grant_ended("g", &revoked, 1234);
         assert_eq!(a.ended().await, revoked);
         assert_eq!(b.ended().await, revoked);
+        assert_eq!(a.ended_at(), Some(1234));
     }
 
     #[tokio::test]
     async fn expiry_fires_on_time_without_the_scheduler() {
         let n = Notifier::default();
-        let mut w = n.watch_grant("g", now_millis() + 50);
+        let expires_at = now_millis() + 50;
+        let mut w = n.watch_grant("g", expires_at);
         let started = std::time::Instant::now();
         assert_eq!(w.ended().await, GrantEnd::Expired);
+        assert_eq!(w.ended_at(), Some(expires_at));
         assert!(started.elapsed() < Duration::from_secs(1));
     }
 

@@ -6,7 +6,7 @@
 //!
 //! [`SessionAuditor::running`]: crate::SessionAuditor::running
 
-use crate::audit::kind::ALERT_LONG_STATEMENT;
+use crate::audit::kind::{ALERT_LONG_STATEMENT, STATEMENT_CANCELLED};
 use crate::audit::AuditEvent;
 use crate::model::SessionRecord;
 use jitgate_config::{glob_match, AlertKind, AlertRule};
@@ -48,8 +48,22 @@ struct Watched {
     slot: RunningSlot,
 }
 
+/// A statement a rule says must be cancelled: the session, and what its client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementCancel {
+    pub session_id: String,
+    pub message: String,
+}
+
+/// One `long_statement` rule: its threshold, resource glob, and whether it cancels.
+struct Rule {
+    threshold: Duration,
+    resource: Option<String>,
+    cancel: bool,
+}
+
 pub(crate) struct RunningAlerts {
-    rules: Vec<(Duration, Option<String>)>,
+    rules: Vec<Rule>,
     live: Mutex<HashMap<String, Watched>>,
 }
 
@@ -58,7 +72,11 @@ impl RunningAlerts {
         let rules = rules
             .iter()
             .filter_map(|rule| match rule.kind {
-                AlertKind::LongStatement { threshold } => Some((threshold, rule.resource.clone())),
+                AlertKind::LongStatement { threshold, cancel } => Some(Rule {
+                    threshold,
+                    resource: rule.resource.clone(),
+                    cancel,
+                }),
                 _ => None,
             })
             .collect();
@@ -91,13 +109,20 @@ impl RunningAlerts {
         }
     }
 
-    /// Alerts for statements that have just run longer than a rule's threshold; each statement
-    /// alerts once per rule while it runs (and, as before, once more when it ends).
-    pub fn due(&self) -> Vec<AuditEvent> {
-        if self.rules.is_empty() {
-            return Vec::new();
-        }
+    /// Whether some rule cancels statements: only then do sessions listen for cancels.
+    pub fn cancels(&self) -> bool {
+        self.rules.iter().any(|r| r.cancel)
+    }
+
+    /// Alerts for statements that have just run longer than a rule's threshold, and the cancels
+    /// rules with `cancel` ask for; each statement alerts once per rule while it runs (and, as
+    /// before, once more when it ends).
+    pub fn due(&self) -> (Vec<AuditEvent>, Vec<StatementCancel>) {
         let mut alerts = Vec::new();
+        let mut cancels = Vec::new();
+        if self.rules.is_empty() {
+            return (alerts, cancels);
+        }
         for watched in lock(&self.live).values() {
             let mut running = lock(&watched.slot);
             let Some((_, started)) = running.statement else {
@@ -105,22 +130,53 @@ impl RunningAlerts {
             };
             let ran = started.elapsed();
             let r = &watched.record;
-            for (i, (threshold, resource)) in self.rules.iter().enumerate() {
-                let covered = resource.as_ref().is_none_or(|g| glob_match(g, &r.resource));
-                if running.fired[i] || ran < *threshold || !covered {
+            for (i, rule) in self.rules.iter().enumerate() {
+                let covered = rule
+                    .resource
+                    .as_ref()
+                    .is_none_or(|g| glob_match(g, &r.resource));
+                if running.fired[i] || ran < rule.threshold || !covered {
                     continue;
                 }
                 running.fired[i] = true;
-                alerts.push(alert(r, ran, *threshold));
+                alerts.push(alert(r, ran, rule.threshold));
+                if rule.cancel {
+                    alerts.push(cancelled(r, ran, rule.threshold));
+                    cancels.push(StatementCancel {
+                        session_id: r.id.clone(),
+                        message: format!(
+                            "canceling statement: it ran longer than {}, the limit a \
+                             long_statement rule sets on {}",
+                            human(rule.threshold),
+                            r.resource
+                        ),
+                    });
+                }
             }
         }
-        alerts
+        (alerts, cancels)
     }
 }
 
+/// A duration in whole seconds, for people.
+fn human(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+}
+
+/// The record of a statement a rule cancelled (its text is in its `statement` event).
+fn cancelled(r: &SessionRecord, ran: Duration, threshold: Duration) -> AuditEvent {
+    AuditEvent::new(
+        STATEMENT_CANCELLED,
+        json!({"reason": "long_statement", "running_ms": ran.as_millis() as u64,
+               "threshold_ms": threshold.as_millis() as u64}),
+    )
+    .subject(&r.subject)
+    .resource(&r.resource)
+    .grant(&r.grant_id)
+    .session(&r.id)
+}
+
 fn alert(r: &SessionRecord, ran: Duration, threshold: Duration) -> AuditEvent {
-    let human =
-        |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs())).to_string();
     let message = format!(
         "a statement of {} on {} is still running after {} (threshold {}; session {})",
         r.subject,

@@ -58,6 +58,7 @@ pub struct Session {
     kill: watch::Receiver<Option<String>>,
     control: Arc<ControlPlane>,
     running: Option<RunningSlot>,
+    cancels: Option<watch::Receiver<Option<String>>>,
 }
 
 impl ControlPlane {
@@ -84,6 +85,10 @@ impl ControlPlane {
             .opened(&record, admission.grant.expires_at);
         self.metrics.session_opened(&record.resource);
         let running = self.running_alerts.opened(&record);
+        let cancels = self
+            .running_alerts
+            .cancels()
+            .then(|| self.notifier.listen_for_cancels(&record.id));
         self.recorder.session_started(record.clone());
         self.audit(
             AuditEvent::new(
@@ -101,6 +106,7 @@ impl ControlPlane {
             kill,
             control: self.clone(),
             running,
+            cancels,
         }
     }
 
@@ -146,6 +152,12 @@ impl Session {
         }
     }
 
+    /// Where a rule's cancel of the running statement arrives (with what the client is told),
+    /// when a `long_statement` rule cancels; the front cancels upstream when it changes.
+    pub fn statement_cancels(&self) -> Option<watch::Receiver<Option<String>>> {
+        self.cancels.clone()
+    }
+
     /// What records statements of this session; usable while [`Session::stopped`] is awaited.
     pub fn auditor(&self) -> SessionAuditor {
         let r = &self.record;
@@ -164,8 +176,13 @@ impl Session {
     /// Records the end of the session.
     pub fn close(self, reason: &str, bytes_from_client: u64, bytes_to_client: u64) {
         let r = &self.record;
+        let now = now_millis();
+        if let Some(grant_ended_at) = self.grant.ended_at() {
+            let late = Duration::from_millis((now - grant_ended_at).max(0) as u64);
+            self.control.metrics.session_cut_after_grant_end(late);
+        }
         let end = SessionEnd {
-            at: now_millis(),
+            at: now,
             reason: reason.to_owned(),
             bytes_from_client,
             bytes_to_client,

@@ -12,6 +12,7 @@ mod login;
 pub mod orphans;
 pub mod relay;
 pub mod resource;
+mod runaway;
 mod session;
 mod shared;
 pub mod statements;

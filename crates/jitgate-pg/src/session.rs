@@ -17,6 +17,7 @@ use crate::guard::{GuardedClient, ResultFilter, SessionCatalog, StatementRefusal
 use crate::login::{goodbye, open, Fatal, Opened, GOODBYE_TIMEOUT};
 use crate::relay::{self, Direction, Flow, PumpEnd, PumpError};
 use crate::resource::ResourceFront;
+use crate::runaway::{cancel_on_rule, RuleCancels};
 use crate::shared::Front;
 use crate::statements::StatementLog;
 use crate::stream::PgStream;
@@ -162,12 +163,15 @@ impl Relay {
         UR: AsyncRead + Unpin + Send,
         UW: AsyncWrite + Unpin + Send,
     {
+        let cancels = session.statement_cancels();
         let seen = Seen {
             log: Mutex::default(),
             auditor: session.auditor(),
             resource,
             ddl_uncommitted: AtomicBool::new(false),
+            rule_cancels: cancels.is_some().then(RuleCancels::default),
         };
+        let (upstream_addr, upstream_key) = (self.upstream_addr, self.upstream_key);
         let client = (&mut client_rx, &mut client_tx);
         let upstream = (&mut up_rx, &mut up_tx);
         let directions = (&mut self.from_client, &mut self.from_upstream);
@@ -178,10 +182,19 @@ impl Relay {
         // Polled only when a grant end, a kill or the shutdown wakes them, not at every message.
         let stopped = relay::WhenWoken::new(session.stopped());
         let forced = relay::WhenWoken::new(shutdown.forced());
+        let rule_cancels = seen.rule_cancels.as_ref().zip(cancels);
+        let runaway = relay::WhenWoken::new(cancel_on_rule(
+            rule_cancels,
+            || seen.log().busy(),
+            upstream_addr,
+            resource.upstream_tls.as_ref(),
+            upstream_key,
+        ));
         let outcome = tokio::select! {
             biased;
             stop = stopped => Outcome::Stopped(stop),
             () = forced => Outcome::Stopped(SessionStop::Shutdown),
+            () = runaway => unreachable!("cancelling runaway statements goes on until the end"),
             r = to_upstream => Outcome::Client(r),
             r = to_client => Outcome::Upstream(r),
         };
@@ -235,6 +248,8 @@ struct Seen<'r> {
     resource: &'r ResourceFront,
     /// DDL completed in a transaction that has not ended yet.
     ddl_uncommitted: AtomicBool,
+    /// Under a `long_statement` rule that cancels: what the client is owed.
+    rule_cancels: Option<RuleCancels>,
 }
 
 impl Seen<'_> {
@@ -341,6 +356,17 @@ impl Inspector for Clear {
                 Flow::Forward
             }
         });
+        if let Some(owed) = &seen.rule_cancels {
+            // Only under a cancelling rule: the upstream's answer to a cancel is reworded.
+            let to_client = from_upstream.pump_rewriting(up_rx, client_tx, move |tag, msg, out| {
+                seen.server_message(tag, msg);
+                let start = out.len();
+                out.extend_from_slice(msg);
+                owed.server_message(tag, msg, out, start);
+                Flow::Forward
+            });
+            return (Box::pin(to_upstream), Box::pin(to_client));
+        }
         let to_client = from_upstream.pump(up_rx, client_tx, move |tag, msg| {
             seen.server_message(tag, msg);
             Flow::Forward
@@ -399,13 +425,18 @@ impl Inspector for Guard {
             if let Some(refusal) = seen.server_message(tag, msg) {
                 backend::error_response(out, Severity::Error, refusal.sqlstate, &refusal.message);
             }
-            match results.as_mut() {
+            let start = out.len();
+            let flow = match results.as_mut() {
                 Some(f) => filter_message(&mut **f, &mut lock_portals(), tag, msg, out),
                 None => {
                     out.extend_from_slice(msg);
                     Flow::Forward
                 }
+            };
+            if let Some(owed) = &seen.rule_cancels {
+                owed.server_message(tag, msg, out, start);
             }
+            flow
         });
         (Box::pin(to_upstream), Box::pin(to_client))
     }

@@ -4,24 +4,17 @@
 
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
-use std::sync::Arc;
 
 use jitgate_config::model::{ClientTls, UpstreamTls, UpstreamTlsMode};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// The ALPN protocol name PostgreSQL 17 uses; older servers and clients ignore it.
 const ALPN_POSTGRESQL: &[u8] = b"postgresql";
 
+use jitgate_tls::client::LibpqTls;
 pub use jitgate_tls::TlsSetupError;
-use jitgate_tls::{load_certs, provider};
 
 /// The acceptor for database clients' TLS, or `None` when `[server.tls]` mode is `off`.
 /// PostgreSQL 17's libpq offers the `postgresql` ALPN and, in direct-TLS mode, insists on
@@ -67,172 +60,20 @@ impl UpstreamTlsConnector {
     }
 }
 
-/// The connector for an upstream at `host`, or `None` when its `tls` mode is `disable`.
-///
-/// * `prefer` and `require` encrypt without checking who is at the other end, as libpq does.
-/// * `verify-ca` checks the certificate chain against `ca_file` (default: the system's roots)
-///   but not the name in it.
-/// * `verify-full` checks the chain and that the certificate names `server_name` (default: `host`).
+/// The connector for an upstream at `host`, or `None` when its `tls` mode is `disable`; the
+/// modes verify what libpq's `sslmode` does ([`jitgate_tls::client`]).
 pub fn upstream_connector(
     cfg: &UpstreamTls,
     host: &str,
 ) -> Result<Option<UpstreamTlsConnector>, TlsSetupError> {
-    let provider = provider();
-    let algorithms = provider.signature_verification_algorithms;
-    let verifier: Arc<dyn ServerCertVerifier> = match cfg.mode {
-        UpstreamTlsMode::Disable => return Ok(None),
-        UpstreamTlsMode::Prefer | UpstreamTlsMode::Require => {
-            Arc::new(EncryptOnlyVerifier { algorithms })
-        }
-        UpstreamTlsMode::VerifyCa => Arc::new(ChainOnlyVerifier {
-            roots: Arc::new(trusted_roots(cfg.ca_file.as_deref())?),
-            algorithms,
-        }),
-        UpstreamTlsMode::VerifyFull => {
-            let roots = Arc::new(trusted_roots(cfg.ca_file.as_deref())?);
-            WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-                .build()
-                .map_err(|e| rustls::Error::General(e.to_string()))?
-        }
+    let Some(tls) = LibpqTls::new(cfg, ALPN_POSTGRESQL)? else {
+        return Ok(None);
     };
-    let name = cfg.server_name.as_deref().unwrap_or(host);
-    let server_name = match ServerName::try_from(name.to_owned()) {
-        Ok(n) => n,
-        Err(_) if cfg.mode == UpstreamTlsMode::VerifyFull => {
-            return Err(TlsSetupError::InvalidServerName(name.to_owned()))
-        }
-        // The name is only sent as SNI in the other modes; an address sends none, which is
-        // all a name rustls cannot parse could have done.
-        Err(_) => ServerName::IpAddress(IpAddr::V4(Ipv4Addr::UNSPECIFIED).into()),
-    };
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![ALPN_POSTGRESQL.to_vec()];
     Ok(Some(UpstreamTlsConnector {
         mode: cfg.mode,
-        connector: TlsConnector::from(Arc::new(config)),
-        server_name,
+        server_name: tls.server_name(host)?,
+        connector: TlsConnector::from(tls.config()),
     }))
-}
-
-/// Roots from `ca_file`, or the system's, or (when the system has none) Mozilla's via webpki-roots.
-fn trusted_roots(ca_file: Option<&Path>) -> Result<RootCertStore, TlsSetupError> {
-    let mut roots = RootCertStore::empty();
-    if let Some(path) = ca_file {
-        let (added, _ignored) = roots.add_parsable_certificates(load_certs(path)?);
-        if added == 0 {
-            return Err(TlsSetupError::NoUsableRoot {
-                path: path.to_owned(),
-            });
-        }
-        return Ok(roots);
-    }
-    let native = rustls_native_certs::load_native_certs();
-    for error in &native.errors {
-        tracing::debug!(%error, "while loading the system's trusted roots");
-    }
-    let (added, _ignored) = roots.add_parsable_certificates(native.certs);
-    if added == 0 {
-        tracing::info!("no system trusted roots found; using the webpki-roots bundle");
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    }
-    Ok(roots)
-}
-
-/// `prefer`/`require`: any certificate is taken, as libpq does in these modes. The handshake
-/// signatures are still checked, so the server must hold the key of the certificate it sent;
-/// what is not checked is who vouches for that key.
-#[derive(Debug)]
-struct EncryptOnlyVerifier {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for EncryptOnlyVerifier {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must lead to a trusted root, whatever name the certificate carries.
-#[derive(Debug)]
-struct ChainOnlyVerifier {
-    roots: Arc<RootCertStore>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ChainOnlyVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
-        rustls::client::verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.algorithms.all,
-        )?;
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]

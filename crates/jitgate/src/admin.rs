@@ -16,6 +16,7 @@ pub fn open_control(config: &Config) -> anyhow::Result<Arc<ControlPlane>> {
     if let Some(pg) = &config.server.postgres_store {
         let mut options = PostgresStoreOptions::new(&pg.url);
         options.password = pg.password.as_ref().map(|p| p.expose().to_owned());
+        options.tls = pg.tls.clone();
         let store = PostgresStore::open(&options)
             .with_context(|| format!("opening the store {}", pg.url))?;
         return Ok(ControlPlane::from_config(Arc::new(store), config));

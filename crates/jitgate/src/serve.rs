@@ -52,6 +52,9 @@ pub fn run(
             control.clone(),
             recovered.upstream_cancels,
         ));
+        // And what sessions of replicas that stopped answering left running, as this one
+        // ends them.
+        let lost = tokio::spawn(cancel_lost_upstreams(config.clone(), control.clone()));
         for (name, addr) in front.local_addrs() {
             tracing::info!(resource = %name, "listening for PostgreSQL clients on {addr}");
         }
@@ -82,12 +85,13 @@ pub fn run(
             ended = &mut api.task => Err(api_ended(ended)),
             _ = shutdown => Ok(()),
         };
-        // Grants are still enforced while sessions drain.
-        tokio::join!(
-            api.stop(),
-            drain(&sessions, &limiter, config.server.drain_timeout)
-        );
+        // Grants are still enforced while sessions drain, and the API still answers: `/ready`
+        // says `draining`, so load balancers take this replica out of rotation first.
+        control.start_draining();
+        drain(&sessions, &limiter, config.server.drain_timeout).await;
+        api.stop().await;
         enforcement.abort();
+        lost.abort();
         if let Some(p) = provisioning {
             p.abort();
         }
@@ -101,7 +105,22 @@ pub fn run(
     runtime.shutdown_timeout(BLOCKING_AT_EXIT);
     // Sessions ended above are on record once the audit trail is flushed.
     control.flush();
+    control.release_replica_name();
     Ok(())
+}
+
+/// Cancels, upstream, the work of sessions this replica ended for replicas that stopped
+/// answering ([`jitgate_control::liveness`]).
+async fn cancel_lost_upstreams(
+    config: jitgate_config::Config,
+    control: std::sync::Arc<jitgate_control::ControlPlane>,
+) {
+    let Some(mut lost) = control.take_lost_upstreams() else {
+        return;
+    };
+    while let Some(batch) = lost.recv().await {
+        jitgate_pg::orphans::cancel_orphaned(&config, control.clone(), batch).await;
+    }
 }
 
 /// The `[server]` caps on connections, as the fronts apply them.

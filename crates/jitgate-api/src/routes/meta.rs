@@ -6,6 +6,7 @@ use crate::ApiState;
 use axum::extract::State;
 use axum::http::{header, StatusCode, Uri};
 use axum::response::IntoResponse;
+use jitgate_control::liveness::Readiness;
 use serde_json::json;
 
 /// The OpenAPI 3.1 description of this API, written by hand next to the code it describes.
@@ -18,21 +19,23 @@ pub async fn health() -> impl IntoResponse {
 /// How recently the scheduler must have reached the store for this replica to be ready.
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// For load balancers: 200 while the control-plane store answers (the fronts are listening
-/// before the API starts, and the API stops first at shutdown), 503 otherwise.
+/// For load balancers: 200 while this replica takes new sessions (the store answers, the
+/// replica name is this process's, it is not shutting down), else 503 with the reason in
+/// `status`: `draining` from the moment shutdown starts (sessions go on for the drain time, so
+/// the balancer takes it out of rotation first), `store unreachable`, or
+/// `replica name taken by another process`.
 pub async fn ready(State(state): State<ApiState>) -> impl IntoResponse {
     let control = &state.control;
-    if control.store_reachable(READY_WITHIN) {
-        (
-            StatusCode::OK,
-            axum::Json(json!({"status": "ready", "replica": control.replica()})),
-        )
+    let readiness = control.readiness(READY_WITHIN);
+    let status = if readiness == Readiness::Ready {
+        StatusCode::OK
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"status": "store unreachable", "replica": control.replica()})),
-        )
-    }
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(json!({"status": readiness.as_str(), "replica": control.replica()})),
+    )
 }
 
 /// Prometheus metrics of this replica, in the text exposition format; no login (like

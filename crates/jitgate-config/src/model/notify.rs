@@ -82,8 +82,9 @@ pub struct AlertRule {
 /// What an alert watches, with its thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertKind {
-    /// A statement finished after running at least `threshold`.
-    LongStatement { threshold: Duration },
+    /// A statement has run (or finished after running) at least `threshold`; with `cancel`,
+    /// a statement still running then is also cancelled upstream.
+    LongStatement { threshold: Duration, cancel: bool },
     /// A session is still open `before` its grant ends.
     SessionNearExpiry { before: Duration },
     /// At least `count` failed logins on one resource within `within`.

@@ -286,7 +286,8 @@ fn unknown_keys_are_refused_with_the_valid_ones() {
         error(&format!("[server]\nwrokers = 2\n{MINIMAL}")),
         "jitgate.toml:2:1: server.wrokers: unknown key; valid keys are: store, workers, \
          max_message_bytes, login_timeout, allow_cleartext_without_tls, max_connections, \
-         max_logging_in, max_logging_in_per_address, drain_timeout, tls, replica, store_grace, store_password, store_password_env, store_password_file"
+         max_logging_in, max_logging_in_per_address, drain_timeout, tls, replica, store_grace, store_password, store_password_env, store_password_file, \
+         store_tls, store_ca_file, store_server_name"
     );
     let got = error(&format!("{MINIMAL}pasword = \"x\"\n"));
     assert!(got.starts_with("jitgate.toml:9:1: resources.prod-pg.upstream.pasword: unknown key; valid keys are: host, port,"), "{got}");

@@ -187,7 +187,8 @@ within = "10m"
         kinds,
         [
             AlertKind::LongStatement {
-                threshold: Duration::from_secs(30)
+                threshold: Duration::from_secs(30),
+                cancel: false,
             },
             AlertKind::SessionNearExpiry {
                 before: Duration::from_secs(300)

@@ -46,3 +46,54 @@ fn a_password_in_the_url_a_long_grace_and_odd_replica_names_are_refused() {
     ));
     assert!(e.contains("not a postgresql:// URL"), "{e}");
 }
+
+/// TLS to the store takes the upstreams' libpq modes (default `prefer`) from its own keys; the
+/// URL's `ssl…` parameters, a CA file with a mode that ignores it, and TLS keys without a
+/// PostgreSQL store are refused rather than guessed at.
+#[test]
+fn store_tls_takes_libpq_modes_from_its_own_keys() {
+    use crate::model::UpstreamTlsMode;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not read at parse time").expect("writing");
+    let url = "store = \"postgresql://jitgate@db.internal/jitgate\"";
+    let config = parse_ok(&format!("[server]\n{url}\n{MINIMAL}"));
+    let pg = config.server.postgres_store.expect("a PostgreSQL store");
+    assert_eq!(pg.tls.mode, UpstreamTlsMode::Prefer);
+
+    let config = parse_ok(&format!(
+        "[server]\n{url}\nstore_tls = \"verify-full\"\nstore_ca_file = {:?}\n\
+         store_server_name = \"db.example\"\n{MINIMAL}",
+        ca.display().to_string()
+    ));
+    let tls = config
+        .server
+        .postgres_store
+        .expect("a PostgreSQL store")
+        .tls;
+    assert_eq!(tls.mode, UpstreamTlsMode::VerifyFull);
+    assert_eq!(tls.ca_file.as_deref(), Some(ca.as_path()));
+    assert_eq!(tls.server_name.as_deref(), Some("db.example"));
+
+    let e = error(&format!(
+        "[server]\nstore = \"postgresql://jitgate@db/jitgate?sslmode=require\"\n{MINIMAL}"
+    ));
+    assert!(e.contains("`sslmode`") && e.contains("store_tls"), "{e}");
+    let e = error(&format!(
+        "[server]\n{url}\nstore_tls = \"require\"\nstore_ca_file = {:?}\n{MINIMAL}",
+        ca.display().to_string()
+    ));
+    assert!(
+        e.contains("store_ca_file is only used with store_tls"),
+        "{e}"
+    );
+    let e = error(&format!(
+        "[server]\n{url}\nstore_tls = \"always\"\n{MINIMAL}"
+    ));
+    assert!(e.contains("verify-full"), "{e}");
+    let e = error(&format!("[server]\nstore_tls = \"require\"\n{MINIMAL}"));
+    assert!(
+        e.contains("store_tls is given but store is not a postgresql:// URL"),
+        "{e}"
+    );
+}

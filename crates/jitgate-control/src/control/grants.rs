@@ -111,7 +111,13 @@ impl ControlPlane {
             .store
             .grant(grant_id)?
             .ok_or_else(|| ControlError::NoSuchGrant(grant_id.to_owned()))?;
-        let ended = self.store.end_grant(grant_id, &end, self.now())?;
+        let now = self.now();
+        let ended = self.store.end_grant(grant_id, &end, now)?;
+        // When it ended: now, unless it had ended already (or was due earlier: its expiry).
+        let ended_at = grant.ended_at.unwrap_or(match &end {
+            GrantEnd::Expired => grant.expires_at.min(now),
+            GrantEnd::Revoked { .. } => now,
+        });
         if ended {
             let by = match &end {
                 GrantEnd::Revoked { by } => json!(by),
@@ -124,7 +130,7 @@ impl ControlPlane {
                     .grant(grant_id),
             );
         }
-        self.notifier.grant_ended(grant_id, &end);
+        self.notifier.grant_ended(grant_id, &end, ended_at);
         if ended {
             self.grant_changed();
         }

@@ -8,6 +8,7 @@ use crate::alerts::{EventAlerts, SessionAlerts};
 use crate::audit::{AuditEvent, ChainBreak, ChainVerifier, ChainedEvent};
 use crate::clock::Clock;
 use crate::directory::Directory;
+use crate::enforcement::OrphanedUpstream;
 use crate::identity::IdentityProvider;
 use crate::metrics::Metrics;
 use crate::model::Millis;
@@ -17,9 +18,10 @@ use crate::recorder::{Observers, Recorder};
 use crate::running::RunningAlerts;
 use crate::store::{Store, StoreError};
 use crate::webhook::{WebhookQueues, WebhookRouter};
-use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicI64};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -31,6 +33,11 @@ pub enum ControlError {
     GrantNotLive { id: String, why: &'static str },
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "another jitgate is running as replica \"{0}\" on this store (its heartbeat moves); \
+         give every replica its own [server] replica name"
+    )]
+    DuplicateReplica(String),
 }
 
 /// Why the audit chain could not be verified: it is broken (and where), or unreadable.
@@ -64,6 +71,16 @@ pub struct ControlPlane {
     pub(crate) metrics: Arc<Metrics>,
     /// A platform that carries grants out itself, once installed ([`ControlPlane::set_native`]).
     pub(crate) native: OnceLock<Arc<dyn crate::native::NativeProvisioning>>,
+    /// This process among all that ever ran as `replica` (see [`crate::liveness`]).
+    pub(crate) instance: String,
+    /// When this process last renewed its heartbeat (milliseconds since the epoch).
+    pub(crate) last_heartbeat: AtomicI64,
+    /// This process holds its replica name (claimed at start).
+    pub(crate) name_claimed: AtomicBool,
+    pub(crate) name_taken: AtomicBool,
+    pub(crate) draining: AtomicBool,
+    pub(crate) lost_upstreams: UnboundedSender<Vec<OrphanedUpstream>>,
+    pub(crate) lost_upstreams_rx: Mutex<Option<UnboundedReceiver<Vec<OrphanedUpstream>>>>,
 }
 
 impl ControlPlane {
@@ -83,18 +100,20 @@ impl ControlPlane {
 
     /// Starts a control plane; webhook delivery threads start here too.
     pub fn with_settings(store: Arc<dyn Store>, settings: ControlSettings) -> Arc<ControlPlane> {
+        let metrics = Arc::new(Metrics::new());
         let (webhooks, webhook_queues) = if settings.webhooks.is_empty() {
             (None, WebhookQueues::default())
         } else {
-            let (router, queues) = WebhookRouter::start(&settings.webhooks, settings.webhook_retry);
+            let (router, queues) =
+                WebhookRouter::start(&settings.webhooks, settings.webhook_retry, &metrics);
             (Some(router), queues)
         };
         let observers = Observers {
             alerts: EventAlerts::new(&settings.alerts),
             webhooks,
         };
-        let metrics = Arc::new(Metrics::new());
         let (recorder, _thread) = Recorder::start(store.clone(), observers, metrics.clone());
+        let (lost_upstreams, lost_upstreams_rx) = tokio::sync::mpsc::unbounded_channel();
         Arc::new(ControlPlane {
             identity: Directory::new(settings.identity, store.clone()),
             store,
@@ -111,6 +130,13 @@ impl ControlPlane {
             store_seen: AtomicI64::new(0),
             metrics,
             native: OnceLock::new(),
+            instance: crate::model::new_id("i"),
+            last_heartbeat: AtomicI64::new(0),
+            name_claimed: AtomicBool::new(false),
+            name_taken: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            lost_upstreams,
+            lost_upstreams_rx: Mutex::new(Some(lost_upstreams_rx)),
         })
     }
 

@@ -126,6 +126,11 @@ impl From<ControlError> for LifecycleError {
                 LifecycleError::Conflict(format!("grant {id} is not live ({why})"))
             }
             ControlError::Invalid(message) => LifecycleError::InvalidInput(message),
+            // Only a start meets this; an API call never does.
+            e @ ControlError::DuplicateReplica(_) => {
+                tracing::error!("{e}");
+                LifecycleError::Internal
+            }
         }
     }
 }

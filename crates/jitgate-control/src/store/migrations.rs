@@ -120,4 +120,12 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_replica_open ON sessions(replica) WHERE ended_at IS NULL;",
     // 6: the native provisioning ledger and fleet-wide job claims.
     super::sqlite::provisioning::PROVISIONING_MIGRATION,
+    // 7: which process holds each replica name, and its last heartbeat (duplicate names are
+    // refused; the sessions of a replica gone silent are ended by another).
+    "CREATE TABLE replicas (
+        name TEXT PRIMARY KEY,
+        instance TEXT NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        lost_after_ms INTEGER NOT NULL
+    );",
 ];

@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use crate::audit::{AuditEvent, ChainedEvent};
 use crate::model::{
     ApiToken, Approval, Credential, ExternalRenewal, ExternalSubject, Grant, GrantEnd, Millis,
-    OrphanedSession, Request, RequestState, SessionEnd, SessionRecord, UpstreamCancel,
+    OrphanedSession, ReplicaBeat, Request, RequestState, SessionEnd, SessionRecord, UpstreamCancel,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,8 @@ pub enum StoreError {
     Timeout(std::time::Duration),
     #[error("store: unreachable (the last connection attempt failed)")]
     Unreachable,
+    #[error("store TLS: {0}")]
+    Tls(#[from] jitgate_tls::TlsSetupError),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -151,6 +153,8 @@ pub trait Store: ProvisionLedger + Send + Sync + 'static {
     fn cancel_request(&self, id: &str, by: &str, at: Millis) -> StoreResult<Transition>;
     /// Moves pending requests whose time is up to `expired`; returns them.
     fn expire_requests(&self, now: Millis) -> StoreResult<Vec<Request>>;
+    /// How many requests wait for a decision.
+    fn count_pending_requests(&self) -> StoreResult<usize>;
 
     fn insert_credential(&self, credential: &Credential) -> StoreResult<()>;
     /// The credential with this login, unless deleted.
@@ -181,6 +185,22 @@ pub trait Store: ProvisionLedger + Send + Sync + 'static {
         at: Millis,
         reason: &str,
     ) -> StoreResult<Vec<OrphanedSession>>;
+    /// Ends the open sessions of every replica whose last heartbeat is older than its
+    /// `lost_after_ms` at `now`, atomically (replicas sweeping at once end each session once);
+    /// returns them, with what cancels their upstream work.
+    fn end_lost_replica_sessions(
+        &self,
+        now: Millis,
+        reason: &str,
+    ) -> StoreResult<Vec<OrphanedSession>>;
+    /// Who holds the replica name `name`, and their last heartbeat.
+    fn replica(&self, name: &str) -> StoreResult<Option<ReplicaBeat>>;
+    /// Takes `beat.name` for `beat.instance`: when no one holds it (`previous` none), or when
+    /// the instance `previous` still does. False if someone else took it first.
+    fn claim_replica(&self, beat: &ReplicaBeat, previous: Option<&str>) -> StoreResult<bool>;
+    /// Renews the heartbeat of `instance` holding `name`; false if another process holds the
+    /// name now.
+    fn replica_heartbeat(&self, name: &str, instance: &str, at: Millis) -> StoreResult<bool>;
     /// Asks whichever replica runs an open session to end it; false if it is not open (or a
     /// kill is already asked for).
     fn request_session_kill(&self, id: &str, reason: &str) -> StoreResult<bool>;

@@ -53,7 +53,10 @@ fn event(kind: &str, at: Millis, subject: Option<&str>, resource: Option<&str>) 
 #[test]
 fn long_statements_alert_at_the_threshold_on_matching_resources() {
     let alerts = EventAlerts::new(&[rule(
-        AlertKind::LongStatement { threshold: 30 * S },
+        AlertKind::LongStatement {
+            threshold: 30 * S,
+            cancel: false,
+        },
         Some("prod-*"),
     )]);
     let mut out = Vec::new();
@@ -162,7 +165,13 @@ fn masked_refusals_count_per_subject() {
 fn sessions_near_their_grants_end_alert_once() {
     let alerts = SessionAlerts::new(&[
         rule(AlertKind::SessionNearExpiry { before: 300 * S }, None),
-        rule(AlertKind::LongStatement { threshold: S }, None),
+        rule(
+            AlertKind::LongStatement {
+                threshold: S,
+                cancel: false,
+            },
+            None,
+        ),
     ]);
     let record = SessionRecord {
         id: "s_1".into(),

@@ -2,6 +2,7 @@
 
 use super::queue::DeliveryQueue;
 use super::{RetryPolicy, WebhookEvent};
+use crate::metrics::{Metrics, WebhookOutcome};
 use hmac::{Hmac, Mac};
 use jitgate_config::{Webhook, WebhookFormat};
 use sha2::Sha256;
@@ -18,7 +19,7 @@ enum Failure {
 }
 
 /// Delivers queued events until the queue closes.
-pub(super) fn run(hook: Webhook, queue: Arc<DeliveryQueue>, retry: RetryPolicy) {
+pub(super) fn run(hook: Webhook, queue: Arc<DeliveryQueue>, retry: RetryPolicy, metrics: &Metrics) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(hook.timeout))
         // Statuses are judged here (retry or not), not turned into errors.
@@ -34,13 +35,18 @@ pub(super) fn run(hook: Webhook, queue: Arc<DeliveryQueue>, retry: RetryPolicy) 
         let mut backoff = retry.first_backoff;
         for attempt in 1..=retry.attempts.max(1) {
             match post(&agent, &hook, &event, &body, signature.as_deref()) {
-                Ok(()) => break,
+                Ok(()) => {
+                    metrics.webhook_delivery(WebhookOutcome::Delivered);
+                    break;
+                }
                 Err(Failure::Permanent(why)) => {
                     tracing::error!(webhook = %hook.origin(), seq = event.seq, "webhook refused the event, not retrying: {why}");
+                    metrics.webhook_delivery(WebhookOutcome::Refused);
                     break;
                 }
                 Err(Failure::Transient(why)) if attempt >= retry.attempts => {
                     tracing::error!(webhook = %hook.origin(), seq = event.seq, "webhook delivery failed {attempt} times, giving up: {why}");
+                    metrics.webhook_delivery(WebhookOutcome::Failed);
                 }
                 Err(Failure::Transient(why)) => {
                     tracing::warn!(webhook = %hook.origin(), seq = event.seq, "webhook delivery attempt {attempt} failed, retrying in {backoff:?}: {why}");

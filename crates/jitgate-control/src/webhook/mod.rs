@@ -14,6 +14,7 @@ pub use blocks::{slack_message, APPROVE_ACTION, DENY_ACTION};
 pub use text::sentence;
 
 use crate::audit::AuditEvent;
+use crate::metrics::{Metrics, WebhookOutcome};
 use jitgate_config::{glob_match, Webhook};
 use queue::DeliveryQueue;
 use serde::Serialize;
@@ -55,6 +56,7 @@ pub struct WebhookEvent {
 /// batch it has written.
 pub(crate) struct WebhookRouter {
     routes: Vec<Route>,
+    metrics: Arc<Metrics>,
 }
 
 struct Route {
@@ -94,15 +96,20 @@ impl WebhookQueues {
 
 impl WebhookRouter {
     /// Starts one delivery thread per webhook.
-    pub fn start(hooks: &[Webhook], retry: RetryPolicy) -> (WebhookRouter, WebhookQueues) {
+    pub fn start(
+        hooks: &[Webhook],
+        retry: RetryPolicy,
+        metrics: &Arc<Metrics>,
+    ) -> (WebhookRouter, WebhookQueues) {
         let mut routes = Vec::with_capacity(hooks.len());
         for (i, hook) in hooks.iter().enumerate() {
             let queue = Arc::new(DeliveryQueue::new(retry.queue_capacity));
             let worker_queue = queue.clone();
             let hook = hook.clone();
+            let worker_metrics = metrics.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("jitgate-webhook-{i}"))
-                .spawn(move || deliver::run(hook, worker_queue, retry));
+                .spawn(move || deliver::run(hook, worker_queue, retry, &worker_metrics));
             if let Err(e) = spawned {
                 tracing::error!("webhook {i}: cannot start its delivery thread: {e}");
                 continue;
@@ -114,18 +121,26 @@ impl WebhookRouter {
             });
         }
         let queues = WebhookQueues(routes.iter().map(|r| r.queue.clone()).collect());
-        (WebhookRouter { routes }, queues)
+        let router = WebhookRouter {
+            routes,
+            metrics: metrics.clone(),
+        };
+        (router, queues)
     }
 
     /// Queues every event (numbered from `first_seq`) for the webhooks that want its kind.
     pub fn route(&mut self, first_seq: i64, events: &[AuditEvent]) {
         for route in &mut self.routes {
             for (i, event) in events.iter().enumerate() {
-                if route.wants(&event.kind) {
-                    route.queue.push(WebhookEvent {
-                        seq: first_seq + i as i64,
-                        event: event.clone(),
-                    });
+                if !route.wants(&event.kind) {
+                    continue;
+                }
+                let dropped = route.queue.push(WebhookEvent {
+                    seq: first_seq + i as i64,
+                    event: event.clone(),
+                });
+                if dropped {
+                    self.metrics.webhook_delivery(WebhookOutcome::Dropped);
                 }
             }
         }

@@ -37,19 +37,23 @@ impl DeliveryQueue {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn push(&self, event: WebhookEvent) {
+    /// Queues `event`; true if the queue was full and its oldest entry was dropped for it.
+    pub fn push(&self, event: WebhookEvent) -> bool {
         let mut state = self.lock();
+        let mut dropped = false;
         if state.items.len() >= self.capacity {
-            if let Some(dropped) = state.items.pop_front() {
+            if let Some(oldest) = state.items.pop_front() {
                 tracing::warn!(
-                    seq = dropped.seq,
-                    kind = %dropped.event.kind,
+                    seq = oldest.seq,
+                    kind = %oldest.event.kind,
                     "webhook queue full; the oldest undelivered event was dropped"
                 );
+                dropped = true;
             }
         }
         state.items.push_back(event);
         self.changed.notify_all();
+        dropped
     }
 
     /// The next entry, waiting for one; `None` once the queue is closed.

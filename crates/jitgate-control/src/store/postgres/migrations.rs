@@ -120,6 +120,13 @@ const MIGRATIONS: &[&str] = &[
         WHERE renewal_hash IS NOT NULL;",
     // 2: the native provisioning ledger and fleet-wide job claims.
     super::provisioning::PROVISIONING_MIGRATION,
+    // 3: SQLite migration 7, which process holds each replica name and its last heartbeat.
+    "CREATE TABLE replicas (
+        name TEXT PRIMARY KEY,
+        instance TEXT NOT NULL,
+        heartbeat_at BIGINT NOT NULL,
+        lost_after_ms BIGINT NOT NULL
+    );",
 ];
 
 pub(super) async fn migrate(client: &mut Client) -> StoreResult<()> {

@@ -16,10 +16,12 @@ mod credentials;
 mod grants;
 mod migrations;
 mod provisioning;
+mod replicas;
 mod requests;
 mod rows;
 mod sessions;
 mod subjects;
+mod tls;
 mod tokens;
 
 use super::{
@@ -30,14 +32,16 @@ use crate::audit::{AuditEvent, ChainedEvent};
 use crate::model::now_millis;
 use crate::model::{
     ApiToken, Approval, Credential, ExternalRenewal, ExternalSubject, Grant, GrantEnd, Millis,
-    OrphanedSession, Request, SessionEnd, SessionRecord, UpstreamCancel,
+    OrphanedSession, ReplicaBeat, Request, SessionEnd, SessionRecord, UpstreamCancel,
 };
+use jitgate_config::model::{UpstreamTls, UpstreamTlsMode};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tls::StoreTls;
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
 /// The channel changes are announced on.
 pub(super) const CHANNEL: &str = "jitgate_changes";
@@ -53,6 +57,8 @@ pub struct PostgresStoreOptions {
     pub connections: usize,
     /// Longest a store call may take, connecting included.
     pub call_timeout: Duration,
+    /// TLS with libpq's modes; default `prefer`, as libpq.
+    pub tls: UpstreamTls,
 }
 
 impl PostgresStoreOptions {
@@ -62,6 +68,11 @@ impl PostgresStoreOptions {
             password: None,
             connections: 4,
             call_timeout: Duration::from_secs(5),
+            tls: UpstreamTls {
+                mode: UpstreamTlsMode::Prefer,
+                ca_file: None,
+                server_name: None,
+            },
         }
     }
 }
@@ -69,6 +80,7 @@ impl PostgresStoreOptions {
 pub struct PostgresStore {
     runtime: Option<Runtime>,
     config: tokio_postgres::Config,
+    tls: StoreTls,
     slots: Vec<Mutex<Option<Client>>>,
     next: AtomicUsize,
     timeout: Duration,
@@ -97,6 +109,8 @@ impl PostgresStore {
         }
         config.connect_timeout(options.call_timeout);
         config.application_name("jitgate");
+        let tls = StoreTls::new(&options.tls)?;
+        config.ssl_mode(tls.ssl_mode());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("jitgate-store")
@@ -109,6 +123,7 @@ impl PostgresStore {
         let store = PostgresStore {
             runtime: Some(runtime),
             config,
+            tls,
             // Slot 0 is the audit chain's: a large batch never holds up a login.
             slots: (0..=options.connections.max(1))
                 .map(|_| Mutex::new(None))
@@ -132,7 +147,10 @@ impl PostgresStore {
 
     /// Runs one store call on a pooled connection (reconnecting it if it broke), within the
     /// call deadline. The caller's thread waits; it needs no runtime of its own.
-    fn run<T>(&self, op: impl AsyncFnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
+    pub(in crate::store) fn run<T>(
+        &self,
+        op: impl AsyncFnOnce(&mut Client) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let others = self.slots.len() - 1;
         let slot = 1 + self.next.fetch_add(1, Ordering::Relaxed) % others;
         self.run_within(slot, self.timeout, op)
@@ -178,7 +196,7 @@ impl PostgresStore {
     }
 
     async fn connect(&self) -> StoreResult<Client> {
-        let (client, connection) = self.config.connect(NoTls).await?;
+        let (client, connection) = self.config.connect(self.tls.clone()).await?;
         self.runtime().spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!("store connection: {e}");
@@ -191,10 +209,11 @@ impl PostgresStore {
     /// (and waking the reconcile then too: what was said meanwhile is lost).
     fn listen(&self) {
         let config = self.config.clone();
+        let tls = self.tls.clone();
         let changes = self.changes.clone();
         self.runtime().spawn(async move {
             loop {
-                if let Err(e) = listen_once(&config, &changes).await {
+                if let Err(e) = listen_once(&config, &tls, &changes).await {
                     tracing::warn!("store change feed: {e}");
                 }
                 changes.notify_one();
@@ -204,9 +223,13 @@ impl PostgresStore {
     }
 }
 
-async fn listen_once(config: &tokio_postgres::Config, changes: &Notify) -> StoreResult<()> {
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    tls: &StoreTls,
+    changes: &Notify,
+) -> StoreResult<()> {
     use futures_util::StreamExt;
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, mut connection) = config.connect(tls.clone()).await?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let sql = format!("LISTEN {CHANNEL}");
     let listen = client.batch_execute(&sql);
@@ -296,6 +319,10 @@ impl Store for PostgresStore {
         self.run(async |c| requests::expire(c, now).await)
     }
 
+    fn count_pending_requests(&self) -> StoreResult<usize> {
+        self.run(async |c| requests::count_pending(c).await)
+    }
+
     fn insert_credential(&self, credential: &Credential) -> StoreResult<()> {
         self.run(async |c| credentials::insert(c, credential).await)
     }
@@ -347,6 +374,26 @@ impl Store for PostgresStore {
 
     fn request_session_kill(&self, id: &str, reason: &str) -> StoreResult<bool> {
         self.run(async |c| sessions::request_kill(c, id, reason).await)
+    }
+
+    fn end_lost_replica_sessions(
+        &self,
+        now: Millis,
+        reason: &str,
+    ) -> StoreResult<Vec<OrphanedSession>> {
+        self.run(async |c| sessions::end_lost(c, now, reason).await)
+    }
+
+    fn replica(&self, name: &str) -> StoreResult<Option<ReplicaBeat>> {
+        self.run(async |c| replicas::get(c, name).await)
+    }
+
+    fn claim_replica(&self, beat: &ReplicaBeat, previous: Option<&str>) -> StoreResult<bool> {
+        self.run(async |c| replicas::claim(c, beat, previous).await)
+    }
+
+    fn replica_heartbeat(&self, name: &str, instance: &str, at: Millis) -> StoreResult<bool> {
+        self.run(async |c| replicas::heartbeat(c, name, instance, at).await)
     }
 
     fn session_kills(&self, replica: &str) -> StoreResult<Vec<(String, String)>> {

@@ -299,6 +299,13 @@ pub(super) async fn cancel(
 
 /// Expires what is due in one statement: of replicas asking at once, each request is expired
 /// (and returned) by exactly one.
+pub(super) async fn count_pending(client: &Client) -> StoreResult<usize> {
+    let row = client
+        .query_one("SELECT count(*) FROM requests WHERE state = 'pending'", &[])
+        .await?;
+    Ok(row.try_get::<_, i64>(0)? as usize)
+}
+
 pub(super) async fn expire(client: &mut Client, now: Millis) -> StoreResult<Vec<Request>> {
     let tx = client.transaction().await?;
     let ids: Vec<String> = tx

@@ -94,14 +94,38 @@ pub(super) async fn end_orphaned(
     at: Millis,
     reason: &str,
 ) -> StoreResult<Vec<OrphanedSession>> {
+    end_open_where(client, "replica = $1", &replica, at, reason).await
+}
+
+/// Ends the open sessions of replicas whose heartbeat is older than their bound at `now`.
+/// Replicas sweeping at once end each session once: the rows are locked, and a locked row
+/// another sweep ended no longer matches.
+pub(super) async fn end_lost(
+    client: &mut Client,
+    now: Millis,
+    reason: &str,
+) -> StoreResult<Vec<OrphanedSession>> {
+    let lost = "replica IN (SELECT name FROM replicas WHERE heartbeat_at + lost_after_ms < $1)";
+    end_open_where(client, lost, &now, now, reason).await
+}
+
+/// Ends, in one transaction, the open sessions `filter` (on `$1` = `arg`) picks; returns them
+/// with what cancels their upstream work.
+async fn end_open_where(
+    client: &mut Client,
+    filter: &str,
+    arg: &(dyn tokio_postgres::types::ToSql + Sync),
+    at: Millis,
+    reason: &str,
+) -> StoreResult<Vec<OrphanedSession>> {
     let tx = client.transaction().await?;
     let rows = tx
         .query(
             &format!(
                 "SELECT {SESSION_COLUMNS}, upstream_cancel FROM sessions \
-                 WHERE ended_at IS NULL AND replica = $1 ORDER BY started_at, id FOR UPDATE"
+                 WHERE ended_at IS NULL AND {filter} ORDER BY started_at, id FOR UPDATE"
             ),
-            &[&replica],
+            &[arg],
         )
         .await?;
     let mut orphans = Vec::with_capacity(rows.len());
@@ -116,10 +140,11 @@ pub(super) async fn end_orphaned(
             upstream_cancel: cancel.and_then(|c| serde_json::from_str(&c).ok()),
         });
     }
+    let ids: Vec<&str> = orphans.iter().map(|o| o.record.id.as_str()).collect();
     tx.execute(
         "UPDATE sessions SET ended_at = $1, end_reason = $2, upstream_cancel = NULL \
-         WHERE ended_at IS NULL AND replica = $3",
-        &[&at, &reason, &replica],
+         WHERE id = ANY($3) AND ended_at IS NULL",
+        &[&at, &reason, &ids],
     )
     .await?;
     tx.commit().await?;

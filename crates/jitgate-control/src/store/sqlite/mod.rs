@@ -6,6 +6,7 @@ mod audit;
 mod credentials;
 mod grants;
 pub(crate) mod provisioning;
+mod replicas;
 mod requests;
 mod rows;
 mod sessions;
@@ -22,7 +23,7 @@ use super::{
 use crate::audit::{AuditEvent, ChainedEvent};
 use crate::model::{
     ApiToken, Approval, Credential, ExternalRenewal, ExternalSubject, Grant, GrantEnd, Millis,
-    OrphanedSession, Request, SessionEnd, SessionRecord, UpstreamCancel,
+    OrphanedSession, ReplicaBeat, Request, SessionEnd, SessionRecord, UpstreamCancel,
 };
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
@@ -134,6 +135,10 @@ impl Store for SqliteStore {
         requests::expire(&mut self.conn(), now)
     }
 
+    fn count_pending_requests(&self) -> StoreResult<usize> {
+        requests::count_pending(&self.conn())
+    }
+
     fn insert_credential(&self, credential: &Credential) -> StoreResult<()> {
         credentials::insert(&self.conn(), credential)
     }
@@ -185,6 +190,26 @@ impl Store for SqliteStore {
 
     fn request_session_kill(&self, id: &str, reason: &str) -> StoreResult<bool> {
         sessions::request_kill(&self.conn(), id, reason)
+    }
+
+    fn end_lost_replica_sessions(
+        &self,
+        now: Millis,
+        reason: &str,
+    ) -> StoreResult<Vec<OrphanedSession>> {
+        sessions::end_lost(&mut self.conn(), now, reason)
+    }
+
+    fn replica(&self, name: &str) -> StoreResult<Option<ReplicaBeat>> {
+        replicas::get(&self.conn(), name)
+    }
+
+    fn claim_replica(&self, beat: &ReplicaBeat, previous: Option<&str>) -> StoreResult<bool> {
+        replicas::claim(&self.conn(), beat, previous)
+    }
+
+    fn replica_heartbeat(&self, name: &str, instance: &str, at: Millis) -> StoreResult<bool> {
+        replicas::heartbeat(&self.conn(), name, instance, at)
     }
 
     fn session_kills(&self, replica: &str) -> StoreResult<Vec<(String, String)>> {

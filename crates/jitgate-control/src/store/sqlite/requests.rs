@@ -275,6 +275,15 @@ pub(super) fn cancel(
     Ok(after.map_or(Transition::NotFound, Transition::Decided))
 }
 
+pub(super) fn count_pending(conn: &Connection) -> StoreResult<usize> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM requests WHERE state = 'pending'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n as usize)
+}
+
 pub(super) fn expire(conn: &mut Connection, now: Millis) -> StoreResult<Vec<Request>> {
     // The scheduler asks several times a second: look before taking the write lock.
     let due: bool = conn.query_row(

@@ -86,14 +86,36 @@ pub(super) fn end_orphaned(
     at: Millis,
     reason: &str,
 ) -> StoreResult<Vec<OrphanedSession>> {
+    end_open_where(conn, "replica = ?1", &replica, at, reason)
+}
+
+/// Ends the open sessions of replicas whose heartbeat is older than their bound at `now`.
+pub(super) fn end_lost(
+    conn: &mut Connection,
+    now: Millis,
+    reason: &str,
+) -> StoreResult<Vec<OrphanedSession>> {
+    let lost = "replica IN (SELECT name FROM replicas WHERE heartbeat_at + lost_after_ms < ?1)";
+    end_open_where(conn, lost, &now, now, reason)
+}
+
+/// Ends, in one transaction, the open sessions `filter` (on `?1` = `arg`) picks; returns them
+/// with what cancels their upstream work.
+fn end_open_where(
+    conn: &mut Connection,
+    filter: &str,
+    arg: &dyn rusqlite::ToSql,
+    at: Millis,
+    reason: &str,
+) -> StoreResult<Vec<OrphanedSession>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let orphans = {
         let sql = format!(
             "SELECT {SESSION_COLUMNS}, upstream_cancel FROM sessions \
-             WHERE ended_at IS NULL AND replica = ?1 ORDER BY started_at, id"
+             WHERE ended_at IS NULL AND {filter} ORDER BY started_at, id"
         );
         let mut stmt = tx.prepare(&sql)?;
-        let rows = stmt.query_map([replica], |r| {
+        let rows = stmt.query_map([arg], |r| {
             let mut record = session_from_row(r)?;
             record.ended_at = Some(at);
             record.end_reason = Some(reason.to_owned());
@@ -106,11 +128,13 @@ pub(super) fn end_orphaned(
         })?;
         rows.collect::<Result<Vec<_>, _>>()?
     };
-    tx.execute(
-        "UPDATE sessions SET ended_at = ?1, end_reason = ?2, upstream_cancel = NULL \
-         WHERE ended_at IS NULL AND replica = ?3",
-        params![at, reason, replica],
-    )?;
+    for orphan in &orphans {
+        tx.execute(
+            "UPDATE sessions SET ended_at = ?1, end_reason = ?2, upstream_cancel = NULL \
+             WHERE id = ?3 AND ended_at IS NULL",
+            params![at, reason, orphan.record.id],
+        )?;
+    }
     tx.commit()?;
     Ok(orphans)
 }

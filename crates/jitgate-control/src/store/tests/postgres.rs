@@ -141,3 +141,109 @@ fn a_due_request_is_expired_by_one_replica_only() {
     });
     assert_eq!(a.len() + b.len(), 30);
 }
+
+/// Whether the store's connections are encrypted, as the server sees them.
+fn connection_is_tls(store: &PostgresStore) -> bool {
+    store
+        .run(async |c| {
+            let row = c
+                .query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .await?;
+            Ok(row.get::<_, bool>(0))
+        })
+        .expect("asking the server")
+}
+
+/// A PEM file with a CA that signed nothing the server holds.
+fn foreign_ca(dir: &std::path::Path) -> std::path::PathBuf {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let key = KeyPair::generate().expect("key");
+    let ca = params.self_signed(&key).expect("CA");
+    let path = dir.join("foreign-ca.crt");
+    std::fs::write(&path, ca.pem()).expect("writing the CA");
+    path
+}
+
+/// The store's `store_tls` modes verify what libpq's `sslmode` does, against a server with
+/// `ssl = on` and a certificate for 127.0.0.1 and localhost signed by a test CA: `disable`
+/// stays in plaintext, `prefer`/`require` encrypt whatever the certificate, `verify-ca` needs
+/// the chain to lead to the given CA, `verify-full` also needs the name to match.
+#[test]
+fn store_tls_modes_verify_what_libpq_verifies() {
+    use jitgate_config::model::{UpstreamTls, UpstreamTlsMode as Mode};
+    if !jitgate_pgcluster::server_binaries_found() {
+        eprintln!("PostgreSQL server binaries not found; store TLS test skipped");
+        return;
+    }
+    let cluster = PgCluster::start(ClusterOptions {
+        tls: true,
+        ..ClusterOptions::default()
+    })
+    .expect("starting PostgreSQL with TLS");
+    let ca = cluster.ca_cert_path().expect("the test CA").to_owned();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let foreign = foreign_ca(dir.path());
+    let url = cluster.uri(cluster.superuser(), None, "postgres");
+    // (mode, CA file, server name, whether the connection is TLS; `None`: refused)
+    type Case<'a> = (
+        Mode,
+        Option<&'a std::path::Path>,
+        Option<&'a str>,
+        Option<bool>,
+    );
+    let cases: [Case<'_>; 10] = [
+        (Mode::Disable, None, None, Some(false)),
+        (Mode::Prefer, None, None, Some(true)),
+        (Mode::Require, None, Some("elsewhere.example"), Some(true)),
+        (Mode::VerifyCa, Some(&ca), None, Some(true)),
+        (
+            Mode::VerifyCa,
+            Some(&ca),
+            Some("elsewhere.example"),
+            Some(true),
+        ),
+        (Mode::VerifyCa, Some(&foreign), None, None),
+        (Mode::VerifyFull, Some(&ca), None, Some(true)),
+        (Mode::VerifyFull, Some(&ca), Some("elsewhere.example"), None),
+        (Mode::VerifyFull, Some(&foreign), None, None),
+        // The system's roots never vouch for a test CA.
+        (Mode::VerifyFull, None, None, None),
+    ];
+    for (mode, ca_file, server_name, expected) in cases {
+        let mut options = PostgresStoreOptions::new(&url);
+        options.tls = UpstreamTls {
+            mode,
+            ca_file: ca_file.map(|p| p.to_owned()),
+            server_name: server_name.map(str::to_owned),
+        };
+        let what = format!("{} ca={ca_file:?} name={server_name:?}", mode.as_str());
+        match (PostgresStore::open(&options), expected) {
+            (Ok(store), Some(tls)) => assert_eq!(connection_is_tls(&store), tls, "{what}"),
+            (Err(e), None) => eprintln!("{what}: refused as it should be: {e}"),
+            (Ok(_), None) => panic!("{what}: connected, but the certificate should be refused"),
+            (Err(e), Some(_)) => panic!("{what}: {e}"),
+        }
+    }
+}
+
+/// `require` (and the modes above it) never falls back to plaintext when the server has no TLS;
+/// `prefer` does.
+#[test]
+fn store_tls_require_refuses_a_server_without_tls() {
+    use jitgate_config::model::UpstreamTlsMode as Mode;
+    let Some(cluster) = cluster() else { return };
+    let url = cluster.uri(cluster.superuser(), None, "postgres");
+    let mut options = PostgresStoreOptions::new(&url);
+    let store = PostgresStore::open(&options).expect("prefer falls back to plaintext");
+    assert!(!connection_is_tls(&store));
+    options.tls.mode = Mode::Require;
+    assert!(
+        PostgresStore::open(&options).is_err(),
+        "require connected without TLS"
+    );
+}

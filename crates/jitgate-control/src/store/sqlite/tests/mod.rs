@@ -6,7 +6,7 @@ pub(crate) mod provisioning;
 use crate::audit::AuditEvent;
 use crate::audit::ChainVerifier;
 use crate::model::{
-    Credential, Grant, GrantEnd, Millis, SessionEnd, SessionRecord, UpstreamCancel,
+    Credential, Grant, GrantEnd, Millis, ReplicaBeat, SessionEnd, SessionRecord, UpstreamCancel,
 };
 use crate::scram::ScramVerifier;
 use crate::store::sqlite::SqliteStore;
@@ -222,5 +222,46 @@ crate::store_checks! {
         };
         store.end_session("s1", &end).unwrap();
         assert!(store.session_kills("b").unwrap().is_empty());
+    }
+
+    fn a_replica_name_is_held_by_one_process_and_its_sessions_end_once_it_is_silent(store) {
+        let beat = |instance: &str, at: Millis| ReplicaBeat {
+            name: "b".into(),
+            instance: instance.into(),
+            heartbeat_at: at,
+            lost_after_ms: 1000,
+        };
+        assert_eq!(store.replica("b").unwrap(), None);
+        assert!(store.claim_replica(&beat("i1", 100), None).unwrap());
+        // A second process cannot take a held name as if it were free, nor from the wrong holder.
+        assert!(!store.claim_replica(&beat("i2", 100), None).unwrap());
+        assert!(!store.claim_replica(&beat("i2", 100), Some("i9")).unwrap());
+        assert!(store.replica_heartbeat("b", "i1", 500).unwrap());
+        assert_eq!(store.replica("b").unwrap(), Some(beat("i1", 500)));
+
+        let mut on_b = session("s1");
+        on_b.replica = "b".into();
+        store.insert_session(&on_b).unwrap();
+        store.record_upstream_cancel(&on_b, &cancel(42)).unwrap();
+        let mut on_c = session("s2");
+        on_c.replica = "c".into();
+        store.insert_session(&on_c).unwrap();
+
+        // Within its bound (heartbeat 500 + 1000), nothing is touched.
+        assert!(store.end_lost_replica_sessions(1500, "lost").unwrap().is_empty());
+        let ended = store.end_lost_replica_sessions(1501, "lost").unwrap();
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].record.id, "s1");
+        assert_eq!(ended[0].upstream_cancel, Some(cancel(42)));
+        // Once: a second sweep finds nothing; the replica without a heartbeat row is left alone.
+        assert!(store.end_lost_replica_sessions(9999, "lost").unwrap().is_empty());
+        let s1 = store.session("s1").unwrap().unwrap();
+        assert_eq!((s1.ended_at, s1.end_reason.as_deref()), (Some(1501), Some("lost")));
+        assert_eq!(store.session("s2").unwrap().unwrap().ended_at, None);
+
+        // Taken over from the silent holder: the old one's heartbeat no longer lands.
+        assert!(store.claim_replica(&beat("i2", 2000), Some("i1")).unwrap());
+        assert!(!store.replica_heartbeat("b", "i1", 2100).unwrap());
+        assert_eq!(store.replica("b").unwrap(), Some(beat("i2", 2000)));
     }
 }
