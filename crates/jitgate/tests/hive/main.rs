@@ -6,5 +6,8 @@
 //! them); without java the tests print why and pass.
 
 mod connect;
+mod connector;
 mod env;
 mod masked;
+mod metadata;
+mod parity;
