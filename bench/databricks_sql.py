@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Databricks SQL (HiveServer2 over HTTP) through jitgate, next to a direct connection.
 
-    bench/databricks_sql.py [--rows N] [--rounds N] [--jitgate PATH]
+    bench/databricks_sql.py [--rows N] [--rounds N] [--jitgate PATH] [--baseline PATH]
 
 Starts Spark's Thrift server in HTTP mode (from the pyspark package, as the tests do) and
 jitgate in front of it with two resources: `wh` (the subject sees everything) and `wh-masked`
@@ -9,7 +9,9 @@ jitgate in front of it with two resources: `wh` (the subject sees everything) an
 200k) and measures the wall time of PyHive fetching all of it (fetchall, 10k rows per fetch),
 interleaving the targets over several rounds (best of the rounds). Prints times and ratios and
 writes them to bench/results/databricks-sql-latest.txt. Builds jitgate in release mode unless
---jitgate names a binary. Needs java, python3 with pyspark and PyHive, and cargo.
+--jitgate names a binary. --baseline names a second jitgate binary (an earlier build) that
+serves the same two resources next to the first, so a change is measured before and after in
+one run. Needs java, python3 with pyspark and PyHive, and cargo.
 """
 
 import argparse
@@ -116,11 +118,26 @@ def credential(jitgate: str, config: str, resource: str, env: dict) -> str:
     return f"{grant['login']}.{grant['password']}"
 
 
+def start_gateway(binary: str, work: str, hs2: int, env: dict):
+    """jitgate `binary` serving `wh` and `wh-masked` from its own folder: the process, both
+    ports and the config's path."""
+    os.makedirs(work)
+    api, clear, masked = free_port(), free_port(), free_port()
+    config = os.path.join(work, "jitgate.toml")
+    with open(config, "w") as f:
+        f.write(CONFIG.format(api=api, clear=clear, masked=masked, hs2=hs2))
+    log = open(os.path.join(work, "jitgate.log"), "wb")
+    process = subprocess.Popen([binary, "serve", "--config", config], cwd=work, env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    return process, clear, masked, config
+
+
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--rows", type=int, default=200_000)
     args.add_argument("--rounds", type=int, default=3)
     args.add_argument("--jitgate")
+    args.add_argument("--baseline", help="a second jitgate binary to measure next to the first")
     opts = args.parse_args()
     jitgate = os.path.abspath(opts.jitgate) if opts.jitgate else None
     if not jitgate:
@@ -128,33 +145,36 @@ def main() -> None:
         target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
         jitgate = os.path.join(target, "release", "jitgate")
 
+    binaries = {"jitgate": jitgate}
+    if opts.baseline:
+        binaries["baseline"] = os.path.abspath(opts.baseline)
+
     with tempfile.TemporaryDirectory(prefix="jitgate-dbsql-bench-") as work:
-        hs2, api, clear, masked = free_port(), free_port(), free_port(), free_port()
+        hs2 = free_port()
         server = subprocess.Popen([sys.executable, SERVER, str(hs2), work], stdin=subprocess.PIPE)
-        config = os.path.join(work, "jitgate.toml")
-        with open(config, "w") as f:
-            f.write(CONFIG.format(api=api, clear=clear, masked=masked, hs2=hs2))
         env = dict(os.environ, BENCH_MASK_KEY=f"bench-masking-key-{os.getpid()}-{time.time()}")
-        log = open(os.path.join(work, "jitgate.log"), "wb")
-        gateway = subprocess.Popen([jitgate, "serve", "--config", config], cwd=work, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        gateways = {}
         try:
+            for name, binary in binaries.items():
+                gateways[name] = start_gateway(binary, os.path.join(work, name), hs2, env)
             spark_log = os.path.join(work, "spark.log")
             wait_for(lambda: os.path.exists(spark_log)
                      and b"HiveThriftServer2 started" in open(spark_log, "rb").read(),
                      "the Thrift server")
-            wait_for(lambda: listening(masked), "jitgate")
+            for _, clear, masked, _ in gateways.values():
+                wait_for(lambda: listening(masked), "jitgate")
             setup = connect(hs2, "bench", "x").cursor()
             print(f"==> creating bench_people ({opts.rows} rows)", file=sys.stderr)
             setup.execute(
                 "CREATE TABLE bench_people USING parquet AS SELECT id, concat('Person ', id) AS name, "
                 "format_string('%03d-%02d-%04d', id % 900, id % 100, id % 10000) AS ssn, "
                 f"concat('p', id, '@example.com') AS email FROM range({opts.rows})")
-            targets = {
-                "direct": (hs2, "bench", "x"),
-                "jitgate": (clear, "token", credential(jitgate, config, "wh", env)),
-                "jitgate-masked": (masked, "token", credential(jitgate, config, "wh-masked", env)),
-            }
+            targets = {"direct": (hs2, "bench", "x")}
+            for name, (_, clear, masked, config) in gateways.items():
+                binary = binaries[name]
+                targets[name] = (clear, "token", credential(binary, config, "wh", env))
+                targets[f"{name}-masked"] = (
+                    masked, "token", credential(binary, config, "wh-masked", env))
             cursors = {t: connect(*c).cursor(arraysize=10_000) for t, c in targets.items()}
             times = {t: [] for t in targets}
             order = list(cursors.items())
@@ -167,11 +187,12 @@ def main() -> None:
                     times[target].append(time.monotonic() - started)
                     assert len(rows) == opts.rows, (target, len(rows))
         finally:
-            gateway.terminate()
-            try:
-                gateway.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                gateway.kill()
+            for process, _, _, _ in gateways.values():
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
             server.stdin.close()
             server.wait(timeout=30)
 
@@ -184,6 +205,11 @@ def main() -> None:
     for t in targets:
         lines.append(f"{t:<16}{best[t]:>12.3f}{best[t] / best['direct']:>10.2f}")
     lines.append(f"masked / clear through jitgate: {best['jitgate-masked'] / best['jitgate']:.2f}")
+    if "baseline" in best:
+        lines.append(f"baseline binary: {binaries['baseline']}")
+        for t in ("jitgate", "jitgate-masked"):
+            base = t.replace("jitgate", "baseline")
+            lines.append(f"{t} / {base}: {best[t] / best[base]:.2f}")
     text = "\n".join(lines) + "\n"
     print(text)
     os.makedirs(os.path.join(REPO, "bench", "results"), exist_ok=True)

@@ -9,6 +9,9 @@ use crate::secret::read_secret;
 use crate::section::Section;
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Sessions stay open without calls for at most this long (a grant bounds them anyway).
+const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 pub(crate) fn read_databricks_sql(s: &Section<'_>) -> Result<DatabricksSqlUpstream, ConfigError> {
     s.only(&[
@@ -24,6 +27,7 @@ pub(crate) fn read_databricks_sql(s: &Section<'_>) -> Result<DatabricksSqlUpstre
         "password_file",
         "password",
         "connect_timeout",
+        "idle_timeout",
         "default_database",
     ])?;
     let host_field = s.required("host")?;
@@ -75,6 +79,16 @@ pub(crate) fn read_databricks_sql(s: &Section<'_>) -> Result<DatabricksSqlUpstre
             name.to_string()
         }
     };
+    let idle_timeout = match s.get("idle_timeout") {
+        None => DEFAULT_IDLE_TIMEOUT,
+        Some(f) => {
+            let d = f.duration()?;
+            if d > MAX_IDLE_TIMEOUT {
+                return Err(f.error("give at most \"7d\""));
+            }
+            d
+        }
+    };
     Ok(DatabricksSqlUpstream {
         host: host.to_string(),
         // The range is checked, so the cast cannot truncate.
@@ -87,6 +101,7 @@ pub(crate) fn read_databricks_sql(s: &Section<'_>) -> Result<DatabricksSqlUpstre
         connect_timeout: s
             .optional("connect_timeout", |f| f.duration())?
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        idle_timeout,
         default_database,
     })
 }
@@ -108,6 +123,11 @@ pub(crate) fn describe(u: &DatabricksSqlUpstream, out: &mut String) {
         DatabricksSqlAuth::None => "none".to_string(),
     };
     let _ = writeln!(out, "  upstream credential: {auth}");
+    let _ = writeln!(
+        out,
+        "  sessions without calls end after {}",
+        humantime::format_duration(u.idle_timeout)
+    );
     let _ = writeln!(
         out,
         "  default database: {} (unqualified table names in masking rules resolve here)",

@@ -11,16 +11,18 @@ use bytes::Bytes;
 use jitgate_control::audit::{kind, AuditEvent};
 use jitgate_control::{Admission, LoginContext, Proof, Protocol};
 use jitgate_masking::SubjectView;
-use jitgate_spark_sql::{Column, ColumnType, Refusal, TableRef};
+use jitgate_spark_sql::Refusal;
 use jitgate_sqlstate::SqlState;
 use serde_json::json;
 
 use crate::front::{count_out, state, Conn};
 use crate::policy::{self, Masked, Policy};
+use crate::schemas;
 use crate::scrub::Scrub;
 use crate::session::{self, Live, Opening, Operation, Statement};
 use crate::tcli::{self, op_state, Scope};
 use crate::thrift::{self, Message, Struct, Value};
+use crate::upstream::{self, UpstreamError};
 
 /// What goes back to the client.
 pub enum Reply {
@@ -171,6 +173,7 @@ async fn open_session(conn: &Conn, mut call: Message, credential: String) -> Rep
             policy,
             handle,
             guid,
+            idle_limit: front.idle_limit,
         },
     );
     finish(&live.policy, reply, raw)
@@ -291,6 +294,9 @@ async fn session_call(conn: &Conn, live: &Arc<Live>, mut call: Message) -> Reply
         // Failed before it became an operation.
         let failed = tcli::status(&message)
             .is_some_and(|(c, _)| c != tcli::SUCCESS && c != tcli::SUCCESS_WITH_INFO);
+        if failed {
+            live.schemas.clear();
+        }
         live.audit(Statement {
             text,
             started,
@@ -343,6 +349,7 @@ async fn wait_finished(
                     .and_then(|s| SqlState::from_bytes(s.as_bytes()).ok())
                     .unwrap_or(SqlState::INTERNAL_ERROR);
                 live.with_operation(guid, |op| op.statement.error = Some(sqlstate));
+                live.schemas.clear();
                 live.close_operation(guid);
                 conn.front.registry.remove_operation(guid);
                 let close = tcli::call("CloseOperation", tcli::handle_request(&handle));
@@ -367,15 +374,16 @@ async fn operation_call(conn: &Conn, live: &Arc<Live>, call: Message) -> Reply {
     let Some(guid) = tcli::request_guid(&call) else {
         return error(&call, state::NO_SUCH_SESSION, "no operation handle");
     };
+    if call.name == "FetchResults" && matches!(live.policy, Policy::Clear) {
+        return clear_fetch(conn, live, &call, &guid).await;
+    }
     let (message, raw) = match relay(conn, live, &call).await {
         Ok(r) => r,
         Err(reply) => return reply,
     };
     match call.name.as_str() {
         "FetchResults" => {
-            let fetch_type = tcli::request(&call).and_then(|r| r.get(4));
-            let results = !matches!(fetch_type, Some(Value::I16(t)) if *t != 0);
-            if let (true, Some(resp)) = (results, tcli::response(&message)) {
+            if let (true, Some(resp)) = (fetches_rows(&call), tcli::response(&message)) {
                 let n = tcli::rows_in_fetch(resp);
                 live.with_operation(&guid, |op| op.statement.rows += n);
             }
@@ -389,6 +397,7 @@ async fn operation_call(conn: &Conn, live: &Arc<Live>, call: Message) -> Reply {
                 };
                 if let Some(f) = failed {
                     live.with_operation(&guid, |op| op.statement.error = Some(f));
+                    live.schemas.clear();
                 }
             }
         }
@@ -401,21 +410,56 @@ async fn operation_call(conn: &Conn, live: &Arc<Live>, call: Message) -> Reply {
     finish(&live.policy, message, raw)
 }
 
-/// Sends a call upstream, unless the session ends first.
+/// Sends a call upstream, unless the session ends first: the reply decoded, and as it came.
 async fn relay(conn: &Conn, live: &Live, call: &Message) -> Result<(Message, Bytes), Reply> {
-    let upstream = &conn.front.upstream;
+    let raw = relay_raw(conn, live, call).await?;
+    match thrift::decode(raw.clone(), upstream::REPLY_LIMITS) {
+        Ok(m) => Ok((m, raw)),
+        Err(e) => Err(upstream_failed(conn, call, UpstreamError::Decode(e))),
+    }
+}
+
+/// Sends a call upstream, unless the session ends first: the reply as it came.
+async fn relay_raw(conn: &Conn, live: &Live, call: &Message) -> Result<Bytes, Reply> {
+    let body = Bytes::from(thrift::encode(call));
     let sent = tokio::select! {
-        r = upstream.call(call) => r,
+        r = conn.front.upstream.post(body) => r,
         why = live.stopped() => return Err(error(call, SqlState::ADMIN_SHUTDOWN, &why)),
     };
-    sent.map_err(|e| {
-        tracing::warn!(resource = %conn.front.name, "upstream {} failed: {e}", call.name);
-        error(
-            call,
-            SqlState::CONNECTION_FAILURE,
-            &format!("jitgate cannot reach the upstream: {e}"),
-        )
-    })
+    sent.map_err(|e| upstream_failed(conn, call, e))
+}
+
+fn upstream_failed(conn: &Conn, call: &Message, e: UpstreamError) -> Reply {
+    tracing::warn!(resource = %conn.front.name, "upstream {} failed: {e}", call.name);
+    error(
+        call,
+        SqlState::CONNECTION_FAILURE,
+        &format!("jitgate cannot reach the upstream: {e}"),
+    )
+}
+
+/// Whether a FetchResults call asks for rows (not the query log: `fetchType` 1).
+fn fetches_rows(call: &Message) -> bool {
+    let fetch_type = tcli::request(call).and_then(|r| r.get(4));
+    !matches!(fetch_type, Some(Value::I16(t)) if *t != 0)
+}
+
+/// A clear subject's FetchResults: relayed as it came, its rows counted in place (no tree is
+/// built of what only passes through).
+async fn clear_fetch(conn: &Conn, live: &Live, call: &Message, guid: &Bytes) -> Reply {
+    let raw = match relay_raw(conn, live, call).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    if fetches_rows(call) {
+        match tcli::rows_in_fetch_reply(&raw) {
+            Ok(n) => {
+                live.with_operation(guid, |op| op.statement.rows += n);
+            }
+            Err(e) => return upstream_failed(conn, call, UpstreamError::Decode(e)),
+        }
+    }
+    Reply::Raw(raw)
 }
 
 /// The reply for the client: as it came for clear subjects; scrubbed for masked ones.
@@ -481,86 +525,25 @@ async fn statement_policy(conn: &Conn, live: &Live, call: &mut Message) -> Resul
     let text = req.get_str(2).unwrap_or_default();
     let analysed = masked.analyse(&text)?;
     if !analysed.needs_rewrite() {
+        // Whatever reads no protected table may change how names resolve (see `schemas`).
+        live.schemas.clear();
         return Ok(());
     }
     let mut schemas = HashMap::new();
     for table in analysed.protected() {
-        let columns = columns(conn, live, table).await?;
+        let columns = match live.schemas.get(table) {
+            Some(c) => c,
+            None => {
+                let c = schemas::describe(&conn.front.upstream, &live.handle, table).await?;
+                live.schemas.put(table.clone(), c.clone());
+                c
+            }
+        };
         schemas.insert(table.clone(), columns);
     }
     let rewritten = analysed.rewrite(&schemas)?;
     req.set(2, Value::string(&rewritten));
     Ok(())
-}
-
-/// Rows jitgate reads of a table's description at most.
-const COLUMN_FETCH: i64 = 10_000;
-
-/// The columns of `table` as the upstream resolves its name in the client's session: a
-/// `DESCRIBE TABLE` jitgate runs itself (the metadata calls need a Hive metastore, which not
-/// every HiveServer2 has). Its rows are the columns, then, for partitioned tables, sections
-/// starting with a `#` row that repeat some of them.
-async fn columns(conn: &Conn, live: &Live, table: &TableRef) -> Result<Vec<Column>, Refusal> {
-    let upstream = &conn.front.upstream;
-    let cannot = |why: String| Refusal {
-        message: format!(
-            "jitgate cannot read the columns of {} to mask them: {why}",
-            table.identifier
-        ),
-    };
-    let req = Struct {
-        fields: vec![
-            (1, Value::Struct(live.handle.clone())),
-            (
-                2,
-                Value::string(&format!("DESCRIBE TABLE {}", table.identifier)),
-            ),
-        ],
-    };
-    let reply = upstream
-        .own_call(&tcli::call("ExecuteStatement", req))
-        .await
-        .map_err(|e| cannot(e.to_string()))?;
-    let op = tcli::response_operation(&reply).ok_or_else(|| {
-        cannot(
-            tcli::status(&reply)
-                .and_then(|(_, m)| m)
-                .unwrap_or_default(),
-        )
-    })?;
-    let fetched = upstream
-        .own_call(&tcli::call(
-            "FetchResults",
-            tcli::fetch_request(&op, COLUMN_FETCH),
-        ))
-        .await;
-    let _ = upstream
-        .own_call(&tcli::call("CloseOperation", tcli::handle_request(&op)))
-        .await;
-    let fetched = fetched.map_err(|e| cannot(e.to_string()))?;
-    let resp = tcli::response(&fetched).ok_or_else(|| cannot("no rows".into()))?;
-    if matches!(resp.get(2), Some(Value::Bool(true))) {
-        return Err(cannot(format!("more than {COLUMN_FETCH} columns")));
-    }
-    let names = tcli::string_column(resp, 0);
-    let types = tcli::string_column(resp, 1);
-    let mut out = Vec::new();
-    for (name, ty) in names.iter().zip(types.iter()) {
-        let Some(name) = name else {
-            return Err(cannot("a column without a name".into()));
-        };
-        if name.is_empty() || name.starts_with('#') {
-            break;
-        }
-        let Some(ty) = ty else {
-            return Err(cannot(format!("column {name} has no type")));
-        };
-        out.push(Column {
-            name: name.clone(),
-            ty: ColumnType::from_spark_name(ty),
-        });
-    }
-    Ok(out)
 }
 
 /// A metadata call as audit text: the call and its arguments.

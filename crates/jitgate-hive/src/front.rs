@@ -63,6 +63,8 @@ pub struct ResourceFront {
     pub upstream: Upstream,
     pub namespace: Namespace,
     pub registry: Arc<Registry>,
+    /// Sessions without a call for this long are closed.
+    pub idle_limit: Duration,
     pub allow_cleartext_without_tls: bool,
     pub tls: Option<TlsAcceptor>,
     pub tls_required: bool,
@@ -114,6 +116,7 @@ impl HiveFront {
                     database: cfg.default_database.clone(),
                 },
                 registry: Arc::new(Registry::default()),
+                idle_limit: cfg.idle_timeout,
                 allow_cleartext_without_tls: config.server.allow_cleartext_without_tls,
                 tls: tls.clone(),
                 tls_required: config.server.client_tls.mode == ClientTlsMode::Required,

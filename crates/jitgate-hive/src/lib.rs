@@ -27,6 +27,7 @@
 pub mod call;
 mod front;
 pub mod policy;
+pub mod schemas;
 pub mod scrub;
 pub mod session;
 pub mod tcli;

@@ -23,6 +23,18 @@ pub struct Masked {
     pub namespace: Namespace,
 }
 
+/// The setting the Databricks SQL connector for Python sends with every session and statement:
+/// timestamps in Arrow results as Arrow timestamps, not text. It changes nothing jitgate relays
+/// to masked subjects (they get no Arrow results), so it passes with exactly this value.
+const CONNECTOR_SETTING: (&str, &str) = (
+    "spark.thriftserver.arrowBasedRowSet.timestampAsString",
+    "false",
+);
+
+fn connector_setting(key: &str, value: &str) -> bool {
+    (key, value) == CONNECTOR_SETTING
+}
+
 impl Masked {
     /// OpenSession: the credential fields never go upstream (the front replaces them); session
     /// configuration may only keep the session in its fixed database. Hive variables and
@@ -32,7 +44,7 @@ impl Masked {
         for (key, value) in conf {
             let same_db =
                 key == "use:database" && value.eq_ignore_ascii_case(&self.namespace.database);
-            if !same_db {
+            if !same_db && !connector_setting(&key, &value) {
                 return Err(refusal(format!(
                     "jitgate refuses the session setting {key} to masked subjects: it could change \
                      what statements read; connect to the database {} without settings",
@@ -63,12 +75,16 @@ impl Masked {
     /// Results come back through jitgate, row by row: no direct results, Arrow, compression or
     /// cloud fetch.
     pub fn statement_request(&self, req: &mut Struct) -> Result<(), Refusal> {
-        for (key, _) in checked_map(req, 3)? {
-            if !sql::may_set(&key) {
+        for (key, value) in checked_map(req, 3)? {
+            if !sql::may_set(&key) && !connector_setting(&key, &value) {
                 return Err(refusal(format!(
                     "jitgate refuses the statement setting {key} to masked subjects"
                 )));
             }
+        }
+        // The connector sends an empty parameter list with every statement: nothing to bind.
+        if matches!(req.get(ext::PARAMETERS), Some(Value::List { items, .. }) if items.is_empty()) {
+            req.remove(ext::PARAMETERS);
         }
         if req.get(ext::PARAMETERS).is_some() || req.get(ext::STATEMENT_CONF).is_some() {
             return Err(refusal(

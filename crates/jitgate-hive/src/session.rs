@@ -2,7 +2,8 @@
 //! connection (a driver may spread one session over several HTTP connections), so a jitgate
 //! session is one HiveServer2 session: opened by an admitted OpenSession, ended by
 //! CloseSession, by the end of its grant (its operations cancelled and the session closed
-//! upstream at once), by the gateway's shutdown, or after an hour without calls.
+//! upstream at once), by the gateway's shutdown, or after the resource's `idle_timeout` without
+//! calls (default an hour).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,12 +19,11 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{watch, Notify};
 
 use crate::policy::Policy;
+use crate::schemas::SchemaCache;
 use crate::tcli;
 use crate::thrift::Struct;
 use crate::upstream::Upstream;
 
-/// Sessions without a call for this long are closed.
-const IDLE_LIMIT: Duration = Duration::from_secs(3600);
 /// Operations remembered per session at most (a client that never closes them is refused more).
 pub const MAX_OPERATIONS: usize = 4096;
 /// Live sessions per resource at most.
@@ -56,11 +56,15 @@ pub struct Live {
     pub auditor: SessionAuditor,
     pub session_id: String,
     pub policy: Policy,
+    /// Columns of protected tables read for masked statements, reused a few seconds.
+    pub schemas: SchemaCache,
     /// The upstream's session handle.
     pub handle: Struct,
     stop: watch::Receiver<Option<String>>,
     operations: Mutex<HashMap<Bytes, Operation>>,
     last_call: Mutex<Instant>,
+    /// Sessions without a call for this long are closed.
+    idle_limit: Duration,
     closed_by_client: Notify,
     pub bytes_from_client: AtomicU64,
     pub bytes_to_client: AtomicU64,
@@ -220,6 +224,7 @@ pub struct Opening {
     pub policy: Policy,
     pub handle: Struct,
     pub guid: Bytes,
+    pub idle_limit: Duration,
 }
 
 /// Registers an opened session and starts the task that ends it.
@@ -239,10 +244,12 @@ pub fn start(
         auditor: o.session.auditor(),
         session_id: o.session.id().to_owned(),
         policy: o.policy,
+        schemas: SchemaCache::default(),
         handle: o.handle,
         stop,
         operations: Mutex::new(HashMap::new()),
         last_call: Mutex::new(Instant::now()),
+        idle_limit: o.idle_limit,
         closed_by_client: Notify::new(),
         bytes_from_client: AtomicU64::new(0),
         bytes_to_client: AtomicU64::new(0),
@@ -287,8 +294,9 @@ async fn watch(
             stop.reason()
         }
         End::Idle => {
-            stop_tx.send_replace(Some("terminating session: idle for an hour".into()));
-            "idle for an hour".to_owned()
+            let idle = format!("idle for {}s", live.idle_limit.as_secs());
+            stop_tx.send_replace(Some(format!("terminating session: {idle}")));
+            idle
         }
         End::Client => {
             stop_tx.send_replace(Some("the session is closed".into()));
@@ -346,7 +354,7 @@ async fn idle(live: &Live) {
             .lock()
             .map(|t| *t)
             .unwrap_or_else(|_| Instant::now());
-        let left = IDLE_LIMIT.saturating_sub(last.elapsed());
+        let left = live.idle_limit.saturating_sub(last.elapsed());
         if left.is_zero() {
             return;
         }

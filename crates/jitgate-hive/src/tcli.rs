@@ -165,6 +165,87 @@ pub fn rows_in_fetch(resp: &Struct) -> u64 {
         .map_or(0, |c| list_len(c.get(1)))
 }
 
+/// Rows in a FetchResults reply as it came from the upstream, read in place (no tree is built:
+/// clear subjects' rows are relayed as they are, and only counted). Counts as
+/// [`rows_in_fetch`] does; an exception or a reply without rows counts 0.
+pub fn rows_in_fetch_reply(raw: &[u8]) -> Result<u64, thrift::DecodeError> {
+    const MAX_DEPTH: usize = 64;
+    let (mut w, _, _) = thrift::Walk::message(raw, MAX_DEPTH)?;
+    let mut rows = 0;
+    while let Some((t, id)) = w.field()? {
+        if (id, t) == (0, ty::STRUCT) {
+            rows = fetch_response_rows(&mut w)?;
+        } else {
+            w.skip(t, 1)?;
+        }
+    }
+    w.end()?;
+    Ok(rows)
+}
+
+/// `TFetchResultsResp`: its row set's rows (`.3`).
+fn fetch_response_rows(w: &mut thrift::Walk<'_>) -> Result<u64, thrift::DecodeError> {
+    let mut rows = 0;
+    while let Some((t, id)) = w.field()? {
+        if (id, t) == (3, ty::STRUCT) {
+            rows = row_set_rows(w)?;
+        } else {
+            w.skip(t, 2)?;
+        }
+    }
+    Ok(rows)
+}
+
+/// `TRowSet`: the length of `rows` (`.2`) if any, else of the first column's values (`.3`).
+fn row_set_rows(w: &mut thrift::Walk<'_>) -> Result<u64, thrift::DecodeError> {
+    const DEPTH: usize = 3;
+    let (mut rows, mut columnar) = (0, 0);
+    while let Some((t, id)) = w.field()? {
+        match (id, t) {
+            (2, ty::LIST) => {
+                let (elem, n) = w.list()?;
+                rows = n as u64;
+                w.skip_items(elem, n, DEPTH)?;
+            }
+            (3, ty::LIST) => {
+                let (elem, n) = w.list()?;
+                if n > 0 && elem == ty::STRUCT {
+                    columnar = first_column_len(w)?;
+                    w.skip_items(elem, n - 1, DEPTH)?;
+                } else {
+                    w.skip_items(elem, n, DEPTH)?;
+                }
+            }
+            _ => w.skip(t, DEPTH)?,
+        }
+    }
+    Ok(if rows > 0 { rows } else { columnar })
+}
+
+/// A `TColumn` union: the length of its typed column's values (`.1`).
+fn first_column_len(w: &mut thrift::Walk<'_>) -> Result<u64, thrift::DecodeError> {
+    const DEPTH: usize = 5;
+    let mut len = None;
+    while let Some((t, _)) = w.field()? {
+        if t != ty::STRUCT || len.is_some() {
+            w.skip(t, DEPTH)?;
+            continue;
+        }
+        let mut values = 0;
+        while let Some((t, id)) = w.field()? {
+            if (id, t) == (1, ty::LIST) {
+                let (elem, n) = w.list()?;
+                values = n as u64;
+                w.skip_items(elem, n, DEPTH + 1)?;
+            } else {
+                w.skip(t, DEPTH + 1)?;
+            }
+        }
+        len = Some(values);
+    }
+    Ok(len.unwrap_or(0))
+}
+
 /// A `TStatus` with an error.
 pub fn error_status(state: SqlState, message: &str) -> Value {
     Value::Struct(Struct {

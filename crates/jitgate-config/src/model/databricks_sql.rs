@@ -20,6 +20,9 @@ pub struct DatabricksSqlUpstream {
     pub auth: DatabricksSqlAuth,
     /// How long to wait for the upstream to accept a connection; default 10s.
     pub connect_timeout: Duration,
+    /// How long a client session may go without a call before jitgate closes it (and its
+    /// upstream session); default 1h, at most 7d.
+    pub idle_timeout: Duration,
     /// The database (schema) where unqualified table names resolve; masking rules name tables by
     /// it. Default `default`. Masked subjects cannot change it.
     pub default_database: String,

@@ -47,6 +47,23 @@ fn a_hiveserver2_gets_basic_auth_and_port_10001_without_tls() {
         (10001, false, "/cliservice")
     );
     assert!(matches!(&u.auth, DatabricksSqlAuth::Basic { user, .. } if user == "svc"));
+    assert_eq!(u.idle_timeout, std::time::Duration::from_secs(3600));
+}
+
+#[test]
+fn the_session_idle_limit_is_a_setting_of_the_resource() {
+    let c = parse_ok(&config("host = \"hs2\"\nidle_timeout = \"90s\"\n"));
+    assert_eq!(
+        upstream(&c).idle_timeout,
+        std::time::Duration::from_secs(90)
+    );
+    assert!(c
+        .describe()
+        .contains("sessions without calls end after 1m 30s"));
+    let zero = error(&config("host = \"hs2\"\nidle_timeout = \"0s\"\n"));
+    assert!(zero.contains("positive duration"), "{zero}");
+    let long = error(&config("host = \"hs2\"\nidle_timeout = \"30d\"\n"));
+    assert!(long.contains("at most"), "{long}");
 }
 
 #[test]

@@ -60,6 +60,27 @@ fn session_settings_other_than_the_fixed_database_are_refused() {
         };
         assert!(m.open_session(&req).is_err(), "{bad:?}");
     }
+    // What the Databricks SQL connector sends, with its one value only.
+    let connector = Struct {
+        fields: vec![(
+            4,
+            map(&[(
+                "spark.thriftserver.arrowBasedRowSet.timestampAsString",
+                "false",
+            )]),
+        )],
+    };
+    assert!(m.open_session(&connector).is_ok());
+    let other = Struct {
+        fields: vec![(
+            4,
+            map(&[(
+                "spark.thriftserver.arrowBasedRowSet.timestampAsString",
+                "true",
+            )]),
+        )],
+    };
+    assert!(m.open_session(&other).is_err());
     let odd = Struct {
         fields: vec![(4, Value::I32(1))],
     };
@@ -88,12 +109,24 @@ fn statement_requests_lose_the_extensions_that_would_bypass_jitgate() {
     ] {
         assert_eq!(req.get(flag), Some(&Value::Bool(false)));
     }
-    let mut params = Struct {
+    // An empty parameter list (the connector sends one with every statement) binds nothing.
+    let mut empty = Struct {
         fields: vec![(
             ext::PARAMETERS,
             Value::List {
                 elem: 12,
                 items: vec![],
+            },
+        )],
+    };
+    m.statement_request(&mut empty).expect("no parameters");
+    assert!(empty.get(ext::PARAMETERS).is_none());
+    let mut params = Struct {
+        fields: vec![(
+            ext::PARAMETERS,
+            Value::List {
+                elem: 12,
+                items: vec![Value::Struct(Struct::default())],
             },
         )],
     };

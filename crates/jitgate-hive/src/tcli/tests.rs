@@ -85,6 +85,7 @@ fn handles_rows_and_string_columns_are_found_in_both_row_set_forms() {
         )],
     };
     assert_eq!(rows_in_fetch(&rows), 2);
+    assert_eq!(walked(&rows), Ok(2));
     assert_eq!(
         string_column(&rows, 1),
         vec![Some("b".into()), Some("d".into())]
@@ -133,10 +134,36 @@ fn handles_rows_and_string_columns_are_found_in_both_row_set_forms() {
         )],
     };
     assert_eq!(rows_in_fetch(&columnar), 3);
+    assert_eq!(walked(&columnar), Ok(3));
+    // Read in place, a reply that ends early or goes on is an error, never a panic.
+    let whole = fetch_reply(&columnar);
+    for cut in 0..whole.len() {
+        assert!(rows_in_fetch_reply(&whole[..cut]).is_err(), "cut at {cut}");
+    }
+    let mut longer = whole.clone();
+    longer.push(0);
+    assert!(rows_in_fetch_reply(&longer).is_err());
+    assert_eq!(walked(&Struct::default()), Ok(0));
     assert_eq!(
         string_column(&columnar, 1),
         vec![Some("1".into()), Some("2".into()), Some("3".into())]
     );
+}
+
+fn fetch_reply(resp: &Struct) -> Vec<u8> {
+    thrift::encode(&Message {
+        name: "FetchResults".into(),
+        kind: thrift::REPLY,
+        seq: 1,
+        body: Struct {
+            fields: vec![(0, Value::Struct(resp.clone()))],
+        },
+    })
+}
+
+/// The rows of a FetchResults reply counted in place, as clear subjects' replies are.
+fn walked(resp: &Struct) -> Result<u64, thrift::DecodeError> {
+    rows_in_fetch_reply(&fetch_reply(resp))
 }
 
 #[test]

@@ -33,6 +33,9 @@ pub const ONEWAY: u8 = 4;
 
 const VERSION_1: u32 = 0x8001_0000;
 
+mod walk;
+pub use walk::Walk;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("the message ends early")]

@@ -5,7 +5,10 @@ Usage: driver.py URL USER PASSWORD STEP...
   STEP is one of
     sql:QUERY         execute QUERY and fetch all rows
     slow:QUERY        execute QUERY and fetch one row per call, sleeping 0.2 s between
-    meta:NAME         a metadata call through the cursor: catalogs, schemas, tables, columns
+    meta:CALL[:ARGS]  a metadata call; its rows, the column names first: catalogs, schemas,
+                      tables[:PATTERN], tabletypes, columns:TABLE, typeinfo,
+                      functions[:PATTERN], primarykeys:TABLE, crossref:PARENT:CHILD
+                      (tables in the database default)
     sleep:SECONDS     wait, keeping the session open
     as:USER:PASSWORD  send the following calls with other Basic credentials (same session)
 
@@ -30,6 +33,60 @@ def connect(url: str, user: str, password: str):
     return hive.connect(thrift_transport=transport)
 
 
+def metadata(cursor, what: str):
+    """One metadata call through PyHive's Thrift client; its rows (header first)."""
+    from TCLIService import ttypes  # noqa: PLC0415 - PyHive's generated types
+
+    session = cursor._connection.sessionHandle
+    client = cursor._connection.client
+    name, _, arg = what.partition(":")
+    db = "default"
+    if name == "catalogs":
+        resp = client.GetCatalogs(ttypes.TGetCatalogsReq(sessionHandle=session))
+    elif name == "schemas":
+        resp = client.GetSchemas(ttypes.TGetSchemasReq(sessionHandle=session))
+    elif name == "tables":
+        resp = client.GetTables(
+            ttypes.TGetTablesReq(sessionHandle=session, schemaName=db, tableName=arg or "%")
+        )
+    elif name == "tabletypes":
+        resp = client.GetTableTypes(ttypes.TGetTableTypesReq(sessionHandle=session))
+    elif name == "columns":
+        resp = client.GetColumns(
+            ttypes.TGetColumnsReq(sessionHandle=session, schemaName=db, tableName=arg)
+        )
+    elif name == "typeinfo":
+        resp = client.GetTypeInfo(ttypes.TGetTypeInfoReq(sessionHandle=session))
+    elif name == "functions":
+        resp = client.GetFunctions(
+            ttypes.TGetFunctionsReq(sessionHandle=session, functionName=arg or "%")
+        )
+    elif name == "primarykeys":
+        resp = client.GetPrimaryKeys(
+            ttypes.TGetPrimaryKeysReq(sessionHandle=session, schemaName=db, tableName=arg)
+        )
+    elif name == "crossref":
+        parent, _, child = arg.partition(":")
+        resp = client.GetCrossReference(
+            ttypes.TGetCrossReferenceReq(
+                sessionHandle=session,
+                parentSchemaName=db,
+                parentTableName=parent,
+                foreignSchemaName=db,
+                foreignTableName=child or parent,
+            )
+        )
+    else:
+        raise ValueError(what)
+    hive._check_status(resp)
+    # Read the operation's rows as PyHive reads a statement's (metadata, then fetches).
+    cursor._reset_state()
+    cursor._operationHandle = resp.operationHandle
+    cursor._state = cursor._STATE_RUNNING
+    rows = [list(r) for r in cursor.fetchall()]
+    return [[d[0] for d in cursor.description]] + rows
+
+
 def run(cursor, step: str):
     if step.startswith("sql:"):
         cursor.execute(step[4:])
@@ -45,26 +102,7 @@ def run(cursor, step: str):
             rows.append(list(row))
             time.sleep(0.2)
     if step.startswith("meta:"):
-        from TCLIService import ttypes  # noqa: PLC0415 - PyHive's generated types
-
-        what = step[5:]
-        session = cursor._connection.sessionHandle
-        client = cursor._connection.client
-        if what == "catalogs":
-            resp = client.GetCatalogs(ttypes.TGetCatalogsReq(sessionHandle=session))
-        elif what == "schemas":
-            resp = client.GetSchemas(ttypes.TGetSchemasReq(sessionHandle=session))
-        elif what.startswith("tables"):
-            resp = client.GetTables(ttypes.TGetTablesReq(sessionHandle=session, schemaName="default"))
-        elif what.startswith("columns:"):
-            resp = client.GetColumns(
-                ttypes.TGetColumnsReq(sessionHandle=session, schemaName="default", tableName=what[8:])
-            )
-        else:
-            raise ValueError(what)
-        hive._check_status(resp)
-        cursor._operationHandle = resp.operationHandle
-        return [list(r) for r in cursor.fetchall()]
+        return metadata(cursor, step[5:])
     if step.startswith("sleep:"):
         time.sleep(float(step[6:]))
         return []

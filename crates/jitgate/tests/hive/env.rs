@@ -1,5 +1,6 @@
 //! One local Spark Thrift server (HiveServer2 in HTTP mode, from the pyspark package) per test
-//! binary, and PyHive driven step by step by `hive/driver.py`.
+//! binary, which serves Spark Connect too (same Spark, same catalog); PyHive driven step by step
+//! by `hive/driver.py`, PySpark's Connect client by `spark/driver.py`.
 #![allow(dead_code)]
 
 use jitgate_testkit::free_port;
@@ -15,6 +16,8 @@ const START: Duration = Duration::from_secs(180);
 
 pub struct ThriftServer {
     pub port: u16,
+    /// Spark Connect of the same Spark (its plugin): the same catalog and warehouse.
+    pub connect_port: u16,
     _stdin: Mutex<ChildStdin>,
     _child: Mutex<Child>,
     _dir: tempfile::TempDir,
@@ -72,11 +75,13 @@ fn start() -> ThriftServer {
         .tempdir()
         .expect("temporary folder");
     let port = free_port();
+    let connect_port = free_port();
     let started = Instant::now();
     let mut child = Command::new(python())
         .arg(tests_dir().join("server.py"))
         .arg(port.to_string())
         .arg(dir.path())
+        .arg(connect_port.to_string())
         .stdin(Stdio::piped())
         .spawn()
         .expect("starting the Thrift server launcher (python3 with pyspark)");
@@ -102,6 +107,7 @@ fn start() -> ThriftServer {
     );
     ThriftServer {
         port,
+        connect_port,
         _stdin: Mutex::new(stdin),
         _child: Mutex::new(child),
         _dir: dir,
@@ -145,6 +151,26 @@ pub fn direct(server: &ThriftServer, steps: &[&str]) -> Vec<Value> {
     assert!(
         v.iter().skip(1).all(|s| s["ok"] == true),
         "seeding failed: {v:?}"
+    );
+    v
+}
+
+/// Runs the Spark Connect tests' PySpark driver (`spark/driver.py`) against `uri` to the end:
+/// one JSON line per step.
+pub fn drive_spark(uri: &str, steps: &[&str]) -> Vec<Value> {
+    let out = Command::new(python())
+        .arg(tests_dir().join("../spark/driver.py"))
+        .arg(uri)
+        .args(steps)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running the PySpark driver");
+    let v = lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        v.len(),
+        steps.len(),
+        "PySpark driver:\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     v
 }
