@@ -165,8 +165,14 @@ impl MariaDb {
             let tls_dir = ca.parent().unwrap_or(Path::new("."));
             server
                 .arg(format!("--ssl-ca={}", ca.display()))
-                .arg(format!("--ssl-cert={}", tls_dir.join("server.crt").display()))
-                .arg(format!("--ssl-key={}", tls_dir.join("server.key").display()));
+                .arg(format!(
+                    "--ssl-cert={}",
+                    tls_dir.join("server.crt").display()
+                ))
+                .arg(format!(
+                    "--ssl-key={}",
+                    tls_dir.join("server.key").display()
+                ));
         }
         let child = server
             .stdout(log.try_clone()?)

@@ -105,7 +105,10 @@ fn keep_running_prints_json_and_stops_on_sigterm() {
         assert_eq!(masking.resources, ["demo", "demo-mysql"]);
     } else {
         assert_eq!(masking.resources, ["demo"]);
-        assert!(info.get("mysql").is_none(), "no MariaDB, no mysql key: {info}");
+        assert!(
+            info.get("mysql").is_none(),
+            "no MariaDB, no mysql key: {info}"
+        );
     }
     assert!(!masking.masking.rules().is_empty());
     let upstream = info["upstream"]["uri"].as_str().unwrap().to_owned();
@@ -188,17 +191,35 @@ fn connect_mysql(info: &serde_json::Value, user: &str, approver: Option<&str>) -
     let homes = tempfile::tempdir().unwrap();
     let home = |u: &str| homes.path().join(u);
     let password = |u: &str| format!("{}\n", info["users"][u]["password"].as_str().unwrap());
-    cli(info, &home(user), &["login", user, "--password-stdin"], &password(user));
+    cli(
+        info,
+        &home(user),
+        &["login", user, "--password-stdin"],
+        &password(user),
+    );
     let request = cli(
         info,
         &home(user),
-        &["request", resource, "--duration", "10m", "--reason", "demo test", "--json"],
+        &[
+            "request",
+            resource,
+            "--duration",
+            "10m",
+            "--reason",
+            "demo test",
+            "--json",
+        ],
         "",
     );
     if let Some(approver) = approver {
         let request: serde_json::Value = serde_json::from_str(&request).unwrap();
         let id = request["id"].as_str().unwrap();
-        cli(info, &home(approver), &["login", approver, "--password-stdin"], &password(approver));
+        cli(
+            info,
+            &home(approver),
+            &["login", approver, "--password-stdin"],
+            &password(approver),
+        );
         cli(info, &home(approver), &["approve", id], "");
     }
     cli(info, &home(user), &["connect", resource], "")
@@ -210,9 +231,17 @@ fn mariadb(printed: &str, sql: &str) -> (bool, String) {
     let command = printed.lines().next().unwrap();
     let args: Vec<&str> = command.split(' ').collect();
     assert_eq!(args[0], "mysql", "{printed}");
-    assert!(printed.lines().nth(1).unwrap().starts_with("mysql://"), "{printed}");
+    assert!(
+        printed.lines().nth(1).unwrap().starts_with("mysql://"),
+        "{printed}"
+    );
     let out = Command::new("mariadb")
-        .args(["--no-defaults", "--batch", "--skip-column-names", "--protocol=TCP"])
+        .args([
+            "--no-defaults",
+            "--batch",
+            "--skip-column-names",
+            "--protocol=TCP",
+        ])
         .args(&args[1..])
         .args(["-e", sql])
         .output()

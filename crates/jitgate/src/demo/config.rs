@@ -32,7 +32,10 @@ const MASKS: [(&str, &str); 6] = [
     ("email", "mask = \"email\""),
     ("credit_card", "mask = \"tokenize\""),
     ("phone", "mask = \"partial\"\nkeep_last = 4"),
-    ("birth_date", "mask = \"generalize\"\ngranularity = \"year\""),
+    (
+        "birth_date",
+        "mask = \"generalize\"\ngranularity = \"year\"",
+    ),
     ("notes", "mask = \"scan\""),
 ];
 

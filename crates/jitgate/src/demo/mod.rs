@@ -195,12 +195,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
         interrupted,
         // The first replica's, as `api` and `postgres` name the first replica.
         config: config_paths.swap_remove(0),
-        mysql: mariadb.zip(
-            endpoints[0]
-                .mysql
-                .as_ref()
-                .map(|m| m.gateway_port),
-        ),
+        mysql: mariadb.zip(endpoints[0].mysql.as_ref().map(|m| m.gateway_port)),
     };
     let outcome = if opts.keep_running {
         keep_running(&demo, opts.json, &stop_rx)

@@ -335,7 +335,10 @@ mod tests {
         let (customers, _) = rows();
         for c in customers.iter().step_by(97) {
             for value in [&c.name, &c.email, &c.ssn, &c.card, &c.phone, &c.notes] {
-                assert!(pg.contains(value.as_str()) && my.contains(value.as_str()), "{value}");
+                assert!(
+                    pg.contains(value.as_str()) && my.contains(value.as_str()),
+                    "{value}"
+                );
             }
         }
         assert_eq!(my.matches("\n(").count(), CUSTOMERS + ORDERS);
