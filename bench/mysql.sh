@@ -2,15 +2,16 @@
 # Throughput of MariaDB through jitgate's MySQL front next to a direct connection, on one
 # throwaway MariaDB server, in the same run.
 #
-#   bench/mysql.sh [--seconds N] [--rounds N] [--threads N] [--debug]
+#   bench/mysql.sh [--seconds N] [--rounds N] [--threads N] [--debug] [--binary PATH]...
 #
 # Runs sysbench oltp_read_only (prepared statements over the binary protocol, 4 tables of
 # 10000 rows) with --threads clients (default 8) against the server directly (as the service
 # account) and through jitgate (a clear session: no masking rules), alternating over --rounds
 # rounds (default 2) of --seconds each (default 20), and prints transactions per second and the
 # ratio jitgate/direct. --debug uses the debug build instead of building a release one (ratios
-# from it understate jitgate). Everything it starts is stopped, and its temp dir removed, on
-# exit.
+# from it understate jitgate). --binary (repeatable) measures these jitgate binaries instead
+# of building one, each in every round, to compare builds in one run. Everything it starts is
+# stopped, and its temp dir removed, on exit.
 #
 # Needs mariadb-server, mariadb-client and sysbench (scripts/install-deps bench). When run as
 # root the server runs as the `mysql` OS user.
@@ -21,6 +22,7 @@ rounds=2
 threads=8
 profile=release
 
+binaries=()
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,6 +30,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --debug) profile=debug; shift ;;
+    --binary) binaries+=("$(realpath "$2")"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -44,14 +47,19 @@ done
 mariadbd=/usr/sbin/mariadbd
 [ -x "$mariadbd" ] || mariadbd="$(command -v mariadbd)" || die "mariadbd not found"
 
-if [ "$profile" = release ]; then
-  log "cargo build --release -p jitgate"
-  cargo build --release -p jitgate
+if [ ${#binaries[@]} -eq 0 ]; then
+  if [ "$profile" = release ]; then
+    log "cargo build --release -p jitgate"
+    cargo build --release -p jitgate
+  else
+    cargo build -p jitgate
+  fi
+  binaries=("${CARGO_TARGET_DIR:-$repo_root/target}/$profile/jitgate")
+  profile="$profile build"
 else
-  cargo build -p jitgate
+  profile="given binaries"
 fi
-jitgate_bin="${CARGO_TARGET_DIR:-$repo_root/target}/$profile/jitgate"
-[ -x "$jitgate_bin" ] || die "no binary at $jitgate_bin"
+for b in "${binaries[@]}"; do [ -x "$b" ] || die "no binary at $b"; done
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/jitgate-mysql-bench.XXXXXX")"
 mkdir "$work/tmp"
@@ -61,10 +69,10 @@ if [ "$(id -u)" = 0 ]; then
   as_db=(runuser -u mysql --)
 fi
 db_pid=""
-gw_pid=""
+gw_pids=()
 cleanup() {
   set +e
-  [ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null && wait "$gw_pid" 2>/dev/null
+  for pid in "${gw_pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   [ -f "$work/pid" ] && kill -9 "$(cat "$work/pid")" 2>/dev/null
   [ -n "$db_pid" ] && kill "$db_pid" 2>/dev/null && wait "$db_pid" 2>/dev/null
   rm -rf "$work"
@@ -73,8 +81,6 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 db_port="$(free_port)"
-gw_port="$(free_port)"
-api_port="$(free_port)"
 
 log "starting MariaDB on port $db_port"
 "${as_db[@]}" mariadb-install-db --no-defaults --datadir="$work/data" \
@@ -99,7 +105,15 @@ sb() {
 log "sysbench prepare"
 sb "$db_port" svc svc-bench prepare >/dev/null
 
-cat >"$work/jitgate.toml" <<TOML
+# One gateway per binary, each with its own store and grant; logins and passwords by index.
+gw_ports=()
+logins=()
+passwords=()
+for i in "${!binaries[@]}"; do
+  gw_port="$(free_port)"
+  api_port="$(free_port)"
+  mkdir "$work/gw$i"
+  cat >"$work/gw$i/jitgate.toml" <<TOML
 [server]
 store = "jitgate.sqlite"
 max_connections = 400
@@ -118,12 +132,16 @@ database = "sbtest"
 user = "svc"
 password = "svc-bench"
 TOML
-JITGATE_LOG=warn "$jitgate_bin" serve --config "$work/jitgate.toml" >"$work/jitgate.log" 2>&1 &
-gw_pid=$!
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$gw_port") 2>/dev/null && break; sleep 0.1; done
-grant="$("$jitgate_bin" admin grant bench bench --duration 2h --json --config "$work/jitgate.toml" | tail -n 1)"
-login="$(printf '%s' "$grant" | python3 -c 'import json,sys; print(json.load(sys.stdin)["login"])')"
-password="$(printf '%s' "$grant" | python3 -c 'import json,sys; print(json.load(sys.stdin)["password"])')"
+  JITGATE_LOG=warn "${binaries[$i]}" serve --config "$work/gw$i/jitgate.toml" \
+    >"$work/gw$i/jitgate.log" 2>&1 &
+  gw_pids+=($!)
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$gw_port") 2>/dev/null && break; sleep 0.1; done
+  grant="$("${binaries[$i]}" admin grant bench bench --duration 2h --json \
+    --config "$work/gw$i/jitgate.toml" | tail -n 1)"
+  gw_ports+=("$gw_port")
+  logins+=("$(printf '%s' "$grant" | python3 -c 'import json,sys; print(json.load(sys.stdin)["login"])')")
+  passwords+=("$(printf '%s' "$grant" | python3 -c 'import json,sys; print(json.load(sys.stdin)["password"])')")
+done
 
 # Runs sysbench and prints its transactions per second; its output on failure.
 tps() {
@@ -134,18 +152,25 @@ tps() {
   sed -n 's/.*transactions: *[0-9]* *(\([0-9.]*\) per sec.).*/\1/p' "$work/sysbench.out"
 }
 direct_all=()
-jitgate_all=()
+declare -A gw_all
 for round in $(seq 1 "$rounds"); do
   log "round $round: direct"
   direct_all+=("$(tps "$db_port" svc svc-bench)")
-  log "round $round: through jitgate"
-  jitgate_all+=("$(tps "$gw_port" "$login" "$password")")
+  for i in "${!binaries[@]}"; do
+    log "round $round: through ${binaries[$i]}"
+    gw_all[$i]="${gw_all[$i]:-} $(tps "${gw_ports[$i]}" "${logins[$i]}" "${passwords[$i]}")"
+  done
 done
 mean() { printf '%s\n' "$@" | awk '{s+=$1} END {printf "%.1f", s/NR}'; }
 d="$(mean "${direct_all[@]}")"
-j="$(mean "${jitgate_all[@]}")"
-printf '\nsysbench oltp_read_only, %s threads, %s x %ss, %s build\n' "$threads" "$rounds" "$secs" "$profile"
-printf '%-10s %12s   rounds\n' target tps
-printf '%-10s %12s   %s\n' direct "$d" "${direct_all[*]}"
-printf '%-10s %12s   %s\n' jitgate "$j" "${jitgate_all[*]}"
-awk -v d="$d" -v j="$j" 'BEGIN {printf "jitgate/direct: %.2f\n", j/d}'
+printf '\nsysbench oltp_read_only, %s threads, %s x %ss, %s\n' "$threads" "$rounds" "$secs" "$profile"
+printf '%-10s %12s %8s   rounds\n' target tps ratio
+printf '%-10s %12s %8s   %s\n' direct "$d" 1.00 "${direct_all[*]}"
+for i in "${!binaries[@]}"; do
+  # shellcheck disable=SC2086
+  j="$(mean ${gw_all[$i]})"
+  name=jitgate
+  [ ${#binaries[@]} -gt 1 ] && name="jitgate#$((i + 1))"
+  r="$(awk -v d="$d" -v j="$j" 'BEGIN {printf "%.2f", j/d}')"
+  printf '%-10s %12s %8s   %s   %s\n' "$name" "$j" "$r" "${gw_all[$i]# }" "${binaries[$i]}"
+done

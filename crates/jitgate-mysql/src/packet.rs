@@ -18,6 +18,11 @@ pub enum PacketError {
     Io(#[from] std::io::Error),
 }
 
+/// How much a reader reads into at a time.
+const READ_CHUNK: usize = 16 * 1024;
+/// Below this much spare room, a reader makes room for [`READ_CHUNK`] before it reads.
+const READ_MIN: usize = 4 * 1024;
+
 /// One physical packet.
 #[derive(Debug, Clone)]
 pub struct Packet {
@@ -51,7 +56,7 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
     pub fn new(inner: R, max: usize) -> Self {
         PacketReader {
             inner,
-            buf: BytesMut::with_capacity(16 * 1024),
+            buf: BytesMut::with_capacity(READ_CHUNK),
             max: max.min(MAX_PAYLOAD),
             bytes: 0,
         }
@@ -82,6 +87,12 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
                     return Ok(Packet { seq, payload });
                 }
                 self.buf.reserve(4 + len - self.buf.len());
+            }
+            // Each packet taken splits the buffer's front off, so its spare room shrinks; read
+            // into a whole chunk again (reclaimed in place once the packets handed out are
+            // dropped), or reads would come a few bytes, or a packet, at a time.
+            if self.buf.capacity() - self.buf.len() < READ_MIN {
+                self.buf.reserve(READ_CHUNK);
             }
             let n = self.inner.read_buf(&mut self.buf).await?;
             if n == 0 {

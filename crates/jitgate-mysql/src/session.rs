@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use jitgate_control::audit::kind;
 use jitgate_control::{SessionAuditor, SessionStop};
-use jitgate_front::Shutdown;
+use jitgate_front::{Shutdown, WhenWoken};
 use jitgate_mysql_sql::{analyse, mentions_kill, Guard, Refusal};
 use jitgate_sqlstate::SqlState;
 
@@ -99,11 +99,15 @@ pub async fn serve(logged_in: LoggedIn, front: Arc<ResourceFront>, shutdown: Shu
         quoting: false,
         types: Vec::new(),
     };
+    // Made once and polled only when a grant end, a kill or the shutdown wakes them, not at
+    // every command.
+    let mut stopped = WhenWoken::new(session.stopped());
+    let mut forced = WhenWoken::new(shutdown.forced());
     let reason = loop {
         let step = tokio::select! {
             biased;
-            stop = session.stopped() => break relay.stop(&stop).await,
-            () = shutdown.forced() => break relay.stop(&SessionStop::Shutdown).await,
+            stop = &mut stopped => break relay.stop(&stop).await,
+            () = &mut forced => break relay.stop(&SessionStop::Shutdown).await,
             step = relay.command() => step,
         };
         match step {
@@ -112,6 +116,7 @@ pub async fn serve(logged_in: LoggedIn, front: Arc<ResourceFront>, shutdown: Shu
             Err(e) => break format!("connection lost: {e}"),
         }
     };
+    drop(stopped);
     let (from, to) = (relay.client_r.bytes, relay.client_w.bytes);
     relay.up.quit().await;
     session.close(&reason, from, to);

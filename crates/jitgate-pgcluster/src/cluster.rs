@@ -396,7 +396,7 @@ impl Drop for PgCluster {
 /// Writes a CA and a server certificate signed by it into `dir`; returns the
 /// CA certificate's path. A separate CA (rather than one self-signed server
 /// certificate) is what clients verify against in real deployments.
-fn write_tls_files(dir: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn write_tls_files(dir: &Path) -> anyhow::Result<PathBuf> {
     use rcgen::{
         BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair,
         KeyUsagePurpose,
@@ -432,7 +432,7 @@ fn write_tls_files(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(ca_path)
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     // /proc/self belongs to the process's effective user; no libc needed.
     match std::fs::metadata("/proc/self") {
         Ok(m) => m.uid() == 0,

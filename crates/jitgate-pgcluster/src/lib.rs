@@ -1,14 +1,16 @@
 //! Throwaway PostgreSQL clusters: `initdb` into a temporary directory, start on a free port of
 //! 127.0.0.1, remove everything on drop. `jitgate demo` runs its upstream database this way, and
-//! the integration tests run theirs.
+//! the integration tests run theirs. Throwaway MariaDB servers likewise: [`mariadb`].
 //!
 //! Server binaries are looked up in `$JITGATE_PG_BINDIR`, then on `PATH`, then in
 //! `/usr/lib/postgresql/<version>/bin` (15 preferred). As root, the server runs as the `postgres`
 //! OS user, because PostgreSQL refuses to run as root.
 
 mod cluster;
+pub mod mariadb;
 
 pub use cluster::{server_binaries_found, AuthMethod, ClusterOptions, PgCluster};
+pub use mariadb::{MariaDb, MariaDbOptions};
 
 use std::net::TcpListener;
 use std::process::{Command, Output};

@@ -1,7 +1,9 @@
 //! `jitgate demo`: the one-command tour. A throwaway PostgreSQL with a realistic dataset, jitgate
 //! in front of it on a temporary SQLite store, three local users, and a walk through the
 //! product: request, approval, masked and clear queries, an inference attempt that learns
-//! nothing, revocation cutting a live session, credential clean-up and the audit check.
+//! nothing, revocation cutting a live session, credential clean-up and the audit check. When
+//! MariaDB is installed, a throwaway MariaDB with the same data and masking rules is a second
+//! resource (`demo-mysql`).
 
 mod config;
 mod seed;
@@ -9,7 +11,7 @@ mod story;
 
 use crate::client::Client;
 use anyhow::{bail, Context};
-use jitgate_pgcluster::{AuthMethod, ClusterOptions, PgCluster};
+use jitgate_pgcluster::{AuthMethod, ClusterOptions, MariaDb, MariaDbOptions, PgCluster};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,9 @@ pub struct Demo {
     pub interrupted: Arc<AtomicBool>,
     /// The demo's `jitgate.toml` (its masking key beside it), for tools that read its policy.
     pub config: PathBuf,
+    /// The MariaDB behind resource `demo-mysql` and the first replica's port for MySQL clients,
+    /// when MariaDB is installed.
+    pub mysql: Option<(MariaDb, u16)>,
 }
 
 impl Demo {
@@ -89,21 +94,32 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
         "Starting a throwaway PostgreSQL and filling it with 1200 customers…",
     );
     let upstream_password = crate::demo::story::random_secret();
-    let cluster = PgCluster::start(ClusterOptions {
-        auth: AuthMethod::ScramSha256,
-        service_user: Some(("jitgate_svc".into(), upstream_password.clone())),
-        ..ClusterOptions::default()
-    })
-    .context("starting the demo's PostgreSQL")?;
-    cluster
-        .psql("app", &seed::sql())
-        .context("seeding the demo data")?;
-    cluster
-        .psql(
-            "app",
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO jitgate_svc",
-        )
-        .context("granting the service role access")?;
+    let mysql_password = story::random_secret();
+    let mariadb = MariaDb::available().then(|| {
+        let password = mysql_password.clone();
+        std::thread::spawn(move || start_mariadb(password))
+    });
+    let cluster = start_postgres(&upstream_password);
+    // Joined before any error goes up, so that a MariaDB started beside it is stopped too.
+    let mariadb = match mariadb.map(std::thread::JoinHandle::join) {
+        None => None,
+        Some(Ok(Ok(db))) => Some(db),
+        Some(Ok(Err(e))) => {
+            eprintln!("MariaDB is installed but did not start; the demo goes on without it: {e:#}");
+            None
+        }
+        Some(Err(_)) => bail!("starting the demo's MariaDB panicked"),
+    };
+    let cluster = cluster?;
+    if mariadb.is_some() {
+        say(
+            chatty,
+            &format!(
+                "A throwaway MariaDB holds the same customers (resource `{}`).",
+                config::MYSQL_RESOURCE
+            ),
+        );
+    }
 
     let (store, names): (String, &[&str]) = if opts.fleet {
         cluster
@@ -122,6 +138,10 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
             upstream_port: cluster.port(),
             store: store.clone(),
             replica: (*name).to_owned(),
+            mysql: mariadb.as_ref().map(|db| config::MySqlEndpoints {
+                gateway_port: jitgate_pgcluster::free_port(),
+                upstream_port: db.port(),
+            }),
         })
         .collect();
     let mut passwords = Vec::new();
@@ -129,6 +149,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
     std::fs::create_dir(&secrets)?;
     std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o700))?;
     write_secret(&secrets, "upstream", &upstream_password)?;
+    write_secret(&secrets, "mysql-upstream", &mysql_password)?;
     write_secret(&secrets, "mask-key", &story::random_secret())?;
     for (user, _, _) in config::USERS {
         let password = story::random_secret();
@@ -174,6 +195,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
         interrupted,
         // The first replica's, as `api` and `postgres` name the first replica.
         config: config_paths.swap_remove(0),
+        mysql: mariadb.zip(endpoints[0].mysql.as_ref().map(|m| m.gateway_port)),
     };
     let outcome = if opts.keep_running {
         keep_running(&demo, opts.json, &stop_rx)
@@ -194,6 +216,42 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<()> {
     drop(demo);
     drop(work);
     outcome
+}
+
+/// The demo's PostgreSQL, seeded, and its service role.
+fn start_postgres(service_password: &str) -> anyhow::Result<PgCluster> {
+    let cluster = PgCluster::start(ClusterOptions {
+        auth: AuthMethod::ScramSha256,
+        service_user: Some(("jitgate_svc".into(), service_password.to_owned())),
+        ..ClusterOptions::default()
+    })
+    .context("starting the demo's PostgreSQL")?;
+    cluster
+        .psql("app", &seed::sql())
+        .context("seeding the demo data")?;
+    cluster
+        .psql(
+            "app",
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO jitgate_svc",
+        )
+        .context("granting the service role access")?;
+    Ok(cluster)
+}
+
+/// The demo's MariaDB: the same tables and rows as PostgreSQL's, in database `app`, and the
+/// service account jitgate logs in as.
+fn start_mariadb(service_password: String) -> anyhow::Result<MariaDb> {
+    let db = MariaDb::start_with(MariaDbOptions {
+        service_user: "jitgate_svc".into(),
+        service_password,
+        database: config::DATABASE.into(),
+        grant: format!("SELECT, INSERT, UPDATE, DELETE ON `{}`.*", config::DATABASE),
+        tls: false,
+    })
+    .context("starting the demo's MariaDB")?;
+    db.sql(&seed::mysql_sql(config::DATABASE))
+        .context("seeding the demo's MariaDB")?;
+    Ok(db)
 }
 
 fn say(show: bool, text: &str) {
@@ -292,6 +350,14 @@ fn keep_running(
             "config": demo.config,
         });
         let mut line = line;
+        if let Some((_, port)) = &demo.mysql {
+            line["mysql"] = serde_json::json!({
+                "resource": config::MYSQL_RESOURCE,
+                "host": "127.0.0.1",
+                "port": port,
+                "database": config::DATABASE,
+            });
+        }
         if demo.replicas.len() > 1 {
             line["replicas"] = demo
                 .replicas
@@ -312,9 +378,16 @@ fn keep_running(
             );
         }
         println!(
-            "PostgreSQL clients connect to 127.0.0.1:{} (resource `demo`).\n",
+            "PostgreSQL clients connect to 127.0.0.1:{} (resource `demo`).",
             demo.gateway_port
         );
+        if let Some((_, port)) = &demo.mysql {
+            println!(
+                "MySQL/MariaDB clients connect to 127.0.0.1:{port} (resource `{}`).",
+                config::MYSQL_RESOURCE
+            );
+        }
+        println!();
         for (name, _, role) in config::USERS {
             println!("  {name:<6} {role}");
             println!(
@@ -326,6 +399,12 @@ fn keep_running(
         println!("\nThen, as alice: jitgate request demo --duration 15m --reason 'INC-1234'");
         println!("as dana: jitgate requests --pending; jitgate approve ID");
         println!("as alice: jitgate connect demo");
+        if demo.mysql.is_some() {
+            println!(
+                "(or request and connect `{}`: a mariadb command line and a mysql:// URI)",
+                config::MYSQL_RESOURCE
+            );
+        }
         println!("\nThe upstream itself (demo only): psql '{upstream}'");
         println!("Press Ctrl-C to stop and remove everything.");
     }

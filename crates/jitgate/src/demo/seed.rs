@@ -34,9 +34,44 @@ const PRODUCTS: &[&str] = &[
     "Thingamajig",
 ];
 
-/// SQL that creates and fills `customers` and `orders`.
-pub fn sql() -> String {
+/// One made-up order.
+pub struct Order {
+    pub id: usize,
+    pub customer: usize,
+    pub product: &'static str,
+    pub cents: u32,
+    /// `2026-MM-DD`.
+    pub day: String,
+}
+
+/// The dataset's rows, the same every time.
+pub fn rows() -> (Vec<Customer>, Vec<Order>) {
     let mut rng = StdRng::seed_from_u64(0x6a17_6a7e);
+    let customers = (1..=CUSTOMERS)
+        .map(|id| Customer::generate(id, &mut rng))
+        .collect();
+    let orders = (1..=ORDERS)
+        .map(|id| {
+            let customer = rng.gen_range(1..=CUSTOMERS);
+            let product = PRODUCTS[rng.gen_range(0..PRODUCTS.len())];
+            let cents: u32 = rng.gen_range(199..99_999);
+            let day = rng.gen_range(1..=28);
+            let month = rng.gen_range(1..=12);
+            Order {
+                id,
+                customer,
+                product,
+                cents,
+                day: format!("2026-{month:02}-{day:02}"),
+            }
+        })
+        .collect();
+    (customers, orders)
+}
+
+/// SQL that creates and fills `customers` and `orders` (PostgreSQL).
+pub fn sql() -> String {
+    let (customers, orders) = rows();
     let mut out = String::from(
         "CREATE TABLE customers (\n\
            id integer PRIMARY KEY,\n\
@@ -57,34 +92,106 @@ pub fn sql() -> String {
          );\n\
          COPY customers FROM STDIN;\n",
     );
-    for id in 1..=CUSTOMERS {
-        let c = Customer::generate(id, &mut rng);
+    for c in &customers {
         let _ = writeln!(
             out,
-            "{id}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            c.name, c.email, c.ssn, c.card, c.phone, c.birth_date, c.notes
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            c.id, c.name, c.email, c.ssn, c.card, c.phone, c.birth_date, c.notes
         );
     }
     out.push_str("\\.\nCOPY orders FROM STDIN;\n");
-    for id in 1..=ORDERS {
-        let customer = rng.gen_range(1..=CUSTOMERS);
-        let product = PRODUCTS[rng.gen_range(0..PRODUCTS.len())];
-        let cents: u32 = rng.gen_range(199..99_999);
-        let day = rng.gen_range(1..=28);
-        let month = rng.gen_range(1..=12);
+    for o in &orders {
         let _ = writeln!(
             out,
-            "{id}\t{customer}\t{product}\t{}.{:02}\t2026-{month:02}-{day:02} 12:00:00+00",
-            cents / 100,
-            cents % 100
+            "{}\t{}\t{}\t{}.{:02}\t{} 12:00:00+00",
+            o.id,
+            o.customer,
+            o.product,
+            o.cents / 100,
+            o.cents % 100,
+            o.day
         );
     }
     out.push_str("\\.\nANALYZE customers; ANALYZE orders;\n");
     out
 }
 
+/// The same tables and rows for MariaDB/MySQL, in database `db`.
+pub fn mysql_sql(db: &str) -> String {
+    let (customers, orders) = rows();
+    let mut out = format!(
+        "USE `{db}`;\n\
+         CREATE TABLE customers (\n\
+           id int PRIMARY KEY,\n\
+           full_name varchar(100) NOT NULL,\n\
+           email varchar(100) NOT NULL,\n\
+           ssn varchar(11) NOT NULL,\n\
+           credit_card varchar(19) NOT NULL,\n\
+           phone varchar(20) NOT NULL,\n\
+           birth_date date NOT NULL,\n\
+           notes text\n\
+         ) CHARACTER SET utf8mb4;\n\
+         CREATE TABLE orders (\n\
+           id int PRIMARY KEY,\n\
+           customer_id int NOT NULL REFERENCES customers(id),\n\
+           product varchar(40) NOT NULL,\n\
+           amount decimal(10,2) NOT NULL,\n\
+           ordered_at datetime NOT NULL\n\
+         ) CHARACTER SET utf8mb4;\n"
+    );
+    for chunk in customers.chunks(200) {
+        out.push_str("INSERT INTO customers VALUES\n");
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|c| {
+                format!(
+                    "({}, {}, {}, {}, {}, {}, {}, {})",
+                    c.id,
+                    quote(&c.name),
+                    quote(&c.email),
+                    quote(&c.ssn),
+                    quote(&c.card),
+                    quote(&c.phone),
+                    quote(&c.birth_date),
+                    quote(&c.notes)
+                )
+            })
+            .collect();
+        out.push_str(&values.join(",\n"));
+        out.push_str(";\n");
+    }
+    for chunk in orders.chunks(500) {
+        out.push_str("INSERT INTO orders VALUES\n");
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|o| {
+                format!(
+                    "({}, {}, {}, {}.{:02}, '{} 12:00:00')",
+                    o.id,
+                    o.customer,
+                    quote(o.product),
+                    o.cents / 100,
+                    o.cents % 100,
+                    o.day
+                )
+            })
+            .collect();
+        out.push_str(&values.join(",\n"));
+        out.push_str(";\n");
+    }
+    out.push_str("ANALYZE TABLE customers, orders;\n");
+    out
+}
+
+/// A MariaDB string literal that reads the same under every `sql_mode` (no backslashes in the
+/// data; quotes doubled).
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 /// One made-up customer.
 pub struct Customer {
+    pub id: usize,
     pub name: String,
     pub email: String,
     pub ssn: String,
@@ -126,6 +233,7 @@ impl Customer {
             _ => format!("Refund sent to card {card} after a damaged delivery."),
         };
         Customer {
+            id,
             name: format!("{first} {last}"),
             email,
             ssn,
@@ -216,5 +324,23 @@ mod tests {
     fn the_dataset_is_the_same_every_time() {
         assert_eq!(sql(), sql());
         assert!(sql().lines().count() > CUSTOMERS + ORDERS);
+        assert_eq!(mysql_sql("app"), mysql_sql("app"));
+    }
+
+    /// Both engines get the same rows: every customer's values appear in the MariaDB script
+    /// exactly as in PostgreSQL's COPY data.
+    #[test]
+    fn mariadb_gets_the_same_rows() {
+        let (pg, my) = (sql(), mysql_sql("app"));
+        let (customers, _) = rows();
+        for c in customers.iter().step_by(97) {
+            for value in [&c.name, &c.email, &c.ssn, &c.card, &c.phone, &c.notes] {
+                assert!(
+                    pg.contains(value.as_str()) && my.contains(value.as_str()),
+                    "{value}"
+                );
+            }
+        }
+        assert_eq!(my.matches("\n(").count(), CUSTOMERS + ORDERS);
     }
 }
