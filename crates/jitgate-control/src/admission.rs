@@ -246,12 +246,40 @@ impl LoginAttempt {
         self.control.audit(
             AuditEvent::new(
                 kind::LOGIN_FAILED,
-                json!({"login": self.login, "client_addr": self.peer.to_string(),
+                json!({"login": audited_login(&self.login, self.credential.is_some()),
+                       "client_addr": self.peer.to_string(),
                        "reason": refused.reason(), "protocol": self.protocol.as_str()}),
             )
             .resource(&self.resource),
         );
     }
+}
+
+/// The login a refusal's audit record names. A known login as it is; an unknown one as sent,
+/// unless it holds a run of characters as long as a secret (a client that sent its whole
+/// credential, or more, where the login goes): then only a digest, so no secret reaches the
+/// trail.
+fn audited_login(login: &str, known: bool) -> String {
+    if known || longest_secret_like_run(login) < SECRET_LIKE_RUN {
+        return login.to_owned();
+    }
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(login.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("(unrecognised, sha256:{hex})")
+}
+
+/// A run this long of the secrets' alphabet is treated as a possible secret (secrets are 32).
+const SECRET_LIKE_RUN: usize = 20;
+
+fn longest_secret_like_run(text: &str) -> usize {
+    let secret_char = |c: char| c.is_ascii() && crate::model::TOKEN_ALPHABET.contains(&(c as u8));
+    let (mut longest, mut run) = (0, 0);
+    for c in text.chars() {
+        run = if secret_char(c) { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
 }
 
 /// What an admitted subject sees of the resource: the masking view for their groups now (not at
@@ -412,6 +440,26 @@ mod tests {
             assert_eq!(event["protocol"], "postgres");
         }
         assert_eq!(audited[1]["login"], "alice-nobody");
+    }
+
+    /// A client that puts its whole credential (and more) where the login goes — a token
+    /// front splits `LOGIN.SECRET` at the last dot, so `LOGIN.SECRET.x` tries login
+    /// `LOGIN.SECRET` — must not write its secret into the audit trail.
+    #[test]
+    fn a_secret_sent_as_part_of_an_unknown_login_is_not_audited() {
+        let control = control();
+        let (login, secret, _) = credential(&control);
+        let tried = format!("{login}.{secret}");
+        let attempt = control
+            .begin_login(context(&tried, Protocol::DatabricksSql))
+            .expect("begin");
+        let refused = attempt.finish(Proof::Failed).expect_err("refused");
+        assert!(refused.is_credential());
+        let audited = failed_logins(&control);
+        let recorded = audited[0]["login"].as_str().expect("login");
+        assert!(!recorded.contains(&secret), "{recorded}");
+        assert!(recorded.starts_with("(unrecognised, sha256:"), "{recorded}");
+        assert_eq!(audited[0]["reason"], "unknown login");
     }
 
     #[test]

@@ -36,13 +36,16 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", random_token(10))
 }
 
+/// The characters of random tokens and secrets (no look-alikes: i, l, o, 0, 1).
+pub(crate) const TOKEN_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
 /// Random lowercase letters and digits (no look-alikes), for identifiers and secrets.
 pub fn random_token(len: usize) -> String {
     use rand::Rng;
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
     let mut rng = rand::thread_rng();
     (0..len)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .map(|_| TOKEN_ALPHABET[rng.gen_range(0..TOKEN_ALPHABET.len())] as char)
         .collect()
 }
 
