@@ -9,6 +9,7 @@
 use crate::codec::scanner::{Limits, Oversize, Scanner, Step};
 use crate::codec::ProtocolError;
 use bytes::{Buf, BytesMut};
+use std::future::Future;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Bytes read at a time; also the size above which DataRow and CopyData stream through in pieces.
