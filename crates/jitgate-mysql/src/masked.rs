@@ -1,7 +1,7 @@
 //! The statement side of a masked subject's session: each text is rewritten so that protected
 //! tables are read through masking derived tables (`jitgate_mysql_sql::rewrite`), with the
 //! tables' columns from the upstream's `information_schema`, read on the session's own upstream
-//! connection and kept a few seconds per session. What the rewrite refuses is refused.
+//! connection; protected tables' are kept a few seconds per session. What the rewrite refuses is refused.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -17,8 +17,8 @@ use crate::wire::{self, com};
 
 /// How many tables a session's catalog keeps.
 const MAX_CACHED: usize = 256;
-/// How long a table's description is trusted (a table altered meanwhile only loses columns
-/// from the derived table, or makes the statement fail).
+/// How long a protected table's description is trusted (a table altered meanwhile only loses
+/// columns from the derived table, or makes the statement fail). Other tables are not kept.
 const CACHE_TTL: Duration = Duration::from_secs(5);
 /// Most catalog rows one lookup reads.
 const MAX_ROWS: usize = 65_536;
@@ -117,11 +117,16 @@ impl MaskedState {
         let now = Instant::now();
         self.tables
             .retain(|_, (_, at)| now.duration_since(*at) < CACHE_TTL);
-        let missing: Vec<TableName> = names
-            .iter()
-            .filter(|n| !self.tables.contains_key(*n))
-            .cloned()
-            .collect();
+        let mut catalog: HashMap<TableName, TableInfo> = HashMap::new();
+        let mut missing: Vec<TableName> = Vec::new();
+        for name in names {
+            match self.tables.get(&name) {
+                Some((info, _)) => {
+                    catalog.insert(name, info.clone());
+                }
+                None => missing.push(name),
+            }
+        }
         if !missing.is_empty() {
             let lower = self.lower_case_names(up).await?;
             let found = lookup(up, &missing, lower).await?;
@@ -129,13 +134,16 @@ impl MaskedState {
                 self.tables.clear();
             }
             for (name, info) in found {
-                self.tables.insert(name, (info, now));
+                // Only protected tables are kept: a stale entry of one can only mask more (its
+                // derived table names the columns it knew). Any other name is looked up at each
+                // statement, so a table replaced meanwhile by a view over protected data is
+                // seen as the view it now is (and refused), not read through a stale entry.
+                if self.masks.may_protect(&name.db, &name.table) {
+                    self.tables.insert(name.clone(), (info.clone(), now));
+                }
+                catalog.insert(name, info);
             }
         }
-        let catalog: HashMap<TableName, TableInfo> = names
-            .into_iter()
-            .filter_map(|n| self.tables.get(&n).map(|(i, _)| (n, i.clone())))
-            .collect();
         let out = rewrite(sql, db.as_deref(), &catalog as &dyn Catalog, &self.masks)?;
         if out.current_db != db {
             self.forget_database();

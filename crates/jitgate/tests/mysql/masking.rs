@@ -227,3 +227,47 @@ fn the_red_team_infers_nothing_through_masked_reads() {
         );
     }
 }
+
+/// A masked session's catalog knowledge never outlives a change made elsewhere in a way that
+/// shows more: a plain table read once, then replaced (by another connection) with a view over
+/// protected data, is seen as that view at the next statement of the same session — refused —
+/// not read through what the session knew of the table.
+#[test]
+fn a_table_replaced_by_a_view_elsewhere_is_not_read_through_a_stale_catalog() {
+    let Some(env) = start() else { return };
+    env.db
+        .sql("CREATE TABLE app.report (s varchar(20)); INSERT INTO app.report VALUES ('plain');")
+        .expect("a plain table");
+    let alice = env.grant("alice");
+    let script = format!(
+        r#"
+# autocommit: a transaction left open would hold a metadata lock that DROP TABLE waits for.
+masked = connect(autocommit=True, read_timeout=30)
+cur = masked.cursor()
+cur.execute("SELECT s FROM report")
+print("before", cur.fetchall())
+admin = pymysql.connect(host='127.0.0.1', port={port}, user={user:?}, password={password:?}, database='app', read_timeout=30)
+with admin.cursor() as a:
+    a.execute("DROP TABLE report")
+    a.execute("CREATE VIEW report AS SELECT ssn AS s FROM customers")
+admin.close()
+try:
+    cur.execute("SELECT s FROM report")
+    print("after", cur.fetchall())
+except pymysql.MySQLError as e:
+    print("refused", e.args[0])
+"#,
+        port = env.db.port(),
+        user = jitgate_testkit::mariadb::SERVICE_USER,
+        password = jitgate_testkit::mariadb::SERVICE_PASSWORD,
+    );
+    let out = env.python(&alice.login, &alice.password, &script);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("before (('plain',),)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("refused 1227"), "{}", out.stdout);
+    assert_no_clear("the replaced table", &out.stdout);
+}
