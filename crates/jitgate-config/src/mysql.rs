@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::error::ConfigError;
 use crate::describe::describe_tls;
+use crate::error::ConfigError;
 use crate::model::MySqlUpstream;
 use crate::resources::read_libpq_tls;
 use crate::secret::read_password;

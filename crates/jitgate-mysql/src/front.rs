@@ -130,12 +130,11 @@ impl MySqlFront {
             let Upstream::MySql(upstream_cfg) = &r.upstream else {
                 continue;
             };
-            let upstream = UpstreamTarget::new(upstream_cfg).map_err(|source| {
-                FrontError::UpstreamTls {
+            let upstream =
+                UpstreamTarget::new(upstream_cfg).map_err(|source| FrontError::UpstreamTls {
                     resource: r.name.clone(),
                     source,
-                }
-            })?;
+                })?;
             let listener =
                 TcpListener::bind(r.listen)
                     .await

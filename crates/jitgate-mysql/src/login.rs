@@ -410,7 +410,9 @@ fn client_safe(e: &upstream::UpstreamError) -> &'static str {
         E::Refused(_) => "the upstream refused the service account",
         E::Unsupported(_) => "the upstream asks for an authentication jitgate does not speak",
         E::NoTls(_) => "the upstream does not offer TLS, which the resource's tls mode requires",
-        E::Tls(_) => "TLS with the upstream failed (its certificate is not trusted or the handshake broke)",
+        E::Tls(_) => {
+            "TLS with the upstream failed (its certificate is not trusted or the handshake broke)"
+        }
         _ => "the upstream broke the protocol",
     }
 }

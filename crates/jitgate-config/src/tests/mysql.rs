@@ -71,8 +71,13 @@ fn mysql_upstreams_take_the_tls_modes_of_the_postgres_upstream() {
     );
     let got = error(&format!("{MYSQL}tls = \"sometimes\"\n"));
     assert!(got.contains("resources.shop.upstream.tls"), "{got}");
-    let got = error(&format!("{MYSQL}tls = \"require\"\nca_file = \"{}\"\n", ca.display()));
+    let got = error(&format!(
+        "{MYSQL}tls = \"require\"\nca_file = \"{}\"\n",
+        ca.display()
+    ));
     assert!(got.contains("only used with tls = \"verify-ca\""), "{got}");
-    let got = error(&format!("{MYSQL}tls = \"verify-ca\"\nca_file = \"/nonexistent/ca.pem\"\n"));
+    let got = error(&format!(
+        "{MYSQL}tls = \"verify-ca\"\nca_file = \"/nonexistent/ca.pem\"\n"
+    ));
     assert!(got.contains("ca_file"), "{got}");
 }
