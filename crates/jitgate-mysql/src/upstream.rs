@@ -344,3 +344,30 @@ pub async fn kill_query(target: &UpstreamTarget, thread_id: u32) -> Result<(), U
     conn.quit().await;
     done.map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SSLRequest is the first 32 bytes of the HandshakeResponse that follows it inside TLS
+    /// (the server reads it as a truncated response), with CLIENT_SSL set.
+    #[test]
+    fn the_ssl_request_is_the_handshake_responses_prefix() {
+        let caps = cap::REQUIRED | cap::CONNECT_WITH_DB | cap::SSL;
+        let request = ssl_request(caps, 45);
+        let response = HandshakeResponse {
+            capabilities: caps,
+            max_packet: MAX_PACKET,
+            charset: 45,
+            user: b"svc".to_vec(),
+            auth: vec![1; 20],
+            database: Some(b"app".to_vec()),
+            plugin: auth::NATIVE.to_vec(),
+        }
+        .encode();
+        assert_eq!(request.len(), 32);
+        assert_eq!(&response[..32], request.as_slice());
+        let sent = u32::from_le_bytes([request[0], request[1], request[2], request[3]]);
+        assert_ne!(sent & cap::SSL, 0);
+    }
+}
