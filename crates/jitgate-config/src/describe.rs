@@ -232,7 +232,7 @@ fn rule_summary(rule: &AccessRule) -> String {
 }
 
 /// A libpq-style TLS setting in one line: the mode, and the CA and name it verifies against.
-fn describe_tls(tls: &crate::model::UpstreamTls) -> String {
+pub(crate) fn describe_tls(tls: &crate::model::UpstreamTls) -> String {
     let mut out = tls.mode.as_str().to_owned();
     if let Some(ca) = &tls.ca_file {
         let _ = write!(out, ", CA {}", ca.display());

@@ -3,8 +3,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::describe::describe_tls;
 use crate::error::ConfigError;
 use crate::model::MySqlUpstream;
+use crate::resources::read_libpq_tls;
 use crate::secret::read_password;
 use crate::section::Section;
 
@@ -19,12 +21,16 @@ pub(crate) fn read_mysql(s: &Section<'_>) -> Result<MySqlUpstream, ConfigError> 
         "password_env",
         "password_file",
         "password",
+        "tls",
+        "ca_file",
+        "server_name",
         "connect_timeout",
     ])?;
     let host = s.required("host")?;
     if host.str()?.starts_with('/') {
         return Err(host.error("Unix sockets are not supported; give a host name or IP address"));
     }
+    let tls = read_libpq_tls(s, ["tls", "ca_file", "server_name"])?;
     Ok(MySqlUpstream {
         host: host.str()?.to_string(),
         // The range is checked, so the cast cannot truncate.
@@ -32,6 +38,7 @@ pub(crate) fn read_mysql(s: &Section<'_>) -> Result<MySqlUpstream, ConfigError> 
         database: s.required("database")?.str()?.to_string(),
         user: s.required("user")?.str()?.to_string(),
         password: read_password(s)?,
+        tls,
         connect_timeout: s
             .optional("connect_timeout", |f| f.duration())?
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
@@ -48,6 +55,7 @@ pub(crate) fn describe(m: &MySqlUpstream, out: &mut String) {
         Some(p) => p.origin().to_string(),
     };
     let _ = writeln!(out, "  password: {password}");
+    let _ = writeln!(out, "  TLS: {}", describe_tls(&m.tls));
     let timeout = humantime::format_duration(m.connect_timeout);
     let _ = writeln!(out, "  connect timeout: {timeout}");
 }

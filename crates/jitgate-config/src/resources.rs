@@ -94,7 +94,7 @@ fn read_resource(entry: &Field<'_>) -> Result<Resource, ConfigError> {
     })
 }
 
-/// TLS towards a PostgreSQL server from the keys `[mode, ca_file, server_name]` of `s` (the
+/// TLS towards a PostgreSQL or MySQL server from the keys `[mode, ca_file, server_name]` of `s` (the
 /// upstream's `tls`, `ca_file`, `server_name`; the store's `store_tls`, …): libpq's modes,
 /// default `prefer`.
 pub(crate) fn read_libpq_tls(s: &Section<'_>, keys: [&str; 3]) -> Result<UpstreamTls, ConfigError> {

@@ -37,6 +37,11 @@ pub enum FrontError {
     },
     #[error("MySQL TLS ([server.tls]): {0}")]
     Tls(#[from] jitgate_tls::TlsSetupError),
+    #[error("resource {resource}: TLS towards the upstream: {source}")]
+    UpstreamTls {
+        resource: String,
+        source: jitgate_tls::TlsSetupError,
+    },
 }
 
 /// What the connections of one resource share.
@@ -125,6 +130,11 @@ impl MySqlFront {
             let Upstream::MySql(upstream_cfg) = &r.upstream else {
                 continue;
             };
+            let upstream =
+                UpstreamTarget::new(upstream_cfg).map_err(|source| FrontError::UpstreamTls {
+                    resource: r.name.clone(),
+                    source,
+                })?;
             let listener =
                 TcpListener::bind(r.listen)
                     .await
@@ -137,7 +147,7 @@ impl MySqlFront {
                 name: Arc::from(r.name.as_str()),
                 control: control.clone(),
                 masking: config.masking.clone(),
-                upstream: UpstreamTarget::new(upstream_cfg),
+                upstream,
                 tls: tls.clone(),
                 tls_required: config.server.client_tls.mode == ClientTlsMode::Required,
                 allow_cleartext_without_tls: config.server.allow_cleartext_without_tls,

@@ -11,6 +11,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use jitgate_control::audit::{kind, AuditEvent};
 use jitgate_control::{Admission, LoginAttempt, LoginContext, Proof, Protocol};
 use jitgate_masking::SubjectView;
 use jitgate_mysql_sql::{lexing_modes_ok, safe_collation_id, Guard};
@@ -251,7 +252,7 @@ impl Login<'_> {
             upstream::connect(&self.front.upstream, caps, response.charset, &database)
                 .await
                 .map_err(|e| {
-                    tracing::warn!(resource = %self.front.name, "upstream login: {e}");
+                    self.upstream_failed(&admission, &e);
                     refused(
                         next,
                         ErrorCode::UPSTREAM,
@@ -272,6 +273,19 @@ impl Login<'_> {
             return Err(LoginEnd::Left);
         }
         Ok((upstream, admission, guard))
+    }
+
+    /// Logs and audits a failed upstream login; the upstream's words stay out of the client's
+    /// answer.
+    fn upstream_failed(&self, admission: &Admission, e: &upstream::UpstreamError) {
+        tracing::warn!(resource = %self.front.name, "upstream login: {e}");
+        let detail = serde_json::json!({ "error": e.to_string(), "client_error": client_safe(e) });
+        self.front.control.audit(
+            AuditEvent::new(kind::UPSTREAM_FAILED, detail)
+                .subject(&admission.subject)
+                .resource(&self.front.name)
+                .grant(&admission.grant.id),
+        );
     }
 
     /// Gets the password in clear: caching_sha2's full authentication over TLS, or a switch to
@@ -395,6 +409,10 @@ fn client_safe(e: &upstream::UpstreamError) -> &'static str {
         E::Connect { .. } | E::Timeout(_) => "the upstream does not answer",
         E::Refused(_) => "the upstream refused the service account",
         E::Unsupported(_) => "the upstream asks for an authentication jitgate does not speak",
+        E::NoTls(_) => "the upstream does not offer TLS, which the resource's tls mode requires",
+        E::Tls(_) => {
+            "TLS with the upstream failed (its certificate is not trusted or the handshake broke)"
+        }
         _ => "the upstream broke the protocol",
     }
 }

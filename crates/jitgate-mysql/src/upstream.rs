@@ -1,10 +1,13 @@
-//! jitgate's own connections to the upstream: the service account's login (native and
-//! caching_sha2 passwords, with the server's auth switch), small queries of its own, and
-//! `KILL QUERY` over a second connection when a session must end mid-statement.
+//! jitgate's own connections to the upstream: TLS as the resource's `tls` mode says (negotiated
+//! in the handshake), the service account's login (native and caching_sha2 passwords, with the
+//! server's auth switch), small queries of its own, and `KILL QUERY` over a second connection
+//! when a session must end mid-statement.
 
 use std::time::Duration;
 
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use jitgate_config::model::UpstreamTlsMode;
+use jitgate_tls::client::LibpqTls;
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 
 use crate::auth;
@@ -32,6 +35,10 @@ pub enum UpstreamError {
     Unsupported(String),
     #[error("the upstream answered out of protocol")]
     Protocol,
+    #[error("the upstream does not offer TLS (CLIENT_SSL), which tls = \"{0}\" requires")]
+    NoTls(&'static str),
+    #[error("TLS with the upstream: {0}")]
+    Tls(std::io::Error),
     #[error("the upstream refused a statement of jitgate's: {0}")]
     Statement(String),
 }
@@ -40,6 +47,10 @@ pub enum UpstreamError {
 #[derive(Debug, Clone)]
 pub struct UpstreamTarget {
     pub addr: String,
+    /// The host name the certificate is checked against (unless `server_name` says otherwise).
+    pub host: String,
+    /// `None` for `tls = "disable"`.
+    pub tls: Option<LibpqTls>,
     pub user: String,
     pub password: Option<String>,
     pub database: String,
@@ -47,29 +58,44 @@ pub struct UpstreamTarget {
 }
 
 impl UpstreamTarget {
-    pub fn new(c: &jitgate_config::MySqlUpstream) -> UpstreamTarget {
+    pub fn new(
+        c: &jitgate_config::MySqlUpstream,
+    ) -> Result<UpstreamTarget, jitgate_tls::TlsSetupError> {
+        // MySQL servers negotiate no ALPN protocol.
+        let tls = LibpqTls::new(&c.tls, b"")?;
         let host = if c.host.contains(':') {
             format!("[{}]", c.host)
         } else {
             c.host.clone()
         };
-        UpstreamTarget {
+        Ok(UpstreamTarget {
             addr: format!("{host}:{}", c.port),
+            host: c.host.clone(),
+            tls,
             user: c.user.clone(),
             password: c.password.as_ref().map(|p| p.expose().to_owned()),
             database: c.database.clone(),
             connect_timeout: c.connect_timeout,
-        }
+        })
     }
 }
 
 /// Largest packet of a login exchange or of jitgate's own small queries.
 const LOGIN_MAX: usize = 64 * 1024;
 
+/// The upstream's stream, plain or TLS.
+pub type UpstreamIo = Box<dyn Duplex>;
+
+pub trait Duplex: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Duplex for T {}
+
+type Reader = PacketReader<ReadHalf<UpstreamIo>>;
+type Writer = PacketWriter<WriteHalf<UpstreamIo>>;
+
 /// A logged-in upstream connection.
 pub struct UpstreamConn {
-    pub reader: PacketReader<OwnedReadHalf>,
-    pub writer: PacketWriter<OwnedWriteHalf>,
+    pub reader: Reader,
+    pub writer: Writer,
     /// The upstream's id of this connection (for KILL).
     pub thread_id: u32,
 }
@@ -108,38 +134,50 @@ pub async fn connect(
     database: &[u8],
 ) -> Result<UpstreamConn, UpstreamError> {
     let tcp = dial(target).await?;
-    let (r, w) = tcp.into_split();
-    let mut reader = PacketReader::new(r, LOGIN_MAX);
-    let mut writer = PacketWriter::new(w);
-    let first = reader.next().await?;
+    let mut greeting_reader = PacketReader::new(tcp, LOGIN_MAX);
+    let first = greeting_reader.next().await?;
     if first.first() == 0xff {
         return Err(UpstreamError::Refused(message_of(&first.payload)));
     }
     let greeting = Greeting::parse(&first.payload).ok_or(UpstreamError::Greeting)?;
+    let (tcp, early) = greeting_reader.into_inner();
+    if !early.is_empty() {
+        // The server speaks only after jitgate's answer; bytes now would be lost to TLS.
+        return Err(UpstreamError::Protocol);
+    }
+    let caps = (capabilities & cap::RELAYED & greeting.capabilities & !cap::CONNECT_WITH_DB)
+        | cap::REQUIRED
+        | (greeting.capabilities & cap::PLUGIN_AUTH_LENENC)
+        | cap::CONNECT_WITH_DB;
+    let mut seq = first.seq.wrapping_add(1);
+    let (io, encrypted) = secure(target, tcp, &greeting, caps, charset, seq).await?;
+    let caps = if encrypted {
+        seq = seq.wrapping_add(1);
+        caps | cap::SSL
+    } else {
+        caps
+    };
+    let (r, w) = tokio::io::split(io);
+    let mut reader = PacketReader::new(r, LOGIN_MAX);
+    let mut writer = PacketWriter::new(w);
     let password = target.password.as_deref().unwrap_or("").as_bytes();
     let plugin = match greeting.plugin.as_slice() {
         p @ (auth::NATIVE | auth::CACHING_SHA2) => p.to_vec(),
         _ => auth::NATIVE.to_vec(),
     };
     let auth = auth::proof(&plugin, password, &greeting.scramble).unwrap_or_default();
-    let caps = (capabilities & cap::RELAYED & greeting.capabilities & !cap::CONNECT_WITH_DB)
-        | cap::REQUIRED
-        | (greeting.capabilities & cap::PLUGIN_AUTH_LENENC)
-        | cap::CONNECT_WITH_DB;
     let response = HandshakeResponse {
         capabilities: caps,
-        max_packet: 1 << 24,
+        max_packet: MAX_PACKET,
         charset,
         user: target.user.as_bytes().to_vec(),
         auth,
         database: Some(database.to_vec()),
         plugin,
     };
-    writer
-        .send(first.seq.wrapping_add(1), &response.encode())
-        .await?;
+    writer.send(seq, &response.encode()).await?;
     writer.flush().await?;
-    authenticate(&mut reader, &mut writer, password).await?;
+    authenticate(&mut reader, &mut writer, password, encrypted).await?;
     reader.set_max(crate::packet::MAX_PAYLOAD);
     Ok(UpstreamConn {
         reader,
@@ -148,11 +186,61 @@ pub async fn connect(
     })
 }
 
+/// The `max_packet` jitgate announces upstream.
+const MAX_PACKET: u32 = 1 << 24;
+
+/// TLS as the resource's mode asks: the plain stream (`disable`, or `prefer` with a server
+/// that offers no TLS), or the SSLRequest (packet `seq`) sent and the TLS stream; with whether
+/// it is encrypted.
+async fn secure(
+    target: &UpstreamTarget,
+    mut tcp: TcpStream,
+    greeting: &Greeting,
+    caps: u32,
+    charset: u8,
+    seq: u8,
+) -> Result<(UpstreamIo, bool), UpstreamError> {
+    let Some(tls) = &target.tls else {
+        return Ok((Box::new(tcp), false));
+    };
+    if greeting.capabilities & cap::SSL == 0 {
+        return match tls.mode() {
+            UpstreamTlsMode::Prefer => Ok((Box::new(tcp), false)),
+            mode => Err(UpstreamError::NoTls(mode.as_str())),
+        };
+    }
+    let name = tls
+        .server_name(&target.host)
+        .map_err(|e| UpstreamError::Tls(std::io::Error::other(e)))?;
+    let mut request = PacketWriter::new(&mut tcp);
+    request
+        .send(seq, &ssl_request(caps | cap::SSL, charset))
+        .await?;
+    request.flush().await?;
+    let connector = tokio_rustls::TlsConnector::from(tls.config());
+    let stream = connector
+        .connect(name, tcp)
+        .await
+        .map_err(UpstreamError::Tls)?;
+    Ok((Box::new(stream), true))
+}
+
+/// The SSLRequest: the first 32 bytes of a HandshakeResponse, with CLIENT_SSL set.
+fn ssl_request(caps: u32, charset: u8) -> Vec<u8> {
+    let mut p = Vec::with_capacity(32);
+    p.extend_from_slice(&caps.to_le_bytes());
+    p.extend_from_slice(&MAX_PACKET.to_le_bytes());
+    p.push(charset);
+    p.extend_from_slice(&[0; 23]);
+    p
+}
+
 /// Follows the server through auth switches and caching_sha2's extra round to OK or ERR.
 async fn authenticate(
-    reader: &mut PacketReader<OwnedReadHalf>,
-    writer: &mut PacketWriter<OwnedWriteHalf>,
+    reader: &mut Reader,
+    writer: &mut Writer,
     password: &[u8],
+    encrypted: bool,
 ) -> Result<(), UpstreamError> {
     for _ in 0..4 {
         let p = reader.next().await?;
@@ -172,10 +260,19 @@ async fn authenticate(
             }
             // caching_sha2: the fast path succeeded; OK follows.
             [0x01, 0x03] => continue,
+            // caching_sha2's full authentication: the password in clear, as MySQL's clients
+            // send it, but only inside TLS.
+            [0x01, 0x04] if encrypted => {
+                let mut clear = password.to_vec();
+                clear.push(0);
+                writer.send(p.seq.wrapping_add(1), &clear).await?;
+                writer.flush().await?;
+            }
             [0x01, 0x04] => {
                 return Err(UpstreamError::Unsupported(
-                    "caching_sha2_password full authentication (it needs TLS or RSA; log in once \
-                     over TLS or give the service account mysql_native_password)"
+                    "caching_sha2_password full authentication without TLS (it would need RSA; \
+                     connect with tls = \"require\" or verify-*, or give the service account \
+                     mysql_native_password)"
                         .into(),
                 ))
             }
@@ -246,4 +343,31 @@ pub async fn kill_query(target: &UpstreamTarget, thread_id: u32) -> Result<(), U
     let done = conn.query(&format!("KILL QUERY {thread_id}")).await;
     conn.quit().await;
     done.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SSLRequest is the first 32 bytes of the HandshakeResponse that follows it inside TLS
+    /// (the server reads it as a truncated response), with CLIENT_SSL set.
+    #[test]
+    fn the_ssl_request_is_the_handshake_responses_prefix() {
+        let caps = cap::REQUIRED | cap::CONNECT_WITH_DB | cap::SSL;
+        let request = ssl_request(caps, 45);
+        let response = HandshakeResponse {
+            capabilities: caps,
+            max_packet: MAX_PACKET,
+            charset: 45,
+            user: b"svc".to_vec(),
+            auth: vec![1; 20],
+            database: Some(b"app".to_vec()),
+            plugin: auth::NATIVE.to_vec(),
+        }
+        .encode();
+        assert_eq!(request.len(), 32);
+        assert_eq!(&response[..32], request.as_slice());
+        let sent = u32::from_le_bytes([request[0], request[1], request[2], request[3]]);
+        assert_ne!(sent & cap::SSL, 0);
+    }
 }

@@ -148,9 +148,10 @@ impl ErrorCode {
         sqlstate: "08004",
     };
     /// ER_BAD_HOST_ERROR: jitgate cannot reach or log in to the upstream.
+    /// (Not 2013, CR_SERVER_LOST: a client's own code, which clients do not show as sent.)
     pub const UPSTREAM: ErrorCode = ErrorCode {
-        code: 2013,
-        sqlstate: "HY000",
+        code: 1042,
+        sqlstate: "08S01",
     };
 }
 

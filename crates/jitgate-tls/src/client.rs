@@ -1,5 +1,5 @@
-//! TLS towards a PostgreSQL server with libpq's `sslmode` semantics: what the PostgreSQL
-//! upstreams and the PostgreSQL control-plane store both connect with.
+//! TLS towards a PostgreSQL or MySQL server with libpq's `sslmode` semantics: what the
+//! PostgreSQL and MySQL upstreams and the PostgreSQL control-plane store connect with.
 //!
 //! * `prefer` and `require` encrypt without checking who is at the other end, as libpq does.
 //! * `verify-ca` checks the certificate chain against `ca_file` (default: the system's roots)
@@ -38,7 +38,8 @@ impl std::fmt::Debug for LibpqTls {
 }
 
 impl LibpqTls {
-    /// The configuration for `cfg`'s mode offering `alpn`, or `None` when the mode is `disable`.
+    /// The configuration for `cfg`'s mode offering `alpn` (none when empty: MySQL servers
+    /// negotiate none), or `None` when the mode is `disable`.
     pub fn new(cfg: &UpstreamTls, alpn: &[u8]) -> Result<Option<LibpqTls>, TlsSetupError> {
         let provider = provider();
         let algorithms = provider.signature_verification_algorithms;
@@ -63,7 +64,9 @@ impl LibpqTls {
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
-        config.alpn_protocols = vec![alpn.to_vec()];
+        if !alpn.is_empty() {
+            config.alpn_protocols = vec![alpn.to_vec()];
+        }
         Ok(Some(LibpqTls {
             mode: cfg.mode,
             config: Arc::new(config),

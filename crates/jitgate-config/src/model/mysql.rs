@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::Secret;
+use super::{Secret, UpstreamTls};
 
 /// `[resources.NAME.upstream]` of a `kind = "mysql"` resource.
 #[derive(Debug, Clone)]
@@ -18,6 +18,9 @@ pub struct MySqlUpstream {
     /// From `password_env`, `password_file` or (discouraged) `password`; none for an account
     /// without one.
     pub password: Option<Secret>,
+    /// `tls`, `ca_file` and `server_name`: the PostgreSQL upstream's modes (default `prefer`),
+    /// negotiated in MySQL's handshake.
+    pub tls: UpstreamTls,
     /// How long to wait for the upstream to accept a connection; default 10s.
     pub connect_timeout: Duration,
 }

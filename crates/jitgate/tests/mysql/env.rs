@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use jitgate_control::audit::ChainedEvent;
 use jitgate_control::store::{SqliteStore, Store};
+use jitgate_testkit::mariadb::MariaDbOptions;
 use jitgate_testkit::{free_port, Gateway, GrantInfo, MariaDb};
 
 pub struct Env {
@@ -127,11 +128,21 @@ pub fn start() -> Option<Env> {
 
 /// Like [`start`], with extra `[server]` lines (TLS).
 pub fn start_with(server_extra: &str) -> Option<Env> {
+    start_custom(server_extra, MariaDbOptions::default(), &|_| String::new())
+}
+
+/// Like [`start_with`], MariaDB started with `options`, and extra lines of the resource's
+/// upstream table made from the started server (its CA, for TLS).
+pub fn start_custom(
+    server_extra: &str,
+    options: MariaDbOptions,
+    upstream_extra: &dyn Fn(&MariaDb) -> String,
+) -> Option<Env> {
     if !MariaDb::available() {
         eprintln!("skipping: mariadb-install-db is not installed (scripts/install-deps test)");
         return None;
     }
-    let db = MariaDb::start().expect("starting MariaDB");
+    let db = MariaDb::start_with(options).expect("starting MariaDB");
     db.sql(SEED).expect("seeding");
     let listen = free_port();
     let config = format!(
@@ -145,10 +156,11 @@ kind = "mysql"
 listen = "127.0.0.1:{listen}"
 
 [resources.my.upstream]
-{upstream}
+{upstream}{upstream_extra}
 {sections}
 "#,
         upstream = db.upstream_toml(),
+        upstream_extra = upstream_extra(&db),
         sections = sections(free_port()),
     );
     let gateway = Gateway::start_with_env(

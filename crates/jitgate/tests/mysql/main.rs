@@ -9,3 +9,4 @@ mod masking;
 mod prepared;
 mod sessions;
 mod tls;
+mod upstream_tls;
