@@ -177,7 +177,10 @@ pub async fn connect(
     };
     writer.send(seq, &response.encode()).await?;
     writer.flush().await?;
-    authenticate(&mut reader, &mut writer, password, encrypted).await?;
+    // The service password goes in clear (caching_sha2's full authentication) only to a server
+    // whose certificate was checked: under `prefer`/`require` anyone in the path could be it.
+    let verified = encrypted && target.tls.as_ref().is_some_and(|t| t.mode().verifies());
+    authenticate(&mut reader, &mut writer, password, verified).await?;
     reader.set_max(crate::packet::MAX_PAYLOAD);
     Ok(UpstreamConn {
         reader,
@@ -240,7 +243,7 @@ async fn authenticate(
     reader: &mut Reader,
     writer: &mut Writer,
     password: &[u8],
-    encrypted: bool,
+    verified: bool,
 ) -> Result<(), UpstreamError> {
     for _ in 0..4 {
         let p = reader.next().await?;
@@ -261,8 +264,8 @@ async fn authenticate(
             // caching_sha2: the fast path succeeded; OK follows.
             [0x01, 0x03] => continue,
             // caching_sha2's full authentication: the password in clear, as MySQL's clients
-            // send it, but only inside TLS.
-            [0x01, 0x04] if encrypted => {
+            // send it, but only inside TLS to a server whose certificate was checked.
+            [0x01, 0x04] if verified => {
                 let mut clear = password.to_vec();
                 clear.push(0);
                 writer.send(p.seq.wrapping_add(1), &clear).await?;
@@ -270,9 +273,10 @@ async fn authenticate(
             }
             [0x01, 0x04] => {
                 return Err(UpstreamError::Unsupported(
-                    "caching_sha2_password full authentication without TLS (it would need RSA; \
-                     connect with tls = \"require\" or verify-*, or give the service account \
-                     mysql_native_password)"
+                    "caching_sha2_password full authentication needs TLS with a checked \
+                     certificate (tls = \"verify-ca\" or \"verify-full\"; without it the password \
+                     would go in clear to a server nobody verified), or give the service account \
+                     mysql_native_password"
                         .into(),
                 ))
             }
