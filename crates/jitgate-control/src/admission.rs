@@ -265,8 +265,7 @@ fn audited_login(login: &str, known: bool) -> String {
     }
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(login.as_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("(unrecognised, sha256:{hex})")
+    format!("(unrecognised, sha256:{})", crate::audit::hex(&digest[..8]))
 }
 
 /// A run this long of the secrets' alphabet is treated as a possible secret (secrets are 32).

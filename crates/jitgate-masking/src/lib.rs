@@ -27,7 +27,9 @@ mod types;
 pub use blot::PIECE as KEY_PIECE;
 pub use detect::{CustomDetector, Detector, Finding, Kind, Scanner, Validator};
 pub use key::{MaskKey, WeakKey, MIN_KEY_BYTES};
-pub use mask::{Generalization, Mask, MaskError, MySqlType, SparkType, Written};
+pub use mask::{
+    mysql_text_literal, Generalization, Mask, MaskError, MySqlType, SparkType, Written,
+};
 pub use pattern::{ColumnPattern, Glob, Specificity};
 pub use policy::{
     MaskedView, MaskingPolicy, MaskingRule, PolicyError, PolicySettings, Principal, SubjectView,

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use jitgate_masking::{MaskedView, MySqlType};
+use jitgate_masking::{mysql_text_literal, MaskedView, MySqlType};
 use jitgate_mysql_sql::{
     rewrite, tables_read, Catalog, ColumnInfo, ColumnMasks, MaskSql, Refusal, Rewritten, TableInfo,
     TableKind, TableName,
@@ -177,12 +177,6 @@ impl MaskedState {
     }
 }
 
-/// A string constant no `sql_mode` or character set changes.
-fn literal(s: &str) -> String {
-    let hex: String = s.bytes().map(|b| format!("{b:02x}")).collect();
-    format!("CONVERT(X'{hex}' USING utf8mb4)")
-}
-
 /// What the catalog says of `names`: each name's table as the server resolves it (the exact
 /// spelling, or under `lower_case_table_names` the one table whose name differs in case only).
 async fn lookup(
@@ -195,8 +189,8 @@ async fn lookup(
         .map(|n| {
             format!(
                 "(t.TABLE_SCHEMA = {} AND t.TABLE_NAME = {})",
-                literal(&n.db),
-                literal(&n.table)
+                mysql_text_literal(&n.db),
+                mysql_text_literal(&n.table)
             )
         })
         .collect();
@@ -356,6 +350,9 @@ mod tests {
         for other in ["double", "float", "blob", "time", "json", "enum", "year"] {
             assert_eq!(mysql_type(&column(other, other, None)), None, "{other}");
         }
-        assert_eq!(literal("a`'\\"), "CONVERT(X'6160275c' USING utf8mb4)");
+        assert_eq!(
+            mysql_text_literal("a`'\\"),
+            "CONVERT(X'6160275c' USING utf8mb4)"
+        );
     }
 }

@@ -23,7 +23,7 @@ mod text;
 
 use std::fmt;
 
-pub use mysql::MySqlType;
+pub use mysql::{text_literal as mysql_text_literal, MySqlType};
 pub use spark::SparkType;
 pub(crate) use sql::literal as sql_literal;
 pub(crate) use text::push_int as push_int_text;

@@ -231,7 +231,7 @@ impl Mask {
 
 /// A utf8mb4 string constant, written so that neither `sql_mode` nor the connection's
 /// character set can change it.
-fn text_literal(s: &str) -> String {
+pub fn text_literal(s: &str) -> String {
     if s.is_empty() {
         return "CONVERT(X'' USING utf8mb4)".to_string();
     }
