@@ -1,6 +1,6 @@
 //! Where a client connects for a resource, and the libpq URI that says so.
 
-use jitgate_config::{Resource, Upstream};
+use jitgate_config::{ClientTlsMode, Resource, Upstream};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 
@@ -20,15 +20,71 @@ pub struct ConnectionInfo {
     pub port: u16,
     pub database: String,
     /// `postgresql://LOGIN:PASSWORD@HOST:PORT/DATABASE`, ready for psql or a driver; for a
-    /// spark-connect resource `sc://HOST:PORT/;token=LOGIN.PASSWORD` (and no database).
+    /// spark-connect resource `sc://HOST:PORT/;token=LOGIN.PASSWORD` (and no database). When
+    /// jitgate offers TLS to clients (`[server.tls]`) the URI asks for it where the client would
+    /// not use it by itself.
     pub uri: String,
+    /// Whether jitgate offers TLS to database clients (`[server.tls]` not `off`).
+    pub tls: bool,
+    /// The command line of the resource kind's own client (`psql`, `mysql`, `beeline`), with the
+    /// credential in it; none for Spark Connect, which has no shell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 impl ConnectionInfo {
     /// The resource's listen address, with an unspecified address (0.0.0.0, ::) replaced by
     /// loopback: the gateway cannot know which of its addresses the client reaches, and loopback
     /// is right for the common case of a client on the same machine.
-    pub fn new(resource: &Resource, login: &str, password: &str) -> ConnectionInfo {
+    /// `tls` is `[server.tls]`'s mode: TLS is asked for where a client would not use it by
+    /// itself (Spark Connect, JDBC), and required where jitgate requires it.
+    pub fn new(
+        resource: &Resource,
+        tls: ClientTlsMode,
+        login: &str,
+        password: &str,
+    ) -> ConnectionInfo {
+        let mut info = Self::plain(resource, login, password);
+        info.tls = tls != ClientTlsMode::Off;
+        info.uri = match (&resource.upstream, tls) {
+            (_, ClientTlsMode::Off) => info.uri,
+            // libpq prefers TLS by itself; `require` refuses a downgrade.
+            (Upstream::Postgres(_), ClientTlsMode::Required) => {
+                format!("{}?sslmode=require", info.uri)
+            }
+            (Upstream::Postgres(_), _) => info.uri,
+            (Upstream::MySql(_), ClientTlsMode::Required) => {
+                format!("{}?ssl-mode=REQUIRED", info.uri)
+            }
+            (Upstream::MySql(_), _) => info.uri,
+            (Upstream::SparkConnect(_), _) => info.uri.replacen("/;", "/;use_ssl=true;", 1),
+            // Hive's JDBC driver reads `ssl=true`.
+            (Upstream::DatabricksSql(_), _) => info.uri.replacen(";", ";ssl=true;", 1),
+        };
+        info.command = info.client_command(&resource.upstream);
+        info
+    }
+
+    fn client_command(&self, upstream: &Upstream) -> Option<String> {
+        match upstream {
+            Upstream::Postgres(_) => Some(format!("psql {}", shell_word(&self.uri))),
+            Upstream::DatabricksSql(_) => Some(format!("beeline -u {}", shell_word(&self.uri))),
+            Upstream::SparkConnect(_) => None,
+            // The `mariadb` client takes the same options.
+            Upstream::MySql(_) => Some(format!(
+                "mysql -h {} -P {} -u {} -p{}{} {}",
+                shell_word(&self.host),
+                self.port,
+                shell_word(&self.login),
+                shell_word(&self.password),
+                if self.tls { " --ssl" } else { "" },
+                shell_word(&self.database)
+            )),
+        }
+    }
+
+    /// The URI without regard to TLS.
+    fn plain(resource: &Resource, login: &str, password: &str) -> ConnectionInfo {
         let listen = resource.listen;
         let upstream = match &resource.upstream {
             Upstream::Postgres(upstream) => upstream,
@@ -62,6 +118,8 @@ impl ConnectionInfo {
             port: listen.port(),
             database: upstream.database.clone(),
             uri,
+            tls: false,
+            command: None,
         }
     }
 }
@@ -94,6 +152,8 @@ impl ConnectionInfo {
             port: listen.port(),
             database: database.to_owned(),
             uri,
+            tls: false,
+            command: None,
         }
     }
 
@@ -117,6 +177,8 @@ impl ConnectionInfo {
             port: listen.port(),
             database: String::new(),
             uri,
+            tls: false,
+            command: None,
         }
     }
 }
@@ -148,7 +210,20 @@ impl ConnectionInfo {
             port: listen.port(),
             database: database.to_owned(),
             uri,
+            tls: false,
+            command: None,
         }
+    }
+}
+
+/// `word` as one word of a POSIX shell command line: as is when it holds nothing a shell reads,
+/// else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.,:/@=+%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
@@ -162,6 +237,8 @@ pub fn percent_encode(s: &str) -> String {
 mod tests {
     use super::*;
 
+    const OFF: ClientTlsMode = ClientTlsMode::Off;
+
     fn resource(listen: &str, database: &str) -> Resource {
         let text = format!(
             "[resources.app]\nkind = \"postgres\"\nlisten = \"{listen}\"\n\
@@ -173,16 +250,16 @@ mod tests {
 
     #[test]
     fn unspecified_listen_addresses_become_loopback() {
-        let info = ConnectionInfo::new(&resource("0.0.0.0:6543", "app"), "alice-x", "s3");
+        let info = ConnectionInfo::new(&resource("0.0.0.0:6543", "app"), OFF, "alice-x", "s3");
         assert_eq!(info.host, "127.0.0.1");
         assert_eq!(info.uri, "postgresql://alice-x:s3@127.0.0.1:6543/app");
-        let v6 = ConnectionInfo::new(&resource("[::]:6543", "app"), "a", "b");
+        let v6 = ConnectionInfo::new(&resource("[::]:6543", "app"), OFF, "a", "b");
         assert_eq!(v6.uri, "postgresql://a:b@[::1]:6543/app");
     }
 
     #[test]
     fn odd_database_names_are_encoded() {
-        let info = ConnectionInfo::new(&resource("127.0.0.1:1", "my db/x"), "a", "b");
+        let info = ConnectionInfo::new(&resource("127.0.0.1:1", "my db/x"), OFF, "a", "b");
         assert_eq!(info.uri, "postgresql://a:b@127.0.0.1:1/my%20db%2Fx");
         assert_eq!(info.database, "my db/x");
     }
@@ -192,8 +269,46 @@ mod tests {
         let text = "[resources.lake]\nkind = \"spark-connect\"\nlisten = \"127.0.0.1:15102\"\n\
                     [resources.lake.upstream]\nhost = \"spark\"\n";
         let config = jitgate_config::parse(text, "t.toml".as_ref()).expect("valid config");
-        let info = ConnectionInfo::new(&config.resources[0], "alice-x", "s3");
+        let info = ConnectionInfo::new(&config.resources[0], OFF, "alice-x", "s3");
         // PySpark sends a token without TLS only to "localhost".
         assert_eq!(info.uri, "sc://localhost:15102/;token=alice-x.s3");
+        let tls = ConnectionInfo::new(&config.resources[0], ClientTlsMode::Optional, "a", "b");
+        assert_eq!(tls.uri, "sc://localhost:15102/;use_ssl=true;token=a.b");
+    }
+
+    #[test]
+    fn uris_ask_for_tls_where_clients_would_not_by_themselves() {
+        let pg = resource("127.0.0.1:6543", "app");
+        let optional = ConnectionInfo::new(&pg, ClientTlsMode::Optional, "a", "b");
+        assert_eq!(optional.uri, "postgresql://a:b@127.0.0.1:6543/app");
+        assert!(optional.tls);
+        let required = ConnectionInfo::new(&pg, ClientTlsMode::Required, "a", "b");
+        assert_eq!(
+            required.uri,
+            "postgresql://a:b@127.0.0.1:6543/app?sslmode=require"
+        );
+
+        let text = "[resources.wh]\nkind = \"databricks-sql\"\nlisten = \"127.0.0.1:10009\"\n\
+                    [resources.wh.upstream]\nhost = \"spark\"\n";
+        let config = jitgate_config::parse(text, "t.toml".as_ref()).expect("valid config");
+        let jdbc = ConnectionInfo::new(&config.resources[0], ClientTlsMode::Optional, "a", "b");
+        assert!(
+            jdbc.uri
+                .starts_with("jdbc:hive2://127.0.0.1:10009/default;ssl=true;transportMode=http;"),
+            "{}",
+            jdbc.uri
+        );
+        assert_eq!(jdbc.command, Some(format!("beeline -u '{}'", jdbc.uri)));
+    }
+
+    #[test]
+    fn client_commands_quote_what_a_shell_would_read() {
+        let info = ConnectionInfo::new(&resource("127.0.0.1:1", "my db"), OFF, "a", "b");
+        assert_eq!(
+            info.command.as_deref(),
+            Some("psql postgresql://a:b@127.0.0.1:1/my%20db")
+        );
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
     }
 }

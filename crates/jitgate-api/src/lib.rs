@@ -57,6 +57,8 @@ pub struct ApiState {
     slack: Option<Arc<slack::SlackApp>>,
     /// The masking policy, for the console's read-only policy view.
     masking: Option<jitgate_masking::MaskingPolicy>,
+    /// `[server.tls]`'s mode: connection URIs ask for TLS when it is offered.
+    client_tls: jitgate_config::ClientTlsMode,
 }
 
 impl ApiState {
@@ -73,7 +75,14 @@ impl ApiState {
             console: Arc::new(console::Console::default()),
             slack: None,
             masking: None,
+            client_tls: jitgate_config::ClientTlsMode::Off,
         }
+    }
+
+    /// Connection URIs ask for TLS as `[server.tls]` offers it.
+    pub fn with_client_tls(mut self, mode: jitgate_config::ClientTlsMode) -> ApiState {
+        self.client_tls = mode;
+        self
     }
 
     /// Takes Slack's Approve/Deny clicks (`[slack]`).

@@ -55,7 +55,12 @@ pub fn grant(
     let grant = control.issue_grant(subject, resource, duration, &by)?;
     let issued = control.issue_credential(&grant.id)?;
     control.flush();
-    let info = ConnectionInfo::new(res, &issued.credential.login, &issued.secret);
+    let info = ConnectionInfo::new(
+        res,
+        config.server.client_tls.mode,
+        &issued.credential.login,
+        &issued.secret,
+    );
     let (login, uri) = (&info.login, &info.uri);
     if json {
         let out = serde_json::json!({

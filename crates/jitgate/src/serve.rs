@@ -181,6 +181,7 @@ impl Api {
             .with_oidc(&config.oidc)
             .with_slack(config.slack.as_ref())
             .with_masking(&config.masking)
+            .with_client_tls(config.server.client_tls.mode)
             .with_console_idle(config.api.console_idle_timeout);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let recheck = tokio::spawn(jitgate_api::recheck_groups(state.clone()));

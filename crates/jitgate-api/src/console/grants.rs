@@ -78,19 +78,39 @@ pub async fn connect(
     };
     let subject = post.viewer.subject.clone();
     let issued = call(&state, move |c| Ok(c.connect(&subject, &name)?)).await?;
-    let info = ConnectionInfo::new(&resource, &issued.credential.login, &issued.secret);
-    let spark = matches!(resource.upstream, Upstream::SparkConnect(_));
+    let info = ConnectionInfo::new(
+        &resource,
+        state.client_tls,
+        &issued.credential.login,
+        &issued.secret,
+    );
+    let command = info.command.clone().unwrap_or_default();
     let body = html! {
         section.card.connect {
             p { "A credential for " strong { (resource.name) } ", valid until the grant ends. It is shown only now: copy what your client needs." }
-            @if spark {
-                (copyable("Spark Connect URI", "sc", &info.uri))
-            } @else {
-                (copyable("psql", "psql", &format!("psql '{}'", info.uri)))
-                (copyable("libpq URI", "uri", &info.uri))
-                (copyable("JDBC URL", "jdbc", &jdbc(&info)))
-                (copyable("User", "user", &info.login))
-                (copyable("Password", "password", &info.password))
+            @match resource.upstream {
+                Upstream::SparkConnect(_) => {
+                    (copyable("Spark Connect URI", "sc", &info.uri))
+                }
+                Upstream::Postgres(_) => {
+                    (copyable("psql", "psql", &command))
+                    (copyable("libpq URI", "uri", &info.uri))
+                    (copyable("JDBC URL", "jdbc", &jdbc(&info)))
+                    (copyable("User", "user", &info.login))
+                    (copyable("Password", "password", &info.password))
+                }
+                Upstream::MySql(_) => {
+                    (copyable("mysql", "mysql", &command))
+                    (copyable("MySQL URI", "uri", &info.uri))
+                    (copyable("User", "user", &info.login))
+                    (copyable("Password", "password", &info.password))
+                }
+                Upstream::DatabricksSql(_) => {
+                    (copyable("JDBC URL", "jdbc", &info.uri))
+                    (copyable("beeline", "beeline", &command))
+                    (copyable("User", "user", "token"))
+                    (copyable("Password or token", "password", &format!("{}.{}", info.login, info.password)))
+                }
             }
             p { a href="/" { "Back" } }
         }

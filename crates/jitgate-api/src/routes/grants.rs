@@ -92,7 +92,12 @@ pub async fn connect(
     let issued = blocking(move || Ok(control.connect(&caller, &body.resource)?)).await?;
     let credential = &issued.credential;
     Ok(axum::Json(ConnectAnswer {
-        connection: ConnectionInfo::new(&resource, &credential.login, &issued.secret),
+        connection: ConnectionInfo::new(
+            &resource,
+            state.client_tls,
+            &credential.login,
+            &issued.secret,
+        ),
         grant_id: credential.grant_id.clone(),
         credential_id: credential.id.clone(),
         expires_at: rfc3339(credential.expires_at),

@@ -1,5 +1,6 @@
 //! `connect RESOURCE [--uri]`: a fresh credential for the caller's live grant, as a libpq URI or
-//! straight into psql (a `mysql` command line and URI for MySQL resources).
+//! straight into psql (the client's command line and the URI for MySQL and Databricks SQL
+//! resources).
 
 use crate::client::{Client, Failure};
 use crate::output::print_json;
@@ -31,31 +32,16 @@ pub fn connect(
         eprintln!("use it with SparkSession.builder.remote(\"…\").getOrCreate()");
         return Ok(());
     }
-    if uri.starts_with("mysql://") {
-        print_mysql(&answer, uri);
-        return Ok(());
+    if uri.starts_with("postgresql://") {
+        return exec_psql(uri);
     }
-    exec_psql(uri)
-}
-
-/// A MySQL resource: the `mysql` command line (the `mariadb` client takes the same options) and
-/// the URI, for drivers. The password is given in clear to jitgate, so only over TLS or
-/// loopback; MySQL's own client asks for `--enable-cleartext-plugin` on loopback without TLS.
-fn print_mysql(answer: &Value, uri: &str) {
-    let field = |k: &str| match answer.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    };
-    println!(
-        "mysql -h {} -P {} -u {} -p{} {}",
-        field("host"),
-        field("port"),
-        field("login"),
-        field("password"),
-        field("database")
-    );
+    // MySQL and Databricks SQL resources: the client's command line (the `mariadb` client takes
+    // `mysql`'s options; `beeline` takes the JDBC URL) and the URI, for drivers.
+    if let Some(command) = answer.get("command").and_then(Value::as_str) {
+        println!("{command}");
+    }
     println!("{uri}");
+    Ok(())
 }
 
 /// Replaces this process with psql, so that signals, the terminal and the exit status are

@@ -651,7 +651,10 @@ fn clients_connect_over_tls_and_plaintext_is_refused_when_tls_is_required() {
     );
     let grant = gw.grant("alice", "lake", "5m").expect("grant");
 
-    let tls_uri = format!("{};use_ssl=true", grant.uri);
+    // The URI jitgate hands out asks for TLS when `[server.tls]` offers it.
+    let tls_uri = grant.uri.clone();
+    assert!(tls_uri.contains(";use_ssl=true;"), "{tls_uri}");
+    let plain_uri = tls_uri.replace(";use_ssl=true", "");
     let mut cmd = driver(&tls_uri, &["sql:select 4 as z"]);
     cmd.env("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", &ca);
     let s = drive_with(cmd, &["sql:select 4 as z"]);
@@ -662,7 +665,7 @@ fn clients_connect_over_tls_and_plaintext_is_refused_when_tls_is_required() {
         gw.log()
     );
 
-    let s = drive(&grant.uri, &["sql:select 1"]);
+    let s = drive(&plain_uri, &["sql:select 1"]);
     assert_eq!(s[0]["grpc"], "UNAUTHENTICATED", "{s:?}");
     assert!(
         s[0]["error"]
