@@ -59,7 +59,13 @@ fn check_name(entry: &Field<'_>) -> Result<(), ConfigError> {
 
 fn read_resource(entry: &Field<'_>) -> Result<Resource, ConfigError> {
     let s = entry.table()?;
-    s.only(&["kind", "listen", "upstream", "databricks", "native_password"])?;
+    s.only(&[
+        "kind",
+        "listen",
+        "upstream",
+        "databricks",
+        "native_password",
+    ])?;
     let kind = s.required("kind")?;
     let listen = s
         .required("listen")?
@@ -87,7 +93,10 @@ fn read_resource(entry: &Field<'_>) -> Result<Resource, ConfigError> {
             )))
         }
     };
-    if let (Some(f), false) = (s.get("native_password"), matches!(upstream, Upstream::MySql(_))) {
+    if let (Some(f), false) = (
+        s.get("native_password"),
+        matches!(upstream, Upstream::MySql(_)),
+    ) {
         return Err(f.key_error("native_password is a setting of kind = \"mysql\""));
     }
     Ok(Resource {

@@ -445,7 +445,11 @@ mod tests {
         let mut h = Sha1::new();
         h.update(scramble);
         h.update(Sha1::digest(stage1));
-        stage1.iter().zip(h.finalize()).map(|(a, b)| a ^ b).collect()
+        stage1
+            .iter()
+            .zip(h.finalize())
+            .map(|(a, b)| a ^ b)
+            .collect()
     }
 
     /// Credentials keep a `mysql_native_password` hash only for resources with
@@ -456,7 +460,10 @@ mod tests {
         let scramble = b"01234567890123456789";
         let plain = control();
         let (login, secret, _) = credential(&plain);
-        let stored = plain.find_credential(&login).expect("store").expect("found");
+        let stored = plain
+            .find_credential(&login)
+            .expect("store")
+            .expect("found");
         assert!(stored.native_password.is_none());
         let attempt = plain
             .begin_login(context(&login, Protocol::MySql))
@@ -470,17 +477,23 @@ mod tests {
             },
             ..Default::default()
         };
-        let native =
-            ControlPlane::with_settings(Arc::new(SqliteStore::in_memory().expect("store")), settings);
+        let native = ControlPlane::with_settings(
+            Arc::new(SqliteStore::in_memory().expect("store")),
+            settings,
+        );
         let (login, secret, _) = credential(&native);
-        let stored = native.find_credential(&login).expect("store").expect("found");
+        let stored = native
+            .find_credential(&login)
+            .expect("store")
+            .expect("found");
         assert!(stored.native_password.is_some());
         let attempt = native
             .begin_login(context(&login, Protocol::MySql))
             .expect("begin");
         assert!(attempt.check_native_password(scramble, &native_response(&secret, scramble)));
         assert!(!attempt.check_native_password(scramble, &native_response("guess", scramble)));
-        assert!(!attempt.check_native_password(b"98765432109876543210", &native_response(&secret, scramble)));
+        assert!(!attempt
+            .check_native_password(b"98765432109876543210", &native_response(&secret, scramble)));
         attempt.finish(Proof::Verified).expect("admitted");
         let unknown = native
             .begin_login(context("alice-nobody", Protocol::MySql))

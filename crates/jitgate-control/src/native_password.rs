@@ -82,7 +82,11 @@ mod tests {
         let mut h = Sha1::new();
         h.update(scramble);
         h.update(Sha1::digest(stage1));
-        stage1.iter().zip(h.finalize()).map(|(a, b)| a ^ b).collect()
+        stage1
+            .iter()
+            .zip(h.finalize())
+            .map(|(a, b)| a ^ b)
+            .collect()
     }
 
     #[test]
@@ -104,8 +108,14 @@ mod tests {
         let text = hash.encode();
         assert!(text.starts_with("mysql_native_password$"), "{text}");
         assert_eq!(NativePasswordHash::decode(&text), Some(hash.clone()));
-        assert_eq!(NativePasswordHash::decode("SCRAM-SHA-256$1:AA==$AA==:AA=="), None);
-        assert_eq!(NativePasswordHash::decode("mysql_native_password$AAAA"), None);
+        assert_eq!(
+            NativePasswordHash::decode("SCRAM-SHA-256$1:AA==$AA==:AA=="),
+            None
+        );
+        assert_eq!(
+            NativePasswordHash::decode("mysql_native_password$AAAA"),
+            None
+        );
         assert_eq!(format!("{hash:?}"), "NativePasswordHash(..)");
     }
 }

@@ -13,8 +13,10 @@
 //!
 //! A resource with `native_password = true` also takes `mysql_native_password`, which never
 //! sends the secret: its credentials keep SHA1(SHA1(secret)). A client that answers the greeting
-//! with it is checked at once, over any transport; a `caching_sha2_password` client that would
-//! otherwise be refused (no TLS, not loopback) is switched to it.
+//! with it is checked at once, over any transport (or switched to it with a fresh scramble when
+//! its answer is empty, as clients whose default plugin is not the greeting's do); a
+//! `caching_sha2_password` client that would otherwise be refused (no TLS, not loopback) is
+//! switched to it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -255,16 +257,18 @@ impl Login<'_> {
                 "jitgate accepts only TLS connections (use --ssl)",
             ));
         }
-        let clear_ok =
-            self.tls || is_loopback(self.peer) || self.front.allow_cleartext_without_tls;
+        let clear_ok = self.tls || is_loopback(self.peer) || self.front.allow_cleartext_without_tls;
         let native = self.front.native_password;
-        let (secret, seq) = if native && response.plugin == auth::NATIVE {
+        let native_client = response.plugin == auth::NATIVE;
+        // A client whose default plugin is not the greeting's (the `mariadb` client's
+        // mysql_native_password) answers with an empty response and waits for a switch.
+        let (secret, seq) = if native && native_client && !response.auth.is_empty() {
             let proof = Secret::Native {
                 scramble: self.greeting.scramble.clone(),
                 response: response.auth.clone(),
             };
             (proof, seq)
-        } else if native && !clear_ok {
+        } else if native && (native_client || !clear_ok) {
             self.switch_to_native(reader, writer, next).await?
         } else if !clear_ok {
             return Err(refused(

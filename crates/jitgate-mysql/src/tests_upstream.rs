@@ -20,7 +20,9 @@ enum Account {
     Native,
     /// `cached`: the server has the account in its cache (a login with the password has already
     /// succeeded), so the fast path answers.
-    CachingSha2 { cached: bool },
+    CachingSha2 {
+        cached: bool,
+    },
 }
 
 impl Account {
@@ -163,7 +165,11 @@ async fn caching_sha2_accounts_log_in_on_the_fast_path() {
         "guess",
     )
     .await;
-    assert!(matches!(wrong, Err(UpstreamError::Refused(_))), "{:?}", wrong.err());
+    assert!(
+        matches!(wrong, Err(UpstreamError::Refused(_))),
+        "{:?}",
+        wrong.err()
+    );
 }
 
 /// A server greeting with one plugin whose account uses the other switches jitgate over, with a
@@ -182,7 +188,11 @@ async fn accounts_of_the_other_plugin_are_reached_through_the_auth_switch() {
     let conn = login(auth::NATIVE, Account::Native, PASSWORD).await;
     assert!(conn.is_ok(), "{:?}", conn.err());
     let wrong = login(auth::CACHING_SHA2, Account::Native, "guess").await;
-    assert!(matches!(wrong, Err(UpstreamError::Refused(_))), "{:?}", wrong.err());
+    assert!(
+        matches!(wrong, Err(UpstreamError::Refused(_))),
+        "{:?}",
+        wrong.err()
+    );
 }
 
 /// caching_sha2's full authentication (the server has not cached the account) would send the

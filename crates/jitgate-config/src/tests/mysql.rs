@@ -109,5 +109,8 @@ fn native_password_is_an_opt_in_of_mysql_resources() {
     let pg = "[resources.main]\nkind = \"postgres\"\nlisten = \"127.0.0.1:6432\"\nnative_password = true\n\n\
               [resources.main.upstream]\nhost = \"db\"\ndatabase = \"app\"\nuser = \"svc\"\n";
     let got = error(pg);
-    assert!(got.contains("native_password is a setting of kind = \"mysql\""), "{got}");
+    assert!(
+        got.contains("native_password is a setting of kind = \"mysql\""),
+        "{got}"
+    );
 }

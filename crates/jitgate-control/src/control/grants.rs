@@ -5,8 +5,8 @@
 use super::{ControlError, ControlPlane};
 use crate::audit::{kind, AuditEvent};
 use crate::model::{new_id, random_token, Credential, Grant, GrantEnd, IssuedCredential, Millis};
-use crate::scram::{ScramVerifier, DEFAULT_ITERATIONS};
 use crate::native_password::NativePasswordHash;
+use crate::scram::{ScramVerifier, DEFAULT_ITERATIONS};
 use serde_json::json;
 use std::time::Duration;
 

@@ -22,12 +22,14 @@ fn credential_from_row(r: &Row) -> StoreResult<Credential> {
     })?;
     let native_password = match r.try_get::<_, Option<String>>(8)? {
         None => None,
-        Some(text) => Some(NativePasswordHash::decode(&text).ok_or_else(|| {
-            StoreError::Corrupt {
-                table: "credentials",
-                why: format!("native_password of {id} is not one"),
-            }
-        })?),
+        Some(text) => {
+            Some(
+                NativePasswordHash::decode(&text).ok_or_else(|| StoreError::Corrupt {
+                    table: "credentials",
+                    why: format!("native_password of {id} is not one"),
+                })?,
+            )
+        }
     };
     Ok(Credential {
         id,

@@ -20,9 +20,10 @@ fn credential_from_row(r: &Row<'_>) -> rusqlite::Result<Credential> {
         .ok_or_else(|| bad_column(5, format!("verifier of {id} is not SCRAM-SHA-256")))?;
     let native_password = match r.get::<_, Option<String>>(8)? {
         None => None,
-        Some(text) => Some(NativePasswordHash::decode(&text).ok_or_else(|| {
-            bad_column(8, format!("native_password of {id} is not one"))
-        })?),
+        Some(text) => Some(
+            NativePasswordHash::decode(&text)
+                .ok_or_else(|| bad_column(8, format!("native_password of {id} is not one")))?,
+        ),
     };
     Ok(Credential {
         id,
