@@ -1,4 +1,5 @@
-//! `[resources.NAME.upstream]` of a `kind = "mysql"` resource.
+//! A `kind = "mysql"` resource: `[resources.NAME.upstream]`, and the clients' `native_password`
+//! of `[resources.NAME]`.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -12,7 +13,13 @@ use crate::section::Section;
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(crate) fn read_mysql(s: &Section<'_>) -> Result<MySqlUpstream, ConfigError> {
+/// Reads a mysql resource's upstream table and its `native_password` (of the resource table
+/// `resource`).
+pub(crate) fn read_mysql(resource: &Section<'_>) -> Result<MySqlUpstream, ConfigError> {
+    let native_password = resource
+        .optional("native_password", |f| f.bool())?
+        .unwrap_or(false);
+    let s = &resource.required("upstream")?.table()?;
     s.only(&[
         "host",
         "port",
@@ -42,6 +49,7 @@ pub(crate) fn read_mysql(s: &Section<'_>) -> Result<MySqlUpstream, ConfigError> 
         connect_timeout: s
             .optional("connect_timeout", |f| f.duration())?
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        native_password,
     })
 }
 
@@ -58,4 +66,10 @@ pub(crate) fn describe(m: &MySqlUpstream, out: &mut String) {
     let _ = writeln!(out, "  TLS: {}", describe_tls(&m.tls));
     let timeout = humantime::format_duration(m.connect_timeout);
     let _ = writeln!(out, "  connect timeout: {timeout}");
+    if m.native_password {
+        let _ = writeln!(
+            out,
+            "  clients: mysql_native_password accepted (credentials keep a SHA1(SHA1(secret)))"
+        );
+    }
 }

@@ -59,7 +59,13 @@ fn check_name(entry: &Field<'_>) -> Result<(), ConfigError> {
 
 fn read_resource(entry: &Field<'_>) -> Result<Resource, ConfigError> {
     let s = entry.table()?;
-    s.only(&["kind", "listen", "upstream", "databricks"])?;
+    s.only(&[
+        "kind",
+        "listen",
+        "upstream",
+        "databricks",
+        "native_password",
+    ])?;
     let kind = s.required("kind")?;
     let listen = s
         .required("listen")?
@@ -79,7 +85,7 @@ fn read_resource(entry: &Field<'_>) -> Result<Resource, ConfigError> {
             if let Some(d) = s.get("databricks") {
                 return Err(d.key_error("databricks is a preset of kind = \"spark-connect\""));
             }
-            Upstream::MySql(read_mysql(&s.required("upstream")?.table()?)?)
+            Upstream::MySql(read_mysql(&s)?)
         }
         other => {
             return Err(kind.error(format!(
@@ -87,6 +93,12 @@ fn read_resource(entry: &Field<'_>) -> Result<Resource, ConfigError> {
             )))
         }
     };
+    if let (Some(f), false) = (
+        s.get("native_password"),
+        matches!(upstream, Upstream::MySql(_)),
+    ) {
+        return Err(f.key_error("native_password is a setting of kind = \"mysql\""));
+    }
     Ok(Resource {
         name: entry.name.to_string(),
         listen,

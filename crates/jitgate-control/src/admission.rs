@@ -2,8 +2,9 @@
 //! resource now. One home for every protocol front, so that a new front is mostly its protocol.
 //!
 //! A front names the login ([`ControlPlane::begin_login`]), proves the secret its own way
-//! against the [`LoginAttempt`]'s verifier (a SCRAM exchange, or [`LoginAttempt::check_password`]
-//! for a secret given in clear), and hands the outcome to [`LoginAttempt::finish`], which checks
+//! against the [`LoginAttempt`]'s verifier (a SCRAM exchange, [`LoginAttempt::check_password`]
+//! for a secret given in clear, or [`LoginAttempt::check_native_password`] for a MySQL
+//! client's `mysql_native_password` response), and hands the outcome to [`LoginAttempt::finish`], which checks
 //! the grant, audits every refusal as `login.failed`, and says what the client may be told.
 //! Unknown logins get a verifier nothing matches, so they take the same path and time as a wrong
 //! secret and look the same to the client; only the audit trail tells them apart.
@@ -11,6 +12,7 @@
 use crate::audit::{kind, AuditEvent};
 use crate::control::{ControlError, ControlPlane};
 use crate::model::{Credential, Grant, GrantEnd};
+use crate::native_password::NativePasswordHash;
 use crate::scram::ScramVerifier;
 use jitgate_masking::{MaskingPolicy, SubjectView};
 use serde_json::json;
@@ -206,6 +208,27 @@ impl LoginAttempt {
     /// it off the threads that relay traffic. An empty secret never matches.
     pub fn check_password(&self, secret: &str) -> bool {
         !secret.is_empty() && self.verifier.verify_password(secret)
+    }
+
+    /// Checks a `mysql_native_password` response to `scramble` against the credential's hash
+    /// (two SHA-1s, in constant time). An unknown login, or a credential without a hash (issued
+    /// before its resource accepted `mysql_native_password`), is checked against a hash nothing
+    /// matches: the same path and answer as a wrong secret.
+    pub fn check_native_password(&self, scramble: &[u8], response: &[u8]) -> bool {
+        let hash = self
+            .credential
+            .as_ref()
+            .and_then(|c| c.native_password.clone());
+        if let (Some(c), None) = (&self.credential, &hash) {
+            tracing::info!(
+                credential = %c.id,
+                resource = %c.resource,
+                "mysql_native_password login with a credential that has no native hash (issued \
+                 before native_password was set, or for another resource); a new one has it"
+            );
+        }
+        hash.unwrap_or_else(NativePasswordHash::unmatchable)
+            .verify(scramble, response)
     }
 
     /// Ends the login: with a proven credential, admits its holder if the grant is live now.
@@ -413,6 +436,69 @@ mod tests {
         assert_eq!(admission.subject, "alice");
         assert_eq!(admission.grant.id, grant_id);
         assert!(failed_logins(&control).is_empty());
+    }
+
+    /// A MySQL client's `mysql_native_password` response to a scramble, as clients compute it.
+    fn native_response(secret: &str, scramble: &[u8]) -> Vec<u8> {
+        use sha1::{Digest, Sha1};
+        let stage1 = Sha1::digest(secret.as_bytes());
+        let mut h = Sha1::new();
+        h.update(scramble);
+        h.update(Sha1::digest(stage1));
+        stage1
+            .iter()
+            .zip(h.finalize())
+            .map(|(a, b)| a ^ b)
+            .collect()
+    }
+
+    /// Credentials keep a `mysql_native_password` hash only for resources with
+    /// `native_password = true`; there the right response admits, and a wrong one, an unknown
+    /// login or a credential without a hash is refused as a wrong secret.
+    #[test]
+    fn native_password_hashes_are_kept_only_where_the_resource_accepts_them() {
+        let scramble = b"01234567890123456789";
+        let plain = control();
+        let (login, secret, _) = credential(&plain);
+        let stored = plain
+            .find_credential(&login)
+            .expect("store")
+            .expect("found");
+        assert!(stored.native_password.is_none());
+        let attempt = plain
+            .begin_login(context(&login, Protocol::MySql))
+            .expect("begin");
+        assert!(!attempt.check_native_password(scramble, &native_response(&secret, scramble)));
+
+        let settings = crate::policy::ControlSettings {
+            policy: crate::policy::Policy {
+                native_password_resources: vec![RESOURCE.into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let native = ControlPlane::with_settings(
+            Arc::new(SqliteStore::in_memory().expect("store")),
+            settings,
+        );
+        let (login, secret, _) = credential(&native);
+        let stored = native
+            .find_credential(&login)
+            .expect("store")
+            .expect("found");
+        assert!(stored.native_password.is_some());
+        let attempt = native
+            .begin_login(context(&login, Protocol::MySql))
+            .expect("begin");
+        assert!(attempt.check_native_password(scramble, &native_response(&secret, scramble)));
+        assert!(!attempt.check_native_password(scramble, &native_response("guess", scramble)));
+        assert!(!attempt
+            .check_native_password(b"98765432109876543210", &native_response(&secret, scramble)));
+        attempt.finish(Proof::Verified).expect("admitted");
+        let unknown = native
+            .begin_login(context("alice-nobody", Protocol::MySql))
+            .expect("begin");
+        assert!(!unknown.check_native_password(scramble, &native_response(&secret, scramble)));
     }
 
     #[test]

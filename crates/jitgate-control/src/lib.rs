@@ -20,6 +20,7 @@ pub mod liveness;
 pub mod metrics;
 pub mod model;
 pub mod native;
+pub mod native_password;
 mod notifier;
 pub mod policy;
 mod recorder;

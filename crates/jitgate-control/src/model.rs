@@ -103,7 +103,8 @@ impl Grant {
 }
 
 /// A secret bound to a grant, presented by a client as its database password.
-/// Only its SCRAM verifier is stored (and never serialised).
+/// Only its SCRAM verifier is stored (and never serialised), and, for a MySQL resource with
+/// `native_password = true`, its `mysql_native_password` hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Credential {
     pub id: String,
@@ -114,6 +115,10 @@ pub struct Credential {
     pub resource: String,
     #[serde(skip)]
     pub verifier: crate::scram::ScramVerifier,
+    /// SHA1(SHA1(secret)), only when the resource accepts `mysql_native_password`
+    /// (see [`crate::native_password`] for what keeping it costs).
+    #[serde(skip)]
+    pub native_password: Option<crate::native_password::NativePasswordHash>,
     pub created_at: Millis,
     pub expires_at: Millis,
 }

@@ -5,7 +5,7 @@
 use crate::clock::Clock;
 use crate::identity::{IdentityProvider, LocalUsers, Role, Subject};
 use crate::webhook::RetryPolicy;
-use jitgate_config::{AccessRule, AlertRule, Config, Roles, Webhook};
+use jitgate_config::{AccessRule, AlertRule, Config, Roles, Upstream, Webhook};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +22,9 @@ pub struct Policy {
     /// Groups that exempt from masking somewhere (`clear_groups`, `group:` in `clear_for`):
     /// losing one of them cuts a subject's live sessions, which may be running in clear.
     pub exemption_groups: Vec<String>,
+    /// MySQL resources whose clients may log in with `mysql_native_password` (`native_password
+    /// = true`): their credentials keep the hash that needs.
+    pub native_password_resources: Vec<String>,
 }
 
 impl Default for Policy {
@@ -34,6 +37,7 @@ impl Default for Policy {
             token_ttl: Duration::from_secs(12 * 3600),
             pending_ttl: Duration::from_secs(3600),
             exemption_groups: Vec::new(),
+            native_password_resources: Vec::new(),
         }
     }
 }
@@ -47,7 +51,18 @@ impl Policy {
             token_ttl: config.api.token_ttl,
             pending_ttl: config.api.pending_ttl,
             exemption_groups: exemption_groups(config),
+            native_password_resources: config
+                .resources
+                .iter()
+                .filter(|r| matches!(&r.upstream, Upstream::MySql(m) if m.native_password))
+                .map(|r| r.name.clone())
+                .collect(),
         }
+    }
+
+    /// Whether credentials for `resource` keep a `mysql_native_password` hash.
+    pub fn native_password(&self, resource: &str) -> bool {
+        self.native_password_resources.iter().any(|r| r == resource)
     }
 
     pub fn has_resource(&self, name: &str) -> bool {

@@ -53,6 +53,8 @@ pub struct ResourceFront {
     pub tls: Option<TlsAcceptor>,
     pub tls_required: bool,
     pub allow_cleartext_without_tls: bool,
+    /// `native_password = true`: clients may log in with `mysql_native_password`.
+    pub native_password: bool,
     pub login_timeout: Duration,
     pub max_message_bytes: usize,
     profile: OnceCell<Greeting>,
@@ -151,6 +153,7 @@ impl MySqlFront {
                 tls: tls.clone(),
                 tls_required: config.server.client_tls.mode == ClientTlsMode::Required,
                 allow_cleartext_without_tls: config.server.allow_cleartext_without_tls,
+                native_password: upstream_cfg.native_password,
                 login_timeout: config.server.login_timeout,
                 max_message_bytes: config.server.max_message_bytes,
                 profile: OnceCell::new(),

@@ -1,12 +1,22 @@
-//! A client's login: jitgate's greeting, TLS on the client's SSLRequest, the password (in clear,
-//! over TLS or loopback only: the credential is checked against the control plane's verifier,
-//! which only a clear password can be checked against), admission under a live grant, then the
-//! service account's login upstream and the session's checks.
+//! A client's login: jitgate's greeting, TLS on the client's SSLRequest, the proof of the
+//! credential's secret, admission under a live grant, then the service account's login upstream
+//! and the session's checks.
 //!
-//! Which plugin gets the password: over TLS a `caching_sha2_password` client is asked for full
-//! authentication (the client then sends the password in clear, as MySQL does over TLS); any
-//! other case switches the client to `mysql_clear_password`. Without TLS and off loopback the
-//! login is refused before any password is sent, unless `allow_cleartext_without_tls` is set.
+//! How the secret is proven. The credential's SCRAM verifier can only be checked against the
+//! secret itself, so by default jitgate takes it in clear, over TLS or loopback only: over TLS a
+//! `caching_sha2_password` client is asked for full authentication (the client then sends the
+//! password in clear, as MySQL does over TLS); any other case switches the client to
+//! `mysql_clear_password`. Without TLS and off loopback the login is refused before any password
+//! is sent, unless `allow_cleartext_without_tls` is set. There is no RSA key exchange (jitgate
+//! would decrypt attackers' ciphertexts with an RSA implementation open to timing attacks): a
+//! client asking for the public key is refused with a pointer to TLS.
+//!
+//! A resource with `native_password = true` also takes `mysql_native_password`, which never
+//! sends the secret: its credentials keep SHA1(SHA1(secret)). A client that answers the greeting
+//! with it is checked at once, over any transport (or switched to it with a fresh scramble when
+//! its answer is empty, as clients whose default plugin is not the greeting's do); a
+//! `caching_sha2_password` client that would otherwise be refused (no TLS, not loopback) is
+//! switched to it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -187,6 +197,30 @@ async fn read_raw<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> std::io::Result
     Ok((h[3], payload))
 }
 
+/// What a client gave to prove its credential's secret.
+enum Secret {
+    /// The secret in clear (over TLS or loopback).
+    Clear(Vec<u8>),
+    /// A `mysql_native_password` response to `scramble`.
+    Native {
+        scramble: Vec<u8>,
+        response: Vec<u8>,
+    },
+}
+
+/// Sends one login packet (sequence number `seq`) and reads the client's answer.
+async fn exchange(
+    reader: &mut Reader,
+    writer: &mut Writer,
+    seq: u8,
+    payload: &[u8],
+) -> Result<crate::packet::Packet, LoginEnd> {
+    if writer.send(seq, payload).await.is_err() || writer.flush().await.is_err() {
+        return Err(LoginEnd::Left);
+    }
+    reader.next().await.map_err(|_| LoginEnd::Left)
+}
+
 struct Login<'a> {
     front: &'a Arc<ResourceFront>,
     peer: SocketAddr,
@@ -223,17 +257,31 @@ impl Login<'_> {
                 "jitgate accepts only TLS connections (use --ssl)",
             ));
         }
-        let loopback = is_loopback(self.peer);
-        if !self.tls && !loopback && !self.front.allow_cleartext_without_tls {
+        let clear_ok = self.tls || is_loopback(self.peer) || self.front.allow_cleartext_without_tls;
+        let native = self.front.native_password;
+        let native_client = response.plugin == auth::NATIVE;
+        // A client whose default plugin is not the greeting's (the `mariadb` client's
+        // mysql_native_password) answers with an empty response and waits for a switch.
+        let (secret, seq) = if native && native_client && !response.auth.is_empty() {
+            let proof = Secret::Native {
+                scramble: self.greeting.scramble.clone(),
+                response: response.auth.clone(),
+            };
+            (proof, seq)
+        } else if native && (native_client || !clear_ok) {
+            self.switch_to_native(reader, writer, next).await?
+        } else if !clear_ok {
             return Err(refused(
                 next,
                 ErrorCode::ACCESS_DENIED,
-                "jitgate takes passwords only over TLS (use --ssl)",
+                "jitgate takes passwords only over TLS (use --ssl); it does not do \
+                 caching_sha2_password's RSA key exchange",
             ));
-        }
-        let (password, seq) = self.password(reader, writer, &response, next).await?;
+        } else {
+            self.password(reader, writer, &response, next).await?
+        };
         let next = seq.wrapping_add(1);
-        let admission = self.admit(&response.user, password, next).await?;
+        let admission = self.admit(&response.user, secret, next).await?;
         let guard = self.guard(&admission);
         if guard.guarded() && !safe_collation_id(response.charset) {
             return Err(refused(
@@ -296,30 +344,58 @@ impl Login<'_> {
         writer: &mut Writer,
         response: &HandshakeResponse,
         next: u8,
-    ) -> Result<(Vec<u8>, u8), LoginEnd> {
-        let ask = if self.tls && response.plugin == auth::CACHING_SHA2 {
-            vec![0x01, 0x04]
+    ) -> Result<(Secret, u8), LoginEnd> {
+        let full_auth = self.tls && response.plugin == auth::CACHING_SHA2;
+        let ask = if full_auth {
+            auth::PERFORM_FULL_AUTH.to_vec()
         } else {
-            let mut p = vec![0xfe];
-            p.extend_from_slice(auth::CLEAR);
-            p.push(0);
-            p
+            auth::switch_request(auth::CLEAR, &[])
         };
-        if writer.send(next, &ask).await.is_err() || writer.flush().await.is_err() {
-            return Err(LoginEnd::Left);
+        let p = exchange(reader, writer, next, &ask).await?;
+        if full_auth && p.payload.as_ref() == [auth::REQUEST_PUBLIC_KEY] {
+            return Err(refused(
+                p.seq.wrapping_add(1),
+                ErrorCode::ACCESS_DENIED,
+                self.no_rsa_message(),
+            ));
         }
-        let Ok(p) = reader.next().await else {
-            return Err(LoginEnd::Left);
-        };
         let mut password = p.payload.to_vec();
         if password.last() == Some(&0) {
             password.pop();
         }
-        Ok((password, p.seq))
+        Ok((Secret::Clear(password), p.seq))
+    }
+
+    /// Switches a client to `mysql_native_password` with a new scramble and takes its response.
+    async fn switch_to_native(
+        &self,
+        reader: &mut Reader,
+        writer: &mut Writer,
+        next: u8,
+    ) -> Result<(Secret, u8), LoginEnd> {
+        let scramble = auth::scramble();
+        let ask = auth::switch_request(auth::NATIVE, &scramble);
+        let p = exchange(reader, writer, next, &ask).await?;
+        let proof = Secret::Native {
+            scramble,
+            response: p.payload.to_vec(),
+        };
+        Ok((proof, p.seq))
+    }
+
+    /// What a client asking for caching_sha2_password's RSA public key is told.
+    fn no_rsa_message(&self) -> &'static str {
+        if self.front.native_password {
+            "jitgate does not do caching_sha2_password's RSA key exchange: connect with TLS \
+             (--ssl), or with mysql_native_password, which this resource accepts \
+             (--default-auth=mysql_native_password)"
+        } else {
+            "jitgate does not do caching_sha2_password's RSA key exchange: connect with TLS (--ssl)"
+        }
     }
 
     /// Checks the credential (a key derivation, off the relay's threads) and the grant behind it.
-    async fn admit(&self, user: &[u8], password: Vec<u8>, seq: u8) -> Result<Admission, LoginEnd> {
+    async fn admit(&self, user: &[u8], secret: Secret, seq: u8) -> Result<Admission, LoginEnd> {
         let login = String::from_utf8_lossy(user).into_owned();
         let context = LoginContext {
             login: &login,
@@ -336,7 +412,14 @@ impl Login<'_> {
             )
         })?;
         let checked = tokio::task::spawn_blocking(move || -> (LoginAttempt, bool) {
-            let ok = std::str::from_utf8(&password).is_ok_and(|p| attempt.check_password(p));
+            let ok = match &secret {
+                Secret::Clear(password) => {
+                    std::str::from_utf8(password).is_ok_and(|p| attempt.check_password(p))
+                }
+                Secret::Native { scramble, response } => {
+                    attempt.check_native_password(scramble, response)
+                }
+            };
             (attempt, ok)
         })
         .await;

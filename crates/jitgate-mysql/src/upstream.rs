@@ -1,6 +1,6 @@
 //! jitgate's own connections to the upstream: TLS as the resource's `tls` mode says (negotiated
-//! in the handshake), the service account's login (native and caching_sha2 passwords, with the
-//! server's auth switch), small queries of its own, and `KILL QUERY` over a second connection
+//! in the handshake), the service account's login (native and caching_sha2 passwords, MariaDB's
+//! ed25519, with the server's auth switch), small queries of its own, and `KILL QUERY` over a second connection
 //! when a session must end mid-statement.
 
 use std::time::Duration;
@@ -253,8 +253,7 @@ async fn authenticate(
             [0xfe, rest @ ..] => {
                 let mut r = wire::Reader::new(rest);
                 let plugin = r.nul_str().to_vec();
-                let data = r.rest();
-                let scramble = data.strip_suffix(&[0]).unwrap_or(data);
+                let scramble = auth::switch_scramble(&plugin, r.rest());
                 let proof = auth::proof(&plugin, password, scramble).ok_or_else(|| {
                     UpstreamError::Unsupported(String::from_utf8_lossy(&plugin).into_owned())
                 })?;
@@ -375,3 +374,7 @@ mod tests {
         assert_ne!(sent & cap::SSL, 0);
     }
 }
+
+#[cfg(test)]
+#[path = "tests_upstream.rs"]
+mod tests_upstream;

@@ -23,4 +23,10 @@ pub struct MySqlUpstream {
     pub tls: UpstreamTls,
     /// How long to wait for the upstream to accept a connection; default 10s.
     pub connect_timeout: Duration,
+    /// `native_password` of `[resources.NAME]` (a setting of the client side, default off):
+    /// clients may log in with `mysql_native_password`, which never sends the secret, so they
+    /// need neither TLS nor loopback. Credentials issued for the resource then keep
+    /// SHA1(SHA1(secret)) besides their SCRAM verifier, which with one sniffed handshake is
+    /// enough to log in.
+    pub native_password: bool,
 }

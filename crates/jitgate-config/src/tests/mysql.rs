@@ -81,3 +81,36 @@ fn mysql_upstreams_take_the_tls_modes_of_the_postgres_upstream() {
     ));
     assert!(got.contains("ca_file"), "{got}");
 }
+
+/// `native_password` is off unless the resource table says so, is described by `jitgate check`,
+/// and belongs to mysql resources only.
+#[test]
+fn native_password_is_an_opt_in_of_mysql_resources() {
+    let Upstream::MySql(m) = &parse_ok(MYSQL).resources[0].upstream else {
+        panic!("not a MySQL resource");
+    };
+    assert!(!m.native_password);
+    let text = MYSQL.replace(
+        "listen = \"127.0.0.1:13306\"\n",
+        "listen = \"127.0.0.1:13306\"\nnative_password = true\n",
+    );
+    let config = parse_ok(&text);
+    let Upstream::MySql(m) = &config.resources[0].upstream else {
+        panic!("not a MySQL resource");
+    };
+    assert!(m.native_password);
+    let described = config.describe();
+    assert!(
+        described.contains("mysql_native_password accepted"),
+        "{described}"
+    );
+    let got = error(&text.replace("native_password = true", "native_password = \"yes\""));
+    assert!(got.contains("resources.shop.native_password"), "{got}");
+    let pg = "[resources.main]\nkind = \"postgres\"\nlisten = \"127.0.0.1:6432\"\nnative_password = true\n\n\
+              [resources.main.upstream]\nhost = \"db\"\ndatabase = \"app\"\nuser = \"svc\"\n";
+    let got = error(pg);
+    assert!(
+        got.contains("native_password is a setting of kind = \"mysql\""),
+        "{got}"
+    );
+}

@@ -5,6 +5,7 @@
 use super::{ControlError, ControlPlane};
 use crate::audit::{kind, AuditEvent};
 use crate::model::{new_id, random_token, Credential, Grant, GrantEnd, IssuedCredential, Millis};
+use crate::native_password::NativePasswordHash;
 use crate::scram::{ScramVerifier, DEFAULT_ITERATIONS};
 use serde_json::json;
 use std::time::Duration;
@@ -78,6 +79,10 @@ impl ControlPlane {
             subject: grant.subject.clone(),
             resource: grant.resource.clone(),
             verifier: ScramVerifier::derive(&secret, &salt, DEFAULT_ITERATIONS),
+            native_password: self
+                .policy()
+                .native_password(&grant.resource)
+                .then(|| NativePasswordHash::derive(&secret)),
             created_at: now,
             expires_at: grant.expires_at,
         };

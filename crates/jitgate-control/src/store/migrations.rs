@@ -128,4 +128,7 @@ pub const MIGRATIONS: &[&str] = &[
         heartbeat_at INTEGER NOT NULL,
         lost_after_ms INTEGER NOT NULL
     );",
+    // 8: a credential's `mysql_native_password` hash, SHA1(SHA1(secret)) in its text form, only
+    // for resources with `native_password = true` (NULL elsewhere).
+    "ALTER TABLE credentials ADD COLUMN native_password TEXT;",
 ];

@@ -14,6 +14,9 @@ pub struct Env {
     pub gateway: Gateway,
     pub db: MariaDb,
     pub listen: u16,
+    /// The address clients reach jitgate at: 127.0.0.1, or (see [`start_remote`]) one of this
+    /// machine's other addresses.
+    pub host: String,
 }
 
 /// Data every test starts with: customers with values masking must never let out.
@@ -138,6 +141,42 @@ pub fn start_custom(
     options: MariaDbOptions,
     upstream_extra: &dyn Fn(&MariaDb) -> String,
 ) -> Option<Env> {
+    start_full(server_extra, options, upstream_extra, "", "127.0.0.1")
+}
+
+/// Like [`start`], the resource listening on every address with `resource_extra` lines in its
+/// table, and clients connecting from one of this machine's addresses other than loopback, so
+/// that jitgate sees them as another machine's. `None` (with a note) without such an address.
+pub fn start_remote(resource_extra: &str) -> Option<Env> {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("skipping: this machine has no address but loopback");
+        return None;
+    };
+    start_full(
+        "",
+        MariaDbOptions::default(),
+        &|_| String::new(),
+        resource_extra,
+        &ip.to_string(),
+    )
+}
+
+/// An address of this machine other than loopback: the source address of its default route
+/// (a UDP socket's connect sends nothing).
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("203.0.113.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+fn start_full(
+    server_extra: &str,
+    options: MariaDbOptions,
+    upstream_extra: &dyn Fn(&MariaDb) -> String,
+    resource_extra: &str,
+    host: &str,
+) -> Option<Env> {
     if !MariaDb::available() {
         eprintln!("skipping: mariadb-install-db is not installed (scripts/install-deps test)");
         return None;
@@ -145,6 +184,11 @@ pub fn start_custom(
     let db = MariaDb::start_with(options).expect("starting MariaDB");
     db.sql(SEED).expect("seeding");
     let listen = free_port();
+    let listen_ip = if host == "127.0.0.1" {
+        "127.0.0.1"
+    } else {
+        "0.0.0.0"
+    };
     let config = format!(
         r#"
 [server]
@@ -153,7 +197,8 @@ store = "jitgate.sqlite"
 
 [resources.my]
 kind = "mysql"
-listen = "127.0.0.1:{listen}"
+listen = "{listen_ip}:{listen}"
+{resource_extra}
 
 [resources.my.upstream]
 {upstream}{upstream_extra}
@@ -177,6 +222,7 @@ listen = "127.0.0.1:{listen}"
         gateway,
         db,
         listen,
+        host: host.to_owned(),
     })
 }
 
@@ -217,6 +263,12 @@ impl Env {
     /// The `mariadb` client through jitgate, running `sql`.
     pub fn cli(&self, login: &str, password: &str, sql: &str) -> Outcome {
         self.cli_at(self.listen, login, password, sql)
+    }
+
+    /// The `mariadb` client through jitgate with extra options (`--default-auth=…`), running
+    /// `sql`.
+    pub fn cli_opts(&self, login: &str, password: &str, sql: &str, extra: &[&str]) -> Outcome {
+        self.cli_with(self.listen, login, password, sql, extra)
     }
 
     /// The `mariadb` client straight to the server as the service account.
@@ -263,6 +315,12 @@ impl Env {
         sql: &str,
         extra: &[&str],
     ) -> Outcome {
+        // jitgate at the address the test reaches it at, the server directly on loopback.
+        let host = if port == self.listen {
+            self.host.as_str()
+        } else {
+            "127.0.0.1"
+        };
         let out = Command::new("mariadb")
             .args([
                 "--no-defaults",
@@ -271,7 +329,7 @@ impl Env {
                 "--protocol=TCP",
             ])
             .args(extra)
-            .args(["-h", "127.0.0.1", "-P", &port.to_string()])
+            .args(["-h", host, "-P", &port.to_string()])
             .arg(format!("-u{login}"))
             .arg(format!("-p{password}"))
             .args(["--connect-timeout=10", "app", "-e", sql])
@@ -287,9 +345,9 @@ impl Env {
     /// Runs a PyMySQL script with `LOGIN`, `PASSWORD` and `PORT` in its globals (jitgate's port).
     pub fn python(&self, login: &str, password: &str, script: &str) -> Outcome {
         let prelude = format!(
-            "import pymysql, json, sys\nLOGIN={login:?}\nPASSWORD={password:?}\nPORT={}\n\
-             def connect(**kw):\n    return pymysql.connect(host='127.0.0.1', port=PORT, user=LOGIN, password=PASSWORD, database='app', **kw)\n",
-            self.listen
+            "import pymysql, json, sys\nLOGIN={login:?}\nPASSWORD={password:?}\nHOST={:?}\nPORT={}\n\
+             def connect(**kw):\n    return pymysql.connect(host=HOST, port=PORT, user=LOGIN, password=PASSWORD, database='app', **kw)\n",
+            self.host, self.listen
         );
         let out = Command::new("python3")
             .arg("-c")

@@ -3,6 +3,7 @@
 //! `mariadb-server`, `mariadb-client` and PyMySQL (`scripts/install-deps test`); without a
 //! MariaDB server the tests print why and pass.
 
+mod auth;
 mod env;
 mod guarded;
 mod masking;

@@ -81,3 +81,55 @@ fn tls_clients_log_in_with_caching_sha2_and_plaintext_is_refused() {
     assert!(!plain.status.success());
     assert!(stderr.contains("only TLS"), "{stderr}");
 }
+
+/// A client that answers caching_sha2_password's "perform full authentication" by asking for
+/// the server's RSA public key (as clients do without TLS) is told that jitgate does no RSA
+/// exchange and to use TLS. Real clients ask only outside TLS, where jitgate refuses before the
+/// exchange; this raw client asks inside it.
+#[test]
+fn a_request_for_the_rsa_public_key_is_refused_with_a_pointer_to_tls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ca, cert, key) = certificates(dir.path());
+    let Some(env) = start_with(&format!(
+        "[server.tls]\nmode = \"optional\"\ncert = \"{cert}\"\nkey = \"{key}\"\n"
+    )) else {
+        return;
+    };
+    let erin = env.grant("erin");
+    let script = format!(
+        r#"
+import socket, ssl, struct
+def read(s):
+    h = b''
+    while len(h) < 4: h += s.recv(4 - len(h))
+    n = h[0] | h[1] << 8 | h[2] << 16
+    body = b''
+    while len(body) < n: body += s.recv(n - len(body))
+    return h[3], body
+def send(s, seq, payload):
+    s.sendall(struct.pack('<I', len(payload))[:3] + bytes([seq]) + payload)
+s = socket.create_connection(('127.0.0.1', PORT))
+read(s)
+caps = 0x1 | 0x200 | 0x800 | 0x8000 | 0x80000
+prefix = struct.pack('<IIB', caps, 1 << 24, 45) + bytes(23)
+send(s, 1, prefix)
+t = ssl.create_default_context(cafile={ca:?}).wrap_socket(s, server_hostname='localhost')
+send(t, 2, prefix + LOGIN.encode() + b'\0' + bytes([32]) + bytes(32) + b'caching_sha2_password\0')
+seq, more = read(t)
+assert more == b'\x01\x04', more
+send(t, seq + 1, b'\x02')
+seq, err = read(t)
+assert err[0] == 0xff, err
+print(struct.unpack('<H', err[1:3])[0], err[9:].decode())
+"#
+    );
+    let out = env.python(&erin.login, &erin.password, &script);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("1045 ")
+            && out.stdout.contains("RSA key exchange")
+            && out.stdout.contains("connect with TLS (--ssl)"),
+        "{}",
+        out.stdout
+    );
+}

@@ -54,6 +54,7 @@ pub(super) fn policy(rules: Vec<AccessRule>) -> Policy {
         token_ttl: Duration::from_secs(3600),
         pending_ttl: Duration::from_secs(3600),
         exemption_groups: vec!["auditors".into()],
+        native_password_resources: Vec::new(),
     }
 }
 

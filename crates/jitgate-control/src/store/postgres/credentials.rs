@@ -1,14 +1,17 @@
-//! The `credentials` table: what a client logs in with, kept as SCRAM verifiers; deleted
-//! credentials stay for the record but never log in.
+//! The `credentials` table: what a client logs in with, kept as SCRAM verifiers (and, for
+//! resources that accept it, `mysql_native_password` hashes); deleted credentials stay for the
+//! record but never log in.
 
 use super::rows::{after_at, after_id, sql_limit};
 use crate::model::{Credential, Millis};
+use crate::native_password::NativePasswordHash;
 use crate::scram::ScramVerifier;
 use crate::store::{CredentialQuery, StoreError, StoreResult};
 use tokio_postgres::{Client, Row};
 
 const CREDENTIAL_COLUMNS: &str =
-    "c.id, c.login, c.grant_id, c.subject, c.resource, c.verifier, c.created_at, c.expires_at";
+    "c.id, c.login, c.grant_id, c.subject, c.resource, c.verifier, c.created_at, c.expires_at, \
+     c.native_password";
 
 fn credential_from_row(r: &Row) -> StoreResult<Credential> {
     let id: String = r.try_get(0)?;
@@ -17,6 +20,17 @@ fn credential_from_row(r: &Row) -> StoreResult<Credential> {
         table: "credentials",
         why: format!("verifier of {id} is not SCRAM-SHA-256"),
     })?;
+    let native_password = match r.try_get::<_, Option<String>>(8)? {
+        None => None,
+        Some(text) => {
+            Some(
+                NativePasswordHash::decode(&text).ok_or_else(|| StoreError::Corrupt {
+                    table: "credentials",
+                    why: format!("native_password of {id} is not one"),
+                })?,
+            )
+        }
+    };
     Ok(Credential {
         id,
         login: r.try_get(1)?,
@@ -24,6 +38,7 @@ fn credential_from_row(r: &Row) -> StoreResult<Credential> {
         subject: r.try_get(3)?,
         resource: r.try_get(4)?,
         verifier,
+        native_password,
         created_at: r.try_get(6)?,
         expires_at: r.try_get(7)?,
     })
@@ -55,7 +70,7 @@ pub(super) async fn insert(client: &Client, c: &Credential) -> StoreResult<()> {
     client
         .execute(
             "INSERT INTO credentials (id, login, grant_id, subject, resource, verifier, \
-             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             created_at, expires_at, native_password) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
                 &c.id,
                 &c.login,
@@ -65,6 +80,7 @@ pub(super) async fn insert(client: &Client, c: &Credential) -> StoreResult<()> {
                 &c.verifier.encode(),
                 &c.created_at,
                 &c.expires_at,
+                &c.native_password.as_ref().map(NativePasswordHash::encode),
             ],
         )
         .await?;

@@ -127,6 +127,9 @@ const MIGRATIONS: &[&str] = &[
         heartbeat_at BIGINT NOT NULL,
         lost_after_ms BIGINT NOT NULL
     );",
+    // 4: SQLite migration 8, a credential's `mysql_native_password` hash (NULL unless its
+    // resource has `native_password = true`).
+    "ALTER TABLE credentials ADD COLUMN native_password TEXT;",
 ];
 
 pub(super) async fn migrate(client: &mut Client) -> StoreResult<()> {

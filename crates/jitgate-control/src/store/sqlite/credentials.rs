@@ -1,20 +1,30 @@
-//! The `credentials` table: what a client logs in with, kept as SCRAM verifiers; deleted
-//! credentials stay for the record but never log in.
+//! The `credentials` table: what a client logs in with, kept as SCRAM verifiers (and, for
+//! resources that accept it, `mysql_native_password` hashes); deleted credentials stay for the
+//! record but never log in.
 
 use super::rows::{after_at, after_id, bad_column, corrupt, sql_limit};
 use crate::model::{Credential, Millis};
+use crate::native_password::NativePasswordHash;
 use crate::scram::ScramVerifier;
 use crate::store::{CredentialQuery, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const CREDENTIAL_COLUMNS: &str =
-    "c.id, c.login, c.grant_id, c.subject, c.resource, c.verifier, c.created_at, c.expires_at";
+    "c.id, c.login, c.grant_id, c.subject, c.resource, c.verifier, c.created_at, c.expires_at, \
+     c.native_password";
 
 fn credential_from_row(r: &Row<'_>) -> rusqlite::Result<Credential> {
     let id: String = r.get(0)?;
     let verifier: String = r.get(5)?;
     let verifier = ScramVerifier::decode(&verifier)
         .ok_or_else(|| bad_column(5, format!("verifier of {id} is not SCRAM-SHA-256")))?;
+    let native_password = match r.get::<_, Option<String>>(8)? {
+        None => None,
+        Some(text) => Some(
+            NativePasswordHash::decode(&text)
+                .ok_or_else(|| bad_column(8, format!("native_password of {id} is not one")))?,
+        ),
+    };
     Ok(Credential {
         id,
         login: r.get(1)?,
@@ -22,6 +32,7 @@ fn credential_from_row(r: &Row<'_>) -> rusqlite::Result<Credential> {
         subject: r.get(3)?,
         resource: r.get(4)?,
         verifier,
+        native_password,
         created_at: r.get(6)?,
         expires_at: r.get(7)?,
     })
@@ -43,9 +54,10 @@ pub(super) fn find_where(
 
 pub(super) fn insert(conn: &Connection, c: &Credential) -> StoreResult<()> {
     conn.execute(
-        "INSERT INTO credentials (id, login, grant_id, subject, resource, verifier, created_at, expires_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![c.id, c.login, c.grant_id, c.subject, c.resource, c.verifier.encode(), c.created_at, c.expires_at],
+        "INSERT INTO credentials (id, login, grant_id, subject, resource, verifier, created_at, expires_at, \
+         native_password) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![c.id, c.login, c.grant_id, c.subject, c.resource, c.verifier.encode(), c.created_at, c.expires_at,
+                c.native_password.as_ref().map(NativePasswordHash::encode)],
     )?;
     Ok(())
 }

@@ -194,6 +194,7 @@ crate::store_checks! {
             subject: "alice".into(),
             resource: "db".into(),
             verifier: ScramVerifier::derive("pw", b"salt", 64),
+            native_password: None,
             created_at: 1_000,
             expires_at,
         };

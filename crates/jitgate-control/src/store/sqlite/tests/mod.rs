@@ -8,6 +8,7 @@ use crate::audit::ChainVerifier;
 use crate::model::{
     Credential, Grant, GrantEnd, Millis, ReplicaBeat, SessionEnd, SessionRecord, UpstreamCancel,
 };
+use crate::native_password::NativePasswordHash;
 use crate::scram::ScramVerifier;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
@@ -113,12 +114,22 @@ crate::store_checks! {
             subject: "alice".into(),
             resource: "db".into(),
             verifier,
+            native_password: None,
             created_at: 1000,
             expires_at: 5000,
         };
         store.insert_credential(&c).unwrap();
-        assert_eq!(store.credential_by_login("alice-abc").unwrap(), Some(c));
+        assert_eq!(store.credential_by_login("alice-abc").unwrap(), Some(c.clone()));
         assert_eq!(store.credential_by_login("nobody").unwrap(), None);
+        // A MySQL resource's credential with its native_password hash reads back with it.
+        let native = Credential {
+            id: "c2".into(),
+            login: "alice-def".into(),
+            native_password: Some(NativePasswordHash::derive("secret")),
+            ..c
+        };
+        store.insert_credential(&native).unwrap();
+        assert_eq!(store.credential_by_login("alice-def").unwrap(), Some(native));
     }
 
     fn audit_appends_chain_across_batches_and_verify(store) {
