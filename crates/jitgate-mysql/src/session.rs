@@ -224,8 +224,11 @@ impl Relay {
         if self.guard.guarded() || mentions_kill(&text) {
             match analyse(&text, self.guard) {
                 Err(refusal) => return self.refuse_statement(&text, &refusal).await,
-                Ok(a) if a.warnings => self.quoting = true,
                 Ok(a) if a.kill.is_none() && self.masked.is_some() => {
+                    // Rows of SHOW WARNINGS / SHOW ERRORS anywhere in the text quote server
+                    // messages, which may quote the rewritten text: the key's pads are
+                    // blotted from every row of this text's results.
+                    self.quoting = a.warnings;
                     match self.rewrite(&text).await {
                         Ok(Some(sql)) => sent = query_packet(&sql),
                         Ok(None) => {}
@@ -337,6 +340,12 @@ impl Relay {
                 Err(refusal) => return self.refuse_statement(&text, &refusal).await,
                 Ok(a) if a.kill.is_some() || a.statements != 1 => {
                     return self.refuse_statement(&text, &Refusal::KillNotAlone).await
+                }
+                // A prepared statement's rows are relayed without knowing they quote
+                // messages: masked subjects read warnings with COM_QUERY.
+                Ok(a) if a.warnings && self.masked.is_some() => {
+                    let refusal = Refusal::Masked("SHOW WARNINGS as a prepared statement".into());
+                    return self.refuse_statement(&text, &refusal).await;
                 }
                 Ok(_) if self.masked.is_some() => match self.rewrite(&text).await {
                     Ok(None) => {}
