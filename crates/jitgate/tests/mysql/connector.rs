@@ -64,6 +64,13 @@ for pure in (True, False):
     # A guessed clear value matches nothing: the server compares masked values.
     out[f"{name}.masked.guess"] = read(masked, "SELECT id FROM customers WHERE ssn = %s", ("123-45-6789",), prepared=True)
     out[f"{name}.masked.guess_text"] = read(masked, "SELECT id FROM customers WHERE ssn = %s", ("123-45-6789",))
+    # Columns without alias are named after the (rewritten) text the server ran.
+    for prepared in (False, True):
+        cur = masked.cursor(prepared=True) if prepared else masked.cursor()
+        cur.execute("SELECT (SELECT COUNT(full_name) FROM people), (SELECT MAX(score) FROM people)")
+        cur.fetchall()
+        out[f"{name}.masked.names.{prepared}"] = list(cur.column_names)
+        cur.close()
     if pure:
         # A file-like parameter goes as long data.
         for label, value in (("long_clear", b"123-45-6789"), ("long_masked", b"*******6789")):
@@ -204,6 +211,14 @@ fn mysql_connector_python_pure_and_c_extension_read_clear_and_masked() {
                 serde_json::json!([1227, "42000"]),
                 "{flavour} {refused}"
             );
+        }
+    }
+    let key = jitgate_masking::MaskKey::new(crate::masking::KEY, "test").expect("key");
+    for flavour in ["pure", "cext"] {
+        for prepared in ["False", "True"] {
+            let names = out[format!("{flavour}.masked.names.{prepared}")].to_string();
+            assert!(names.contains("(SELECT COUNT(full_name) FROM"), "{names}");
+            assert!(!key.holds_key_material(names.as_bytes()), "{names}");
         }
     }
     assert!(rows(&out, "pure.masked.long_clear").is_empty(), "{out}");
