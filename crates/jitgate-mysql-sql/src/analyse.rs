@@ -9,7 +9,9 @@ use sqlparser::ast::{
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
-use crate::lexical::{blank_diagnostics, has_executable_comment, safe_charset};
+use crate::lexical::{
+    blank_diagnostics, has_executable_comment, has_unicode_space_comment, safe_charset,
+};
 
 /// What a session's statements are checked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,6 +68,12 @@ pub enum Refusal {
 pub fn analyse(sql: &str, guard: Guard) -> Result<Analysis, Refusal> {
     if guard.guarded() && has_executable_comment(sql) {
         return Err(Refusal::ExecutableComment);
+    }
+    if has_unicode_space_comment(sql) {
+        return Err(Refusal::Unparsable(
+            "`--` before a space outside ASCII (a comment to jitgate's parser, not to the server)"
+                .into(),
+        ));
     }
     let blanked = blank_diagnostics(sql)?;
     let statements = Parser::parse_sql(&MySqlDialect {}, &blanked.text)

@@ -153,6 +153,19 @@ pub fn has_executable_comment(sql: &str) -> bool {
     b.windows(3).any(|w| w == b"/*!") || b.windows(4).any(|w| w.eq_ignore_ascii_case(b"/*m!"))
 }
 
+/// Whether the text holds `--` followed by a space outside ASCII (a no-break space, U+3000, …;
+/// inside a string literal too, which only over-refuses): the parser's tokenizer starts a
+/// comment there, MySQL (whose character classes know only ASCII spaces) does not, so the rest
+/// of the line would be a statement the server runs and the analysis never saw.
+pub fn has_unicode_space_comment(sql: &str) -> bool {
+    sql.match_indices("--").any(|(i, _)| {
+        sql[i + 2..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_whitespace() && !c.is_ascii())
+    })
+}
+
 /// Whether the text holds the word `kill` in any case, anywhere: only such texts need parsing in
 /// a clear session, where `KILL id` must be mapped to the upstream connection.
 pub fn mentions_kill(sql: &str) -> bool {

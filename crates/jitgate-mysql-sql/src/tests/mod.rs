@@ -212,6 +212,28 @@ fn double_dash_without_space_hides_nothing() {
     }
 }
 
+/// A `--` before a space outside ASCII is a comment to the parser and not to MySQL: the rest of
+/// the line would run unanalysed. Refused in every analysed session (a clear session's KILL
+/// mapping too).
+#[test]
+fn double_dash_before_a_unicode_space_is_refused() {
+    for sql in [
+        "SELECT 1 --\u{a0}; SELECT ssn FROM customers",
+        "SELECT 1 --\u{3000}; DELETE FROM orders",
+        "SELECT '--\u{2028}'",
+        "SELECT 1 --\u{85}; KILL 7",
+    ] {
+        for guard in [MASKED, READ_ONLY, CLEAR] {
+            assert!(
+                matches!(analyse(sql, guard), Err(Refusal::Unparsable(_))),
+                "{sql}"
+            );
+        }
+    }
+    assert!(analyse("SELECT 1 -- \u{a0}é", MASKED).is_ok());
+    assert!(analyse("SELECT 1 --\t; x", READ_ONLY).is_ok());
+}
+
 /// Client character sets in which a backslash can vanish into a multi-byte character would make
 /// the server end a string where the parser does not: guarded sessions may not switch to them.
 #[test]

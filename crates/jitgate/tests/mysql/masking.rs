@@ -475,3 +475,46 @@ for sql in [
         out.stdout
     );
 }
+
+/// MySQL starts a `--` comment only before an ASCII space (its character classes know no
+/// other); the parser's tokenizer also before any Unicode space. A text whose `--` is followed
+/// by a no-break space would hide its next statement from the analysis while the server runs
+/// it: such texts are refused, whatever follows.
+#[test]
+fn a_comment_only_the_parser_sees_hides_no_statement() {
+    let Some(env) = start() else { return };
+    let alice = env.grant("alice");
+    let script = r#"
+from pymysql.constants import CLIENT
+c = connect(client_flag=CLIENT.MULTI_STATEMENTS)
+cur = c.cursor()
+for sql in [
+    "SELECT * FROM (SELECT 1 AS `\u00a0`) d WHERE 1 = 1 --\u00a0; SELECT ssn, email FROM customers",
+    "SELECT * FROM (SELECT 1 AS `\u00a0`) d WHERE 1 = 1 --\u00a0; SELECT full_name, salary FROM people",
+    "SELECT * FROM (SELECT 1 AS `\u3000`) d WHERE 1 = 1 --\u3000; SELECT ssn FROM customers",
+    "SELECT * FROM (SELECT 1 AS `\u2028x`) d WHERE 1 = 1 --\u2028x; SELECT ssn FROM customers",
+]:
+    try:
+        cur.execute(sql)
+        sets = [cur.fetchall()]
+        while cur.nextset():
+            sets.append(cur.fetchall())
+        print("read", json.dumps(sets, default=str))
+    except pymysql.MySQLError as e:
+        print("refused", e.args[0])
+"#;
+    let out = env.python(&alice.login, &alice.password, script);
+    assert!(out.ok, "{}", out.stderr);
+    assert_no_clear("a comment only the parser sees", &out.stdout);
+    assert!(
+        !out.stdout.contains("Lovelace") && !out.stdout.contains("52340"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stdout.matches("refused 1064").count(),
+        4,
+        "{}",
+        out.stdout
+    );
+}
