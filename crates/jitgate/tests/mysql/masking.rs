@@ -411,6 +411,20 @@ fn the_red_team_finds_nothing_through_aggregates_casts_diagnostics_and_odd_spell
         "SET character_set_client = gbk",
         "SET @@session.character_set_connection = sjis",
         "SELECT * FROM app.customers JOIN other.customers",
+        "EXECUTE IMMEDIATE 'SELECT ssn FROM customers'",
+        "EXECUTE IMMEDIATE CONCAT('SELECT ssn FROM cust', 'omers')",
+        "CALL mysql.nothing()",
+        "CHECKSUM TABLE customers",
+        "ANALYZE SELECT ssn FROM customers WHERE ssn = '123-45-6789'",
+        "ANALYZE FORMAT=JSON SELECT ssn FROM customers",
+        "SHOW INDEX FROM customers",
+        "SHOW TABLE STATUS",
+        "SHOW EXPLAIN FOR 1",
+        "LOCK TABLES customers READ",
+        "XA START 'x'",
+        "BINLOG 'AAAA'",
+        "HELP 'SELECT'",
+        "SELECT ssn FROM customers PROCEDURE ANALYSE()",
     ] {
         let out = run(sql);
         assert!(!out.ok, "{sql} passed: {}", out.stdout);
