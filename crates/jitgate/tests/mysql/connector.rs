@@ -29,9 +29,9 @@ def text(v):
         return v.decode()
     return str(v)
 
-def connect(port, user, password, pure, tls):
+def connect(port, user, password, pure, tls, charset="utf8mb4"):
     kw = dict(host="127.0.0.1", port=port, user=user, password=password, database="app",
-              use_pure=pure, charset="utf8mb4", connection_timeout=10)
+              use_pure=pure, charset=charset, connection_timeout=10)
     if tls:
         kw.update(ssl_ca=args["ca"], ssl_verify_cert=True)
     else:
@@ -82,6 +82,18 @@ for pure in (True, False):
             out[f"{name}.masked.{label}"] = None
         except mysql.connector.Error as e:
             out[f"{name}.masked.{label}"] = [e.errno, e.sqlstate]
+    # A character set in which a backslash can hide in a multi-byte character: refused at
+    # login (the handshake's collation) and in SET NAMES.
+    try:
+        connect(args["port"], args["masked_login"], args["masked_password"], pure, True, "gbk").close()
+        out[f"{name}.masked.gbk_login"] = None
+    except mysql.connector.Error as e:
+        out[f"{name}.masked.gbk_login"] = e.errno
+    try:
+        read(masked, "SET NAMES gbk")
+        out[f"{name}.masked.gbk_set"] = None
+    except mysql.connector.Error as e:
+        out[f"{name}.masked.gbk_set"] = e.errno
     for c in (direct, clear, masked):
         c.close()
 print(json.dumps(out))
@@ -212,6 +224,19 @@ fn mysql_connector_python_pure_and_c_extension_read_clear_and_masked() {
                 "{flavour} {refused}"
             );
         }
+    }
+    for flavour in ["pure", "cext"] {
+        // The handshake's collation (1043), or the SET NAMES the connector sends after it.
+        let login = &out[format!("{flavour}.masked.gbk_login")];
+        assert!(
+            *login == serde_json::json!(1043) || *login == serde_json::json!(1227),
+            "{flavour}: {login}"
+        );
+        assert_eq!(
+            out[format!("{flavour}.masked.gbk_set")],
+            serde_json::json!(1227),
+            "{flavour}"
+        );
     }
     let key = jitgate_masking::MaskKey::new(crate::masking::KEY, "test").expect("key");
     for flavour in ["pure", "cext"] {
