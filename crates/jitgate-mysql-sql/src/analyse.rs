@@ -9,7 +9,9 @@ use sqlparser::ast::{
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
-use crate::lexical::{has_executable_comment, safe_charset};
+use crate::lexical::{
+    blank_diagnostics, has_executable_comment, has_unicode_space_comment, safe_charset,
+};
 
 /// What a session's statements are checked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,7 +44,8 @@ pub struct Analysis {
     pub statements: usize,
     /// The text is one `KILL` statement.
     pub kill: Option<Kill>,
-    /// The text is `SHOW WARNINGS` or `SHOW ERRORS`, whose rows quote server messages.
+    /// The text holds `SHOW WARNINGS` or `SHOW ERRORS` (in any form, alone or among other
+    /// statements), whose rows quote server messages.
     pub warnings: bool,
 }
 
@@ -66,23 +69,23 @@ pub fn analyse(sql: &str, guard: Guard) -> Result<Analysis, Refusal> {
     if guard.guarded() && has_executable_comment(sql) {
         return Err(Refusal::ExecutableComment);
     }
-    if guard.guarded() && show_warnings(sql) {
-        return Ok(Analysis {
-            statements: 1,
-            kill: None,
-            warnings: true,
-        });
+    if has_unicode_space_comment(sql) {
+        return Err(Refusal::Unparsable(
+            "`--` before a space outside ASCII (a comment to jitgate's parser, not to the server)"
+                .into(),
+        ));
     }
-    let statements =
-        Parser::parse_sql(&MySqlDialect {}, sql).map_err(|e| Refusal::Unparsable(e.to_string()))?;
+    let blanked = blank_diagnostics(sql)?;
+    let statements = Parser::parse_sql(&MySqlDialect {}, &blanked.text)
+        .map_err(|e| Refusal::Unparsable(e.to_string()))?;
     let mut analysis = Analysis {
-        statements: statements.len(),
+        statements: statements.len() + blanked.diagnostics,
         kill: None,
-        warnings: false,
+        warnings: blanked.diagnostics > 0,
     };
     for statement in &statements {
         if let Statement::Kill { modifier, id } = statement {
-            if statements.len() > 1 {
+            if analysis.statements > 1 {
                 return Err(Refusal::KillNotAlone);
             }
             let query_only = match modifier {
@@ -339,32 +342,6 @@ fn holds_query(statement: &Statement) -> bool {
         }
     }
     statement.visit(&mut Queries).is_break()
-}
-
-/// Whether the whole text is `SHOW WARNINGS` or `SHOW ERRORS` (with a `LIMIT`, or as
-/// `SHOW COUNT(*) …`), which the parser does not know.
-fn show_warnings(sql: &str) -> bool {
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let Ok(tokens) = Tokenizer::new(&MySqlDialect {}, sql).tokenize() else {
-        return false;
-    };
-    let words: Vec<String> = tokens
-        .iter()
-        .filter(|t| !matches!(t, Token::Whitespace(_)))
-        .map(|t| t.to_string().to_ascii_uppercase())
-        .collect();
-    let mut w: Vec<&str> = words.iter().map(String::as_str).collect();
-    if w.last() == Some(&";") {
-        w.pop();
-    }
-    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    match w.as_slice() {
-        ["SHOW", "WARNINGS" | "ERRORS"]
-        | ["SHOW", "COUNT", "(", "*", ")", "WARNINGS" | "ERRORS"] => true,
-        ["SHOW", "WARNINGS" | "ERRORS", "LIMIT", n] => numeric(n),
-        ["SHOW", "WARNINGS" | "ERRORS", "LIMIT", a, ",", b] => numeric(a) && numeric(b),
-        _ => false,
-    }
 }
 
 /// Functions of no table data a masked subject's client may ask for.

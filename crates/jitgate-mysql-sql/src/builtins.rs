@@ -156,10 +156,12 @@ const BUILTINS: &[&str] = &[
     "weekofyear",
     "year",
     "yearweek",
-    // Control flow and comparison.
+    // Control flow and comparison; `ROW(…)` is the row constructor (a reserved word, never a
+    // stored function's name).
     "coalesce",
     "if",
     "ifnull",
+    "row",
     "interval",
     "isnull",
     "nullif",

@@ -17,16 +17,16 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, ObjectName, ObjectNamePart, Query, Select, SetExpr, Spanned, Statement, TableFactor, Use,
-    Visit, Visitor,
+    Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem,
+    SelectItemQualifiedWildcardKind, SetExpr, Spanned, Statement, TableFactor, Use, Visit, Visitor,
 };
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::Location;
 
 use crate::analyse::{masked_use, Refusal, StatementUse};
 use crate::builtins;
 use crate::catalog::{Catalog, ColumnMasks, MaskSql, TableInfo, TableKind, TableName};
+use crate::lexical::{blank_diagnostics, LineStarts};
 
 /// A masked subject's text, rewritten.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,11 +76,12 @@ struct Ref {
 /// The names of the tables `sql` reads or writes, resolved against `current_db`, for the
 /// catalog to load before [`rewrite`]. Refuses what a masked subject may not run at all.
 pub fn tables_read(sql: &str, current_db: Option<&str>) -> Result<Vec<TableName>, Refusal> {
-    let statements = parse(sql)?;
-    let surveys = survey(sql, &statements, current_db, None)?;
+    let sql = blank_diagnostics(sql)?.text;
+    let statements = parse(&sql)?;
+    let surveys = survey(&sql, &statements, current_db, None)?;
     let mut names: Vec<TableName> = surveys
         .into_iter()
-        .flat_map(|(_, refs)| refs.into_iter().map(|r| r.name))
+        .flat_map(|s| s.refs.into_iter().map(|r| r.name))
         .collect();
     names.sort();
     names.dedup();
@@ -95,25 +96,32 @@ pub fn rewrite(
     catalog: &dyn Catalog,
     masks: &dyn ColumnMasks,
 ) -> Result<Rewritten, Refusal> {
-    let statements = parse(sql)?;
-    let surveys = survey(sql, &statements, current_db, None)?;
+    // Diagnostics statements are blanked in place: every other statement keeps its offsets, so
+    // the edits found on the blanked text apply to the text itself.
+    let blanked = blank_diagnostics(sql)?.text;
+    let statements = parse(&blanked)?;
+    let surveys = survey(&blanked, &statements, current_db, None)?;
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     let mut generated = HashSet::new();
-    for (used, refs) in &surveys {
-        for r in refs {
+    for s in &surveys {
+        // Protected tables that become derived tables named after them.
+        let mut renamed: Vec<&TableName> = Vec::new();
+        for r in &s.refs {
             let info = catalog
                 .table(&r.name)
                 .ok_or_else(|| Refusal::Masked("a table jitgate did not look up".into()))?;
-            if let Some(subquery) = decide(info, r, *used, masks)? {
+            if let Some(subquery) = decide(info, r, s.used, masks)? {
                 generated.insert(canonical(&subquery)?);
                 let text = if r.alias {
                     format!("({subquery})")
                 } else {
+                    renamed.push(&r.name);
                     format!("({subquery}) AS {}", quote(&r.name.table))
                 };
                 edits.push((r.span.0, r.span.1, text));
             }
         }
+        qualifiers(s, &renamed, &mut edits)?;
     }
     let after = final_db(&statements, current_db);
     if edits.is_empty() {
@@ -154,15 +162,16 @@ fn verify(
     statements: usize,
 ) -> Result<(), Refusal> {
     let failed = || Refusal::Masked("a statement whose masking jitgate cannot verify".into());
-    let reparsed = parse(sql).map_err(|_| failed())?;
+    let sql = blank_diagnostics(sql).map_err(|_| failed())?.text;
+    let reparsed = parse(&sql).map_err(|_| failed())?;
     if reparsed.len() != statements {
         return Err(failed());
     }
-    let surveys = survey(sql, &reparsed, current_db, Some(generated)).map_err(|_| failed())?;
-    for (used, refs) in &surveys {
-        for r in refs.iter().filter(|r| !r.in_mask) {
+    let surveys = survey(&sql, &reparsed, current_db, Some(generated)).map_err(|_| failed())?;
+    for s in &surveys {
+        for r in s.refs.iter().filter(|r| !r.in_mask) {
             let info = catalog.table(&r.name).ok_or_else(failed)?;
-            if decide(info, r, *used, masks)
+            if decide(info, r, s.used, masks)
                 .map_err(|_| failed())?
                 .is_some()
             {
@@ -283,7 +292,78 @@ fn used_db(s: &Statement) -> Option<String> {
     }
 }
 
-type Survey = Vec<(StatementUse, Vec<Ref>)>;
+/// What one statement names.
+struct StatementSurvey {
+    used: StatementUse,
+    refs: Vec<Ref>,
+    /// `db.t` qualifiers of columns (`db.t.c`) and wildcards (`db.t.*`).
+    qualified: Vec<Qualifier>,
+    /// The name each table expression goes by in the statement (its alias, or its own last
+    /// part), with its `SELECT` (a number per statement) and the table when it is a table
+    /// without alias.
+    names: Vec<(usize, String, Option<TableName>)>,
+}
+
+type Survey = Vec<StatementSurvey>;
+
+/// A database-qualified table name in front of a column (`db.t.c`) or a wildcard (`db.t.*`).
+#[derive(Debug, Clone)]
+struct Qualifier {
+    name: TableName,
+    /// Byte range of `db.t` in the text.
+    span: (usize, usize),
+}
+
+/// The edits that keep `db.t.c` working where `db.t` became the derived table `t`: the
+/// qualifier is replaced by `t` (by span), where `db.t` is one of the `renamed` tables and no
+/// other table expression of the statement goes by `t` (else `t` could name another one in a
+/// subquery: refused). A renamed table next to another table expression of the same name in
+/// one `SELECT` (the same name from another database, a CTE, an alias) would give two table
+/// expressions one name: refused, the client can give them aliases.
+fn qualifiers(
+    s: &StatementSurvey,
+    renamed: &[&TableName],
+    edits: &mut Vec<(usize, usize, String)>,
+) -> Result<(), Refusal> {
+    // The SELECTs of the other table expressions going by `name`'s name.
+    let others = |name: &TableName| -> Vec<usize> {
+        s.names
+            .iter()
+            .filter(|(_, n, table)| {
+                n.eq_ignore_ascii_case(&name.table) && table.as_ref() != Some(name)
+            })
+            .map(|(scope, ..)| *scope)
+            .collect()
+    };
+    for name in renamed {
+        let scopes: Vec<usize> = s
+            .names
+            .iter()
+            .filter(|(_, _, t)| t.as_ref() == Some(*name))
+            .map(|(scope, ..)| *scope)
+            .collect();
+        if others(name).iter().any(|scope| scopes.contains(scope)) {
+            return Err(Refusal::Masked(
+                "a protected table without alias next to another table or alias of the same \
+                 name (give them aliases)"
+                    .into(),
+            ));
+        }
+    }
+    for q in &s.qualified {
+        if let Some(name) = renamed.iter().find(|n| ***n == q.name) {
+            if !others(name).is_empty() {
+                return Err(Refusal::Masked(
+                    "a three-part column name of a protected table whose name another table \
+                     or alias of the statement also has (give them aliases)"
+                        .into(),
+                ));
+            }
+            edits.push((q.span.0, q.span.1, quote(&name.table)));
+        }
+    }
+    Ok(())
+}
 
 /// Each statement's use and the tables it names.
 fn survey(
@@ -301,7 +381,12 @@ fn survey(
             db = Some(used_db(statement).ok_or_else(|| Refusal::Masked("this USE".into()))?);
         }
         if used == StatementUse::NoTables {
-            out.push((used, Vec::new()));
+            out.push(StatementSurvey {
+                used,
+                refs: Vec::new(),
+                qualified: Vec::new(),
+                names: Vec::new(),
+            });
             continue;
         }
         let mut walker = Walker {
@@ -316,6 +401,10 @@ fn survey(
             in_table: 0,
             mask_depth: 0,
             refs: Vec::new(),
+            qualified: Vec::new(),
+            names: Vec::new(),
+            selects: Vec::new(),
+            next_select: 1,
             refusal: None,
         };
         if statement.visit(&mut walker).is_break() {
@@ -323,33 +412,14 @@ fn survey(
                 .refusal
                 .unwrap_or_else(|| Refusal::Masked("this statement".into())));
         }
-        out.push((used, walker.refs));
+        out.push(StatementSurvey {
+            used,
+            refs: walker.refs,
+            qualified: walker.qualified,
+            names: walker.names,
+        });
     }
     Ok(out)
-}
-
-/// Byte offsets of line starts, to turn the parser's line and column (in characters) into
-/// byte offsets.
-struct LineStarts(Vec<usize>);
-
-impl LineStarts {
-    fn new(sql: &str) -> LineStarts {
-        let mut starts = vec![0];
-        starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
-        LineStarts(starts)
-    }
-
-    fn offset(&self, sql: &str, at: Location) -> Option<usize> {
-        let line = usize::try_from(at.line).ok()?.checked_sub(1)?;
-        let column = usize::try_from(at.column).ok()?.checked_sub(1)?;
-        let start = *self.0.get(line)?;
-        let rest = &sql[start..];
-        match rest.char_indices().nth(column) {
-            Some((i, _)) => Some(start + i),
-            None if rest.chars().count() == column => Some(sql.len()),
-            None => None,
-        }
-    }
 }
 
 /// A `WITH` scope: the CTE names visible.
@@ -377,6 +447,11 @@ struct Walker<'a> {
     in_table: usize,
     mask_depth: usize,
     refs: Vec<Ref>,
+    qualified: Vec<Qualifier>,
+    names: Vec<(usize, String, Option<TableName>)>,
+    /// The `SELECT`s being visited (numbers), and the next number.
+    selects: Vec<usize>,
+    next_select: usize,
     refusal: Option<Refusal>,
 }
 
@@ -404,7 +479,10 @@ impl Walker<'_> {
             .collect();
         let resolved = match parts.as_deref() {
             Some([table]) if self.mask_depth == 0 && self.is_cte(table) => {
-                return ControlFlow::Continue(())
+                if self.in_table > 0 && !alias {
+                    self.name((*table).to_owned(), None);
+                }
+                return ControlFlow::Continue(());
             }
             Some([table]) => match self.db {
                 Some(db) => TableName {
@@ -447,6 +525,9 @@ impl Walker<'_> {
         if !spells(&self.sql[start..end], name) {
             return self.refuse("a table name jitgate cannot locate in the text");
         }
+        if self.in_table > 0 && self.mask_depth == 0 && !alias {
+            self.name(resolved.table.clone(), Some(resolved.clone()));
+        }
         self.refs.push(Ref {
             name: resolved,
             span: (start, end),
@@ -454,6 +535,42 @@ impl Walker<'_> {
             extras,
             target: self.in_table == 0,
             in_mask: self.mask_depth > 0,
+        });
+        ControlFlow::Continue(())
+    }
+}
+
+impl Walker<'_> {
+    /// Records the name a table expression goes by in the `SELECT` being visited.
+    fn name(&mut self, name: String, table: Option<TableName>) {
+        let select = self.selects.last().copied().unwrap_or(0);
+        self.names.push((select, name, table));
+    }
+
+    /// Records `db.t` of `db.t.c` or `db.t.*`.
+    fn qualifier(&mut self, db: &Ident, table: &Ident) -> ControlFlow<()> {
+        if self.mask_depth > 0 {
+            return ControlFlow::Continue(());
+        }
+        let (Some(start), Some(end)) = (
+            self.lines.offset(self.sql, db.span.start),
+            self.lines.offset(self.sql, table.span.end),
+        ) else {
+            return self.refuse("a column name jitgate cannot locate in the text");
+        };
+        let name = ObjectName(vec![
+            ObjectNamePart::Identifier(db.clone()),
+            ObjectNamePart::Identifier(table.clone()),
+        ]);
+        if start >= end || !spells(&self.sql[start..end], &name) {
+            return self.refuse("a column name jitgate cannot locate in the text");
+        }
+        self.qualified.push(Qualifier {
+            name: TableName {
+                db: db.value.clone(),
+                table: table.value.clone(),
+            },
+            span: (start, end),
         });
         ControlFlow::Continue(())
     }
@@ -525,9 +642,32 @@ impl Visitor for Walker<'_> {
         ControlFlow::Continue(())
     }
 
+    fn post_visit_select(&mut self, _s: &Select) -> ControlFlow<()> {
+        self.selects.pop();
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<()> {
+        self.selects.push(self.next_select);
+        self.next_select += 1;
         if s.into.is_some() {
             return self.refuse("SELECT … INTO");
+        }
+        for item in &s.projection {
+            if let SelectItem::QualifiedWildcard(
+                SelectItemQualifiedWildcardKind::ObjectName(n),
+                _,
+            ) = item
+            {
+                match n.0.as_slice() {
+                    [ObjectNamePart::Identifier(db), ObjectNamePart::Identifier(table)] => {
+                        self.qualifier(db, table)?;
+                    }
+                    [_] => {}
+                    _ if self.mask_depth > 0 => {}
+                    _ => return self.refuse("this qualified wildcard"),
+                }
+            }
         }
         ControlFlow::Continue(())
     }
@@ -560,12 +700,20 @@ impl Visitor for Walker<'_> {
                     || inheritance.is_some()
                     || alias.as_ref().is_some_and(|a| !a.columns.is_empty());
                 self.in_table += 1;
+                if let (Some(a), 0) = (alias, self.mask_depth) {
+                    self.name(a.name.value.clone(), None);
+                }
                 self.table(name, alias.is_some(), extras)
             }
-            TableFactor::Derived { subquery, .. } => {
+            TableFactor::Derived {
+                subquery, alias, ..
+            } => {
                 let masking = self
                     .generated
                     .is_some_and(|g| g.contains(&subquery.to_string()));
+                if let (Some(a), 0) = (alias, self.mask_depth) {
+                    self.name(a.name.value.clone(), None);
+                }
                 self.derived.push(masking);
                 if masking {
                     self.mask_depth += 1;
@@ -601,6 +749,13 @@ impl Visitor for Walker<'_> {
     fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
         if self.mask_depth > 0 {
             return ControlFlow::Continue(());
+        }
+        if let Expr::CompoundIdentifier(parts) = e {
+            match parts.as_slice() {
+                [db, table, _] => self.qualifier(db, table)?,
+                [_, _, _, _, ..] => return self.refuse("a column name of more than three parts"),
+                _ => {}
+            }
         }
         if let Expr::Function(f) = e {
             let allowed = match f.name.0.as_slice() {

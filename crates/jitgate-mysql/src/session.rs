@@ -224,8 +224,11 @@ impl Relay {
         if self.guard.guarded() || mentions_kill(&text) {
             match analyse(&text, self.guard) {
                 Err(refusal) => return self.refuse_statement(&text, &refusal).await,
-                Ok(a) if a.warnings => self.quoting = true,
                 Ok(a) if a.kill.is_none() && self.masked.is_some() => {
+                    // Rows of SHOW WARNINGS / SHOW ERRORS anywhere in the text quote server
+                    // messages, which may quote the rewritten text: the key's pads are
+                    // blotted from every row of this text's results.
+                    self.quoting = a.warnings;
                     match self.rewrite(&text).await {
                         Ok(Some(sql)) => sent = query_packet(&sql),
                         Ok(None) => {}
@@ -338,6 +341,12 @@ impl Relay {
                 Ok(a) if a.kill.is_some() || a.statements != 1 => {
                     return self.refuse_statement(&text, &Refusal::KillNotAlone).await
                 }
+                // A prepared statement's rows are relayed without knowing they quote
+                // messages: masked subjects read warnings with COM_QUERY.
+                Ok(a) if a.warnings && self.masked.is_some() => {
+                    let refusal = Refusal::Masked("SHOW WARNINGS as a prepared statement".into());
+                    return self.refuse_statement(&text, &refusal).await;
+                }
                 Ok(_) if self.masked.is_some() => match self.rewrite(&text).await {
                     Ok(None) => {}
                     Ok(Some(sql)) => {
@@ -437,9 +446,11 @@ impl Relay {
         Ok(())
     }
 
-    /// Relays one upstream packet to the client.
+    /// Relays one upstream packet, the first of an answer, to the client (an ERR scrubbed: a
+    /// COM_STMT_PREPARE's may quote the rewritten text).
     async fn relay_next(&mut self) -> Result<Packet, RelayError> {
         let p = self.up.reader.next().await?;
+        let p = self.scrubbed_error(p);
         self.send_client(&p).await?;
         Ok(p)
     }
@@ -460,12 +471,17 @@ impl Relay {
         Ok(p)
     }
 
-    /// Definitions up to their EOF (or an ERR); the EOF's status flags.
+    /// Definitions up to their EOF (or an ERR); the EOF's status flags. A masked subject's
+    /// have the key's pads blotted: the server names a column without alias after its text in
+    /// the statement it ran, the rewritten one (`SELECT (SELECT c FROM t)` is named
+    /// `(SELECT c FROM (SELECT … X'<pad>' …) AS t)`, up to 256 characters).
     async fn until_eof(&mut self) -> Result<u16, RelayError> {
         let mut continued = false;
         self.types.clear();
         loop {
-            let p = self.relay_next().await?;
+            let p = self.up.reader.next().await?;
+            let p = self.blotted_definition(p);
+            self.send_client(&p).await?;
             let last = !continued;
             continued = p.continues();
             if last && p.first() == 0xff {
@@ -629,6 +645,24 @@ impl Relay {
         Packet {
             seq: p.seq,
             payload: out.into(),
+        }
+    }
+
+    /// A column definition (or the EOF or ERR after them) with the key's pads blotted.
+    fn blotted_definition(&self, p: Packet) -> Packet {
+        let Some(key) = &self.key else {
+            return p;
+        };
+        if p.first() == 0xff {
+            return self.scrubbed_error(p);
+        }
+        let mut payload = p.payload.to_vec();
+        if !key.blot(&mut payload) {
+            return p;
+        }
+        Packet {
+            seq: p.seq,
+            payload: payload.into(),
         }
     }
 

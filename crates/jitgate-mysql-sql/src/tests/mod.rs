@@ -131,7 +131,14 @@ fn masked_subjects_get_queries_writes_and_settings_but_no_statement_that_reads_a
         "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO SELECT 1",
         "CREATE TEMPORARY TABLE t AS SELECT * FROM customers",
         "LOAD DATA INFILE '/tmp/x' INTO TABLE orders",
-        "SHOW WARNINGS; SELECT 1",
+        "GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT",
+        "GET DIAGNOSTICS @n = NUMBER",
+        "SHOW WARNINGS LIMIT (SELECT 1)",
+        "SHOW WARNINGS WHERE 1",
+        "SHOW COUNT(ssn) WARNINGS",
+        "SELECT 1; SHOW ERRORS LIMIT x",
+        "DO (SELECT ssn FROM customers LIMIT 1)",
+        "CREATE TABLE t2 AS SELECT ssn FROM customers",
     ] {
         assert!(
             matches!(
@@ -205,6 +212,28 @@ fn double_dash_without_space_hides_nothing() {
     }
 }
 
+/// A `--` before a space outside ASCII is a comment to the parser and not to MySQL: the rest of
+/// the line would run unanalysed. Refused in every analysed session (a clear session's KILL
+/// mapping too).
+#[test]
+fn double_dash_before_a_unicode_space_is_refused() {
+    for sql in [
+        "SELECT 1 --\u{a0}; SELECT ssn FROM customers",
+        "SELECT 1 --\u{3000}; DELETE FROM orders",
+        "SELECT '--\u{2028}'",
+        "SELECT 1 --\u{85}; KILL 7",
+    ] {
+        for guard in [MASKED, READ_ONLY, CLEAR] {
+            assert!(
+                matches!(analyse(sql, guard), Err(Refusal::Unparsable(_))),
+                "{sql}"
+            );
+        }
+    }
+    assert!(analyse("SELECT 1 -- \u{a0}é", MASKED).is_ok());
+    assert!(analyse("SELECT 1 --\t; x", READ_ONLY).is_ok());
+}
+
 /// Client character sets in which a backslash can vanish into a multi-byte character would make
 /// the server end a string where the parser does not: guarded sessions may not switch to them.
 #[test]
@@ -227,6 +256,50 @@ fn guarded_sessions_keep_a_character_set_the_parser_reads_alike() {
         !crate::safe_collation_id(28)
             && !crate::safe_collation_id(1)
             && !crate::safe_collation_id(13)
+    );
+}
+
+/// `SHOW WARNINGS` and `SHOW ERRORS` (which the parser does not know) are found on the
+/// parser's tokens in every form and position, so their rows are always recognised as quoting
+/// server messages; text that only looks like one (in a string, a comment) is not one.
+#[test]
+fn diagnostics_statements_are_recognised_in_every_form() {
+    for (sql, statements) in [
+        ("SHOW WARNINGS", 1),
+        ("show warnings", 1),
+        ("SHOW /* all */ WARNINGS LIMIT 2", 1),
+        ("SHOW WARNINGS LIMIT 1, 2;", 1),
+        ("SHOW COUNT(*) ERRORS", 1),
+        ("show count ( * ) warnings", 1),
+        ("SHOW ERRORS", 1),
+        ("SELECT 1; show errors; SELECT 2", 3),
+        ("SELECT 1 --x\n; SHOW WARNINGS -- the rest\n", 2),
+        ("SELECT ssn FROM customers;\nSHOW\n# why\nWARNINGS", 2),
+        ("SHOW WARNINGS; SELECT 1", 2),
+    ] {
+        for guard in [MASKED, READ_ONLY] {
+            let a = analyse(sql, guard);
+            assert!(
+                matches!(&a, Ok(a) if a.warnings && a.statements == statements),
+                "{sql}: {a:?}"
+            );
+        }
+    }
+    for sql in [
+        "SELECT 'x; SHOW WARNINGS'",
+        "SELECT 1 /* ; SHOW WARNINGS */",
+        "SELECT `show warnings` FROM orders",
+        "SELECT @@warning_count, @@error_count",
+    ] {
+        let a = analyse(sql, MASKED);
+        assert!(matches!(&a, Ok(a) if !a.warnings), "{sql}: {a:?}");
+    }
+    // Blanking keeps offsets: characters outside ASCII within such a statement are refused.
+    assert!(analyse("SHOW WARNINGS /* é */", MASKED).is_err());
+    // KILL still stands alone.
+    assert_eq!(
+        analyse("SHOW WARNINGS; KILL 5", CLEAR),
+        Err(Refusal::KillNotAlone)
     );
 }
 

@@ -400,3 +400,97 @@ fn names_with_backticks_and_spaces_stay_identifiers() {
          FROM `app`.`odd name`) AS `odd name`"
     );
 }
+
+/// `db.t.c` of a protected table keeps reading the masked column: the qualifier `db.t` becomes
+/// the derived table's name `t` (by span), in every clause and in `db.t.*`; other tables'
+/// qualifiers stay as they are.
+#[test]
+fn three_part_column_names_read_the_masked_derived_table() {
+    let f = Fixture::new();
+    let derived = masked_customers(&f);
+    for (sql, expected) in [
+        (
+            "SELECT app.customers.ssn FROM customers",
+            format!("SELECT `customers`.ssn FROM {derived} AS `customers`"),
+        ),
+        (
+            "SELECT `app` . `customers`.`ssn` FROM app.customers WHERE app.customers.ssn LIKE '1%' ORDER BY app.customers.id",
+            format!(
+                "SELECT `customers`.`ssn` FROM {derived} AS `customers` WHERE `customers`.ssn LIKE '1%' ORDER BY `customers`.id"
+            ),
+        ),
+        (
+            "SELECT app.customers.*, app.orders.id FROM customers JOIN orders ON app.orders.customer = app.customers.id",
+            format!(
+                "SELECT `customers`.*, app.orders.id FROM {derived} AS `customers` JOIN orders ON app.orders.customer = `customers`.id"
+            ),
+        ),
+        (
+            "SELECT (SELECT MAX(app.customers.ssn) FROM customers) FROM orders",
+            format!("SELECT (SELECT MAX(`customers`.ssn) FROM {derived} AS `customers`) FROM orders"),
+        ),
+        (
+            "SELECT other.customers.ssn FROM other.customers",
+            "SELECT other.customers.ssn FROM other.customers".to_owned(),
+        ),
+    ] {
+        assert_eq!(f.rewrite(sql).as_deref(), Ok(expected.as_str()), "{sql}");
+    }
+    // An aliased protected table has no `db.t` name (the server says so): left as written.
+    let out = f
+        .rewrite("SELECT app.customers.ssn FROM customers c")
+        .unwrap();
+    assert!(out.starts_with("SELECT app.customers.ssn FROM ("), "{out}");
+    assert!(matches!(
+        f.rewrite("SELECT a.app.customers.ssn FROM customers"),
+        Err(Refusal::Masked(_) | Refusal::Unparsable(_))
+    ));
+}
+
+/// Two tables going by the same name in one statement, one of them a protected table that
+/// becomes a derived table named after it, would give two derived tables (or a derived table
+/// and a table) one name: refused, with aliases they pass.
+#[test]
+fn protected_tables_keep_unique_names_or_are_refused() {
+    let f = Fixture::new();
+    for sql in [
+        "SELECT * FROM app.customers JOIN other.customers",
+        "SELECT * FROM other.customers JOIN app.customers ON app.customers.id = other.customers.id",
+        "SELECT * FROM customers JOIN orders customers",
+        "SELECT * FROM customers JOIN (SELECT 1 AS id) AS customers",
+        "SELECT app.customers.id FROM customers WHERE id IN (SELECT 1 FROM other.customers)",
+        "WITH c AS (SELECT 1 AS id) SELECT * FROM customers, (SELECT * FROM c) customers",
+    ] {
+        assert!(matches!(f.rewrite(sql), Err(Refusal::Masked(_))), "{sql}");
+    }
+    for sql in [
+        "SELECT a.ssn, b.ssn FROM app.customers a JOIN other.customers b ON a.id = b.id",
+        "SELECT * FROM app.customers JOIN other.customers o ON o.ssn = customers.ssn",
+        "SELECT * FROM customers WHERE id IN (SELECT id FROM customers)",
+        "SELECT * FROM customers; SELECT * FROM other.customers",
+        "SELECT * FROM customers WHERE id IN (SELECT id FROM other.customers)",
+        "SELECT ssn FROM customers UNION SELECT ssn FROM other.customers",
+    ] {
+        let out = f.rewrite(sql);
+        assert!(
+            matches!(&out, Ok(o) if o.contains("AS `ssn`")),
+            "{sql}: {out:?}"
+        );
+    }
+}
+
+/// Diagnostics statements among others: the other statements are rewritten, the diagnostics
+/// statements kept as the client wrote them.
+#[test]
+fn diagnostics_statements_stay_among_rewritten_statements() {
+    let f = Fixture::new();
+    let derived = masked_customers(&f);
+    let sql = "SELECT CAST(ssn AS SIGNED) FROM customers; show /* c */ warnings limit 3;\nSELECT 1";
+    assert_eq!(
+        f.rewrite(sql),
+        Ok(format!(
+            "SELECT CAST(ssn AS SIGNED) FROM {derived} AS `customers`; show /* c */ warnings limit 3;\nSELECT 1"
+        ))
+    );
+    assert_eq!(f.rewrite("SHOW ERRORS").as_deref(), Ok("SHOW ERRORS"));
+}

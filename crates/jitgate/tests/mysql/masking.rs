@@ -7,7 +7,7 @@ use jitgate_masking::{Generalization, Mask, MaskKey, MySqlType, Written};
 
 use crate::env::{assert_no_clear, start, Outcome};
 
-const KEY: &[u8] = b"a-masking-key-of-enough-length-0123456789";
+pub(crate) const KEY: &[u8] = b"a-masking-key-of-enough-length-0123456789";
 
 /// The rows of `mariadb --batch` output, header line dropped.
 fn rows(out: &Outcome) -> Vec<Vec<String>> {
@@ -21,7 +21,7 @@ fn rows(out: &Outcome) -> Vec<Vec<String>> {
 
 /// What the Rust mask gives for a value the direct read printed; `None` for a column shown in
 /// clear. Masks without a MySQL form (`tokenize`) read as NULL (over-masking).
-fn masked(value: &str, mask: Option<&(Mask, MySqlType)>, key: &MaskKey) -> String {
+pub(crate) fn masked(value: &str, mask: Option<&(Mask, MySqlType)>, key: &MaskKey) -> String {
     let Some((mask, ty)) = mask else {
         return value.to_owned();
     };
@@ -37,8 +37,16 @@ fn masked(value: &str, mask: Option<&(Mask, MySqlType)>, key: &MaskKey) -> Strin
 }
 
 fn expected(direct: &Outcome, masks: &[Option<(Mask, MySqlType)>]) -> Vec<Vec<String>> {
+    expected_rows(rows(direct), masks)
+}
+
+/// The Rust masks applied to rows read directly (values as the `mariadb` client prints them).
+pub(crate) fn expected_rows(
+    direct: Vec<Vec<String>>,
+    masks: &[Option<(Mask, MySqlType)>],
+) -> Vec<Vec<String>> {
     let key = MaskKey::new(KEY, "test").expect("key");
-    rows(direct)
+    direct
         .into_iter()
         .map(|row| {
             row.iter()
@@ -49,16 +57,9 @@ fn expected(direct: &Outcome, masks: &[Option<(Mask, MySqlType)>]) -> Vec<Vec<St
         .collect()
 }
 
-/// A masked subject's read through jitgate equals the Rust masks applied to the direct read,
-/// column for column, for every mask with a MySQL form (and NULL for `tokenize`, which has
-/// none); a clear subject's read equals the direct read.
-#[test]
-fn masked_reads_equal_the_rust_masks_applied_to_the_direct_read() {
-    let Some(env) = start() else { return };
-    let alice = env.grant("alice");
-    let erin = env.grant("erin");
-    let people = "SELECT * FROM people ORDER BY id";
-    let people_masks = vec![
+/// The masks of `app.people`'s columns for a masked subject, in table order.
+pub(crate) fn people_masks() -> Vec<Option<(Mask, MySqlType)>> {
+    vec![
         None,
         Some((Mask::Hash, MySqlType::Text)),
         Some((Mask::Generalize(Generalization::Month), MySqlType::Date)),
@@ -73,7 +74,19 @@ fn masked_reads_equal_the_rust_masks_applied_to_the_direct_read() {
         Some((Mask::Tokenize, MySqlType::Text)),
         Some((Mask::Redact, MySqlType::Text)),
         Some((Mask::Generalize(Generalization::Year), MySqlType::DateTime)),
-    ];
+    ]
+}
+
+/// A masked subject's read through jitgate equals the Rust masks applied to the direct read,
+/// column for column, for every mask with a MySQL form (and NULL for `tokenize`, which has
+/// none); a clear subject's read equals the direct read.
+#[test]
+fn masked_reads_equal_the_rust_masks_applied_to_the_direct_read() {
+    let Some(env) = start() else { return };
+    let alice = env.grant("alice");
+    let erin = env.grant("erin");
+    let people = "SELECT * FROM people ORDER BY id";
+    let people_masks = people_masks();
     let direct = env.cli_direct_utf8(people);
     let through = env.cli_utf8(&alice.login, &alice.password, people);
     assert_eq!(rows(&through), expected(&direct, &people_masks));
@@ -270,4 +283,291 @@ except pymysql.MySQLError as e:
     );
     assert!(out.stdout.contains("refused 1227"), "{}", out.stdout);
     assert_no_clear("the replaced table", &out.stdout);
+}
+
+/// More of the red team: aggregates, windows, positions, charset conversions, locking reads,
+/// row constructors, pattern matching, conversion and duplicate-key messages, multi-result
+/// texts, diagnostics statements in every form, three-part column names, comments in odd
+/// places and unusual literals either read masked values only or are refused; writes and
+/// statements that would carry protected values elsewhere (INSERT … SELECT, CREATE … AS
+/// SELECT, DO, GET DIAGNOSTICS) and character sets the parser does not read alike are refused.
+#[test]
+fn the_red_team_finds_nothing_through_aggregates_casts_diagnostics_and_odd_spellings() {
+    let Some(env) = start() else { return };
+    env.db
+        .sql(
+            "CREATE DATABASE other; CREATE TABLE other.customers (id int, ssn varchar(11)); \
+             INSERT INTO other.customers VALUES (1, 'x'); CREATE TABLE app.copy (s varchar(80));",
+        )
+        .expect("a second database");
+    let alice = env.grant("alice");
+    let key = MaskKey::new(KEY, "test").expect("key");
+    let run = |sql: &str| {
+        let out = env.cli_utf8(&alice.login, &alice.password, sql);
+        // A refusal is jitgate's (1227) or its parser's (1064), never the server's.
+        assert!(
+            out.ok || out.stderr.contains("1227 (42000)") || out.stderr.contains("1064 (42000)"),
+            "{sql}: {}",
+            out.stderr
+        );
+        let errors: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("ERROR"))
+            .collect();
+        assert_no_clear(sql, &out.stdout);
+        assert_no_clear(sql, &errors.join("\n"));
+        assert!(!has_pad_like_run(&out.stderr), "{sql}: {}", out.stderr);
+        // Rows and column names: the server names a column without alias after its text in
+        // the rewritten statement, where the keyed masks' pads are (their constant halves,
+        // runs of `5c` and `36`, are no secret).
+        assert!(
+            !key.holds_key_material(out.stdout.as_bytes()),
+            "{sql}: {}",
+            out.stdout
+        );
+        out
+    };
+    // Guesses at clear values match nothing, however spelled.
+    for sql in [
+        "SELECT id FROM customers WHERE ssn = X'3132332D34352D36373839'",
+        "SELECT id FROM customers WHERE ssn = 0x3132332D34352D36373839",
+        "SELECT id FROM customers WHERE ssn = _utf8mb4'123-45-6789' COLLATE utf8mb4_bin",
+        "SELECT id FROM customers WHERE ssn = N'123-45-6789'",
+        "SELECT id FROM customers WHERE ssn = \"123-45-6789\"",
+        "SELECT id FROM customers WHERE CONVERT(ssn USING latin1) = '123-45-6789'",
+        "SELECT id FROM customers WHERE CAST(ssn AS BINARY) = '123-45-6789'",
+        "SELECT id FROM customers WHERE ROW(ssn, id) = ROW('123-45-6789', 1)",
+        "SELECT id FROM customers WHERE (ssn, id) IN (('123-45-6789', 1))",
+        "SELECT id FROM customers WHERE email REGEXP '^ada' OR email RLIKE 'ada@'",
+        "SELECT id FROM customers WHERE ssn LIKE '1__-%' ESCAPE '!'",
+        "SELECT id FROM customers WHERE app.customers.ssn = '123-45-6789'",
+        "SELECT app.customers.id FROM customers JOIN orders ON orders.customer = app.customers.id WHERE app.customers.ssn LIKE '12%'",
+        "SELECT id FROM/**/customers#\nWHERE ssn = '123-45-6789'",
+        "SELECT id FROM customers -- c\nWHERE ssn = '123-45-6789'",
+        "SELECT id FROM customers WHERE ssn = '123-45-6789' --1",
+        "SELECT id FROM customers WHERE ssn = '123-45-6789' FOR UPDATE",
+    ] {
+        let out = run(sql);
+        assert!(out.ok, "{sql}: {}", out.stderr);
+        assert_eq!(out.stdout, "", "{sql} found rows");
+    }
+    // Refused (what the parser does not read) or masked.
+    for sql in [
+        "SELECT id FROM customers WHERE ssn = '123-45-6789' LOCK IN SHARE MODE",
+        "SELECT ssn FROM customers LOCK IN SHARE MODE",
+        "SELECT \\N, ssn FROM customers WHERE ssn <> '123-45-6789'",
+    ] {
+        let out = run(sql);
+        assert!(!out.ok || !out.stdout.is_empty(), "{sql}");
+    }
+    // Reads that succeed show masked values only.
+    for sql in [
+        "SELECT GROUP_CONCAT(ssn ORDER BY ssn SEPARATOR '|'), JSON_ARRAYAGG(email), JSON_OBJECTAGG(id, ssn) FROM customers",
+        "SELECT ssn, ROW_NUMBER() OVER (ORDER BY ssn), LAG(ssn) OVER (ORDER BY id), FIRST_VALUE(email) OVER (PARTITION BY id) FROM customers",
+        "SELECT ssn, email FROM customers ORDER BY 1 DESC, 2",
+        "SELECT CONVERT(ssn USING latin1), CAST(ssn AS BINARY), CONVERT(email, CHAR CHARACTER SET utf8mb4), HEX(ssn), UNHEX(HEX(email)) FROM customers",
+        "SELECT ssn FROM customers FOR UPDATE",
+        "VALUES (1, 'x'), (2, 'y')",
+        "SELECT ssn FROM customers; SELECT email FROM customers; SELECT 1",
+        "SELECT app.customers.ssn, app.customers.* FROM customers ORDER BY app.customers.id",
+        "SELECT 1 FROM customers WHERE ssn = 0; SHOW WARNINGS",
+        "SELECT CAST(ssn AS DECIMAL), ssn + 0, CAST(email AS DATE) FROM customers; show warnings limit 5",
+        "SELECT CAST(ssn AS SIGNED) FROM customers;/* c */ SHOW COUNT(*) WARNINGS; SHOW ERRORS",
+        "SELECT CAST(ssn AS SIGNED) FROM customers; SELECT @@warning_count, @@error_count",
+        "SELECT CAST(ssn AS SIGNED) FROM customers;\nshow\n# why\nwarnings",
+        "SELECT/* x */ssn/**/FROM`customers`#",
+        "SELECT (SELECT COUNT(full_name) FROM people)",
+        "SELECT (SELECT COUNT(*) FROM people WHERE score > 0), (SELECT MIN(id) FROM people)",
+        "SELECT id IN (SELECT id FROM people) FROM orders",
+        "SELECT ssn FROM customers -- c",
+    ] {
+        let out = run(sql);
+        assert!(out.ok, "{sql}: {}", out.stderr);
+    }
+    // Messages that quote values (duplicate group keys, conversions) quote masked ones.
+    for sql in [
+        "SELECT COUNT(*), CONCAT(ssn, FLOOR(RAND(0) * 2)) AS x FROM customers GROUP BY x",
+        "SELECT JSON_EXTRACT(ssn, '$') FROM customers",
+        "SELECT ssn FROM customers WHERE ssn REGEXP CONCAT('(', ssn)",
+    ] {
+        run(sql);
+    }
+    // What moves protected values elsewhere, reads diagnostics into variables, or changes how
+    // the server lexes is refused.
+    for sql in [
+        "INSERT INTO copy SELECT ssn FROM customers",
+        "REPLACE INTO copy SELECT email FROM customers",
+        "INSERT INTO copy (s) VALUES ((SELECT ssn FROM customers LIMIT 1))",
+        "CREATE TEMPORARY TABLE t AS SELECT ssn FROM customers",
+        "CREATE TABLE t2 AS SELECT ssn FROM customers",
+        "DO (SELECT ssn FROM customers LIMIT 1)",
+        "GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT",
+        "SELECT CAST(ssn AS SIGNED) FROM customers; GET DIAGNOSTICS @n = NUMBER",
+        "SHOW WARNINGS LIMIT (SELECT 1)",
+        "SET NAMES gbk",
+        "SET NAMES 'big5'",
+        "SET CHARACTER SET gbk",
+        "SET character_set_client = gbk",
+        "SET @@session.character_set_connection = sjis",
+        "SELECT * FROM app.customers JOIN other.customers",
+        "EXECUTE IMMEDIATE 'SELECT ssn FROM customers'",
+        "EXECUTE IMMEDIATE CONCAT('SELECT ssn FROM cust', 'omers')",
+        "CALL mysql.nothing()",
+        "CHECKSUM TABLE customers",
+        "ANALYZE SELECT ssn FROM customers WHERE ssn = '123-45-6789'",
+        "ANALYZE FORMAT=JSON SELECT ssn FROM customers",
+        "SHOW INDEX FROM customers",
+        "SHOW TABLE STATUS",
+        "SHOW EXPLAIN FOR 1",
+        "LOCK TABLES customers READ",
+        "XA START 'x'",
+        "BINLOG 'AAAA'",
+        "HELP 'SELECT'",
+        "SELECT ssn FROM customers PROCEDURE ANALYSE()",
+    ] {
+        let out = run(sql);
+        assert!(!out.ok, "{sql} passed: {}", out.stdout);
+        assert!(
+            out.stderr.contains("1227") || out.stderr.contains("1064"),
+            "{sql}: {}",
+            out.stderr
+        );
+    }
+    let copied = env.cli_direct("SELECT COUNT(*) FROM app.copy");
+    assert!(copied.stdout.contains('0'), "{}", copied.stdout);
+}
+
+/// Diagnostics statements inside one multi-statement COM_QUERY (the `mariadb` client sends its
+/// statements one by one; PyMySQL sends the text whole): every form is recognised, the other
+/// statements are rewritten, the warnings quote masked values only and no key pad; diagnostics
+/// read into variables and other forms are refused.
+#[test]
+fn warnings_inside_multi_statement_texts_quote_masked_values_only() {
+    let Some(env) = start() else { return };
+    let alice = env.grant("alice");
+    let script = r#"
+from pymysql.constants import CLIENT
+c = connect(client_flag=CLIENT.MULTI_STATEMENTS)
+cur = c.cursor()
+for sql in [
+    "SELECT CAST(ssn AS SIGNED) FROM customers; SHOW WARNINGS",
+    "SELECT ssn + 0 FROM customers;/* x */ show warnings limit 2; SHOW COUNT(*) WARNINGS",
+    "SELECT app.customers.ssn FROM customers; SELECT 1 FROM customers WHERE ssn = 0;\nSHOW\n# c\nWARNINGS",
+    "SELECT CAST(email AS DATE) FROM customers; SHOW ERRORS; SELECT @@warning_count",
+]:
+    cur.execute(sql)
+    sets = [cur.fetchall()]
+    while cur.nextset():
+        sets.append(cur.fetchall())
+    print("read", json.dumps(sets, default=str))
+for sql in [
+    "SELECT CAST(ssn AS SIGNED) FROM customers; GET DIAGNOSTICS CONDITION 1 @m = MESSAGE_TEXT",
+    "SELECT 1; SHOW WARNINGS WHERE 1",
+    "SHOW WARNINGS; SELECT * FROM app.customers JOIN other.customers",
+]:
+    try:
+        cur.execute(sql)
+        print("passed", sql)
+    except pymysql.MySQLError as e:
+        print("refused", e.args[0])
+"#;
+    let out = env.python(&alice.login, &alice.password, script);
+    assert!(out.ok, "{}", out.stderr);
+    assert_no_clear("multi-statement warnings", &out.stdout);
+    assert!(!has_pad_like_run(&out.stdout), "{}", out.stdout);
+    assert_eq!(out.stdout.matches("read ").count(), 4, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Truncated incorrect") && out.stdout.contains("*******6789"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stdout.matches("refused 1227").count() + out.stdout.matches("refused 1064").count(),
+        3,
+        "{}",
+        out.stdout
+    );
+}
+
+/// MySQL starts a `--` comment only before an ASCII space (its character classes know no
+/// other); the parser's tokenizer also before any Unicode space. A text whose `--` is followed
+/// by a no-break space would hide its next statement from the analysis while the server runs
+/// it: such texts are refused, whatever follows.
+#[test]
+fn a_comment_only_the_parser_sees_hides_no_statement() {
+    let Some(env) = start() else { return };
+    let alice = env.grant("alice");
+    let script = r#"
+from pymysql.constants import CLIENT
+c = connect(client_flag=CLIENT.MULTI_STATEMENTS)
+cur = c.cursor()
+for sql in [
+    "SELECT * FROM (SELECT 1 AS `\u00a0`) d WHERE 1 = 1 --\u00a0; SELECT ssn, email FROM customers",
+    "SELECT * FROM (SELECT 1 AS `\u00a0`) d WHERE 1 = 1 --\u00a0; SELECT full_name, salary FROM people",
+    "SELECT * FROM (SELECT 1 AS `\u3000`) d WHERE 1 = 1 --\u3000; SELECT ssn FROM customers",
+    "SELECT * FROM (SELECT 1 AS `\u2028x`) d WHERE 1 = 1 --\u2028x; SELECT ssn FROM customers",
+]:
+    try:
+        cur.execute(sql)
+        sets = [cur.fetchall()]
+        while cur.nextset():
+            sets.append(cur.fetchall())
+        print("read", json.dumps(sets, default=str))
+    except pymysql.MySQLError as e:
+        print("refused", e.args[0])
+# Other spellings the server could read otherwise than the parser: whatever each does, the
+# people's names never show in clear.
+for sql in [
+    "SELECT 1 AS $$; SELECT full_name FROM people; SELECT $$",
+    "SELECT 1 AS $a$; SELECT full_name FROM people; SELECT $a$",
+    "SELECT 1 AS \u00a0x; SELECT full_name FROM people",
+    "SELECT '\\'; SELECT full_name FROM people; SELECT '\\'",
+    "SELECT @'a; SELECT full_name FROM people; SELECT '",
+    "SELECT 1 #\r; SELECT full_name FROM people\n",
+    "SELECT 1 /* /* */; SELECT full_name FROM people; /* */",
+    "SELECT 1 --\x0b; SELECT full_name FROM people",
+    "SELECT 1 --\x0c; SELECT full_name FROM people",
+    "SELECT 1 \x00; SELECT full_name FROM people",
+    "SELECT \"\\\"; SELECT full_name FROM people; SELECT \"",
+    "SELECT 1 `; SELECT full_name FROM people; SELECT `",
+]:
+    try:
+        cur.execute(sql)
+        sets = [cur.fetchall()]
+        while cur.nextset():
+            sets.append(cur.fetchall())
+        print("other", json.dumps(sets, default=str))
+    except pymysql.MySQLError as e:
+        print("other refused", e.args[0])
+"#;
+    let out = env.python(&alice.login, &alice.password, script);
+    assert!(out.ok, "{}", out.stderr);
+    assert_no_clear("a comment only the parser sees", &out.stdout);
+    for clear in ["Lovelace", "Zo\\u00eb", "Zoë"] {
+        assert!(!out.stdout.contains(clear), "{clear}: {}", out.stdout);
+    }
+    assert_eq!(
+        out.stdout
+            .lines()
+            .filter(|l| l.starts_with("other"))
+            .count(),
+        12,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("Lovelace") && !out.stdout.contains("52340"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stdout
+            .lines()
+            .filter(|l| l.starts_with("refused 1064"))
+            .count(),
+        4,
+        "{}",
+        out.stdout
+    );
 }

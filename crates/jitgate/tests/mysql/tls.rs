@@ -4,7 +4,7 @@
 use crate::env::start_with;
 
 /// A CA and a server certificate for `localhost`, written as PEM files.
-fn certificates(dir: &std::path::Path) -> (String, String, String) {
+pub(crate) fn certificates(dir: &std::path::Path) -> (String, String, String) {
     let ca_key = rcgen::KeyPair::generate().expect("key");
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
