@@ -8,13 +8,15 @@
 # 10000 rows) with --threads clients (default 8) against the server directly (as the service
 # account) and through jitgate (a clear session: no masking rules), alternating over --rounds
 # rounds (default 2) of --seconds each (default 20), and prints transactions per second and the
-# ratio jitgate/direct. --debug uses the debug build instead of building a release one (ratios
+# ratio jitgate/direct. With socat installed it also measures a bare TCP relay (socat, one
+# process per connection, no parsing) to the same server: what one more loopback hop costs any
+# proxy on this machine. --debug uses the debug build instead of building a release one (ratios
 # from it understate jitgate). --binary (repeatable) measures these jitgate binaries instead
 # of building one, each in every round, to compare builds in one run. Everything it starts is
 # stopped, and its temp dir removed, on exit.
 #
-# Needs mariadb-server, mariadb-client and sysbench (scripts/install-deps bench). When run as
-# root the server runs as the `mysql` OS user.
+# Needs mariadb-server, mariadb-client, sysbench and socat (scripts/install-deps bench). When
+# run as root the server runs as the `mysql` OS user.
 set -euo pipefail
 
 secs=20
@@ -23,7 +25,7 @@ threads=8
 profile=release
 
 binaries=()
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) secs="$2"; shift 2 ;;
@@ -143,6 +145,18 @@ TOML
   passwords+=("$(printf '%s' "$grant" | python3 -c 'import json,sys; print(json.load(sys.stdin)["password"])')")
 done
 
+# A bare TCP relay to the server, when socat is installed.
+relay_port=""
+if command -v socat >/dev/null 2>&1; then
+  relay_port="$(free_port)"
+  socat "TCP-LISTEN:$relay_port,bind=127.0.0.1,reuseaddr,fork,nodelay" \
+    "TCP:127.0.0.1:$db_port,nodelay" &
+  gw_pids+=($!)
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$relay_port") 2>/dev/null && break; sleep 0.1; done
+else
+  log "socat is not installed: no bare TCP relay measured"
+fi
+
 # Runs sysbench and prints its transactions per second; its output on failure.
 tps() {
   if ! sb "$@" run >"$work/sysbench.out" 2>&1; then
@@ -152,10 +166,15 @@ tps() {
   sed -n 's/.*transactions: *[0-9]* *(\([0-9.]*\) per sec.).*/\1/p' "$work/sysbench.out"
 }
 direct_all=()
+relay_all=()
 declare -A gw_all
 for round in $(seq 1 "$rounds"); do
   log "round $round: direct"
   direct_all+=("$(tps "$db_port" svc svc-bench)")
+  if [ -n "$relay_port" ]; then
+    log "round $round: through socat"
+    relay_all+=("$(tps "$relay_port" svc svc-bench)")
+  fi
   for i in "${!binaries[@]}"; do
     log "round $round: through ${binaries[$i]}"
     gw_all[$i]="${gw_all[$i]:-} $(tps "${gw_ports[$i]}" "${logins[$i]}" "${passwords[$i]}")"
@@ -166,6 +185,11 @@ d="$(mean "${direct_all[@]}")"
 printf '\nsysbench oltp_read_only, %s threads, %s x %ss, %s\n' "$threads" "$rounds" "$secs" "$profile"
 printf '%-10s %12s %8s   rounds\n' target tps ratio
 printf '%-10s %12s %8s   %s\n' direct "$d" 1.00 "${direct_all[*]}"
+if [ ${#relay_all[@]} -gt 0 ]; then
+  s="$(mean "${relay_all[@]}")"
+  printf '%-10s %12s %8s   %s\n' socat "$s" "$(awk -v d="$d" -v j="$s" 'BEGIN {printf "%.2f", j/d}')" \
+    "${relay_all[*]}"
+fi
 for i in "${!binaries[@]}"; do
   # shellcheck disable=SC2086
   j="$(mean ${gw_all[$i]})"
