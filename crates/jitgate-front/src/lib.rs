@@ -12,6 +12,6 @@ mod when_woken;
 
 pub use accept::{accept, AcceptBackoff, Connection, Handler, Listener};
 pub use limits::{ConnectionSlot, Counts, Limiter, Limits, LoginPermit, OverCap};
-pub use listeners::Listeners;
+pub use listeners::{BindError, Listeners};
 pub use shutdown::{DrainOutcome, Phase, Shutdown, ShutdownController};
 pub use when_woken::WhenWoken;
