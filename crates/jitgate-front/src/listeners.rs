@@ -97,3 +97,7 @@ impl<H: Handler> Listeners<H> {
         while tasks.join_next().await.is_some() {}
     }
 }
+
+#[cfg(test)]
+#[path = "tests_listeners.rs"]
+mod tests;

@@ -25,7 +25,11 @@ pub fn take_turn() {
         let mut turn = turn.borrow_mut();
         if turn.is_none() {
             // A test that failed during its turn leaves the lock poisoned; the server is fine.
-            *turn = Some(TURNS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+            *turn = Some(
+                TURNS
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            );
         }
     });
 }

@@ -398,7 +398,11 @@ fn stopping_jitgate_does_not_wait_for_a_pass_held_up_by_retry_after() {
 
 #[test]
 fn requests_are_refused_up_front_without_a_workspace_user_or_workspace_and_holders_get_tokens() {
-    let env = start_with_requests(&[("alice", "analysts"), ("carol", "analysts"), ("dana", "dba")]);
+    let env = start_with_requests(&[
+        ("alice", "analysts"),
+        ("carol", "analysts"),
+        ("dana", "dba"),
+    ]);
     // carol has no user in the workspace: her request is refused, nothing is pending.
     let carol = env.gateway.user("carol");
     carol.login("carol-secret-pw").expect("carol logs in");

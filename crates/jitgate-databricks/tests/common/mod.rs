@@ -8,10 +8,10 @@ use std::time::Duration;
 use jitgate_config::{
     DatabricksWorkspace, ForeignPolicy, ProvisionRule, Requester, Secret, SecurablePrivileges,
 };
-use jitgate_databricks::api::RetryPolicy;
-use jitgate_databricks::provision::Binding;
 use jitgate_control::model::Grant;
 use jitgate_control::ControlPlane;
+use jitgate_databricks::api::RetryPolicy;
+use jitgate_databricks::provision::Binding;
 use jitgate_databricks::Workspace;
 use jitgate_testkit::{DatabricksEmulator, Fault};
 
