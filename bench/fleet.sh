@@ -25,44 +25,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-repo_root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$repo_root"
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-if command -v initdb >/dev/null 2>&1; then
-  pgbin="$(dirname "$(command -v initdb)")"
-elif [ -x /usr/lib/postgresql/15/bin/initdb ]; then
-  pgbin=/usr/lib/postgresql/15/bin
-else
-  die "PostgreSQL server binaries not found (apt-get install postgresql-15)"
-fi
-if [ "$(id -u)" = 0 ]; then
-  superuser=postgres; as_server() { runuser -u postgres -- "$@"; }; tmp_base=/tmp
-else
-  superuser="$(id -un)"; as_server() { "$@"; }; tmp_base="${TMPDIR:-/tmp}"
-fi
-free_port() {
-  local p
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  die "no free port found"
-}
-wait_port() { # PORT PID NAME LOGFILE
-  for _ in $(seq 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || { cat "$4" >&2; die "$3 exited before listening"; }
-    sleep 0.05
-  done
-  cat "$4" >&2; die "$3 did not listen on port $1 within 15s"
-}
+source "$(dirname "$0")/lib.sh"
+pg_tools
 
 if [ -z "$bin" ]; then
-  log "cargo build --release -p jitgate"
-  cargo build --release -p jitgate
-  bin="${CARGO_TARGET_DIR:-$repo_root/target}/release/jitgate"
+  build_jitgate release
+  bin="$jitgate_bin"
 fi
 [ -x "$bin" ] || die "no binary at $bin"
 unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS
@@ -72,29 +40,14 @@ chmod 755 "$work"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  [ -f "$work/data/postmaster.pid" ] && as_server "$pgbin/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null 2>&1
+  pg_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 [ "$(id -u)" = 0 ] && chown postgres: "$work"
 
-log "initdb + start PostgreSQL"
-(cd "$work" && as_server "$pgbin/initdb" -D "$work/data" -U "$superuser" --auth=trust \
-  --encoding=UTF8 --locale=C --no-sync --no-instructions >/dev/null)
-pg_port="$(free_port)"
-mkdir -p "$work/sock" && [ "$(id -u)" = 0 ] && chown postgres: "$work/sock"
-cat >> "$work/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $pg_port
-unix_socket_directories = '$work/sock'
-shared_buffers = '256MB'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-EOF
-(cd "$work" && as_server "$pgbin/pg_ctl" -D "$work/data" -l "$work/postgres.log" -w -t 60 start >/dev/null) \
-  || { cat "$work/postgres.log" >&2; die "PostgreSQL did not start"; }
+pg_start
 psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U "$superuser" -d postgres <<EOF
 CREATE DATABASE bench;
 CREATE DATABASE jitgate_store;
@@ -129,9 +82,7 @@ EOF
   NO_COLOR=1 "$bin" serve --config "$dir/jitgate.toml" > "$dir/jitgate.log" 2>&1 &
   pids+=($!)
   wait_port "$port" "$!" "jitgate $1" "$dir/jitgate.log"
-  local json
-  json="$("$bin" admin grant bench-user bench --duration 2h --json --config "$dir/jitgate.toml" | grep '^{' | tail -n 1)"
-  uri="$(printf '%s\n' "$json" | sed -n 's/.*"uri"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')"
+  uri="$(grant_json "$bin" "$dir/jitgate.toml" bench-user bench | json_field uri)"
   [ -n "$uri" ] || die "no uri from jitgate admin grant ($1)"
 }
 

@@ -29,19 +29,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-repo_root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$repo_root"
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
 
 # --- tools -------------------------------------------------------------------
-if command -v initdb >/dev/null 2>&1; then
-  pgbin="$(dirname "$(command -v initdb)")"
-elif [ -x /usr/lib/postgresql/15/bin/initdb ]; then
-  pgbin=/usr/lib/postgresql/15/bin
-else
-  die "PostgreSQL server binaries not found (apt-get install postgresql-15)"
-fi
+pg_tools
 command -v psql >/dev/null || die "psql not found (apt-get install postgresql-client-15)"
 
 python=python3
@@ -57,44 +48,10 @@ fi
 
 if [ -n "${JITGATE_BIN:-}" ]; then
   jitgate_bin="$JITGATE_BIN"
+  [ -x "$jitgate_bin" ] || die "no binary at $jitgate_bin"
 else
-  log "cargo build --release -p jitgate"
-  cargo build --release -p jitgate
-  jitgate_bin="${CARGO_TARGET_DIR:-$repo_root/target}/release/jitgate"
+  build_jitgate release
 fi
-[ -x "$jitgate_bin" ] || die "no binary at $jitgate_bin"
-
-if [ "$(id -u)" = 0 ]; then
-  superuser=postgres
-  as_server() { runuser -u postgres -- "$@"; }
-  tmp_base=/tmp
-else
-  superuser="$(id -un)"
-  as_server() { "$@"; }
-  tmp_base="${TMPDIR:-/tmp}"
-fi
-
-free_port() {
-  local p
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  die "no free port found"
-}
-
-wait_port() { # PORT PID NAME LOGFILE
-  for _ in $(seq 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    if [ -n "$2" ] && ! kill -0 "$2" 2>/dev/null; then
-      cat "$4" >&2 || true
-      die "$3 exited before listening on port $1"
-    fi
-    sleep 0.05
-  done
-  cat "$4" >&2 || true
-  die "$3 did not listen on port $1 within 15s"
-}
 
 # --- workspace and cleanup ---------------------------------------------------
 work="$(mktemp -d "$tmp_base/jitgate-masked-bench.XXXXXX")"
@@ -105,9 +62,7 @@ jitgate_pid=""
 cleanup() {
   set +e
   if [ -n "$jitgate_pid" ]; then kill "$jitgate_pid" 2>/dev/null && wait "$jitgate_pid" 2>/dev/null; fi
-  if [ -f "$work/data/postmaster.pid" ]; then
-    as_server "$pgbin/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null 2>&1
-  fi
+  pg_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -118,26 +73,7 @@ export PGSSLMODE=disable PGCONNECT_TIMEOUT=10
 unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS
 
 # --- PostgreSQL --------------------------------------------------------------
-log "initdb + start PostgreSQL"
-(cd "$work" && as_server "$pgbin/initdb" -D "$work/data" -U "$superuser" --auth=trust \
-  --encoding=UTF8 --locale=C --no-sync --no-instructions >/dev/null)
-pg_port="$(free_port)"
-cat > "$work/data/pg_hba.conf" <<EOF
-local all all trust
-host all "$superuser" 127.0.0.1/32 trust
-host all all 127.0.0.1/32 scram-sha-256
-EOF
-cat >> "$work/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $pg_port
-unix_socket_directories = '$work/sock'
-shared_buffers = '256MB'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-EOF
-(cd "$work" && as_server "$pgbin/pg_ctl" -D "$work/data" -l "$work/postgres.log" -w -t 60 start >/dev/null) \
-  || { cat "$work/postgres.log" >&2; die "PostgreSQL did not start"; }
+pg_start scram
 psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U "$superuser" -d postgres <<EOF
 CREATE ROLE bench LOGIN PASSWORD '$bench_password';
 CREATE DATABASE bench OWNER bench;
@@ -221,8 +157,7 @@ NO_COLOR=1 "$jitgate_bin" serve --config "$jg_config" > "$work/jitgate/jitgate.l
 jitgate_pid=$!
 wait_port "$jg_port" "$jitgate_pid" jitgate "$work/jitgate/jitgate.log"
 uri_for() { # SUBJECT
-  "$jitgate_bin" admin grant "$1" bench --duration 2h --json --config "$jg_config" \
-    | grep '^{' | tail -n 1 | sed -n 's/.*"uri"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p'
+  grant_json "$jitgate_bin" "$jg_config" "$1" bench | json_field uri
 }
 masked_uri="$(uri_for alice)"
 clear_uri="$(uri_for erin)"

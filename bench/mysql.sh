@@ -38,25 +38,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-repo_root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$repo_root"
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-for tool in mariadb-install-db mariadb sysbench; do
-  command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (scripts/install-deps bench)"
-done
-mariadbd=/usr/sbin/mariadbd
-[ -x "$mariadbd" ] || mariadbd="$(command -v mariadbd)" || die "mariadbd not found"
+source "$(dirname "$0")/lib.sh"
+mariadb_tools sysbench
 
 if [ ${#binaries[@]} -eq 0 ]; then
-  if [ "$profile" = release ]; then
-    log "cargo build --release -p jitgate"
-    cargo build --release -p jitgate
-  else
-    cargo build -p jitgate
-  fi
-  binaries=("${CARGO_TARGET_DIR:-$repo_root/target}/$profile/jitgate")
+  build_jitgate "$profile"
+  binaries=("$jitgate_bin")
   profile="$profile build"
 else
   profile="given binaries"
@@ -64,37 +51,15 @@ fi
 for b in "${binaries[@]}"; do [ -x "$b" ] || die "no binary at $b"; done
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/jitgate-mysql-bench.XXXXXX")"
-mkdir "$work/tmp"
-as_db=()
-if [ "$(id -u)" = 0 ]; then
-  chown -R mysql:mysql "$work"
-  as_db=(runuser -u mysql --)
-fi
-db_pid=""
 gw_pids=()
 cleanup() {
   set +e
   for pid in "${gw_pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-  [ -f "$work/pid" ] && kill -9 "$(cat "$work/pid")" 2>/dev/null
-  [ -n "$db_pid" ] && kill "$db_pid" 2>/dev/null && wait "$db_pid" 2>/dev/null
+  mariadb_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-db_port="$(free_port)"
-
-log "starting MariaDB on port $db_port"
-"${as_db[@]}" mariadb-install-db --no-defaults --datadir="$work/data" \
-  --auth-root-authentication-method=normal --skip-test-db --tmpdir="$work/tmp" >/dev/null
-"${as_db[@]}" "$mariadbd" --no-defaults --datadir="$work/data" --port="$db_port" \
-  --bind-address=127.0.0.1 --socket="$work/sock" --pid-file="$work/pid" --tmpdir="$work/tmp" \
-  --log-error="$work/error.log" --skip-name-resolve --skip-log-bin \
-  --innodb-buffer-pool-size=128M --max-connections=200 >/dev/null 2>&1 &
-db_pid=$!
-root() { mariadb --no-defaults -uroot --socket="$work/sock" "$@"; }
-for _ in $(seq 1 300); do root -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
-root -e "CREATE DATABASE sbtest; CREATE USER 'svc'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('svc-bench'); GRANT ALL ON *.* TO 'svc'@'%';"
+mariadb_start sbtest
 
 # libmariadb loads mysql_clear_password on first use; threads logging in at once race to load it
 # ("already loaded"), so it is loaded up front.
@@ -137,12 +102,11 @@ TOML
   JITGATE_LOG=warn "${binaries[$i]}" serve --config "$work/gw$i/jitgate.toml" \
     >"$work/gw$i/jitgate.log" 2>&1 &
   gw_pids+=($!)
-  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$gw_port") 2>/dev/null && break; sleep 0.1; done
-  grant="$("${binaries[$i]}" admin grant bench bench --duration 2h --json \
-    --config "$work/gw$i/jitgate.toml" | tail -n 1)"
+  wait_port "$gw_port" "$!" jitgate "$work/gw$i/jitgate.log"
+  grant="$(grant_json "${binaries[$i]}" "$work/gw$i/jitgate.toml" bench bench)"
   gw_ports+=("$gw_port")
-  logins+=("$(printf '%s' "$grant" | python3 -c 'import json,sys; print(json.load(sys.stdin)["login"])')")
-  passwords+=("$(printf '%s' "$grant" | python3 -c 'import json,sys; print(json.load(sys.stdin)["password"])')")
+  logins+=("$(printf '%s' "$grant" | json_field login)")
+  passwords+=("$(printf '%s' "$grant" | json_field password)")
 done
 
 # A bare TCP relay to the server, when socat is installed.
@@ -180,8 +144,7 @@ for round in $(seq 1 "$rounds"); do
     gw_all[$i]="${gw_all[$i]:-} $(tps "${gw_ports[$i]}" "${logins[$i]}" "${passwords[$i]}")"
   done
 done
-mean() { printf '%s\n' "$@" | awk '{s+=$1} END {printf "%.1f", s/NR}'; }
-d="$(mean "${direct_all[@]}")"
+d="$(mean %.1f "${direct_all[@]}")"
 printf '\nsysbench oltp_read_only, %s threads, %s x %ss, %s\n' "$threads" "$rounds" "$secs" "$profile"
 printf '%-10s %12s %8s   rounds\n' target tps ratio
 printf '%-10s %12s %8s   %s\n' direct "$d" 1.00 "${direct_all[*]}"
@@ -192,7 +155,7 @@ if [ ${#relay_all[@]} -gt 0 ]; then
 fi
 for i in "${!binaries[@]}"; do
   # shellcheck disable=SC2086
-  j="$(mean ${gw_all[$i]})"
+  j="$(mean %.1f ${gw_all[$i]})"
   name=jitgate
   [ ${#binaries[@]} -gt 1 ] && name="jitgate#$((i + 1))"
   r="$(awk -v d="$d" -v j="$j" 'BEGIN {printf "%.2f", j/d}')"

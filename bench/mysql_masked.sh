@@ -32,60 +32,22 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-repo_root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$repo_root"
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-for tool in mariadb-install-db mariadb; do
-  command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (scripts/install-deps bench)"
-done
-mariadbd=/usr/sbin/mariadbd
-[ -x "$mariadbd" ] || mariadbd="$(command -v mariadbd)" || die "mariadbd not found"
-
-if [ "$profile" = release ]; then
-  log "cargo build --release -p jitgate"
-  cargo build --release -p jitgate
-else
-  cargo build -p jitgate
-fi
-jitgate_bin="${CARGO_TARGET_DIR:-$repo_root/target}/$profile/jitgate"
-[ -x "$jitgate_bin" ] || die "no binary at $jitgate_bin"
+source "$(dirname "$0")/lib.sh"
+mariadb_tools
+build_jitgate "$profile"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/jitgate-mysql-masked-bench.XXXXXX")"
-mkdir "$work/tmp"
-as_db=()
-if [ "$(id -u)" = 0 ]; then
-  chown -R mysql:mysql "$work"
-  as_db=(runuser -u mysql --)
-fi
-db_pid=""
 gw_pid=""
 cleanup() {
   set +e
   [ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null && wait "$gw_pid" 2>/dev/null
-  [ -f "$work/pid" ] && kill -9 "$(cat "$work/pid")" 2>/dev/null
-  [ -n "$db_pid" ] && kill "$db_pid" 2>/dev/null && wait "$db_pid" 2>/dev/null
+  mariadb_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-db_port="$(free_port)"
+mariadb_start bench
 gw_port="$(free_port)"
 api_port="$(free_port)"
-
-log "starting MariaDB on port $db_port"
-"${as_db[@]}" mariadb-install-db --no-defaults --datadir="$work/data" \
-  --auth-root-authentication-method=normal --skip-test-db --tmpdir="$work/tmp" >/dev/null
-"${as_db[@]}" "$mariadbd" --no-defaults --datadir="$work/data" --port="$db_port" \
-  --bind-address=127.0.0.1 --socket="$work/sock" --pid-file="$work/pid" --tmpdir="$work/tmp" \
-  --log-error="$work/error.log" --skip-name-resolve --skip-log-bin \
-  --innodb-buffer-pool-size=128M --max-connections=200 >/dev/null 2>&1 &
-db_pid=$!
-root() { mariadb --no-defaults -uroot --socket="$work/sock" "$@"; }
-for _ in $(seq 1 300); do root -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
-root -e "CREATE DATABASE bench; CREATE USER 'svc'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('svc-bench'); GRANT ALL ON *.* TO 'svc'@'%';"
 log "filling bench.customers with $rows rows"
 root -e "CREATE TABLE bench.customers (id int PRIMARY KEY, name varchar(40), email varchar(60),
   ssn varchar(11), born date, salary decimal(10,2));
@@ -151,17 +113,13 @@ TOML
 export BENCH_PASSWORD=bench-password-1 MASK_KEY=a-masking-key-for-the-benchmark-0123456789
 JITGATE_LOG=warn "$jitgate_bin" serve --config "$work/jitgate.toml" >"$work/jitgate.log" 2>&1 &
 gw_pid=$!
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$gw_port") 2>/dev/null && break; sleep 0.1; done
-grant() {
-  "$jitgate_bin" admin grant "$1" bench --duration 2h --json --config "$work/jitgate.toml" | tail -n 1
-}
-field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
-clear_grant="$(grant erin)"
-masked_grant="$(grant alice)"
-clear_login="$(printf '%s' "$clear_grant" | field login)"
-clear_password="$(printf '%s' "$clear_grant" | field password)"
-masked_login="$(printf '%s' "$masked_grant" | field login)"
-masked_password="$(printf '%s' "$masked_grant" | field password)"
+wait_port "$gw_port" "$gw_pid" jitgate "$work/jitgate.log"
+clear_grant="$(grant_json "$jitgate_bin" "$work/jitgate.toml" erin bench)"
+masked_grant="$(grant_json "$jitgate_bin" "$work/jitgate.toml" alice bench)"
+clear_login="$(printf '%s' "$clear_grant" | json_field login)"
+clear_password="$(printf '%s' "$clear_grant" | json_field password)"
+masked_login="$(printf '%s' "$masked_grant" | json_field login)"
+masked_password="$(printf '%s' "$masked_grant" | json_field password)"
 
 # Reads the whole table once; prints the seconds it took (the rows are counted and checked).
 read_all() {
@@ -187,10 +145,9 @@ for round in $(seq 1 "$rounds"); do
   clear_all+=("$(read_all "$gw_port" "$clear_login" "$clear_password")")
   masked_all+=("$(read_all "$gw_port" "$masked_login" "$masked_password")")
 done
-mean() { printf '%s\n' "$@" | awk '{s+=$1} END {printf "%.3f", s/NR}'; }
-d="$(mean "${direct_all[@]}")"
-c="$(mean "${clear_all[@]}")"
-m="$(mean "${masked_all[@]}")"
+d="$(mean %.3f "${direct_all[@]}")"
+c="$(mean %.3f "${clear_all[@]}")"
+m="$(mean %.3f "${masked_all[@]}")"
 printf '\nSELECT * of %s rows (6 columns), mariadb client, %s rounds, %s build\n' "$rows" "$rounds" "$profile"
 printf '%-16s %10s %12s   rounds (s)\n' target seconds rows/s
 for t in direct:"$d":"${direct_all[*]}" jitgate-clear:"$c":"${clear_all[*]}" jitgate-masked:"$m":"${masked_all[*]}"; do

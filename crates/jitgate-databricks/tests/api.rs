@@ -8,18 +8,7 @@ use std::time::Duration;
 use common::*;
 use jitgate_config::ForeignPolicy;
 use jitgate_databricks::{ApiError, Workspace};
-use jitgate_testkit::{EmulatedColumn, Fault};
-
-fn fault(method: &str, path: &str, status: u16, retry_after: Option<u64>, times: u32) -> Fault {
-    Fault {
-        method: method.into(),
-        path_contains: path.into(),
-        status,
-        retry_after,
-        after_applying: false,
-        times,
-    }
-}
+use jitgate_testkit::EmulatedColumn;
 
 #[test]
 fn a_429_is_retried_no_sooner_than_its_retry_after_says() {

@@ -5,7 +5,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::*;
 use jitgate_config::ForeignPolicy;
@@ -52,9 +51,7 @@ fn replicas_share_the_ledger_and_one_of_them_reconciles() {
     let (pa, pb) = (provisioner(&a, &w, "gw-a"), provisioner(&b, &w, "gw-b"));
 
     // A grant made through replica B is carried out by A, which holds the job.
-    let grant = b
-        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
-        .expect("grant");
+    let grant = grant_alice(&b, 600);
     pa.reconcile_once().expect("A reconciles");
     assert!(matches!(
         pb.reconcile_once(),

@@ -6,7 +6,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::*;
 use jitgate_config::ForeignPolicy;
@@ -16,7 +15,6 @@ use jitgate_control::store::{ProvisionLedger, SqliteStore};
 use jitgate_control::{ControlPlane, LifecycleError, Subject};
 use jitgate_databricks::provision::gate::WorkspaceGate;
 use jitgate_databricks::provision::{ProvisionError, Provisioner};
-use jitgate_testkit::Fault;
 
 struct Fixture {
     w: World,
@@ -78,10 +76,7 @@ impl Fixture {
 #[test]
 fn a_grant_holder_gets_a_token_for_the_service_principal_that_ends_with_the_grant() {
     let f = fixture();
-    let grant = f
-        .control
-        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
-        .expect("grant");
+    let grant = grant_alice(&f.control, 600);
     let issued = f
         .control
         .issue_platform_token(&alice(), &grant.id)
@@ -133,10 +128,7 @@ fn a_grant_holder_gets_a_token_for_the_service_principal_that_ends_with_the_gran
 #[test]
 fn only_the_holder_of_a_live_grant_gets_a_token_and_asking_again_replaces_it() {
     let f = fixture();
-    let grant = f
-        .control
-        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
-        .expect("grant");
+    let grant = grant_alice(&f.control, 600);
     let bob = Subject {
         name: "bob".into(),
         groups: vec!["admins".into()],
@@ -169,10 +161,7 @@ fn only_the_holder_of_a_live_grant_gets_a_token_and_asking_again_replaces_it() {
 fn a_refused_creation_is_a_clear_error_and_leaves_nothing_behind() {
     let f = fixture();
     f.w.emu.set_max_token_lifetime(Some(60));
-    let grant = f
-        .control
-        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
-        .expect("grant");
+    let grant = grant_alice(&f.control, 600);
     let refused = f
         .control
         .issue_platform_token(&alice(), &grant.id)
@@ -198,19 +187,9 @@ fn a_refused_creation_is_a_clear_error_and_leaves_nothing_behind() {
 #[test]
 fn a_token_minted_but_answered_with_an_error_is_found_by_its_comment_and_deleted() {
     let f = fixture();
-    let grant = f
-        .control
-        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
-        .expect("grant");
+    let grant = grant_alice(&f.control, 600);
     // The workspace mints the token, then the answer is lost (after every retry).
-    f.w.emu.fail(Fault {
-        method: "POST".into(),
-        path_contains: "on-behalf-of".into(),
-        status: 503,
-        retry_after: None,
-        after_applying: true,
-        times: 4,
-    });
+    f.w.emu.fail(answer_lost("POST", "on-behalf-of", 4));
     let refused = f
         .control
         .issue_platform_token(&alice(), &grant.id)
@@ -234,9 +213,7 @@ fn one_process_at_a_time_reconciles_and_another_takes_over_when_it_stops() {
     let f = fixture();
     let first = f.provisioner("gw-1");
     let second = f.provisioner("gw-2");
-    f.control
-        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
-        .expect("grant");
+    grant_alice(&f.control, 600);
     first.reconcile_once().expect("pass");
     assert!(matches!(
         second.reconcile_once(),
@@ -283,14 +260,7 @@ fn a_request_is_refused_up_front_without_a_workspace_user_and_while_the_workspac
     assert!(gate
         .check_grantable(&f.control, "carol", &[], "other")
         .is_ok());
-    f.w.emu.fail(Fault {
-        method: "GET".into(),
-        path_contains: "/Users".into(),
-        status: 503,
-        retry_after: None,
-        after_applying: false,
-        times: 1,
-    });
+    f.w.emu.fail(fault("GET", "/Users", 503, None, 1));
     let down = gate
         .check_grantable(&f.control, "alice", &[], "dbx")
         .expect_err("fail closed");

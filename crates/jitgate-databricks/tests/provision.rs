@@ -14,7 +14,6 @@ use jitgate_control::model::GrantEnd;
 use jitgate_control::store::SqliteStore;
 use jitgate_control::ControlPlane;
 use jitgate_databricks::provision::Provisioner;
-use jitgate_testkit::Fault;
 
 struct Fixture {
     w: World,
@@ -71,10 +70,7 @@ impl Fixture {
 fn a_grant_gives_membership_and_privilege_and_its_revocation_takes_both_back_audited() {
     let f = fixture();
     let p = f.provisioner(ForeignPolicy::Alert, false);
-    let grant = f
-        .control
-        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
-        .expect("grant");
+    let grant = grant_alice(&f.control, 600);
     p.reconcile_once().expect("pass");
     assert_eq!(f.alice_has_access(), (true, true));
     // A second pass changes nothing: the work is idempotent.
@@ -117,9 +113,7 @@ fn a_grant_gives_membership_and_privilege_and_its_revocation_takes_both_back_aud
 fn an_expired_grant_is_undone_by_the_next_pass() {
     let f = fixture();
     let p = f.provisioner(ForeignPolicy::Alert, false);
-    f.control
-        .issue_grant("alice", "dbx", Duration::from_secs(1), "dana")
-        .expect("grant");
+    grant_alice(&f.control, 1);
     p.reconcile_once().expect("pass");
     assert_eq!(f.alice_has_access(), (true, true));
     std::thread::sleep(Duration::from_millis(1100));
@@ -132,9 +126,7 @@ fn an_expired_grant_is_undone_by_the_next_pass() {
 fn drift_is_repaired_and_foreign_entitlements_raise_alerts_or_go_as_the_rule_says() {
     let f = fixture();
     let p = f.provisioner(ForeignPolicy::Alert, false);
-    f.control
-        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
-        .expect("grant");
+    grant_alice(&f.control, 600);
     p.reconcile_once().expect("pass");
     // Someone removes alice by hand and adds bob and a privilege of their own.
     f.w.emu.set_member(GROUP, &f.w.alice, false);
@@ -168,19 +160,9 @@ fn drift_is_repaired_and_foreign_entitlements_raise_alerts_or_go_as_the_rule_say
 #[test]
 fn a_change_interrupted_before_its_answer_is_owned_and_undone_after_a_restart() {
     let f = fixture();
-    let grant = f
-        .control
-        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
-        .expect("grant");
+    let grant = grant_alice(&f.control, 600);
     // The membership goes through but every answer is lost: the pass fails after its retries.
-    f.w.emu.fail(Fault {
-        method: "PATCH".into(),
-        path_contains: "/Groups/".into(),
-        status: 503,
-        retry_after: None,
-        after_applying: true,
-        times: 100,
-    });
+    f.w.emu.fail(answer_lost("PATCH", "/Groups/", 100));
     {
         let p = f.provisioner(ForeignPolicy::Alert, false);
         let lines = p.reconcile_once().expect("pass");
@@ -231,9 +213,7 @@ fn a_subject_without_a_workspace_identity_gets_nothing_and_one_clear_audit_event
 fn a_dry_run_says_what_it_would_do_and_changes_nothing() {
     let f = fixture();
     f.w.emu.set_member(GROUP, &f.w.bob, true);
-    f.control
-        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
-        .expect("grant");
+    grant_alice(&f.control, 600);
     let p = f.provisioner(ForeignPolicy::Remove, true);
     let lines = p.reconcile_once().expect("pass");
     assert!(
@@ -258,20 +238,11 @@ fn a_dry_run_says_what_it_would_do_and_changes_nothing() {
 fn when_a_grant_user_cannot_be_looked_up_its_access_is_taken_back_until_it_can() {
     let f = fixture();
     let p = f.provisioner(ForeignPolicy::Alert, false);
-    f.control
-        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
-        .expect("grant");
+    grant_alice(&f.control, 600);
     p.reconcile_once().expect("pass");
     assert_eq!(f.alice_has_access(), (true, true));
     // SCIM user look-ups fail after every retry: fail closed, not open.
-    f.w.emu.fail(Fault {
-        method: "GET".into(),
-        path_contains: "/Users".into(),
-        status: 503,
-        retry_after: None,
-        after_applying: false,
-        times: 100,
-    });
+    f.w.emu.fail(fault("GET", "/Users", 503, None, 100));
     p.reconcile_once().expect("pass");
     assert_eq!(f.alice_has_access(), (false, false));
     f.w.emu.clear_faults();
@@ -283,10 +254,7 @@ fn when_a_grant_user_cannot_be_looked_up_its_access_is_taken_back_until_it_can()
 fn the_control_plane_signals_every_grant_start_and_end_to_provisioning() {
     let f = fixture();
     let mut changes = f.control.grant_changes();
-    let grant = f
-        .control
-        .issue_grant("alice", "dbx", Duration::from_secs(600), "dana")
-        .expect("grant");
+    let grant = grant_alice(&f.control, 600);
     assert!(changes.has_changed().expect("sender alive"));
     changes.borrow_and_update();
     f.control

@@ -19,11 +19,12 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use jitgate_config::{ClientTlsMode, Config, Upstream as UpstreamConfig};
 use jitgate_control::ControlPlane;
-use jitgate_front::{Connection, Handler, Limiter, Listeners, LoginPermit, Shutdown};
+use jitgate_front::{BindError, Connection, Handler, Limiter, Listeners, LoginPermit, Shutdown};
 use jitgate_masking::MaskingPolicy;
 use jitgate_spark_sql::Namespace;
 use jitgate_sqlstate::SqlState;
-use tokio::net::{TcpListener, TcpStream};
+use jitgate_tls::sniff::{self, Opened};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::call::{self, Reply};
@@ -40,12 +41,8 @@ const CALL_LIMITS: Limits = Limits {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrontError {
-    #[error("resource {resource}: listening on {addr}: {source}")]
-    Bind {
-        resource: String,
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error("resource {resource}: {source}")]
     Upstream {
         resource: String,
@@ -80,34 +77,26 @@ impl HiveFront {
         config: &Config,
         control: Arc<ControlPlane>,
     ) -> Result<HiveFront, FrontError> {
-        let mut listeners = Listeners::default();
-        let any = config
+        let resources: Vec<_> = config
             .resources
             .iter()
-            .any(|r| matches!(r.upstream, UpstreamConfig::DatabricksSql(_)));
-        let tls = if any {
-            jitgate_tls::server_acceptor(&config.server.client_tls, b"http/1.1")?
-        } else {
+            .filter_map(|r| match &r.upstream {
+                UpstreamConfig::DatabricksSql(cfg) => Some((r.name.as_str(), r.listen, cfg)),
+                _ => None,
+            })
+            .collect();
+        let tls = if resources.is_empty() {
             None
+        } else {
+            jitgate_tls::server_acceptor(&config.server.client_tls, b"http/1.1")?
         };
-        for r in &config.resources {
-            let UpstreamConfig::DatabricksSql(cfg) = &r.upstream else {
-                continue;
-            };
+        let listeners = Listeners::bind(resources, |name, cfg| {
             let upstream = Upstream::new(cfg).map_err(|source| FrontError::Upstream {
-                resource: r.name.clone(),
+                resource: name.to_owned(),
                 source,
             })?;
-            let listener =
-                TcpListener::bind(r.listen)
-                    .await
-                    .map_err(|source| FrontError::Bind {
-                        resource: r.name.clone(),
-                        addr: r.listen,
-                        source,
-                    })?;
-            let front = Arc::new(ResourceFront {
-                name: Arc::from(r.name.as_str()),
+            Ok::<_, FrontError>(ResourceListener(Arc::new(ResourceFront {
+                name: Arc::from(name),
                 control: control.clone(),
                 masking: config.masking.clone(),
                 upstream,
@@ -120,9 +109,9 @@ impl HiveFront {
                 allow_cleartext_without_tls: config.server.allow_cleartext_without_tls,
                 tls: tls.clone(),
                 tls_required: config.server.client_tls.mode == ClientTlsMode::Required,
-            });
-            listeners.push(listener, ResourceListener(front));
-        }
+            })))
+        })
+        .await?;
         Ok(HiveFront { listeners })
     }
 
@@ -156,26 +145,21 @@ impl Handler for ResourceListener {
 }
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const TLS_HANDSHAKE: u8 = 0x16;
 /// How long calls in flight get to end once the drain time is over.
 const FORCED_GOODBYE: Duration = Duration::from_secs(2);
 
 async fn connection(stream: TcpStream, peer: SocketAddr, front: Arc<ResourceFront>, c: Connection) {
-    let mut first = [0u8; 1];
-    let is_tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
-        Ok(Ok(1)) => first[0] == TLS_HANDSHAKE,
-        _ => return,
-    };
-    match (&front.tls, is_tls) {
-        (Some(acceptor), true) => {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => serve(tls, peer, front, true, c).await,
-                Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-            }
-        }
-        (None, true) => tracing::debug!(%peer, "TLS handshake refused: [server.tls] is off"),
-        (_, false) => serve(stream, peer, front, false, c).await,
+    let opened = sniff::open(
+        stream,
+        peer,
+        front.tls.as_ref(),
+        HANDSHAKE_TIMEOUT,
+        "Databricks SQL",
+    );
+    match opened.await {
+        Some(Opened::Tls(tls)) => serve(tls, peer, front, true, c).await,
+        Some(Opened::Plain(stream)) => serve(stream, peer, front, false, c).await,
+        None => {}
     }
 }
 

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use jitgate_config::{ClientTlsMode, Config, Upstream};
 use jitgate_control::ControlPlane;
-use jitgate_front::{Connection, Handler, Limiter, Listeners, Shutdown};
+use jitgate_front::{BindError, Connection, Handler, Limiter, Listeners, Shutdown};
 use jitgate_masking::MaskingPolicy;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::OnceCell;
 use tokio_rustls::TlsAcceptor;
 
@@ -29,12 +29,8 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> ClientStrea
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrontError {
-    #[error("resource {resource}: listening on {addr}: {source}")]
-    Bind {
-        resource: String,
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error("MySQL TLS ([server.tls]): {0}")]
     Tls(#[from] jitgate_tls::TlsSetupError),
     #[error("resource {resource}: TLS towards the upstream: {source}")]
@@ -118,35 +114,29 @@ impl MySqlFront {
         config: &Config,
         control: Arc<ControlPlane>,
     ) -> Result<MySqlFront, FrontError> {
-        let mut listeners = Listeners::default();
-        let any = config
+        let resources: Vec<_> = config
             .resources
             .iter()
-            .any(|r| matches!(r.upstream, Upstream::MySql(_)));
-        let tls = if any {
-            jitgate_tls::server_acceptor(&config.server.client_tls, b"mysql")?
-        } else {
+            .filter_map(|r| match &r.upstream {
+                Upstream::MySql(cfg) => Some((r.name.as_str(), r.listen, cfg)),
+                _ => None,
+            })
+            .collect();
+        let tls = if resources.is_empty() {
             None
+        } else {
+            jitgate_tls::server_acceptor(&config.server.client_tls, b"mysql")?
         };
-        for r in &config.resources {
-            let Upstream::MySql(upstream_cfg) = &r.upstream else {
-                continue;
-            };
+        // The error is the one `bind` returns, once, at start.
+        #[allow(clippy::result_large_err)]
+        let listeners = Listeners::bind(resources, |name, upstream_cfg| {
             let upstream =
                 UpstreamTarget::new(upstream_cfg).map_err(|source| FrontError::UpstreamTls {
-                    resource: r.name.clone(),
+                    resource: name.to_owned(),
                     source,
                 })?;
-            let listener =
-                TcpListener::bind(r.listen)
-                    .await
-                    .map_err(|source| FrontError::Bind {
-                        resource: r.name.clone(),
-                        addr: r.listen,
-                        source,
-                    })?;
-            let front = Arc::new(ResourceFront {
-                name: Arc::from(r.name.as_str()),
+            Ok::<_, FrontError>(ResourceListener(Arc::new(ResourceFront {
+                name: Arc::from(name),
                 control: control.clone(),
                 masking: config.masking.clone(),
                 upstream,
@@ -159,9 +149,9 @@ impl MySqlFront {
                 profile: OnceCell::new(),
                 next_id: AtomicU32::new(1),
                 sessions: Mutex::default(),
-            });
-            listeners.push(listener, ResourceListener(front));
-        }
+            })))
+        })
+        .await?;
         Ok(MySqlFront { listeners })
     }
 

@@ -12,7 +12,7 @@ use crate::tls::{client_acceptor, upstream_connector, TlsSetupError};
 use bytes::BytesMut;
 use jitgate_config::{ClientTlsMode, Config, Upstream};
 use jitgate_control::ControlPlane;
-use jitgate_front::{Connection, Handler, Limiter, Listener, OverCap, Shutdown};
+use jitgate_front::{BindError, Connection, Handler, Limiter, Listeners, OverCap, Shutdown};
 use jitgate_sqlstate::SqlState;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,16 +20,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrontError {
-    #[error("resource {resource}: cannot listen on {addr}: {source}")]
-    Bind {
-        resource: String,
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error(transparent)]
     Tls(#[from] TlsSetupError),
 }
@@ -37,7 +33,7 @@ pub enum FrontError {
 /// A bound front, ready to accept.
 pub struct PgFront {
     front: Arc<Front>,
-    listeners: Vec<(TcpListener, Arc<ResourceFront>)>,
+    listeners: Listeners<Arc<ResourceFront>>,
 }
 
 impl PgFront {
@@ -56,30 +52,21 @@ impl PgFront {
             max_message_bytes: server.max_message_bytes,
             login_timeout: server.login_timeout,
         };
-        let mut resources = Vec::new();
-        let mut listeners = Vec::new();
-        for r in &config.resources {
-            // Other kinds have fronts of their own.
-            let Upstream::Postgres(upstream) = &r.upstream else {
-                continue;
-            };
-            let resource = Arc::new(ResourceFront {
-                name: Arc::from(r.name.as_str()),
+        // Other kinds have fronts of their own.
+        let resources = config.resources.iter().filter_map(|r| match &r.upstream {
+            Upstream::Postgres(upstream) => Some((r.name.as_str(), r.listen, upstream)),
+            _ => None,
+        });
+        let listeners = Listeners::bind(resources, |name, upstream| {
+            Ok::<_, FrontError>(Arc::new(ResourceFront {
+                name: Arc::from(name),
                 upstream_tls: upstream_connector(&upstream.tls, &upstream.host)?,
                 upstream: upstream.clone(),
                 ddl_epoch: AtomicU64::new(0),
-            });
-            let listener =
-                TcpListener::bind(r.listen)
-                    .await
-                    .map_err(|source| FrontError::Bind {
-                        resource: r.name.clone(),
-                        addr: r.listen,
-                        source,
-                    })?;
-            resources.push(resource.clone());
-            listeners.push((listener, resource));
-        }
+            }))
+        })
+        .await?;
+        let resources = listeners.handlers().cloned().collect();
         let front = Arc::new(Front {
             control,
             settings,
@@ -90,34 +77,25 @@ impl PgFront {
         Ok(PgFront { front, listeners })
     }
 
-    /// The addresses actually bound (useful when a port was 0).
-    pub fn local_addrs(&self) -> Vec<(Arc<str>, SocketAddr)> {
-        self.listeners
-            .iter()
-            .filter_map(|(l, r)| Some((r.name.clone(), l.local_addr().ok()?)))
-            .collect()
+    /// The addresses actually bound (useful when a port was 0), by resource name.
+    pub fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
+        self.listeners.local_addrs()
     }
 
     /// Accepts connections until the gateway drains, under the caps of `limiter`; every
     /// session is handed `shutdown`, to end it when the drain time is over. Without PostgreSQL
     /// resources, returns at once.
     pub async fn run(self, limiter: Arc<Limiter>, shutdown: Shutdown) {
-        let mut tasks = tokio::task::JoinSet::new();
         let refusing = Arc::new(AtomicUsize::new(0));
-        for (listener, resource) in self.listeners {
-            let handler = ResourceListener {
-                front: self.front.clone(),
+        let front = self.front;
+        self.listeners
+            .map(|resource| ResourceListener {
+                front: front.clone(),
                 resource,
                 refusing: refusing.clone(),
-            };
-            tasks.spawn(Listener::serve(
-                listener,
-                limiter.clone(),
-                shutdown.clone(),
-                handler,
-            ));
-        }
-        while tasks.join_next().await.is_some() {}
+            })
+            .serve(limiter, shutdown)
+            .await
     }
 }
 

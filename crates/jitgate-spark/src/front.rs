@@ -18,13 +18,14 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use jitgate_config::{ClientTlsMode, Config, Upstream as UpstreamConfig};
 use jitgate_control::ControlPlane;
-use jitgate_front::{Connection, Handler, Limiter, Listeners, Shutdown};
+use jitgate_front::{BindError, Connection, Handler, Limiter, Listeners, Shutdown};
 use jitgate_masking::MaskingPolicy;
 use jitgate_spark_sql::Namespace;
+use jitgate_tls::sniff::{self, Opened};
 use prost::Message;
 use serde_json::json;
 use spark_connect_proto::{AnalyzePlanRequest, ConfigRequest, ExecutePlanRequest};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::{Counted, OutBody, PlanAudit};
@@ -42,12 +43,8 @@ const MAX_PLAN_BYTES: usize = 128 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrontError {
-    #[error("resource {resource}: listening on {addr}: {source}")]
-    Bind {
-        resource: String,
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error("resource {resource}: {source}")]
     Upstream {
         resource: String,
@@ -81,36 +78,28 @@ impl SparkFront {
         config: &Config,
         control: Arc<ControlPlane>,
     ) -> Result<SparkFront, FrontError> {
-        let mut listeners = Listeners::default();
-        let tls = if config
+        let resources: Vec<_> = config
             .resources
             .iter()
-            .any(|r| matches!(r.upstream, UpstreamConfig::SparkConnect(_)))
-        {
+            .filter_map(|r| match &r.upstream {
+                UpstreamConfig::SparkConnect(cfg) => Some((r.name.as_str(), r.listen, cfg)),
+                _ => None,
+            })
+            .collect();
+        let tls = if resources.is_empty() {
+            None
+        } else {
             // gRPC clients insist on HTTP/2 being negotiated. One port serves both: a
             // connection that opens with a TLS handshake gets TLS, any other is plaintext.
             jitgate_tls::server_acceptor(&config.server.client_tls, b"h2")?
-        } else {
-            None
         };
-        for r in &config.resources {
-            let UpstreamConfig::SparkConnect(upstream_cfg) = &r.upstream else {
-                continue;
-            };
+        let listeners = Listeners::bind(resources, |name, upstream_cfg| {
             let upstream = Upstream::new(upstream_cfg).map_err(|source| FrontError::Upstream {
-                resource: r.name.clone(),
+                resource: name.to_owned(),
                 source,
             })?;
-            let listener =
-                TcpListener::bind(r.listen)
-                    .await
-                    .map_err(|source| FrontError::Bind {
-                        resource: r.name.clone(),
-                        addr: r.listen,
-                        source,
-                    })?;
-            let front = Arc::new(ResourceFront {
-                name: Arc::from(r.name.as_str()),
+            Ok::<_, FrontError>(ResourceListener(Arc::new(ResourceFront {
+                name: Arc::from(name),
                 control: control.clone(),
                 masking: config.masking.clone(),
                 upstream,
@@ -121,9 +110,9 @@ impl SparkFront {
                 allow_cleartext_without_tls: config.server.allow_cleartext_without_tls,
                 tls: tls.clone(),
                 tls_required: config.server.client_tls.mode == ClientTlsMode::Required,
-            });
-            listeners.push(listener, ResourceListener(front));
-        }
+            })))
+        })
+        .await?;
         Ok(SparkFront { listeners })
     }
 
@@ -171,28 +160,19 @@ async fn connection(
     front: Arc<ResourceFront>,
     connection: Connection,
 ) {
-    let mut first = [0u8; 1];
-    let is_tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
-        Ok(Ok(1)) => first[0] == TLS_HANDSHAKE,
-        _ => return,
-    };
-    match (&front.tls, is_tls) {
-        (Some(acceptor), true) => {
-            let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
-            match accepted {
-                Ok(Ok(tls)) => serve(tls, peer, front, true, connection).await,
-                Ok(Err(e)) => tracing::debug!(%peer, "Spark Connect TLS handshake failed: {e}"),
-                Err(_) => tracing::debug!(%peer, "Spark Connect TLS handshake timed out"),
-            }
-        }
-        // A TLS client where no TLS is configured: nothing it could understand can be said.
-        (None, true) => tracing::debug!(%peer, "TLS handshake refused: [server.tls] is off"),
-        (_, false) => serve(stream, peer, front, false, connection).await,
+    let opened = sniff::open(
+        stream,
+        peer,
+        front.tls.as_ref(),
+        HANDSHAKE_TIMEOUT,
+        "Spark Connect",
+    );
+    match opened.await {
+        Some(Opened::Tls(tls)) => serve(tls, peer, front, true, connection).await,
+        Some(Opened::Plain(stream)) => serve(stream, peer, front, false, connection).await,
+        None => {}
     }
 }
-
-/// The first byte of a TLS connection (a handshake record).
-const TLS_HANDSHAKE: u8 = 0x16;
 
 /// How long calls in flight get to end with jitgate's status once the drain time is over.
 const FORCED_GOODBYE: Duration = Duration::from_secs(2);

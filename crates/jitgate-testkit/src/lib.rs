@@ -9,11 +9,14 @@
 //!
 //! It is meant to be used only as a dev-dependency.
 
+mod certs;
 mod cli_user;
 pub mod databricks;
 mod gateway;
 pub mod mariadb;
+pub mod spark;
 
+pub use certs::write_certificates;
 pub use cli_user::CliUser;
 pub use databricks::{DatabricksEmulator, EmulatedColumn, Fault};
 pub use gateway::{Gateway, GrantInfo};

@@ -45,11 +45,12 @@ impl LibpqTls {
         let algorithms = provider.signature_verification_algorithms;
         let verifier: Arc<dyn ServerCertVerifier> = match cfg.mode {
             UpstreamTlsMode::Disable => return Ok(None),
-            UpstreamTlsMode::Prefer | UpstreamTlsMode::Require => {
-                Arc::new(EncryptOnlyVerifier { algorithms })
-            }
-            UpstreamTlsMode::VerifyCa => Arc::new(ChainOnlyVerifier {
-                roots: Arc::new(trusted_roots(cfg.ca_file.as_deref())?),
+            UpstreamTlsMode::Prefer | UpstreamTlsMode::Require => Arc::new(LibpqVerifier {
+                check: Check::EncryptOnly,
+                algorithms,
+            }),
+            UpstreamTlsMode::VerifyCa => Arc::new(LibpqVerifier {
+                check: Check::ChainOnly(Arc::new(trusted_roots(cfg.ca_file.as_deref())?)),
                 algorithms,
             }),
             UpstreamTlsMode::VerifyFull => {
@@ -123,57 +124,25 @@ fn trusted_roots(ca_file: Option<&Path>) -> Result<RootCertStore, TlsSetupError>
     Ok(roots)
 }
 
-/// `prefer`/`require`: any certificate is taken, as libpq does in these modes. The handshake
-/// signatures are still checked, so the server must hold the key of the certificate it sent;
-/// what is not checked is who vouches for that key.
+/// What `prefer`/`require` and `verify-ca` check of the server's certificate (`verify-full` is
+/// rustls' own WebPKI verifier). In every mode the handshake signatures are checked, so the
+/// server must hold the key of the certificate it sent.
 #[derive(Debug)]
-struct EncryptOnlyVerifier {
+enum Check {
+    /// `prefer`/`require`: any certificate is taken, as libpq does in these modes: what is not
+    /// checked is who vouches for the key.
+    EncryptOnly,
+    /// `verify-ca`: the chain must lead to a trusted root, whatever name the certificate carries.
+    ChainOnly(Arc<RootCertStore>),
+}
+
+#[derive(Debug)]
+struct LibpqVerifier {
+    check: Check,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for EncryptOnlyVerifier {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must lead to a trusted root, whatever name the certificate carries.
-#[derive(Debug)]
-struct ChainOnlyVerifier {
-    roots: Arc<RootCertStore>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ChainOnlyVerifier {
+impl ServerCertVerifier for LibpqVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -182,14 +151,16 @@ impl ServerCertVerifier for ChainOnlyVerifier {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
-        rustls::client::verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.algorithms.all,
-        )?;
+        if let Check::ChainOnly(roots) = &self.check {
+            let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
+            rustls::client::verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 

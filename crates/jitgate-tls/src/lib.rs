@@ -1,12 +1,13 @@
 //! jitgate's TLS server identity: the certificate chain and key of `[server.tls]`, loaded from
 //! PEM files, as one acceptor per front (each front names the ALPN protocol its clients
 //! expect: `postgresql`, `h2`); and, in [`client`], TLS towards PostgreSQL servers with libpq's
-//! `sslmode` semantics.
+//! `sslmode` semantics; in [`sniff`], one port for TLS and plaintext clients.
 //!
 //! Every config is built on the ring provider explicitly, so nothing depends on which crypto
 //! provider happens to be installed process-wide.
 
 pub mod client;
+pub mod sniff;
 
 use std::io;
 use std::path::{Path, PathBuf};

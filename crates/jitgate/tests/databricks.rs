@@ -23,6 +23,33 @@ fn start() -> Env {
     start_with("", &[])
 }
 
+/// Like [`start`], with `users` (name, group), each logging in with the password
+/// `{name}-secret-pw`; members of `analysts` may request `dbx` for up to an hour, members of
+/// `dba` approve.
+fn start_with_requests(users: &[(&str, &str)]) -> Env {
+    let mut sections = String::new();
+    let mut env = Vec::new();
+    for (name, group) in users {
+        let var = format!("{}_PW", name.to_uppercase());
+        sections.push_str(&format!(
+            "[users.{name}]\npassword_env = \"{var}\"\ngroups = [\"{group}\"]\n\n"
+        ));
+        env.push((var, format!("{name}-secret-pw")));
+    }
+    sections.push_str(
+        r#"[roles]
+approver = ["dba"]
+
+[[access]]
+resources = ["dbx"]
+requesters = ["group:analysts"]
+max_duration = "1h"
+"#,
+    );
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    start_with(&sections, &env)
+}
+
 /// Like [`start`], with extra sections (users, roles, access rules) and environment.
 fn start_with(sections: &str, env: &[(&str, &str)]) -> Env {
     let emu = DatabricksEmulator::start(TOKEN, "wh01").expect("emulator");
@@ -327,30 +354,7 @@ fn masks_plan_prints_the_sql_apply_runs_it_and_a_second_plan_is_empty() {
 
 #[test]
 fn an_approved_request_is_carried_out_in_the_workspace() {
-    let sections = r#"
-[users.alice]
-password_env = "ALICE_PW"
-groups = ["analysts"]
-
-[users.dana]
-password_env = "DANA_PW"
-groups = ["dba"]
-
-[roles]
-approver = ["dba"]
-
-[[access]]
-resources = ["dbx"]
-requesters = ["group:analysts"]
-max_duration = "1h"
-"#;
-    let env = start_with(
-        sections,
-        &[
-            ("ALICE_PW", "alice-secret-pw"),
-            ("DANA_PW", "dana-secret-pw"),
-        ],
-    );
+    let env = start_with_requests(&[("alice", "analysts"), ("dana", "dba")]);
     let alice = env.gateway.user("alice");
     alice.login("alice-secret-pw").expect("alice logs in");
     let request = alice
@@ -394,35 +398,11 @@ fn stopping_jitgate_does_not_wait_for_a_pass_held_up_by_retry_after() {
 
 #[test]
 fn requests_are_refused_up_front_without_a_workspace_user_or_workspace_and_holders_get_tokens() {
-    let sections = r#"
-[users.alice]
-password_env = "ALICE_PW"
-groups = ["analysts"]
-
-[users.carol]
-password_env = "CAROL_PW"
-groups = ["analysts"]
-
-[users.dana]
-password_env = "DANA_PW"
-groups = ["dba"]
-
-[roles]
-approver = ["dba"]
-
-[[access]]
-resources = ["dbx"]
-requesters = ["group:analysts"]
-max_duration = "1h"
-"#;
-    let env = start_with(
-        sections,
-        &[
-            ("ALICE_PW", "alice-secret-pw"),
-            ("CAROL_PW", "carol-secret-pw"),
-            ("DANA_PW", "dana-secret-pw"),
-        ],
-    );
+    let env = start_with_requests(&[
+        ("alice", "analysts"),
+        ("carol", "analysts"),
+        ("dana", "dba"),
+    ]);
     // carol has no user in the workspace: her request is refused, nothing is pending.
     let carol = env.gateway.user("carol");
     carol.login("carol-secret-pw").expect("carol logs in");

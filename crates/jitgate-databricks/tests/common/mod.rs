@@ -8,10 +8,12 @@ use std::time::Duration;
 use jitgate_config::{
     DatabricksWorkspace, ForeignPolicy, ProvisionRule, Requester, Secret, SecurablePrivileges,
 };
+use jitgate_control::model::Grant;
+use jitgate_control::ControlPlane;
 use jitgate_databricks::api::RetryPolicy;
 use jitgate_databricks::provision::Binding;
 use jitgate_databricks::Workspace;
-use jitgate_testkit::DatabricksEmulator;
+use jitgate_testkit::{DatabricksEmulator, Fault};
 
 pub const TOKEN: &str = "dapi-test-token";
 pub const WAREHOUSE: &str = "wh01";
@@ -76,5 +78,34 @@ pub fn binding(url: &str, foreign: ForeignPolicy) -> Binding {
         resource: "dbx".to_string(),
         api: Workspace::new(&config).with_retry(quick()),
         config,
+    }
+}
+
+/// alice's grant on `dbx` for `secs` seconds, granted by dana.
+pub fn grant_alice(control: &ControlPlane, secs: u64) -> Grant {
+    control
+        .issue_grant("alice", "dbx", Duration::from_secs(secs), "dana")
+        .expect("grant")
+}
+
+/// The emulated workspace answers `times` calls of `method` to a path containing `path` with
+/// `status` (and `Retry-After`), without carrying them out.
+pub fn fault(method: &str, path: &str, status: u16, retry_after: Option<u64>, times: u32) -> Fault {
+    Fault {
+        method: method.into(),
+        path_contains: path.into(),
+        status,
+        retry_after,
+        after_applying: false,
+        times,
+    }
+}
+
+/// The emulated workspace carries out `times` calls of `method` to a path containing `path`,
+/// then loses the answer (503).
+pub fn answer_lost(method: &str, path: &str, times: u32) -> Fault {
+    Fault {
+        after_applying: true,
+        ..fault(method, path, 503, None, times)
     }
 }

@@ -7,28 +7,9 @@
 
 use crate::connect::{audit, gateway, of_kind};
 use crate::env::{direct, lines, python, server, tests_dir};
-use jitgate_testkit::{free_port, Gateway};
+use jitgate_testkit::{free_port, write_certificates, Gateway};
 use serde_json::Value;
 use std::process::{Command, Stdio};
-
-/// A CA and a server certificate for `localhost`, written as PEM files: (ca, cert, key).
-fn certificates(dir: &std::path::Path) -> [String; 3] {
-    let ca_key = rcgen::KeyPair::generate().expect("key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "jitgate test CA");
-    let ca = ca_params.self_signed(&ca_key).expect("CA");
-    let key = rcgen::KeyPair::generate().expect("key");
-    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
-    let cert = params.signed_by(&key, &ca, &ca_key).expect("certificate");
-    let paths = ["ca.pem", "server.pem", "server.key"].map(|f| dir.join(f));
-    std::fs::write(&paths[0], ca.pem()).expect("write");
-    std::fs::write(&paths[1], cert.pem()).expect("write");
-    std::fs::write(&paths[2], key.serialize_pem()).expect("write");
-    paths.map(|p| p.display().to_string())
-}
 
 struct Front {
     gw: Gateway,
@@ -42,7 +23,7 @@ fn front(table: &str) -> Front {
         unreachable!("checked by the caller")
     };
     let dir = tempfile::tempdir().expect("temporary folder");
-    let [ca, cert, key] = certificates(dir.path());
+    let [ca, cert, key] = write_certificates(dir.path());
     let gw = gateway(
         server,
         &format!(

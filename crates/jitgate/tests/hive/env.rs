@@ -4,12 +4,13 @@
 #![allow(dead_code)]
 
 use jitgate_testkit::free_port;
+pub use jitgate_testkit::spark::python;
+use jitgate_testkit::spark::{self as launcher, SparkProcess};
 use serde_json::Value;
-use std::cell::RefCell;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 /// How long the server may take to listen (the JVM, then Spark, start on two cores).
 const START: Duration = Duration::from_secs(180);
@@ -18,9 +19,7 @@ pub struct ThriftServer {
     pub port: u16,
     /// Spark Connect of the same Spark (its plugin): the same catalog and warehouse.
     pub connect_port: u16,
-    _stdin: Mutex<ChildStdin>,
-    _child: Mutex<Child>,
-    _dir: tempfile::TempDir,
+    _process: SparkProcess,
 }
 
 impl ThriftServer {
@@ -34,83 +33,35 @@ pub fn tests_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/hive")
 }
 
-pub fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-thread_local! {
-    static TURN: RefCell<Option<MutexGuard<'static, ()>>> = const { RefCell::new(None) };
-}
-
 /// The shared server, started by the first test that needs it; None (with a message) when this
 /// machine has no Java. Tests take turns (one Spark on two cores), each until its thread ends.
 pub fn server() -> Option<&'static ThriftServer> {
-    static TURNS: Mutex<()> = Mutex::new(());
-    TURN.with(|turn| {
-        let mut turn = turn.borrow_mut();
-        if turn.is_none() {
-            *turn = Some(TURNS.lock().unwrap_or_else(|p| p.into_inner()));
-        }
-    });
+    launcher::take_turn();
     static SERVER: OnceLock<Option<ThriftServer>> = OnceLock::new();
     SERVER
-        .get_or_init(|| {
-            let java = Command::new("java")
-                .arg("-version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            if !matches!(java, Ok(s) if s.success()) {
-                eprintln!("SKIPPED: no java on this machine, so no Spark Thrift server");
-                return None;
-            }
-            Some(start())
-        })
+        .get_or_init(|| launcher::has_java("Spark Thrift server").then(start))
         .as_ref()
 }
 
 fn start() -> ThriftServer {
-    let dir = tempfile::Builder::new()
-        .prefix("jitgate-hs2-")
-        .tempdir()
-        .expect("temporary folder");
     let port = free_port();
     let connect_port = free_port();
-    let started = Instant::now();
-    let mut child = Command::new(python())
-        .arg(tests_dir().join("server.py"))
-        .arg(port.to_string())
-        .arg(dir.path())
-        .arg(connect_port.to_string())
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("starting the Thrift server launcher (python3 with pyspark)");
-    let stdin = child.stdin.take().expect("launcher stdin");
-    let log = || std::fs::read_to_string(dir.path().join("spark.log")).unwrap_or_default();
-    loop {
-        if log().contains("HiveThriftServer2 started") {
-            break;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the Thrift server launcher exited ({status}):\n{}", log());
-        }
-        assert!(
-            started.elapsed() < START,
-            "no Thrift server within {START:?}:\n{}",
-            log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    eprintln!(
-        "Spark Thrift server up on port {port} after {:?}",
-        started.elapsed()
+    let process = SparkProcess::start(
+        &format!("Spark Thrift server on port {port}"),
+        "jitgate-hs2-",
+        &tests_dir().join("server.py"),
+        &[&port.to_string(), "{dir}", &connect_port.to_string()],
+        START,
+        |dir| {
+            std::fs::read_to_string(dir.join("spark.log"))
+                .unwrap_or_default()
+                .contains("HiveThriftServer2 started")
+        },
     );
     ThriftServer {
         port,
         connect_port,
-        _stdin: Mutex::new(stdin),
-        _child: Mutex::new(child),
-        _dir: dir,
+        _process: process,
     }
 }
 

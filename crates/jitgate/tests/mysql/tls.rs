@@ -2,32 +2,12 @@
 //! verified TLS connection, and plaintext refused when TLS is required.
 
 use crate::env::start_with;
-
-/// A CA and a server certificate for `localhost`, written as PEM files.
-pub(crate) fn certificates(dir: &std::path::Path) -> (String, String, String) {
-    let ca_key = rcgen::KeyPair::generate().expect("key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "jitgate test CA");
-    let ca = ca_params.self_signed(&ca_key).expect("CA");
-    let key = rcgen::KeyPair::generate().expect("key");
-    let params =
-        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .expect("params");
-    let cert = params.signed_by(&key, &ca, &ca_key).expect("certificate");
-    let paths = ["ca.pem", "server.pem", "server.key"].map(|f| dir.join(f));
-    std::fs::write(&paths[0], ca.pem()).expect("write");
-    std::fs::write(&paths[1], cert.pem()).expect("write");
-    std::fs::write(&paths[2], key.serialize_pem()).expect("write");
-    paths.map(|p| p.display().to_string()).into()
-}
+use jitgate_testkit::write_certificates;
 
 #[test]
 fn tls_clients_log_in_with_caching_sha2_and_plaintext_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (ca, cert, key) = certificates(dir.path());
+    let [ca, cert, key] = write_certificates(dir.path());
     let Some(env) = start_with(&format!(
         "[server.tls]\nmode = \"required\"\ncert = \"{cert}\"\nkey = \"{key}\"\n"
     )) else {
@@ -89,7 +69,7 @@ fn tls_clients_log_in_with_caching_sha2_and_plaintext_is_refused() {
 #[test]
 fn a_request_for_the_rsa_public_key_is_refused_with_a_pointer_to_tls() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (ca, cert, key) = certificates(dir.path());
+    let [ca, cert, key] = write_certificates(dir.path());
     let Some(env) = start_with(&format!(
         "[server.tls]\nmode = \"optional\"\ncert = \"{cert}\"\nkey = \"{key}\"\n"
     )) else {

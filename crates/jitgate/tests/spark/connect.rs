@@ -10,7 +10,7 @@ use crate::env::{drive, drive_with, driver, spark, SparkServer};
 use jitgate_control::audit::ChainedEvent;
 use jitgate_control::store::{SqliteStore, Store};
 use jitgate_masking::MaskKey;
-use jitgate_testkit::{free_port, Gateway};
+use jitgate_testkit::{free_port, write_certificates, Gateway};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -621,30 +621,11 @@ fn what_could_read_around_the_masks_is_refused() {
     assert!(refusals >= expect.len(), "{refusals} refusals audited");
 }
 
-/// A CA and a server certificate for `localhost`, written as PEM files: (ca, cert, key).
-fn certificates(dir: &std::path::Path) -> [String; 3] {
-    let ca_key = rcgen::KeyPair::generate().expect("key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "jitgate test CA");
-    let ca = ca_params.self_signed(&ca_key).expect("CA");
-    let key = rcgen::KeyPair::generate().expect("key");
-    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
-    let cert = params.signed_by(&key, &ca, &ca_key).expect("certificate");
-    let paths = ["ca.pem", "server.pem", "server.key"].map(|f| dir.join(f));
-    std::fs::write(&paths[0], ca.pem()).expect("write");
-    std::fs::write(&paths[1], cert.pem()).expect("write");
-    std::fs::write(&paths[2], key.serialize_pem()).expect("write");
-    paths.map(|p| p.display().to_string())
-}
-
 #[test]
 fn clients_connect_over_tls_and_plaintext_is_refused_when_tls_is_required() {
     let Some(spark) = spark() else { return };
     let dir = tempfile::tempdir().expect("temporary folder");
-    let [ca, cert, key] = certificates(dir.path());
+    let [ca, cert, key] = write_certificates(dir.path());
     let gw = gateway(
         spark,
         &format!("[server.tls]\nmode = \"required\"\ncert = \"{cert}\"\nkey = \"{key}\"\n"),
