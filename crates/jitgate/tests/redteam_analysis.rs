@@ -722,3 +722,83 @@ async fn statistics_cannot_be_read_through_views() {
         assert_no_clear(sql, &err);
     }
 }
+
+/// Code the database runs on a write to a clear table, made by someone else: a trigger function
+/// copying masked columns into a clear table, a rule `ON INSERT DO ALSO`, a column default
+/// calling a SQL function that reads them, a trigger on a partition rows are routed to, a
+/// trigger on the base of an updatable view, a trigger on a table a cascading delete reaches.
+const WRITE_HOOKS: &str = "
+CREATE TABLE copied (id int, v text);
+CREATE FUNCTION copy_ssn() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO copied SELECT NEW.id, ssn FROM customers WHERE id = NEW.id;
+  RETURN NEW;
+END $$;
+CREATE TABLE requests (id int PRIMARY KEY);
+CREATE TRIGGER t_copy AFTER INSERT OR UPDATE ON requests
+  FOR EACH ROW EXECUTE FUNCTION copy_ssn();
+CREATE TRIGGER t_off AFTER DELETE ON requests FOR EACH ROW EXECUTE FUNCTION copy_ssn();
+ALTER TABLE requests DISABLE TRIGGER t_off;
+CREATE VIEW requests_v AS SELECT id FROM requests;
+CREATE TABLE pings (id int);
+CREATE RULE r_copy AS ON INSERT TO pings
+  DO ALSO INSERT INTO copied SELECT NEW.id, ssn FROM customers WHERE id = NEW.id;
+CREATE FUNCTION ssn_of(int) RETURNS text LANGUAGE sql STABLE AS
+  $$ SELECT ssn FROM customers WHERE id = $1 $$;
+CREATE TABLE stamps (id int, v text DEFAULT ssn_of(1));
+CREATE TABLE routed (id int) PARTITION BY RANGE (id);
+CREATE TABLE routed_low PARTITION OF routed FOR VALUES FROM (0) TO (100);
+CREATE TRIGGER t_routed AFTER INSERT ON routed_low FOR EACH ROW EXECUTE FUNCTION copy_ssn();
+CREATE TABLE parents (id int PRIMARY KEY);
+CREATE TABLE children (id int REFERENCES parents ON DELETE CASCADE);
+CREATE TRIGGER t_child AFTER DELETE ON children FOR EACH ROW EXECUTE FUNCTION copy_ssn();
+INSERT INTO parents VALUES (1); INSERT INTO children VALUES (1);
+GRANT ALL ON copied, requests, requests_v, pings, stamps, routed, routed_low, parents,
+  children TO svc;
+";
+
+/// Class 12: a write to a clear table runs code the statement does not show — triggers (even
+/// disabled ones, which ALTER TABLE can enable), rules, defaults and constraints calling
+/// functions — and that code reads protected tables unmasked, copying clear values where the
+/// masked subject reads them back. Writes reaching such code are refused (42501), whichever
+/// relation of the write's reach carries it; writes reaching none, and clear subjects' writes,
+/// run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_run_code_reading_masked_tables_are_refused() {
+    let env = start();
+    env.cluster.psql("app", WRITE_HOOKS).expect("write hooks");
+    let uri = alice(&env);
+    for sql in [
+        "insert into requests values (1)",
+        "update requests set id = 2 where id = 1",
+        "delete from requests",
+        "merge into requests r using (select 1 as id) s on r.id = s.id \
+         when not matched then insert values (s.id)",
+        "truncate requests",
+        "insert into requests_v values (1)",
+        "insert into pings values (1)",
+        "insert into stamps (id) values (1)",
+        "insert into routed values (1)",
+        "delete from parents",
+        "with w as (insert into pings values (2) returning id) select id from w",
+    ] {
+        assert_eq!(
+            refused_with(&env, &uri, sql).await.as_deref(),
+            Some("42501"),
+            "{sql}"
+        );
+    }
+    let (ok, out, err) = run(&env, &uri, "select v from copied union all select v from stamps");
+    assert!(ok, "{err}");
+    assert_no_clear("code run by a write", &out);
+    assert_eq!(out.trim(), "", "a refused write ran code: {out}");
+    // A write that reaches no such code runs; so do the clear subject's.
+    assert_eq!(
+        refused_with(&env, &uri, "insert into notes_log values (90, 'x')").await,
+        None
+    );
+    assert_eq!(
+        refused_with(&env, &erin(&env), "insert into requests values (5)").await,
+        None
+    );
+}
