@@ -50,6 +50,32 @@ pub fn may_set(key: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// Whether a masked or read-only subject may read this configuration key through the Config
+/// call. Spark answers Config reads with values unredacted (SQL `SET` redacts them), and a
+/// cluster's configuration can hold the credentials of the storage behind its tables: with
+/// them, files could be read around jitgate altogether. Keys that look like credentials — what
+/// Spark's own `spark.redaction.regex` matches (`secret`, `password`, `token`, `access.key`),
+/// and `credential`, `private.key`, `.sas.` (Azure) in any case — are refused.
+pub fn may_read(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    let squeezed: String = lower
+        .chars()
+        .filter(|c| !matches!(c, '.' | '_' | '-'))
+        .collect();
+    !([
+        "secret",
+        "password",
+        "passwd",
+        "token",
+        "accesskey",
+        "credential",
+        "privatekey",
+    ]
+    .iter()
+    .any(|w| squeezed.contains(w))
+        || lower.contains(".sas."))
+}
+
 /// Spark's `SET …` forms, read from the text as Spark's own parser reads them (sqlparser knows
 /// only `SET key = value`): `None` when the text is not a `SET` statement, else whether a
 /// masked subject may run it. Reading (`SET`, `SET -v`, `SET key`) is allowed; setting only
@@ -124,6 +150,30 @@ fn check_set(rest: &str) -> Result<(), Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_not_read() {
+        for key in [
+            "spark.hadoop.fs.s3a.secret.key",
+            "spark.hadoop.fs.s3a.access.key",
+            "spark.hadoop.fs.azure.sas.data.acct.blob.core.windows.net",
+            "spark.hadoop.fs.azure.account.oauth2.client.secret",
+            "spark.databricks.token",
+            "spark.jdbc.PASSWORD",
+            "spark.hadoop.google.cloud.auth.service.account.json.keyfile.private_key",
+            "spark.hadoop.fs.gs.auth.access_token.credential",
+        ] {
+            assert!(!may_read(key), "{key}");
+        }
+        for key in [
+            "spark.sql.session.timeZone",
+            "spark.sql.execution.arrow.pyspark.enabled",
+            "spark.sql.ansi.enabled",
+            "spark.connect.session.planCompression.threshold",
+        ] {
+            assert!(may_read(key), "{key}");
+        }
+    }
 
     #[test]
     fn allowlist() {
