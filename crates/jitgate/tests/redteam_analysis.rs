@@ -788,7 +788,11 @@ async fn writes_that_run_code_reading_masked_tables_are_refused() {
             "{sql}"
         );
     }
-    let (ok, out, err) = run(&env, &uri, "select v from copied union all select v from stamps");
+    let (ok, out, err) = run(
+        &env,
+        &uri,
+        "select v from copied union all select v from stamps",
+    );
     assert!(ok, "{err}");
     assert_no_clear("code run by a write", &out);
     assert_eq!(out.trim(), "", "a refused write ran code: {out}");
@@ -881,5 +885,9 @@ async fn free_text_turned_into_bytea_is_scanned() {
         "select convert_to(body, 'UTF8') from notes_log where id = 8",
     );
     assert!(ok, "{err}");
-    assert_eq!(out.trim(), format!("\\x{}", hex("hello")), "benign bytea passes");
+    assert_eq!(
+        out.trim(),
+        format!("\\x{}", hex("hello")),
+        "benign bytea passes"
+    );
 }
