@@ -78,7 +78,8 @@ pub fn may_read(key: &str) -> bool {
 
 /// Spark's `SET …` forms, read from the text as Spark's own parser reads them (sqlparser knows
 /// only `SET key = value`): `None` when the text is not a `SET` statement, else whether a
-/// masked subject may run it. Reading (`SET`, `SET -v`, `SET key`) is allowed; setting only
+/// masked subject may run it. Reading (`SET -v`, `SET key` of keys [`may_read`] allows) is
+/// allowed, listing every setting (`SET`) is not; setting only
 /// keys [`may_set`] allows; `SET TIME ZONE` sets `spark.sql.session.timeZone`; session variables
 /// (`SET VAR`) are refused.
 pub(crate) fn set_statement(sql: &str) -> Option<Result<(), Refusal>> {
@@ -105,8 +106,16 @@ fn check_set(rest: &str) -> Result<(), Refusal> {
     if rest.contains(';') {
         return Err(refused("only one statement may be sent at a time"));
     }
-    if rest.is_empty() || rest == "-v" {
+    // `SET -v` lists Spark's documented settings only; `SET` lists every setting, with values
+    // redacted only under Spark's own key pattern (an Azure SAS key, say, is not).
+    if rest == "-v" {
         return Ok(());
+    }
+    if rest.is_empty() {
+        return Err(refused(
+            "listing every setting could show credentials Spark does not redact; use SET -v or \
+             SET <key>",
+        ));
     }
     let mut words = rest.split_whitespace();
     let first = words.next().unwrap_or_default().to_ascii_uppercase();
@@ -139,7 +148,8 @@ fn check_set(rest: &str) -> Result<(), Refusal> {
         return Err(refused("the key is not a plain configuration key"));
     }
     match value {
-        None => Ok(()),
+        None if may_read(key) => Ok(()),
+        None => Err(refused("the key looks like a credential")),
         Some(_) if may_set(key) => Ok(()),
         Some(_) => Err(Refusal::new(format!(
             "jitgate refuses setting {key} to masked subjects: only presentation and performance settings may be changed"
@@ -214,7 +224,6 @@ mod tests {
     #[test]
     fn set_statements() {
         for sql in [
-            "SET",
             "set -v",
             "  SET spark.sql.legacy.timeParserPolicy",
             "SET spark.sql.ansi.enabled = true",
@@ -234,6 +243,10 @@ mod tests {
             "SET /* c */ spark.sql.legacy.x = 1",
             "SET `a`b` = 1",
             "SET spark.sql.ansi.enabled\\x = 1",
+            "SET",
+            "set ;",
+            "SET spark.hadoop.fs.s3a.secret.key",
+            "SET `spark.hadoop.fs.azure.sas.c.acct.blob.core.windows.net`",
         ] {
             assert!(matches!(set_statement(sql), Some(Err(_))), "{sql}");
         }

@@ -311,7 +311,6 @@ fn statements_allowed_as_written() {
         "DESC EXTENDED hr.salaries",
         "describe table formatted `default`.people;",
         "DESCRIBE extended_people",
-        "SET",
         "SET -v",
         "SET spark.sql.ansi.enabled = false",
         "SET spark.sql.session.timeZone=UTC",
