@@ -50,9 +50,36 @@ pub fn may_set(key: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// Whether a masked or read-only subject may read this configuration key through the Config
+/// call. Spark answers Config reads with values unredacted (SQL `SET` redacts them), and a
+/// cluster's configuration can hold the credentials of the storage behind its tables: with
+/// them, files could be read around jitgate altogether. Keys that look like credentials — what
+/// Spark's own `spark.redaction.regex` matches (`secret`, `password`, `token`, `access.key`),
+/// and `credential`, `private.key`, `.sas.` (Azure) in any case — are refused.
+pub fn may_read(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    let squeezed: String = lower
+        .chars()
+        .filter(|c| !matches!(c, '.' | '_' | '-'))
+        .collect();
+    !([
+        "secret",
+        "password",
+        "passwd",
+        "token",
+        "accesskey",
+        "credential",
+        "privatekey",
+    ]
+    .iter()
+    .any(|w| squeezed.contains(w))
+        || lower.contains(".sas."))
+}
+
 /// Spark's `SET …` forms, read from the text as Spark's own parser reads them (sqlparser knows
 /// only `SET key = value`): `None` when the text is not a `SET` statement, else whether a
-/// masked subject may run it. Reading (`SET`, `SET -v`, `SET key`) is allowed; setting only
+/// masked subject may run it. Reading (`SET -v`, `SET key` of keys [`may_read`] allows) is
+/// allowed, listing every setting (`SET`) is not; setting only
 /// keys [`may_set`] allows; `SET TIME ZONE` sets `spark.sql.session.timeZone`; session variables
 /// (`SET VAR`) are refused.
 pub(crate) fn set_statement(sql: &str) -> Option<Result<(), Refusal>> {
@@ -79,8 +106,16 @@ fn check_set(rest: &str) -> Result<(), Refusal> {
     if rest.contains(';') {
         return Err(refused("only one statement may be sent at a time"));
     }
-    if rest.is_empty() || rest == "-v" {
+    // `SET -v` lists Spark's documented settings only; `SET` lists every setting, with values
+    // redacted only under Spark's own key pattern (an Azure SAS key, say, is not).
+    if rest == "-v" {
         return Ok(());
+    }
+    if rest.is_empty() {
+        return Err(refused(
+            "listing every setting could show credentials Spark does not redact; use SET -v or \
+             SET <key>",
+        ));
     }
     let mut words = rest.split_whitespace();
     let first = words.next().unwrap_or_default().to_ascii_uppercase();
@@ -113,7 +148,8 @@ fn check_set(rest: &str) -> Result<(), Refusal> {
         return Err(refused("the key is not a plain configuration key"));
     }
     match value {
-        None => Ok(()),
+        None if may_read(key) => Ok(()),
+        None => Err(refused("the key looks like a credential")),
         Some(_) if may_set(key) => Ok(()),
         Some(_) => Err(Refusal::new(format!(
             "jitgate refuses setting {key} to masked subjects: only presentation and performance settings may be changed"
@@ -124,6 +160,30 @@ fn check_set(rest: &str) -> Result<(), Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_not_read() {
+        for key in [
+            "spark.hadoop.fs.s3a.secret.key",
+            "spark.hadoop.fs.s3a.access.key",
+            "spark.hadoop.fs.azure.sas.data.acct.blob.core.windows.net",
+            "spark.hadoop.fs.azure.account.oauth2.client.secret",
+            "spark.databricks.token",
+            "spark.jdbc.PASSWORD",
+            "spark.hadoop.google.cloud.auth.service.account.json.keyfile.private_key",
+            "spark.hadoop.fs.gs.auth.access_token.credential",
+        ] {
+            assert!(!may_read(key), "{key}");
+        }
+        for key in [
+            "spark.sql.session.timeZone",
+            "spark.sql.execution.arrow.pyspark.enabled",
+            "spark.sql.ansi.enabled",
+            "spark.connect.session.planCompression.threshold",
+        ] {
+            assert!(may_read(key), "{key}");
+        }
+    }
 
     #[test]
     fn allowlist() {
@@ -164,7 +224,6 @@ mod tests {
     #[test]
     fn set_statements() {
         for sql in [
-            "SET",
             "set -v",
             "  SET spark.sql.legacy.timeParserPolicy",
             "SET spark.sql.ansi.enabled = true",
@@ -184,6 +243,10 @@ mod tests {
             "SET /* c */ spark.sql.legacy.x = 1",
             "SET `a`b` = 1",
             "SET spark.sql.ansi.enabled\\x = 1",
+            "SET",
+            "set ;",
+            "SET spark.hadoop.fs.s3a.secret.key",
+            "SET `spark.hadoop.fs.azure.sas.c.acct.blob.core.windows.net`",
         ] {
             assert!(matches!(set_statement(sql), Some(Err(_))), "{sql}");
         }

@@ -16,7 +16,8 @@
 //!   re-parses and verifies the result before returning it.
 //! - [`check_expression`] and [`function_refused`]: SQL expression strings and function calls of
 //!   DataFrame plans.
-//! - [`may_set`]: the Spark configuration keys masked subjects may set.
+//! - [`may_set`]: the Spark configuration keys masked subjects may set; [`may_read`]: those
+//!   they may read through the Config call.
 //!
 //! The text is parsed with sqlparser's Databricks dialect, whose tokenizer is close to Spark's
 //! but not identical; a lexical pass refuses the places where the two could disagree about
@@ -31,7 +32,7 @@ mod projection;
 mod rewrite;
 
 pub use analyse::{analyse, Analysed};
-pub use config::may_set;
+pub use config::{may_read, may_set};
 pub use functions::{check_expression, function_refused};
 pub use names::{is_protected, parse_identifier, quote_ident, resolve};
 pub use projection::{masking_projection, Column, ColumnType, Projected};

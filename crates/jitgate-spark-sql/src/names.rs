@@ -39,6 +39,10 @@ const FILE_FORMATS: &[&str] = &[
 /// Catalog names that Spark may take the first part of a two-part name for (a registered
 /// catalog followed by a table name resolves in that catalog's current or default namespace,
 /// not in a database of that name). Such names resolve as catalog + the session's database.
+/// Spark's database of global temporary views (`spark.sql.globalTempDatabase`, a static setting
+/// left at its default on Spark and Databricks alike).
+const GLOBAL_TEMP_DATABASE: &str = "global_temp";
+
 const CATALOG_NAMES: &[&str] = &["spark_catalog", "hive_metastore", "system", "samples"];
 
 /// Parses a Spark multi-part identifier: `a.`b c`.`d``e`` → `["a", "b c", "d`e"]`. Unquoted
@@ -100,7 +104,8 @@ pub fn quote_ident(part: &str) -> String {
 }
 
 /// Resolves a name as written against the namespace: `t` → the session's catalog and
-/// database, `d.t` → database `d`, `c.d.t` → catalog `c`. Refuses direct file reads
+/// database, `d.t` → database `d`, `c.d.t` → catalog `c`. Refuses global temporary views
+/// (`global_temp.v`), direct file reads
 /// (`parquet.`/path``), names of more than three parts, and empty parts or parts containing a
 /// dot (a backticked `` `db.t` `` is one part to Spark's parser, but a name that reads as
 /// another one is not worth the doubt).
@@ -147,6 +152,15 @@ pub fn resolve(parts: &[String], ns: &Namespace) -> Result<TableRef, Refusal> {
             )))
         }
     };
+    // Global temporary views belong to the cluster, not to a session: any session may make one
+    // under any name, a clear subject's over clear values included, and masking follows names.
+    if database.eq_ignore_ascii_case(GLOBAL_TEMP_DATABASE) {
+        return Err(Refusal::new(format!(
+            "jitgate refuses global temporary views ({shown}) to masked subjects: any session \
+             of the cluster, one with clear access included, can make or replace them; use \
+             temporary views"
+        )));
+    }
     let mut identifier = String::new();
     if let Some(c) = &catalog {
         identifier.push_str(&quote_ident(c));

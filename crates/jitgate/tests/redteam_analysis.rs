@@ -722,3 +722,172 @@ async fn statistics_cannot_be_read_through_views() {
         assert_no_clear(sql, &err);
     }
 }
+
+/// Code the database runs on a write to a clear table, made by someone else: a trigger function
+/// copying masked columns into a clear table, a rule `ON INSERT DO ALSO`, a column default
+/// calling a SQL function that reads them, a trigger on a partition rows are routed to, a
+/// trigger on the base of an updatable view, a trigger on a table a cascading delete reaches.
+const WRITE_HOOKS: &str = "
+CREATE TABLE copied (id int, v text);
+CREATE FUNCTION copy_ssn() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO copied SELECT NEW.id, ssn FROM customers WHERE id = NEW.id;
+  RETURN NEW;
+END $$;
+CREATE TABLE requests (id int PRIMARY KEY);
+CREATE TRIGGER t_copy AFTER INSERT OR UPDATE ON requests
+  FOR EACH ROW EXECUTE FUNCTION copy_ssn();
+CREATE TRIGGER t_off AFTER DELETE ON requests FOR EACH ROW EXECUTE FUNCTION copy_ssn();
+ALTER TABLE requests DISABLE TRIGGER t_off;
+CREATE VIEW requests_v AS SELECT id FROM requests;
+CREATE TABLE pings (id int);
+CREATE RULE r_copy AS ON INSERT TO pings
+  DO ALSO INSERT INTO copied SELECT NEW.id, ssn FROM customers WHERE id = NEW.id;
+CREATE FUNCTION ssn_of(int) RETURNS text LANGUAGE sql STABLE AS
+  $$ SELECT ssn FROM customers WHERE id = $1 $$;
+CREATE TABLE stamps (id int, v text DEFAULT ssn_of(1));
+CREATE TABLE routed (id int) PARTITION BY RANGE (id);
+CREATE TABLE routed_low PARTITION OF routed FOR VALUES FROM (0) TO (100);
+CREATE TRIGGER t_routed AFTER INSERT ON routed_low FOR EACH ROW EXECUTE FUNCTION copy_ssn();
+CREATE TABLE parents (id int PRIMARY KEY);
+CREATE TABLE children (id int REFERENCES parents ON DELETE CASCADE);
+CREATE TRIGGER t_child AFTER DELETE ON children FOR EACH ROW EXECUTE FUNCTION copy_ssn();
+INSERT INTO parents VALUES (1); INSERT INTO children VALUES (1);
+GRANT ALL ON copied, requests, requests_v, pings, stamps, routed, routed_low, parents,
+  children TO svc;
+";
+
+/// Class 12: a write to a clear table runs code the statement does not show — triggers (even
+/// disabled ones, which ALTER TABLE can enable), rules, defaults and constraints calling
+/// functions — and that code reads protected tables unmasked, copying clear values where the
+/// masked subject reads them back. Writes reaching such code are refused (42501), whichever
+/// relation of the write's reach carries it; writes reaching none, and clear subjects' writes,
+/// run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_run_code_reading_masked_tables_are_refused() {
+    let env = start();
+    env.cluster.psql("app", WRITE_HOOKS).expect("write hooks");
+    let uri = alice(&env);
+    for sql in [
+        "insert into requests values (1)",
+        "update requests set id = 2 where id = 1",
+        "delete from requests",
+        "merge into requests r using (select 1 as id) s on r.id = s.id \
+         when not matched then insert values (s.id)",
+        "truncate requests",
+        "insert into requests_v values (1)",
+        "insert into pings values (1)",
+        "insert into stamps (id) values (1)",
+        "insert into routed values (1)",
+        "delete from parents",
+        "with w as (insert into pings values (2) returning id) select id from w",
+    ] {
+        assert_eq!(
+            refused_with(&env, &uri, sql).await.as_deref(),
+            Some("42501"),
+            "{sql}"
+        );
+    }
+    let (ok, out, err) = run(
+        &env,
+        &uri,
+        "select v from copied union all select v from stamps",
+    );
+    assert!(ok, "{err}");
+    assert_no_clear("code run by a write", &out);
+    assert_eq!(out.trim(), "", "a refused write ran code: {out}");
+    // A write that reaches no such code runs; so do the clear subject's.
+    assert_eq!(
+        refused_with(&env, &uri, "insert into notes_log values (90, 'x')").await,
+        None
+    );
+    assert_eq!(
+        refused_with(&env, &erin(&env), "insert into requests values (5)").await,
+        None
+    );
+}
+
+/// Class 7, directly on the database: a clear view replaced in place by `CREATE OR REPLACE
+/// VIEW` over the protected table, by someone connected to the database itself, while a masked
+/// session is open and its catalog snapshot still knows the clear definition. The session
+/// reads views as the snapshot defines them (the definition is inlined), so it goes on reading
+/// the old, clear definition until the snapshot is reloaded, and then the new one masked —
+/// never the new one unmasked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_replaced_directly_is_read_as_the_snapshot_knows_it() {
+    let env = start();
+    env.cluster
+        .psql(
+            "app",
+            "INSERT INTO notes_log VALUES (1, 'first note');
+             CREATE VIEW public.notes_view AS SELECT id, body FROM notes_log;
+             GRANT SELECT ON public.notes_view TO svc;",
+        )
+        .expect("a clear view");
+    let client = env.connect(&alice(&env)).await.expect("alice connects");
+    let rows = client
+        .simple_query("select body from notes_view")
+        .await
+        .expect("alice reads the clear view");
+    assert_eq!(rows_text(&rows), "first note\n");
+    env.cluster
+        .psql(
+            "app",
+            "CREATE OR REPLACE VIEW public.notes_view AS SELECT id, ssn AS body FROM customers",
+        )
+        .expect("the view replaced directly");
+    let reversed: Vec<String> = CLEAR.iter().map(|c| c.chars().rev().collect()).collect();
+    for sql in [
+        "select reverse(body) from notes_view",
+        "select reverse(v.body) from public.notes_view v where v.body like '%-%'",
+        "select (select string_agg(reverse(body), ',') from notes_view)",
+    ] {
+        let text = match client.simple_query(sql).await {
+            Ok(messages) => rows_text(&messages),
+            Err(e) => e.to_string(),
+        };
+        for r in &reversed {
+            assert!(!text.contains(r.as_str()), "{sql} leaked {r:?}: {text}");
+        }
+        assert_no_clear(sql, &text);
+    }
+}
+
+/// bytea prints as hex, which no detector reads: free text of a table without rules, turned
+/// into bytea alone or inside an array or a record, is scanned in its decoded bytes and
+/// redacted like the text itself would be.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn free_text_turned_into_bytea_is_scanned() {
+    let env = start();
+    env.cluster
+        .psql(
+            "app",
+            "INSERT INTO notes_log VALUES (7, 'card 4111 1111 1111 1111 on file'), (8, 'hello')",
+        )
+        .expect("free text");
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let card = hex("4111 1111 1111 1111");
+    let uri = alice(&env);
+    for sql in [
+        "select convert_to(body, 'UTF8') from notes_log where id = 7",
+        "select body::bytea from notes_log where id = 7",
+        "select array[convert_to(body, 'UTF8')] from notes_log where id = 7",
+        "select row(id, convert_to(body, 'UTF8')) from notes_log where id = 7",
+    ] {
+        let (ok, out, err) = run(&env, &uri, sql);
+        assert!(ok, "{sql}: {err}");
+        assert!(!out.contains(&card), "{sql} leaked the card as hex: {out}");
+        assert_no_clear(sql, &out);
+    }
+    let (ok, out, err) = run(
+        &env,
+        &uri,
+        "select convert_to(body, 'UTF8') from notes_log where id = 8",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        format!("\\x{}", hex("hello")),
+        "benign bytea passes"
+    );
+}

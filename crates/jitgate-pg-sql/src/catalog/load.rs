@@ -40,7 +40,34 @@ SELECT c.oid::pg_catalog.text, n.nspname, c.relname, c.relkind::pg_catalog.text,
                 UNION ALL
                 SELECT 'd', f.conrelid, f.conkey
                   FROM pg_catalog.pg_constraint f
-                 WHERE f.contype = 'f' AND f.confrelid = c.oid) k)
+                 WHERE f.contype = 'f' AND f.confrelid = c.oid) k),
+       COALESCE(
+         (SELECT 'trigger ' || t.tgname FROM pg_catalog.pg_trigger t
+           WHERE t.tgrelid = c.oid AND NOT t.tgisinternal ORDER BY t.tgname LIMIT 1),
+         (SELECT 'rule ' || r.rulename FROM pg_catalog.pg_rewrite r
+           WHERE r.ev_class = c.oid AND r.ev_type OPERATOR(pg_catalog.<>) '1'
+           ORDER BY r.rulename LIMIT 1),
+         (SELECT 'user function ' || pn.nspname || '.' || p.proname
+            FROM pg_catalog.pg_depend d
+            JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid
+            JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+            JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+           WHERE d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+             AND l.lanname NOT IN ('internal', 'c')
+             AND pn.nspname NOT IN ('pg_catalog', 'information_schema')
+             AND ((d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                   AND d.objid IN (SELECT ad.oid FROM pg_catalog.pg_attrdef ad
+                                    WHERE ad.adrelid = c.oid))
+               OR (d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                   AND d.objid IN (SELECT co.oid FROM pg_catalog.pg_constraint co
+                                    WHERE co.conrelid = c.oid
+                                       OR co.contypid IN (SELECT a.atttypid
+                                                            FROM pg_catalog.pg_attribute a
+                                                           WHERE a.attrelid = c.oid)))
+               OR (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                   AND d.objid IN (SELECT i.indexrelid FROM pg_catalog.pg_index i
+                                    WHERE i.indrelid = c.oid)))
+           ORDER BY 1 LIMIT 1))
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
@@ -159,6 +186,7 @@ impl Catalog {
                     .map(|k| parse_foreign_key(&at, k))
                     .collect::<Result<_, _>>()?;
             }
+            rel.write_hook = at.opt(8).map(str::to_string);
             index.insert(oid, relations.len());
             relations.push(rel);
         }

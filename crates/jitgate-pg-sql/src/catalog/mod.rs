@@ -112,6 +112,11 @@ pub struct Relation {
     pub view: Option<ViewDefinition>,
     /// Foreign keys this relation takes part in, on either side.
     pub foreign_keys: Vec<ForeignKey>,
+    /// Code a write to it runs besides the statement, which could read any table (its first, as
+    /// `trigger NAME`, `rule NAME` or `user function NAME`): a trigger (enabled or not), a rule
+    /// on INSERT/UPDATE/DELETE, or a column default, generated column, CHECK constraint, index
+    /// expression or domain constraint calling a function in a query-capable language.
+    pub write_hook: Option<String>,
 }
 
 /// One side of a foreign key: writes to the referencing relation look its key up in the
@@ -139,6 +144,7 @@ impl Relation {
             parents: Vec::new(),
             view: None,
             foreign_keys: Vec::new(),
+            write_hook: None,
         }
     }
 
@@ -233,6 +239,41 @@ impl Catalog {
 
     pub fn relation_by_oid(&self, oid: u32) -> Option<&Relation> {
         self.by_oid.get(&oid).map(|&i| &self.relations[i])
+    }
+
+    /// The first code a write to `rel` could run besides the statement itself, with the relation
+    /// it is on: `rel`'s own hooks ([`Relation::write_hook`]), and those of every relation the
+    /// write can reach — inheritance children and partitions (rows routed or updated there), the
+    /// relations a view reads (an updatable view writes its base; a view's own INSTEAD OF
+    /// triggers and rules are its own hooks), and the relations whose foreign keys reference it
+    /// (cascading actions write them). Over-reaching on purpose: a view's every relation counts,
+    /// and so does every referencing relation whatever its key's actions.
+    pub fn write_hook<'a>(&'a self, rel: &'a Relation) -> Option<(&'a Relation, &'a str)> {
+        let mut seen = vec![rel.oid];
+        let mut queue = vec![rel];
+        while let Some(r) = queue.pop() {
+            if let Some(hook) = r.write_hook.as_deref() {
+                return Some((r, hook));
+            }
+            let children = self.relations.iter().filter(|c| c.parents.contains(&r.oid));
+            let bases = r
+                .view
+                .iter()
+                .flat_map(|v| v.depends_on.iter())
+                .filter_map(|&oid| self.relation_by_oid(oid));
+            let referencing = r
+                .foreign_keys
+                .iter()
+                .filter(|k| !k.referencing)
+                .filter_map(|k| self.relation_by_oid(k.other));
+            for next in children.chain(bases).chain(referencing) {
+                if !seen.contains(&next.oid) {
+                    seen.push(next.oid);
+                    queue.push(next);
+                }
+            }
+        }
+        None
     }
 
     /// The relation `schema.name`, exactly (names are as stored: case matters).

@@ -73,6 +73,13 @@ impl<'a> Walker<'a> {
             return Ok(None);
         };
         self.check_foreign_keys(rel, command)?;
+        if let Some((on, hook)) = self.catalog.write_hook(rel) {
+            return Err(Refusal::insufficient_privilege(format!(
+                "{command} on {}.{} is not available to subjects with masked columns: it runs \
+                 {hook} on {}.{}, whose code reads tables unmasked",
+                rel.schema, rel.name, on.schema, on.name
+            )));
+        }
         let masked_columns = match protection {
             Protection::Clear => return Ok(None),
             Protection::Refused(why) => return Err(Refusal::insufficient_privilege(why)),

@@ -14,7 +14,7 @@ use super::policy;
 use super::protection::{masked_range_var, MaskPlans, MaskedRelation, Protection, Protections};
 use super::returned::Shape;
 use super::SearchPathChange;
-use crate::catalog::{Catalog, Relation};
+use crate::catalog::{Catalog, RelKind, Relation};
 use crate::census::Census;
 use crate::error::Refusal;
 use crate::masks::ColumnMasks;
@@ -347,6 +347,13 @@ impl<'a> Walker<'a> {
             return Ok(None);
         };
         match protection {
+            // A clear view is read as the snapshot defines it, not by name: one replaced
+            // elsewhere (`CREATE OR REPLACE VIEW` over a protected table) would otherwise be read
+            // under its new definition, unmasked, until the snapshot is next reloaded.
+            Protection::Clear if rel.kind == RelKind::View && rel.view.is_some() => {
+                self.changed = true;
+                self.inline_view(rel, rv, sample).map(Some)
+            }
             Protection::Clear => Ok(None),
             Protection::Refused(why) => Err(Refusal::insufficient_privilege(why)),
             Protection::Masked(masked) => {
@@ -378,8 +385,9 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// A view over protected data, replaced by its definition (walked in turn), so that what it
-    /// reads is masked and its own filters see masked values.
+    /// A view replaced by its definition in the catalog snapshot (walked in turn): for a view
+    /// over protected data, so that what it reads is masked and its own filters see masked
+    /// values; for a clear one, so that it is read as the snapshot knows it.
     fn inline_view(
         &mut self,
         rel: &Relation,
@@ -388,7 +396,7 @@ impl<'a> Walker<'a> {
     ) -> Result<Node, Refusal> {
         let refuse = |why: String| {
             Refusal::insufficient_privilege(format!(
-                "view {}.{} reads masked columns and {why}",
+                "view {}.{} is read as jitgate's catalog snapshot defines it, and {why}",
                 rel.schema, rel.name
             ))
         };

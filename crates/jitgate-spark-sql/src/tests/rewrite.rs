@@ -283,6 +283,16 @@ fn temp_views() {
     assert!(refused("CREATE OR REPLACE TEMPORARY VIEW PEOPLE AS SELECT 1").contains("shadow"));
     assert!(refused("CREATE VIEW v AS SELECT * FROM people").contains("persistent"));
     assert!(refused("CREATE GLOBAL TEMP VIEW v AS SELECT * FROM people").contains("global"));
+    // Any session of the cluster can make or replace a global temporary view, a clear one
+    // included: masked subjects read none, however the name is written.
+    for sql in [
+        "SELECT * FROM global_temp.v",
+        "SELECT * FROM GLOBAL_TEMP.`v`",
+        "SELECT * FROM spark_catalog.global_temp.v",
+        "SELECT id FROM people WHERE id IN (SELECT id FROM `global_temp`.v)",
+    ] {
+        assert!(refused(sql).contains("global temporary views"), "{sql}");
+    }
     refused("CREATE TEMP VIEW v AS SELECT reflect('java.lang.System', 'getenv', 'X')");
 }
 
@@ -301,7 +311,6 @@ fn statements_allowed_as_written() {
         "DESC EXTENDED hr.salaries",
         "describe table formatted `default`.people;",
         "DESCRIBE extended_people",
-        "SET",
         "SET -v",
         "SET spark.sql.ansi.enabled = false",
         "SET spark.sql.session.timeZone=UTC",

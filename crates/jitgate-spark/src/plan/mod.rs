@@ -83,6 +83,33 @@ pub const CALLS_WITHOUT_PLANS: [&str; 6] = [
 ];
 
 /// Subjects who see everything in clear: plans pass untouched.
+/// The refusal of a Config call that reads what masked and read-only subjects may not learn:
+/// every setting at once (`GetAll`: Spark answers with the cluster's values unredacted, storage
+/// credentials included), or a key that looks like a credential
+/// ([`jitgate_spark_sql::may_read`]).
+pub(crate) fn config_read_refused(request: &ConfigRequest) -> Option<Verdict> {
+    use spark_connect_proto::config_request::operation::OpType;
+    let op = request.operation.as_ref()?.op_type.as_ref()?;
+    let keys: Vec<&str> =
+        match op {
+            OpType::GetAll(_) => return Some(Verdict::Refuse(Status::new(
+                Code::PermissionDenied,
+                "jitgate refuses listing every setting (spark.conf.getAll): Spark answers with \
+                 credentials unredacted; ask for settings by name, or run SQL SET, which \
+                 redacts them",
+            ))),
+            OpType::Get(g) => g.keys.iter().map(String::as_str).collect(),
+            OpType::GetOption(g) => g.keys.iter().map(String::as_str).collect(),
+            OpType::GetWithDefault(g) => g.pairs.iter().map(|p| p.key.as_str()).collect(),
+            OpType::Set(_) | OpType::Unset(_) | OpType::IsModifiable(_) => return None,
+        };
+    let key = keys.into_iter().find(|k| !jitgate_spark_sql::may_read(k))?;
+    Some(Verdict::Refuse(Status::new(
+        Code::PermissionDenied,
+        format!("jitgate refuses reading {key}: it looks like a credential"),
+    )))
+}
+
 pub struct Clear;
 
 impl PlanPolicy for Clear {
@@ -119,8 +146,8 @@ impl PlanPolicy for FailClosed {
     fn analyze(&self, _: &mut AnalyzePlanRequest, _: &Schemas) -> Verdict {
         self.refuse()
     }
-    fn config(&self, _: &ConfigRequest) -> Verdict {
-        Verdict::Pass
+    fn config(&self, request: &ConfigRequest) -> Verdict {
+        config_read_refused(request).unwrap_or(Verdict::Pass)
     }
     fn other_call(&self, method: &str) -> Verdict {
         if CALLS_WITHOUT_PLANS.contains(&method) {

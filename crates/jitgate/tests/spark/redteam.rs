@@ -568,6 +568,9 @@ fn reads_around_the_masks_are_refused_or_masked() {
             .into(),
         "py:out = spark.table('rt_free').selectExpr(\"'${spark.sql.adaptive.jg}' AS a\")".into(),
         "sql:SELECT '${env:HOME}' AS home".into(),
+        // Global temporary views are the cluster's: any session makes or replaces them.
+        "py:spark.table('rt_customers').createOrReplaceGlobalTempView('rt_g')".into(),
+        "py:out = spark.sql('SELECT ssn, card FROM global_temp.rt_g')".into(),
     ];
     let masked_steps = [
         "sql:FROM rt_customers SELECT ssn, card",
@@ -575,7 +578,6 @@ fn reads_around_the_masks_are_refused_or_masked() {
         "py:out = spark.table('spark_catalog.default.rt_customers').select('ssn', 'card')",
         "sql:SELECT ssn, card FROM `default`.rt_customers",
         "sql:SELECT s FROM rt_customers LATERAL VIEW explode(array(ssn, card, name)) t AS s",
-        "py:spark.table('rt_customers').createOrReplaceGlobalTempView('rt_g'); out = spark.sql('SELECT ssn, card FROM global_temp.rt_g')",
         "py:out = spark.table('rt_customers').localCheckpoint().select('ssn', 'card')",
         "py:out = spark.table('rt_customers').summary()",
         "py:out = spark.table('rt_customers').stat.freqItems(['ssn', 'card'])",
@@ -594,5 +596,87 @@ fn reads_around_the_masks_are_refused_or_masked() {
     }
     for step in &s[refused_steps.len()..] {
         assert_eq!(step["ok"], true, "{step}\n{}", gw.log());
+    }
+}
+
+/// The storage credential `server.py` puts in the cluster's configuration.
+const STORAGE_SECRET: &str = "jg-test-storage-secret-7f3a9c";
+
+/// Spark answers Config reads with the cluster's values unredacted (its SQL `SET` redacts
+/// them): a storage credential read so would let a masked subject read the tables' files
+/// around jitgate, after the grant too. Listing every setting and reading keys that look like
+/// credentials are refused, by Config call and SQL `SET` alike (Spark's redaction of `SET` covers
+/// only its own key pattern); `SET -v` and ordinary keys still answer.
+#[test]
+fn configuration_credentials_are_not_read() {
+    let Some(spark) = crate::env::spark() else {
+        return;
+    };
+    let (gw, alice) = alice(spark);
+    let refused = [
+        "py:out = spark.conf.get('spark.hadoop.fs.s3a.secret.key')",
+        "py:out = spark.conf.get('spark.hadoop.fs.s3a.secret.key', 'none')",
+        "py:out = spark.conf.getAll",
+        "py:out = str(spark.conf.getAll)",
+        // Spark's SQL SET redacts only keys under its own pattern: listing every setting, and
+        // reading a key that looks like a credential, are refused too.
+        "sql:SET",
+        "sql:SET spark.hadoop.fs.s3a.secret.key",
+    ];
+    let answered = [
+        "py:out = spark.conf.get('spark.sql.session.timeZone')",
+        "sql:SET -v",
+        "sql:SET spark.sql.session.timeZone",
+        "py:out = spark.table('rt_free').count()",
+    ];
+    let steps: Vec<&str> = refused.iter().chain(&answered).copied().collect();
+    let s = drive(&alice, &steps);
+    for step in &s {
+        let text = format!("{} {}", step["rows"], step["error"]);
+        assert!(
+            !text.contains(STORAGE_SECRET),
+            "leaked the credential: {step}"
+        );
+        assert_clean(step);
+    }
+    for step in &s[..refused.len()] {
+        assert_eq!(step["ok"], false, "{step}");
+        assert_eq!(step["grpc"], "PERMISSION_DENIED", "{step}");
+    }
+    for step in &s[refused.len()..] {
+        assert_eq!(step["ok"], true, "{step}\n{}", gw.log());
+    }
+}
+
+/// A global temporary view belongs to the whole cluster: bob (clear) makes one over the
+/// protected table under a name no rule knows, and alice must not read it, by DataFrame or SQL,
+/// in any spelling — nor replace it, nor make one of her own.
+#[test]
+fn global_temporary_views_of_clear_sessions_are_not_read() {
+    let Some(spark) = crate::env::spark() else {
+        return;
+    };
+    let (gw, alice) = alice(spark);
+    let s = drive(
+        &bob(&gw),
+        &["py:spark.table('rt_customers').createOrReplaceGlobalTempView('shared_report')"],
+    );
+    assert_eq!(s[0]["ok"], true, "{s:?}");
+    let s = drive(
+        &alice,
+        &[
+            "py:out = spark.table('global_temp.shared_report').select('ssn', 'card')",
+            "py:out = spark.read.table('GLOBAL_TEMP.shared_report')",
+            "py:out = spark.table('spark_catalog.global_temp.shared_report')",
+            "sql:SELECT ssn, card FROM global_temp.shared_report",
+            "sql:SELECT * FROM `global_temp`.`shared_report`",
+            "sql:SELECT count(*) FROM rt_free WHERE id IN (SELECT id FROM global_temp.shared_report WHERE ssn LIKE '1%')",
+            "py:spark.table('rt_free').createOrReplaceGlobalTempView('shared_report')",
+            "py:spark.table('rt_free').createGlobalTempView('alice_view')",
+        ],
+    );
+    for step in &s {
+        assert_clean(step);
+        assert_eq!(step["ok"], false, "{step}");
     }
 }

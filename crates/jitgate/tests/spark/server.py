@@ -15,6 +15,10 @@ import sys
 import pyspark
 
 
+# Shared with the tests that look for it (tests/spark/redteam.rs).
+STORAGE_SECRET = "jg-test-storage-secret-7f3a9c"
+
+
 def main() -> None:
     port, workdir = sys.argv[1], sys.argv[2]
     home = os.path.dirname(pyspark.__file__)
@@ -32,6 +36,9 @@ def main() -> None:
         "--conf", f"spark.sql.warehouse.dir={os.path.join(workdir, 'warehouse')}",
         "--conf", f"spark.local.dir={os.path.join(workdir, 'tmp')}",
         "--conf", "spark.sql.shuffle.partitions=2",
+        # A storage credential in the cluster's configuration, as real clusters hold them: no
+        # test subject may read it.
+        "--conf", "spark.hadoop.fs.s3a.secret.key=" + STORAGE_SECRET,
         "--driver-java-options", f"-Djava.io.tmpdir={workdir}",
     ]
     log = open(os.path.join(workdir, "spark.log"), "wb")

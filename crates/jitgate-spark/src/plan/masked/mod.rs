@@ -81,6 +81,9 @@ impl PlanPolicy for Masked {
     }
 
     fn config(&self, request: &ConfigRequest) -> Verdict {
+        if let Some(refused) = super::config_read_refused(request) {
+            return refused;
+        }
         let op = request.operation.as_ref().and_then(|o| o.op_type.as_ref());
         if let Some(ConfigOp::Set(set)) = op {
             if let Some(refused) = set.pairs.iter().find(|p| !sql::may_set(&p.key)) {
