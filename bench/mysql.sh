@@ -149,7 +149,7 @@ printf '\nsysbench oltp_read_only, %s threads, %s x %ss, %s\n' "$threads" "$roun
 printf '%-10s %12s %8s   rounds\n' target tps ratio
 printf '%-10s %12s %8s   %s\n' direct "$d" 1.00 "${direct_all[*]}"
 if [ ${#relay_all[@]} -gt 0 ]; then
-  s="$(mean "${relay_all[@]}")"
+  s="$(mean %.1f "${relay_all[@]}")"
   printf '%-10s %12s %8s   %s\n' socat "$s" "$(awk -v d="$d" -v j="$s" 'BEGIN {printf "%.2f", j/d}')" \
     "${relay_all[*]}"
 fi
