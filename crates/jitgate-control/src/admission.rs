@@ -438,19 +438,7 @@ mod tests {
         assert!(failed_logins(&control).is_empty());
     }
 
-    /// A MySQL client's `mysql_native_password` response to a scramble, as clients compute it.
-    fn native_response(secret: &str, scramble: &[u8]) -> Vec<u8> {
-        use sha1::{Digest, Sha1};
-        let stage1 = Sha1::digest(secret.as_bytes());
-        let mut h = Sha1::new();
-        h.update(scramble);
-        h.update(Sha1::digest(stage1));
-        stage1
-            .iter()
-            .zip(h.finalize())
-            .map(|(a, b)| a ^ b)
-            .collect()
-    }
+    use crate::native_password::client_response as native_response;
 
     /// Credentials keep a `mysql_native_password` hash only for resources with
     /// `native_password = true`; there the right response admits, and a wrong one, an unknown

@@ -71,23 +71,26 @@ impl NativePasswordHash {
     }
 }
 
+/// A client's response to `scramble` as MySQL clients compute it: SHA1(secret) XOR
+/// SHA1(scramble, SHA1(SHA1(secret))).
+#[cfg(test)]
+pub(crate) fn client_response(secret: &str, scramble: &[u8]) -> Vec<u8> {
+    let stage1 = Sha1::digest(secret.as_bytes());
+    let mut h = Sha1::new();
+    h.update(scramble);
+    h.update(Sha1::digest(stage1));
+    stage1
+        .iter()
+        .zip(h.finalize())
+        .map(|(a, b)| a ^ b)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A client's response as MySQL clients compute it: SHA1(secret) XOR SHA1(scramble,
-    /// SHA1(SHA1(secret))).
-    fn response(secret: &str, scramble: &[u8]) -> Vec<u8> {
-        let stage1 = Sha1::digest(secret.as_bytes());
-        let mut h = Sha1::new();
-        h.update(scramble);
-        h.update(Sha1::digest(stage1));
-        stage1
-            .iter()
-            .zip(h.finalize())
-            .map(|(a, b)| a ^ b)
-            .collect()
-    }
+    use super::client_response as response;
 
     #[test]
     fn the_right_response_verifies_and_others_do_not() {

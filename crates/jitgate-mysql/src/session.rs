@@ -656,14 +656,7 @@ impl Relay {
         if p.first() == 0xff {
             return self.scrubbed_error(p);
         }
-        let mut payload = p.payload.to_vec();
-        if !key.blot(&mut payload) {
-            return p;
-        }
-        Packet {
-            seq: p.seq,
-            payload: payload.into(),
-        }
+        blot_packet(key, p)
     }
 
     /// A row of server messages (`SHOW WARNINGS`) with the key's pads blotted; a blot keeps
@@ -672,14 +665,20 @@ impl Relay {
         let (true, Some(key)) = (self.quoting, &self.key) else {
             return p;
         };
-        let mut payload = p.payload.to_vec();
-        if !key.blot(&mut payload) {
-            return p;
-        }
-        Packet {
-            seq: p.seq,
-            payload: payload.into(),
-        }
+        blot_packet(key, p)
+    }
+}
+
+/// `p` with the key's pads blotted (the same packet when it holds none); a blot keeps every
+/// length, so the packet's framing holds.
+fn blot_packet(key: &jitgate_masking::MaskKey, p: Packet) -> Packet {
+    let mut payload = p.payload.to_vec();
+    if !key.blot(&mut payload) {
+        return p;
+    }
+    Packet {
+        seq: p.seq,
+        payload: payload.into(),
     }
 }
 
