@@ -44,23 +44,15 @@ impl ConnectionInfo {
         login: &str,
         password: &str,
     ) -> ConnectionInfo {
-        let mut info = Self::plain(resource, login, password);
-        info.tls = tls != ClientTlsMode::Off;
-        info.uri = match (&resource.upstream, tls) {
-            (_, ClientTlsMode::Off) => info.uri,
-            // libpq prefers TLS by itself; `require` refuses a downgrade.
-            (Upstream::Postgres(_), ClientTlsMode::Required) => {
-                format!("{}?sslmode=require", info.uri)
+        let mut info = match &resource.upstream {
+            Upstream::Postgres(u) => Self::postgres(resource, &u.database, tls, login, password),
+            Upstream::SparkConnect(_) => Self::spark_connect(resource, tls, login, password),
+            Upstream::DatabricksSql(u) => {
+                Self::databricks_sql(resource, &u.default_database, tls, login, password)
             }
-            (Upstream::Postgres(_), _) => info.uri,
-            (Upstream::MySql(_), ClientTlsMode::Required) => {
-                format!("{}?ssl-mode=REQUIRED", info.uri)
-            }
-            (Upstream::MySql(_), _) => info.uri,
-            (Upstream::SparkConnect(_), _) => info.uri.replacen("/;", "/;use_ssl=true;", 1),
-            // Hive's JDBC driver reads `ssl=true`.
-            (Upstream::DatabricksSql(_), _) => info.uri.replacen(";", ";ssl=true;", 1),
+            Upstream::MySql(m) => Self::mysql(resource, &m.database, tls, login, password),
         };
+        info.tls = tls != ClientTlsMode::Off;
         info.command = info.client_command(&resource.upstream);
         info
     }
@@ -83,17 +75,16 @@ impl ConnectionInfo {
         }
     }
 
-    /// The URI without regard to TLS.
-    fn plain(resource: &Resource, login: &str, password: &str) -> ConnectionInfo {
+    /// A libpq URI; libpq prefers TLS by itself, so only `required` is spelled out
+    /// (`sslmode=require` refuses a downgrade).
+    fn postgres(
+        resource: &Resource,
+        database: &str,
+        tls: ClientTlsMode,
+        login: &str,
+        password: &str,
+    ) -> ConnectionInfo {
         let listen = resource.listen;
-        let upstream = match &resource.upstream {
-            Upstream::Postgres(upstream) => upstream,
-            Upstream::SparkConnect(_) => return Self::spark_connect(resource, login, password),
-            Upstream::DatabricksSql(u) => {
-                return Self::databricks_sql(resource, &u.default_database, login, password)
-            }
-            Upstream::MySql(m) => return Self::mysql(resource, &m.database, login, password),
-        };
         let host = match listen.ip() {
             ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
             ip if ip.is_unspecified() => "::1".to_owned(),
@@ -104,19 +95,24 @@ impl ConnectionInfo {
         } else {
             host.clone()
         };
+        let query = if tls == ClientTlsMode::Required {
+            "?sslmode=require"
+        } else {
+            ""
+        };
         let uri = format!(
-            "postgresql://{}:{}@{uri_host}:{}/{}",
+            "postgresql://{}:{}@{uri_host}:{}/{}{query}",
             percent_encode(login),
             percent_encode(password),
             listen.port(),
-            percent_encode(&upstream.database)
+            percent_encode(database)
         );
         ConnectionInfo {
             login: login.to_owned(),
             password: password.to_owned(),
             host,
             port: listen.port(),
-            database: upstream.database.clone(),
+            database: database.to_owned(),
             uri,
             tls: false,
             command: None,
@@ -126,8 +122,14 @@ impl ConnectionInfo {
 
 impl ConnectionInfo {
     /// A MySQL URI: `mysql://LOGIN:PASSWORD@HOST:PORT/DATABASE`, which the `mysql` and `mariadb`
-    /// clients' connectors and most drivers read.
-    fn mysql(resource: &Resource, database: &str, login: &str, password: &str) -> ConnectionInfo {
+    /// clients' connectors and most drivers read (`?ssl-mode=REQUIRED` when TLS is required).
+    fn mysql(
+        resource: &Resource,
+        database: &str,
+        tls: ClientTlsMode,
+        login: &str,
+        password: &str,
+    ) -> ConnectionInfo {
         let listen = resource.listen;
         let host = match listen.ip() {
             ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
@@ -138,8 +140,13 @@ impl ConnectionInfo {
         } else {
             host.clone()
         };
+        let query = if tls == ClientTlsMode::Required {
+            "?ssl-mode=REQUIRED"
+        } else {
+            ""
+        };
         let uri = format!(
-            "mysql://{}:{}@{uri_host}:{}/{}",
+            "mysql://{}:{}@{uri_host}:{}/{}{query}",
             percent_encode(login),
             percent_encode(password),
             listen.port(),
@@ -159,8 +166,14 @@ impl ConnectionInfo {
 
     /// A Spark Connect URI: the bearer token is `LOGIN.SECRET` (logins and secrets have no
     /// `;`, and secrets no `.`). PySpark sends a token without TLS only to `localhost`, so a
-    /// loopback listen address is spelled that way.
-    fn spark_connect(resource: &Resource, login: &str, password: &str) -> ConnectionInfo {
+    /// loopback listen address is spelled that way. With TLS offered, `use_ssl=true` (PySpark does
+    /// not try TLS by itself).
+    fn spark_connect(
+        resource: &Resource,
+        tls: ClientTlsMode,
+        login: &str,
+        password: &str,
+    ) -> ConnectionInfo {
         let listen = resource.listen;
         let host = if listen.ip().is_loopback() || listen.ip().is_unspecified() {
             "localhost".to_owned()
@@ -169,7 +182,15 @@ impl ConnectionInfo {
         } else {
             listen.ip().to_string()
         };
-        let uri = format!("sc://{host}:{}/;token={login}.{password}", listen.port());
+        let ssl = if tls == ClientTlsMode::Off {
+            ""
+        } else {
+            "use_ssl=true;"
+        };
+        let uri = format!(
+            "sc://{host}:{}/;{ssl}token={login}.{password}",
+            listen.port()
+        );
         ConnectionInfo {
             login: login.to_owned(),
             password: password.to_owned(),
@@ -186,10 +207,12 @@ impl ConnectionInfo {
 impl ConnectionInfo {
     /// A HiveServer2 JDBC URL over HTTP (beeline, JDBC drivers): the user is `token` and the
     /// password `LOGIN.SECRET`, which is also what ODBC drivers and the Databricks SQL connector
-    /// send (as password of Basic auth, or as bearer token).
+    /// send (as password of Basic auth, or as bearer token). With TLS offered, `ssl=true` (what
+    /// Hive's JDBC driver reads).
     fn databricks_sql(
         resource: &Resource,
         database: &str,
+        tls: ClientTlsMode,
         login: &str,
         password: &str,
     ) -> ConnectionInfo {
@@ -199,8 +222,13 @@ impl ConnectionInfo {
             ip if ip.is_ipv6() => format!("[{ip}]"),
             ip => ip.to_string(),
         };
+        let ssl = if tls == ClientTlsMode::Off {
+            ""
+        } else {
+            "ssl=true;"
+        };
         let uri = format!(
-            "jdbc:hive2://{host}:{}/{database};transportMode=http;httpPath=cliservice;user=token;password={login}.{password}",
+            "jdbc:hive2://{host}:{}/{database};{ssl}transportMode=http;httpPath=cliservice;user=token;password={login}.{password}",
             listen.port()
         );
         ConnectionInfo {
