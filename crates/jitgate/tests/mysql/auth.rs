@@ -2,23 +2,15 @@
 //! the secret in clear over TLS or loopback, and refusals elsewhere), and how jitgate logs in
 //! upstream as a MariaDB `ed25519` service account.
 
-use jitgate_control::audit::kind;
-
 use crate::env::{start, start_remote};
 
 const COUNT: &str = "SELECT COUNT(*) FROM customers";
 
-/// A raw client: answers jitgate's greeting with a mysql_native_password proof over its
-/// scramble, and prints the first byte of the answer (0: OK, 255: ERR; 254 would be a switch).
+/// A raw client (`read` and `send` come from `Env::python`): answers jitgate's greeting with a
+/// mysql_native_password proof over its scramble, and prints the first byte of the answer (0:
+/// OK, 255: ERR; 254 would be a switch).
 const DIRECT_NATIVE: &str = r#"
-import socket, struct, hashlib
-def read(s):
-    h = b''
-    while len(h) < 4: h += s.recv(4 - len(h))
-    n = h[0] | h[1] << 8 | h[2] << 16
-    body = b''
-    while len(body) < n: body += s.recv(n - len(body))
-    return h[3], body
+import hashlib
 s = socket.create_connection((HOST, PORT))
 _, g = read(s)
 i = g.index(b'\0', 1) + 1 + 4
@@ -29,7 +21,7 @@ proof = bytes(a ^ b for a, b in zip(stage1, sha1(scramble + sha1(stage1))))
 caps = 0x1 | 0x200 | 0x8000 | 0x80000
 response = struct.pack('<IIB', caps, 1 << 24, 45) + bytes(23) + LOGIN.encode() + b'\0' + \
     bytes([20]) + proof + b'mysql_native_password\0'
-s.sendall(struct.pack('<I', len(response))[:3] + b'\x01' + response)
+send(s, 1, response)
 print(read(s)[1][0])
 "#;
 
@@ -64,21 +56,10 @@ fn native_password_logs_in_from_another_machine_without_tls() {
     let unknown = env.cli_opts("erin-nobody", &erin.password, COUNT, &native);
     assert!(!unknown.ok);
     assert!(unknown.stderr.contains("1045"), "{}", unknown.stderr);
-    let events = env.audit_until(|e| {
-        e.iter()
-            .filter(|e| e.event.kind == kind::LOGIN_FAILED)
-            .count()
-            >= 3
-    });
-    let reasons: Vec<String> = events
+    let reasons: Vec<String> = env
+        .login_failures(3)
         .iter()
-        .filter(|e| e.event.kind == kind::LOGIN_FAILED)
-        .map(|e| {
-            e.event.detail_value()["reason"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
+        .map(|f| f["reason"].as_str().unwrap_or("").to_owned())
         .collect();
     assert_eq!(
         reasons,

@@ -6,9 +6,8 @@
 
 use std::process::Command;
 
-use crate::env::{assert_no_clear, start_with, Env};
+use crate::env::{assert_no_clear, start_tls, Env};
 use crate::masking::{expected_rows, people_masks};
-use jitgate_testkit::write_certificates;
 
 /// The script: reads `people` (and `customers`) as `args` says, printing one JSON document.
 /// `_mysql_connector` is imported first: the C extension needs the OpenSSL it ships with,
@@ -160,10 +159,7 @@ fn mysql_connector_python_pure_and_c_extension_read_clear_and_masked() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let [ca, cert, key] = write_certificates(dir.path());
-    let Some(env) = start_with(&format!(
-        "[server.tls]\nmode = \"required\"\ncert = \"{cert}\"\nkey = \"{key}\"\n"
-    )) else {
+    let Some((env, ca)) = start_tls(dir.path(), "required") else {
         return;
     };
     let erin = env.grant("erin");

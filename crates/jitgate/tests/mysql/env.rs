@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use jitgate_control::audit::ChainedEvent;
+use jitgate_control::audit::{kind, ChainedEvent};
 use jitgate_control::store::{SqliteStore, Store};
 use jitgate_testkit::mariadb::MariaDbOptions;
 use jitgate_testkit::{free_port, Gateway, GrantInfo, MariaDb};
@@ -132,6 +132,16 @@ pub fn start() -> Option<Env> {
 /// Like [`start`], with extra `[server]` lines (TLS).
 pub fn start_with(server_extra: &str) -> Option<Env> {
     start_custom(server_extra, MariaDbOptions::default(), &|_| String::new())
+}
+
+/// Like [`start`], with `[server.tls]` in `mode` (`required`, `optional`) on the test kit's
+/// certificates, written into `dir`; also the CA file's path, for clients to trust.
+pub fn start_tls(dir: &std::path::Path, mode: &str) -> Option<(Env, String)> {
+    let [ca, cert, key] = jitgate_testkit::write_certificates(dir);
+    let env = start_with(&format!(
+        "[server.tls]\nmode = \"{mode}\"\ncert = \"{cert}\"\nkey = \"{key}\"\n"
+    ))?;
+    Some((env, ca))
 }
 
 /// Like [`start_with`], MariaDB started with `options`, and extra lines of the resource's
@@ -346,7 +356,8 @@ impl Env {
     pub fn python(&self, login: &str, password: &str, script: &str) -> Outcome {
         let prelude = format!(
             "import pymysql, json, sys\nLOGIN={login:?}\nPASSWORD={password:?}\nHOST={:?}\nPORT={}\n\
-             def connect(**kw):\n    return pymysql.connect(host=HOST, port=PORT, user=LOGIN, password=PASSWORD, database='app', **kw)\n",
+             def connect(**kw):\n    return pymysql.connect(host=HOST, port=PORT, user=LOGIN, password=PASSWORD, database='app', **kw)\n\
+             {RAW_PACKETS}",
             self.host, self.listen
         );
         let out = Command::new("python3")
@@ -377,6 +388,16 @@ impl Env {
         }
     }
 
+    /// The details of the `login.failed` events, waiting up to 5 s until there are `at_least`.
+    pub fn login_failures(&self, at_least: usize) -> Vec<serde_json::Value> {
+        let failed = |e: &&ChainedEvent| e.event.kind == kind::LOGIN_FAILED;
+        self.audit_until(|events| events.iter().filter(failed).count() >= at_least)
+            .iter()
+            .filter(failed)
+            .map(|e| e.event.detail_value())
+            .collect()
+    }
+
     pub fn sessions(&self) -> Vec<jitgate_control::model::SessionRecord> {
         self.store().sessions(false).expect("reading sessions")
     }
@@ -387,3 +408,18 @@ pub fn assert_no_clear(what: &str, text: &str) {
         assert!(!text.contains(clear), "{what} leaked {clear:?}: {text}");
     }
 }
+
+/// Raw MySQL packets for scripts that speak the protocol themselves (`Env::python` defines
+/// them): `read(s)` gives one packet's sequence number and payload, `send(s, seq, payload)`
+/// frames and sends one.
+const RAW_PACKETS: &str = r#"import socket, struct
+def read(s):
+    h = b''
+    while len(h) < 4: h += s.recv(4 - len(h))
+    n = h[0] | h[1] << 8 | h[2] << 16
+    body = b''
+    while len(body) < n: body += s.recv(n - len(body))
+    return h[3], body
+def send(s, seq, payload):
+    s.sendall(struct.pack('<I', len(payload))[:3] + bytes([seq]) + payload)
+"#;

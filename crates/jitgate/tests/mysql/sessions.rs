@@ -68,17 +68,7 @@ fn logins_need_the_secret_and_a_live_grant() {
     let revoked = env.cli(&erin.login, &erin.password, "SELECT 1");
     assert!(!revoked.ok);
     assert!(revoked.stderr.contains("revoked"), "{}", revoked.stderr);
-    let events = env.audit_until(|e| {
-        e.iter()
-            .filter(|e| e.event.kind == kind::LOGIN_FAILED)
-            .count()
-            >= 2
-    });
-    let failed: Vec<_> = events
-        .iter()
-        .filter(|e| e.event.kind == kind::LOGIN_FAILED)
-        .map(|e| e.event.detail_value())
-        .collect();
+    let failed = env.login_failures(2);
     assert_eq!(failed.len(), 2, "{failed:?}");
     assert!(failed.iter().all(|f| f["protocol"] == "mysql"));
 }

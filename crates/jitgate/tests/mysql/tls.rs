@@ -1,16 +1,12 @@
 //! TLS between MySQL clients and jitgate: caching_sha2_password's full authentication over a
 //! verified TLS connection, and plaintext refused when TLS is required.
 
-use crate::env::start_with;
-use jitgate_testkit::write_certificates;
+use crate::env::start_tls;
 
 #[test]
 fn tls_clients_log_in_with_caching_sha2_and_plaintext_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let [ca, cert, key] = write_certificates(dir.path());
-    let Some(env) = start_with(&format!(
-        "[server.tls]\nmode = \"required\"\ncert = \"{cert}\"\nkey = \"{key}\"\n"
-    )) else {
+    let Some((env, ca)) = start_tls(dir.path(), "required") else {
         return;
     };
     let erin = env.grant("erin");
@@ -69,25 +65,13 @@ fn tls_clients_log_in_with_caching_sha2_and_plaintext_is_refused() {
 #[test]
 fn a_request_for_the_rsa_public_key_is_refused_with_a_pointer_to_tls() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let [ca, cert, key] = write_certificates(dir.path());
-    let Some(env) = start_with(&format!(
-        "[server.tls]\nmode = \"optional\"\ncert = \"{cert}\"\nkey = \"{key}\"\n"
-    )) else {
+    let Some((env, ca)) = start_tls(dir.path(), "optional") else {
         return;
     };
     let erin = env.grant("erin");
     let script = format!(
         r#"
-import socket, ssl, struct
-def read(s):
-    h = b''
-    while len(h) < 4: h += s.recv(4 - len(h))
-    n = h[0] | h[1] << 8 | h[2] << 16
-    body = b''
-    while len(body) < n: body += s.recv(n - len(body))
-    return h[3], body
-def send(s, seq, payload):
-    s.sendall(struct.pack('<I', len(payload))[:3] + bytes([seq]) + payload)
+import ssl
 s = socket.create_connection(('127.0.0.1', PORT))
 read(s)
 caps = 0x1 | 0x200 | 0x800 | 0x8000 | 0x80000
